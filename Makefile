@@ -1,0 +1,56 @@
+# qframe: the two commands are `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test install install-test services bench lint format docs clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q -e .
+	touch $@
+
+$(TSTAMP): pyproject.toml examples/plugin-template/pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[test]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+
+install-test: $(TSTAMP)
+
+## run the embedded default pipeline (or ./qframe.yml when present)
+run: $(STAMP)
+	$(VENV)/bin/qframe run $(ARGS)
+
+## install the system services the integration tests start (apt; skipped when present)
+services:
+	sh tests/services/install.sh
+
+## the whole suite: unit + integration (services started and stopped by the tests)
+test: $(TSTAMP) services
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## throughput and memory benchmarks (numbers go to the README and issue notes)
+bench: $(TSTAMP) services
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+lint: $(TSTAMP)
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
+
+format: $(TSTAMP)
+	$(VENV)/bin/ruff format src tests bench examples
+	$(VENV)/bin/ruff check --fix src tests bench examples
+
+docs: $(STAMP)
+	$(PY) -m qframe.docs > docs/plugins.md
+
+clean:
+	rm -rf $(VENV) .qframe build dist src/*.egg-info

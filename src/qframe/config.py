@@ -1,0 +1,505 @@
+"""Configuration: YAML → a validated :class:`PipelineSpec` (pure: no I/O but reading the file).
+
+Every problem is collected (not only the first) as a :class:`~qframe.errors.ConfigProblem`
+naming the file, the line, the plugin instance and the key; :class:`ConfigError` carries them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import ConfigError, ConfigProblem
+from .logs import LEVELS
+from .options import COMMON_OPTIONS, PluginOptions, parse_duration, to_kebab
+from .registry import Registry
+
+__all__ = ["InstanceSpec", "PipelineSpec", "load_config", "parse_config"]
+
+SECTIONS = ("collector", "filter", "handler")
+GLOBAL_KEYS = ("log", "tick", "http", "data-dir", "shutdown-timeout", *SECTIONS)
+
+
+@dataclass
+class InstanceSpec:
+    type: str  # collector | filter | handler
+    name: str
+    kind: str
+    options: PluginOptions
+    resolved_inputs: list[str] = field(default_factory=list)  # keys "type.name"
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}.{self.name}"
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.resolved_inputs
+
+
+@dataclass
+class PipelineSpec:
+    file: str
+    log_level: str = "info"
+    tick: float = 5.0
+    http: str | None = None
+    data_dir: str = ".qframe"
+    shutdown_timeout: float = 30.0
+    instances: list[InstanceSpec] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The compiled graph, one line per instance (``validate`` prints it)."""
+        subs: dict[str, list[str]] = {}
+        for inst in self.instances:
+            for up in inst.resolved_inputs:
+                subs.setdefault(up, []).append(inst.key)
+        lines = [f"tick {self.tick:g}s, data-dir {self.data_dir}, http {self.http or 'off'}"]
+        for inst in self.instances:
+            ins = ", ".join(inst.resolved_inputs) or "-"
+            outs = ", ".join(subs.get(inst.key, [])) or "-"
+            ss = inst.options.source_success
+            branch = f" [source-success {ss}]" if ss != "true" else ""
+            lines.append(f"{inst.key} (kind {inst.kind}){branch}: inputs {ins} → {outs}")
+        return "\n".join(lines)
+
+
+# -- YAML with positions ---------------------------------------------------------------
+
+
+def _positions(
+    node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], tuple[int, int]]
+) -> None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                p = (*path, str(k.value))
+                out[p] = (k.start_mark.line + 1, k.start_mark.column + 1)
+                _positions(v, p, out)
+
+
+def _load_yaml(text: str, file: str) -> tuple[Any, dict[tuple[str, ...], tuple[int, int]]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        msg = f"YAML syntax error: {exc.problem or exc.context}"
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file,
+                    "",
+                    "",
+                    msg,
+                    mark.line + 1 if mark else None,
+                    mark.column + 1 if mark else None,
+                )
+            ]
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(file, "", "", f"YAML error: {exc}")]) from exc
+    if node is None:
+        return {}, {}
+    pos: dict[tuple[str, ...], tuple[int, int]] = {}
+    _positions(node, (), pos)
+    loader = yaml.SafeLoader("")
+    try:
+        data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigProblem(file, "", "", f"YAML error: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    return data, pos
+
+
+# -- ${VAR} expansion -----------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}|\$\$")
+
+
+def _expand(
+    value: Any,
+    env: dict[str, str],
+    path: tuple[str, ...],
+    missing: list[tuple[tuple[str, ...], str]],
+) -> Any:
+    if isinstance(value, str) and "$" in value:
+
+        def sub(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            if name in env and (env[name] != "" or default is None):
+                return env[name]
+            if default is not None:
+                return default
+            missing.append((path, name))
+            return ""
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand(v, env, (*path, str(k)), missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, (*path, str(i)), missing) for i, v in enumerate(value)]
+    return value
+
+
+# -- --set ----------------------------------------------------------------------------------
+
+
+def _apply_set(
+    data: dict[str, Any], assignment: str, file: str, problems: list[ConfigProblem]
+) -> None:
+    if "=" not in assignment:
+        problems.append(
+            ConfigProblem(
+                "--set", "", assignment, "expected KEY=VALUE (e.g. handler.es.url=http://…)"
+            )
+        )
+        return
+    key, raw = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if parts[0] in SECTIONS:
+        if len(parts) < 3:
+            problems.append(ConfigProblem("--set", "", key, f"expected {parts[0]}.NAME.KEY=VALUE"))
+            return
+    target: Any = data
+    for p in parts[:-1]:
+        nxt = target.get(p)
+        if not isinstance(nxt, dict):
+            nxt = {}
+            target[p] = nxt
+        target = nxt
+    target[parts[-1]] = value
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -- the whole thing --------------------------------------------------------------------------
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    registry: Registry,
+    sets: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> PipelineSpec:
+    file = os.fspath(path)
+    try:
+        with open(file, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError(
+            [ConfigProblem(file, "", "", f"cannot read: {exc.strerror or exc}")]
+        ) from exc
+    return parse_config(text, registry, file=file, sets=sets, env=env)
+
+
+def parse_config(
+    text: str,
+    registry: Registry,
+    file: str = "<config>",
+    sets: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> PipelineSpec:
+    data, pos = _load_yaml(text, file)
+    problems: list[ConfigProblem] = []
+
+    def problem(where: str, key: str, msg: str, path: tuple[str, ...] | None = None) -> None:
+        line = col = None
+        if path is not None:
+            # the nearest recorded position along the path
+            for i in range(len(path), 0, -1):
+                if path[:i] in pos:
+                    line, col = pos[path[:i]]
+                    break
+        problems.append(ConfigProblem(file, where, key, msg, line, col))
+
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    file,
+                    "",
+                    "",
+                    "the top level must be a mapping (collector:, filter:, handler:, …)",
+                )
+            ]
+        )
+    for s in sets or []:
+        _apply_set(data, s, file, problems)
+    missing: list[tuple[tuple[str, ...], str]] = []
+    data = _expand(data, dict(os.environ) if env is None else env, (), missing)
+    for p, var in missing:
+        where = ".".join(p[:2]) if p and p[0] in SECTIONS else ""
+        key = ".".join(p[2:]) if p and p[0] in SECTIONS else ".".join(p)
+        problem(
+            where,
+            key,
+            f"environment variable ${{{var}}} is not set and has no default (use ${{{var}:-default}})",
+            p,
+        )
+
+    spec = PipelineSpec(file=file)
+    for k in data:
+        if k not in GLOBAL_KEYS:
+            problem(
+                "", str(k), f"unknown top-level key{_suggest(str(k), list(GLOBAL_KEYS))}", (str(k),)
+            )
+
+    # globals
+    logcfg = data.get("log")
+    if logcfg is not None:
+        if isinstance(logcfg, dict):
+            level = str(logcfg.get("level", "info")).lower()
+            for k in logcfg:
+                if k != "level":
+                    problem(
+                        "log",
+                        str(k),
+                        f"unknown option{_suggest(str(k), ['level'])}",
+                        ("log", str(k)),
+                    )
+        else:
+            level = str(logcfg).lower()
+        if level not in LEVELS:
+            problem(
+                "log",
+                "level",
+                f"unknown level {level!r}; one of {', '.join(LEVELS)}",
+                ("log", "level"),
+            )
+        else:
+            spec.log_level = level
+    for key, attr in (("tick", "tick"), ("shutdown-timeout", "shutdown_timeout")):
+        if key in data:
+            try:
+                v = parse_duration(data[key])
+                if v <= 0:
+                    raise ValueError("must be positive")
+                setattr(spec, attr, v)
+            except ValueError as exc:
+                problem("", key, str(exc), (key,))
+    if "http" in data:
+        h = data["http"]
+        if h in (None, False, "", "off"):
+            spec.http = None
+        elif isinstance(h, str | int) and _valid_listen(str(h)):
+            spec.http = str(h)
+        else:
+            problem("", "http", f"expected HOST:PORT (e.g. 127.0.0.1:8123), got {h!r}", ("http",))
+    if "data-dir" in data:
+        if isinstance(data["data-dir"], str) and data["data-dir"]:
+            spec.data_dir = data["data-dir"]
+        else:
+            problem("", "data-dir", "expected a directory path", ("data-dir",))
+
+    # instances
+    raw_inputs: dict[str, list[str]] = {}
+    for section in SECTIONS:
+        block = data.get(section)
+        if block is None:
+            continue
+        if not isinstance(block, dict):
+            problem(
+                section, "", "expected a mapping of instance names to their options", (section,)
+            )
+            continue
+        for name, opts in block.items():
+            name = str(name)
+            where = f"{section}.{name}"
+            ppath = (section, name)
+            if opts is None:
+                opts = {}
+            if not isinstance(opts, dict):
+                problem(where, "", "expected a mapping of options (or {})", ppath)
+                continue
+            kind = str(opts.get("kind") or name)
+            cls = registry.get(section, kind)
+            if cls is None:
+                broken = registry.broken.get((section, kind))
+                if broken:
+                    problem(
+                        where,
+                        "kind",
+                        f"{section} kind {kind!r} failed to load: {broken}",
+                        (*ppath, "kind"),
+                    )
+                else:
+                    known = registry.kinds(section)
+                    problem(
+                        where,
+                        "kind",
+                        f"unknown {section} kind {kind!r}{_suggest(kind, known)}; known: {', '.join(known) or 'none'}",
+                        (*ppath, "kind") if "kind" in opts else ppath,
+                    )
+                continue
+            try:
+                options = cls.Options.model_validate(opts)
+            except ValidationError as exc:
+                fields = [to_kebab(f) for f in cls.Options.model_fields]
+                for err in exc.errors():
+                    loc = [str(x) for x in err["loc"]]
+                    key = ".".join(loc)
+                    kpath = (*ppath, *loc)
+                    if err["type"] == "extra_forbidden" and len(loc) == 1:
+                        problem(
+                            where,
+                            key,
+                            f"unknown option for kind {kind!r}{_suggest(loc[0], fields)}",
+                            kpath,
+                        )
+                    elif err["type"] == "missing":
+                        problem(where, key, "required option is missing", ppath)
+                    else:
+                        msg = err["msg"].removeprefix("Value error, ")
+                        problem(where, key, f"{msg} (got {err.get('input')!r})", kpath)
+                continue
+            options.kind = kind
+            inst = InstanceSpec(section, name, kind, options)
+            spec.instances.append(inst)
+            raw_inputs[inst.key] = list(options.inputs)
+            if section != "collector" and not options.inputs:
+                problem(
+                    where,
+                    "inputs",
+                    "missing: a filter or handler must list the instances it takes messages from",
+                    ppath,
+                )
+
+    # graph: resolve inputs
+    by_key = {i.key: i for i in spec.instances}
+    by_name: dict[str, list[InstanceSpec]] = {}
+    for i in spec.instances:
+        by_name.setdefault(i.name, []).append(i)
+    declared = [
+        f"{s}.{n}" for s in SECTIONS for n in (data.get(s) or {}) if isinstance(data.get(s), dict)
+    ]
+    for inst in spec.instances:
+        where = inst.key
+        for ref in raw_inputs[inst.key]:
+            if ref in by_key:
+                cands = [by_key[ref]]
+            else:
+                cands = [c for c in by_name.get(ref, []) if c is not inst]
+            if not cands:
+                if ref in declared or any(d.endswith("." + ref) for d in declared):
+                    continue  # that instance has its own error already
+                names = sorted({i.name for i in spec.instances if i is not inst})
+                problem(
+                    where,
+                    "inputs",
+                    f"unknown input {ref!r}{_suggest(ref, names)}",
+                    (inst.type, inst.name, "inputs"),
+                )
+                continue
+            if len(cands) > 1:
+                problem(
+                    where,
+                    "inputs",
+                    f"input {ref!r} is ambiguous: write {' or '.join(c.key for c in cands)}",
+                    (inst.type, inst.name, "inputs"),
+                )
+                continue
+            up = cands[0]
+            if up.type == "handler":
+                problem(
+                    where,
+                    "inputs",
+                    f"input {ref!r} is a handler; handlers emit nothing",
+                    (inst.type, inst.name, "inputs"),
+                )
+                continue
+            if up.key not in inst.resolved_inputs:
+                inst.resolved_inputs.append(up.key)
+
+    # cycles
+    for cycle in _cycles(spec.instances):
+        first = by_key[cycle[0]]
+        problem(
+            first.key,
+            "inputs",
+            "cycle: " + " → ".join([*cycle, cycle[0]]),
+            (first.type, first.name, "inputs"),
+        )
+
+    if not spec.instances and not problems:
+        problem("", "", "no plugin instances: add a collector and a handler")
+
+    if problems:
+        raise ConfigError(problems)
+
+    # warnings
+    consumers: dict[str, list[InstanceSpec]] = {}
+    for inst in spec.instances:
+        for up in inst.resolved_inputs:
+            consumers.setdefault(up, []).append(inst)
+    for inst in spec.instances:
+        if inst.type == "handler":
+            continue
+        cons = consumers.get(inst.key, [])
+        if not cons and not getattr(
+            registry.get(inst.type, inst.kind), "may_have_no_consumer", False
+        ):
+            spec.warnings.append(f"{file}: {inst.key}: nobody consumes its output")
+        cls = registry.get(inst.type, inst.kind)
+        if (
+            cons
+            and getattr(cls, "sets_source_success", False)
+            and not any(c.options.source_success in ("false", "any") for c in cons)
+        ):
+            spec.warnings.append(
+                f"{file}: {inst.key}: messages it does not match (source_success false) have no consumer; "
+                "add one with `source-success: false` to keep them"
+            )
+    return spec
+
+
+def _valid_listen(s: str) -> bool:
+    _host, sep, port = s.rpartition(":")
+    return bool(sep) and port.isdigit() and 0 <= int(port) < 65536
+
+
+def _cycles(instances: list[InstanceSpec]) -> list[list[str]]:
+    graph = {i.key: i.resolved_inputs for i in instances}
+    color: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+
+    def visit(k: str) -> None:
+        color[k] = 1
+        stack.append(k)
+        for up in graph.get(k, []):
+            if color.get(up, 0) == 0:
+                visit(up)
+            elif color.get(up) == 1:
+                cyc = stack[stack.index(up) :]
+                key = frozenset(cyc)
+                if key not in seen_sets:
+                    seen_sets.add(key)
+                    found.append(list(reversed(cyc)))
+        stack.pop()
+        color[k] = 2
+
+    for k in graph:
+        if color.get(k, 0) == 0:
+            visit(k)
+    return found
+
+
+def common_option_names() -> list[str]:
+    return sorted(to_kebab(n) for n in COMMON_OPTIONS)

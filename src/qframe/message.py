@@ -1,0 +1,329 @@
+"""The one message class for logs, events and metrics, and its canonical JSON.
+
+A :class:`Message` is a plain object with ``__slots__`` (it is created for every
+line that enters the daemon, so it must be cheap).  ``time`` is the event time as
+seconds since the epoch (UTC, float); the canonical JSON renders it as RFC 3339 with
+microseconds under ``@timestamp``.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "KIND_EVENT",
+    "KIND_LOG",
+    "KIND_METRIC",
+    "ContainerInfo",
+    "Delivery",
+    "Message",
+    "Metric",
+    "format_time",
+    "parse_time",
+]
+
+KIND_LOG = "log"
+KIND_EVENT = "event"
+KIND_METRIC = "metric"
+
+
+class Delivery:
+    """A delivery token: counts the copies of messages still in flight.
+
+    A collector that wants to know when its messages are delivered gives them a
+    token (one token may be shared by a whole batch: ``pending`` counts messages).
+    Fan-out adds to ``pending``; a handler that confirmed a write, or a filter that
+    dropped a message, calls :meth:`done`.  When ``pending`` reaches zero the
+    callback runs once.
+    """
+
+    __slots__ = ("callback", "pending")
+
+    def __init__(self, pending: int, callback: Any) -> None:
+        self.pending = pending
+        self.callback = callback
+
+    def done(self, n: int = 1) -> None:
+        self.pending -= n
+        if self.pending <= 0 and self.callback is not None:
+            cb, self.callback = self.callback, None
+            cb()
+
+    @property
+    def complete(self) -> bool:
+        return self.callback is None
+
+
+class ContainerInfo:
+    """What is known about a container (attached to every message about it)."""
+
+    __slots__ = (
+        "command",
+        "created",
+        "id",
+        "image",
+        "image_id",
+        "ips",
+        "labels",
+        "name",
+        "service_name",
+        "service_slot",
+        "task_slot",
+    )
+
+    def __init__(
+        self,
+        id: str = "",
+        name: str = "",
+        image: str = "",
+        image_id: str = "",
+        labels: dict[str, str] | None = None,
+        ips: dict[str, str] | None = None,
+        created: str = "",
+        command: str = "",
+        service_name: str = "",
+        service_slot: str = "",
+        task_slot: str = "",
+    ) -> None:
+        self.id = id
+        self.name = name.lstrip("/")
+        self.image = image
+        self.image_id = image_id
+        self.labels = labels or {}
+        self.ips = ips or {}  # network name -> IP address
+        self.created = created
+        self.command = command
+        self.service_name = service_name
+        self.service_slot = service_slot
+        self.task_slot = task_slot
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k in self.__slots__ if (v := getattr(self, k))}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ContainerInfo:
+        return cls(**{k: v for k, v in d.items() if k in cls.__slots__})
+
+    def __repr__(self) -> str:
+        return f"ContainerInfo(id={self.id[:12]!r}, name={self.name!r}, image={self.image!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContainerInfo) and self.to_dict() == other.to_dict()
+
+
+class Metric:
+    """One point: a measurement name, a type and its numeric fields."""
+
+    __slots__ = ("fields", "name", "type")
+
+    def __init__(self, name: str, fields: dict[str, Any], type: str = "gauge") -> None:
+        self.name = name
+        self.type = type  # gauge | counter
+        self.fields = fields
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "fields": self.fields}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Metric:
+        return cls(d["name"], dict(d.get("fields") or {}), d.get("type", "gauge"))
+
+    def __repr__(self) -> str:
+        return f"Metric({self.name!r}, {self.fields!r})"
+
+
+class Message:
+    """A log line, an event or a metric point on its way through the pipeline."""
+
+    __slots__ = (
+        "ack",
+        "container",
+        "fields",
+        "host",
+        "id",
+        "kind",
+        "labels",
+        "level",
+        "message",
+        "metric",
+        "source_path",
+        "source_success",
+        "tags",
+        "time",
+    )
+
+    def __init__(
+        self,
+        message: str = "",
+        time: float | None = None,
+        kind: str = KIND_LOG,
+        *,
+        level: int = 6,
+        host: str = "",
+        id: str = "",
+        source_path: list[str] | None = None,
+        source_success: bool = True,
+        labels: dict[str, str] | None = None,
+        tags: list[str] | None = None,
+        fields: dict[str, Any] | None = None,
+        container: ContainerInfo | None = None,
+        metric: Metric | None = None,
+        ack: Delivery | None = None,
+    ) -> None:
+        self.message = message
+        self.time = _time.time() if time is None else time
+        self.kind = kind
+        self.level = level
+        self.host = host
+        self.id = id
+        self.source_path = [] if source_path is None else source_path
+        self.source_success = source_success
+        self.labels = {} if labels is None else labels
+        self.tags = [] if tags is None else tags
+        self.fields = {} if fields is None else fields
+        self.container = container
+        self.metric = metric
+        self.ack = ack
+
+    def copy(self) -> Message:
+        """A copy whose mutable parts (fields, tags, labels, source_path) are its own."""
+        m = Message.__new__(Message)
+        m.message = self.message
+        m.time = self.time
+        m.kind = self.kind
+        m.level = self.level
+        m.host = self.host
+        m.id = self.id
+        m.source_path = self.source_path.copy()
+        m.source_success = self.source_success
+        m.labels = self.labels.copy()
+        m.tags = self.tags.copy()
+        m.fields = _deepish_copy(self.fields)
+        m.container = self.container  # shared, treated as immutable
+        m.metric = (
+            Metric(self.metric.name, dict(self.metric.fields), self.metric.type)
+            if self.metric
+            else None
+        )
+        m.ack = self.ack
+        return m
+
+    def add_tag(self, tag: str) -> None:
+        if tag not in self.tags:
+            self.tags.append(tag)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical form: DESIGN §2 keys, ``@timestamp`` for time, empty parts left out."""
+        d: dict[str, Any] = {"@timestamp": format_time(self.time)}
+        if self.id:
+            d["id"] = self.id
+        d["kind"] = self.kind
+        if self.message:
+            d["message"] = self.message
+        d["level"] = self.level
+        if self.host:
+            d["host"] = self.host
+        if self.source_path:
+            d["source_path"] = self.source_path
+        d["source_success"] = self.source_success
+        if self.labels:
+            d["labels"] = self.labels
+        if self.tags:
+            d["tags"] = self.tags
+        if self.fields:
+            d["fields"] = self.fields
+        if self.container is not None:
+            d["container"] = self.container.to_dict()
+        if self.metric is not None:
+            d["metric"] = self.metric.to_dict()
+        return d
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict(), default=_json_default)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Message:
+        c = d.get("container")
+        m = d.get("metric")
+        return cls(
+            d.get("message", ""),
+            parse_time(d["@timestamp"]) if "@timestamp" in d else None,
+            d.get("kind", KIND_LOG),
+            level=d.get("level", 6),
+            host=d.get("host", ""),
+            id=d.get("id", ""),
+            source_path=list(d.get("source_path", [])),
+            source_success=d.get("source_success", True),
+            labels=dict(d.get("labels", {})),
+            tags=list(d.get("tags", [])),
+            fields=dict(d.get("fields", {})),
+            container=ContainerInfo.from_dict(c) if c else None,
+            metric=Metric.from_dict(m) if m else None,
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Message:
+        return cls.from_dict(orjson.loads(data))
+
+    def __repr__(self) -> str:
+        return f"Message({self.kind}, {self.message[:60]!r}, path={self.source_path})"
+
+
+def _deepish_copy(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (_deepish_copy(v) if type(v) is dict else v.copy() if type(v) is list else v)
+        for k, v in d.items()
+    }
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, ContainerInfo | Metric):
+        return obj.to_dict()
+    if isinstance(obj, bytes | bytearray):
+        return obj.decode("utf-8", "replace")
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    return str(obj)
+
+
+# format_time is called for every message written: cache the last second's prefix.
+_last_sec: int = -1
+_last_prefix: str = ""
+
+
+def format_time(t: float) -> str:
+    """RFC 3339, UTC, microseconds: ``2026-11-26T05:00:00.123456Z``."""
+    global _last_sec, _last_prefix  # a pure cache, not state: safe across pipelines
+    sec = int(t)
+    if sec != _last_sec:
+        _last_prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(sec))
+        _last_sec = sec
+    us = round((t - sec) * 1_000_000)
+    if us >= 1_000_000:
+        return format_time(float(sec + 1))
+    return f"{_last_prefix}.{us:06d}Z"
+
+
+def parse_time(s: str) -> float:
+    """Parse an RFC 3339 / ISO 8601 timestamp (any precision, ``Z`` or offset) to epoch seconds."""
+    s = s.strip()
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    # Python's fromisoformat takes at most 6 fractional digits: trim nanoseconds.
+    dot = s.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(s) and s[end].isdigit():
+            end += 1
+        frac = s[dot + 1 : end][:6]
+        s = s[: dot + 1] + frac.ljust(6, "0") + s[end:]
+    dt = datetime.fromisoformat(s)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()

@@ -1,0 +1,175 @@
+"""Base classes for the three kinds of plugins.
+
+A plugin class has a nested ``Options`` schema (a :class:`~qframe.options.PluginOptions`
+subclass) and a docstring that documents it.  The runtime creates one instance per
+configured name and gives it a context (:class:`~qframe.runtime.node.Node`) through
+which it emits messages, sends Back-channel requests and reports health.
+
+- :class:`Collector`: implement ``async run()``; call ``await self.emit(batch)``.
+  ``run`` returning means "no more input" (stdin at EOF); raising means "restart me".
+- :class:`Filter`: implement ``process_one(msg)`` (return the message, a list, or
+  ``None`` to drop it) or ``async process(batch)`` for a whole batch.
+- :class:`Handler`: implement ``async handle(batch)``; messages are acknowledged when
+  it returns, unless ``manual_ack = True`` (then call :func:`ack` once the
+  destination confirmed the write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .message import Message
+from .options import PluginOptions
+
+if TYPE_CHECKING:
+    from .runtime.node import Node
+    from .telemetry import PluginMetrics
+
+__all__ = ["Collector", "Filter", "Handler", "Plugin", "ack"]
+
+
+def ack(messages: Iterable[Message]) -> None:
+    """Acknowledge delivery of every message that carries a delivery token."""
+    for m in messages:
+        d = m.ack
+        if d is not None:
+            d.done()
+
+
+class Plugin:
+    """Common ground of collectors, filters and handlers."""
+
+    Options: ClassVar[type[PluginOptions]] = PluginOptions
+    #: set by the registry from the entry-point name
+    kind: ClassVar[str] = ""
+    #: "collector" | "filter" | "handler"
+    type: ClassVar[str] = ""
+    version: ClassVar[str] = "0.1.0"
+
+    def __init__(self, name: str, options: PluginOptions, node: Node) -> None:
+        self.name = name
+        self.options = options
+        self._node = node
+        self.log = logging.getLogger(f"qframe.plugin.{name}")
+        self.metrics: PluginMetrics = node.metrics
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect, bind, open files.  Raise to abort start-up (exit 1)."""
+
+    async def stop(self) -> None:
+        """Flush and close.  Handlers must have written (and acknowledged) what they hold."""
+
+    async def on_tick(self) -> None:
+        """Called every tick (global ``tick`` or own ``ticker-ms``) when overridden."""
+
+    # -- Back channel ------------------------------------------------------------
+    def on_request(self, request: Any, reply: asyncio.Future[Any]) -> None:
+        """Answer a Back-channel request: set ``reply``'s result now or later.
+
+        ``reply`` may be cancelled by the requester's timeout: check ``reply.done()``.
+        """
+        if not reply.done():
+            reply.set_exception(NotImplementedError(f"{self.name} does not answer requests"))
+
+    async def request(self, target: str, request: Any, timeout: float = 2.0) -> Any:
+        """Send ``request`` to the instance named ``target`` and await its reply.
+
+        Raises :class:`~qframe.errors.RequestTimeout` or :class:`~qframe.errors.UnknownTarget`.
+        """
+        return await self._node.pipeline.request(target, request, timeout)
+
+    def has_instance(self, name: str) -> bool:
+        return self._node.pipeline.find(name) is not None
+
+    # -- output ------------------------------------------------------------------
+    async def emit(self, batch: list[Message]) -> None:
+        """Send a batch to this instance's subscribers (waits when their queues are full)."""
+        await self._node.emit(batch)
+
+    def emit_nowait(self, batch: list[Message]) -> bool:
+        """Send a batch if every subscriber has room; False (nothing sent) otherwise."""
+        return self._node.emit_nowait(batch)
+
+    def drop(self, messages: Message | Iterable[Message], reason: str) -> None:
+        """Count messages as dropped (by reason) and acknowledge them."""
+        ms = [messages] if isinstance(messages, Message) else list(messages)
+        self.metrics.drop(reason, len(ms))
+        ack(ms)
+
+    # -- health, files, http -------------------------------------------------------
+    def set_health(self, state: str, reason: str = "") -> None:
+        """``ok`` | ``degraded`` | ``failed``; shown in ``/health`` and ``qframe_up``."""
+        if state != self.metrics.state or reason != self.metrics.state_reason:
+            self.metrics.state = state
+            self.metrics.state_reason = reason
+
+    @property
+    def data_dir(self) -> Path:
+        """A directory of this instance's own under the global ``data-dir`` (created)."""
+        p = self._node.pipeline.data_dir / f"{self.type}.{self.name}"
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def tick_interval(self) -> float:
+        return self._node.tick_interval
+
+    def http_routes(self) -> list[tuple[str, str, Callable[..., Awaitable[Any]]]]:
+        """(method, path, aiohttp handler) triples served on the global ``http`` server."""
+        return []
+
+    def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task[Any]:
+        """Start a background task owned by this instance (cancelled at stop, errors logged)."""
+        return self._node.spawn(coro, name)
+
+    @classmethod
+    def wants_tick(cls) -> bool:
+        return cls.on_tick is not Plugin.on_tick
+
+
+class Collector(Plugin):
+    type = "collector"
+
+    async def run(self) -> None:
+        """Produce messages until there is no more input (return) or forever."""
+        raise NotImplementedError
+
+    async def receive(self, batch: list[Message]) -> None:
+        """Messages from this collector's own ``inputs`` (e.g. docker-stats ← docker-events)."""
+
+
+class Filter(Plugin):
+    type = "filter"
+
+    def process_one(self, msg: Message) -> Message | list[Message] | None:
+        return msg
+
+    async def process(self, batch: list[Message]) -> list[Message]:
+        """Default: apply :meth:`process_one` to every message; ``None`` drops (and acks)."""
+        out: list[Message] = []
+        one = self.process_one
+        for m in batch:
+            r = one(m)
+            if r is m:
+                out.append(m)
+            elif r is None:
+                self.drop(m, "filtered")
+            elif isinstance(r, list):
+                out.extend(r)
+            else:
+                out.append(r)
+        return out
+
+
+class Handler(Plugin):
+    type = "handler"
+    #: when True the handler calls ``ack(messages)`` itself once the destination confirmed
+    manual_ack: ClassVar[bool] = False
+
+    async def handle(self, batch: list[Message]) -> None:
+        raise NotImplementedError

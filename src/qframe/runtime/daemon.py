@@ -1,0 +1,118 @@
+"""``qframe run``: load, start, supervise, reload on SIGHUP, drain on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass, field
+
+from ..config import PipelineSpec, load_config, parse_config
+from ..defaults import default_pipeline
+from ..errors import ConfigError, StartupError
+from ..logs import LEVELS
+from ..registry import Registry
+from .pipeline import Pipeline
+
+log = logging.getLogger("qframe.daemon")
+
+__all__ = ["ConfigSource", "Daemon"]
+
+
+@dataclass
+class ConfigSource:
+    """Where the config comes from: a file, or the embedded default pipeline."""
+
+    path: str | None
+    sets: list[str] = field(default_factory=list)
+    log_level: str | None = None
+
+    def load(self, registry: Registry) -> PipelineSpec:
+        if self.path is not None:
+            spec = load_config(self.path, registry, self.sets)
+        else:
+            name, text = default_pipeline()
+            spec = parse_config(text, registry, file=name, sets=self.sets)
+        if self.log_level:
+            spec.log_level = self.log_level
+        return spec
+
+
+def resolve_config_path(path: str | None) -> str | None:
+    if path:
+        return path
+    return "qframe.yml" if os.path.exists("qframe.yml") else None
+
+
+class Daemon:
+    def __init__(self, source: ConfigSource, registry: Registry) -> None:
+        self.source = source
+        self.registry = registry
+        self.pipeline: Pipeline | None = None
+        self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    async def run(self, spec: PipelineSpec) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        for w in spec.warnings:
+            log.warning("%s", w)
+        self.pipeline = Pipeline(spec, self.registry.plugins)
+        try:
+            await self.pipeline.start()
+        except StartupError as exc:
+            log.error("cannot start: %s", exc)
+            return 1
+        while True:
+            stop = asyncio.ensure_future(self._stop.wait())
+            reload = asyncio.ensure_future(self._reload.wait())
+            done = asyncio.ensure_future(self.pipeline.wait())
+            await asyncio.wait({stop, reload, done}, return_when=asyncio.FIRST_COMPLETED)
+            for f in (stop, reload, done):
+                f.cancel()
+            if self._stop.is_set():
+                drained = await self.pipeline.shutdown()
+                log.info(
+                    "stopped%s",
+                    "" if drained else " (shutdown timeout: some messages were not drained)",
+                )
+                return 0
+            if self.pipeline.done.is_set():
+                log.info("all input consumed; pipeline drained")
+                return 0
+            self._reload.clear()
+            await self._do_reload()
+
+    async def _do_reload(self) -> None:
+        assert self.pipeline is not None
+        log.info("SIGHUP: reloading configuration")
+        try:
+            spec = self.source.load(self.registry)
+        except ConfigError as exc:
+            for p in exc.problems:
+                log.error("reload rejected: %s", p)
+            log.error("reload rejected: the running pipeline is left as it is")
+            return
+        old_spec = self.pipeline.spec
+        logging.getLogger("qframe").setLevel(LEVELS.get(spec.log_level, logging.INFO))
+        for w in spec.warnings:
+            log.warning("%s", w)
+        await self.pipeline.shutdown()
+        new = Pipeline(spec, self.registry.plugins)
+        try:
+            await new.start()
+        except StartupError as exc:
+            log.error("reload failed to start (%s); restarting the previous pipeline", exc)
+            new = Pipeline(old_spec, self.registry.plugins)
+            await new.start()
+        self.pipeline = new
+        log.info("reloaded: %d instances", len(new.nodes))

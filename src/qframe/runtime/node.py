@@ -1,0 +1,318 @@
+"""A running plugin instance: its inbox, its subscribers, its loop and its supervision."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+from ..message import Message
+from ..plugin import Collector, Filter, Handler, Plugin, ack
+from ..telemetry import PluginMetrics
+from .channel import TICK, Channel
+
+if TYPE_CHECKING:
+    from ..config import InstanceSpec
+    from .pipeline import Pipeline
+
+log = logging.getLogger("qframe.runtime")
+
+MAX_BATCH = 4096
+HANDLER_ATTEMPTS = 5
+BACKOFF_MAX = 60.0
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = BACKOFF_MAX) -> float:
+    return min(cap, base * (2 ** max(0, attempt - 1)))
+
+
+class Node:
+    """Glue between one plugin instance and the pipeline."""
+
+    def __init__(self, pipeline: Pipeline, spec: InstanceSpec, cls: type[Plugin]) -> None:
+        self.pipeline = pipeline
+        self.spec = spec
+        self.name = spec.name
+        self.type = spec.type
+        self.metrics = PluginMetrics(spec.name, spec.kind, spec.type)
+        opts = spec.options
+        self.tick_interval = opts.ticker_ms / 1000 if opts.ticker_ms else pipeline.tick
+        # subscribers: (node, mode) with mode True / False / None (any)
+        self.subs: list[tuple[Node, bool | None]] = []
+        self.upstreams: list[Node] = []
+        self.live_upstreams = 0
+        self.inbox: Channel | None = Channel(opts.queue_size) if spec.inputs else None
+        if self.inbox is not None:
+            inbox = self.inbox
+            self.metrics.queue_depth = inbox.__len__
+            self.metrics.queue_capacity = inbox.capacity
+        self.plugin: Plugin = cls(spec.name, opts, self)
+        self.finished = asyncio.Event()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._main: asyncio.Task[Any] | None = None
+        self._receiver: asyncio.Task[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Node {self.type}.{self.name}>"
+
+    # -- emitting ------------------------------------------------------------------
+    def _route(self, batch: list[Message]) -> list[tuple[Node, list[Message]]]:
+        """Split a batch over the subscribers; copies for fan-out, acks for nobody's."""
+        subs = self.subs
+        self.metrics.emitted += len(batch)
+        if len(subs) == 1:
+            node, mode = subs[0]
+            if mode is None:
+                return [(node, batch)]
+            sel = [m for m in batch if m.source_success is mode]
+            if len(sel) != len(batch):
+                ack(m for m in batch if m.source_success is not mode)
+            return [(node, sel)] if sel else []
+        if not subs:
+            ack(batch)
+            return []
+        outs: list[list[Message]] = [[] for _ in subs]
+        for m in batch:
+            taken = 0
+            for i, (_node, mode) in enumerate(subs):
+                if mode is None or m.source_success is mode:
+                    if taken:
+                        outs[i].append(m.copy())
+                    else:
+                        outs[i].append(m)
+                    taken += 1
+            d = m.ack
+            if d is not None:
+                if taken == 0:
+                    d.done()
+                elif taken > 1:
+                    d.pending += taken - 1
+        return [(subs[i][0], out) for i, out in enumerate(outs) if out]
+
+    async def emit(self, batch: list[Message]) -> None:
+        if not batch:
+            return
+        if self.type == "collector":
+            name = self.name
+            for m in batch:
+                if not m.source_path:
+                    m.source_path.append(name)
+        for node, part in self._route(batch):
+            inbox = node.inbox
+            assert inbox is not None
+            if inbox.closed:
+                node.metrics.drop("closed", len(part))
+                ack(part)
+            else:
+                await inbox.put(part)
+
+    def emit_nowait(self, batch: list[Message]) -> bool:
+        if any(node.inbox is not None and node.inbox.full for node, _ in self.subs):
+            return False
+        if self.type == "collector":
+            for m in batch:
+                if not m.source_path:
+                    m.source_path.append(self.name)
+        for node, part in self._route(batch):
+            assert node.inbox is not None
+            node.inbox.put_nowait(part)
+        return True
+
+    # -- background tasks -------------------------------------------------------------
+    def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self.tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                self.metrics.errors += 1
+                self.plugin.log.error(
+                    "task %s failed: %r",
+                    name or t.get_name(),
+                    t.exception(),
+                    exc_info=t.exception(),
+                )
+
+        task.add_done_callback(done)
+        return task
+
+    async def cancel_tasks(self) -> None:
+        tasks = list(self.tasks)
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- running -----------------------------------------------------------------------
+    def launch(self) -> None:
+        p = self.plugin
+        if isinstance(p, Collector):
+            self._main = asyncio.create_task(self._run_collector(), name=f"collector.{self.name}")
+            if self.inbox is not None:
+                self._receiver = asyncio.create_task(self._consume(), name=f"receiver.{self.name}")
+        else:
+            self._main = asyncio.create_task(self._consume(), name=f"{self.type}.{self.name}")
+
+    async def _run_collector(self) -> None:
+        p = self.plugin
+        assert isinstance(p, Collector)
+        attempt = 0
+        try:
+            while True:
+                started = time.monotonic()
+                try:
+                    p.set_health("ok")
+                    await p.run()
+                    break  # no more input
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if time.monotonic() - started > BACKOFF_MAX:
+                        attempt = 0
+                    attempt += 1
+                    delay = backoff(attempt)
+                    self.metrics.errors += 1
+                    self.metrics.restarts += 1
+                    p.set_health("degraded", f"{type(exc).__name__}: {exc}")
+                    p.log.error("failed: %r; restarting in %.1fs", exc, delay, exc_info=exc)
+                    await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if self._receiver is None:
+                await self._finish()
+
+    async def _consume(self) -> None:
+        inbox = self.inbox
+        assert inbox is not None
+        p = self.plugin
+        name = self.name
+        metrics = self.metrics
+        is_filter = isinstance(p, Filter)
+        is_handler = isinstance(p, Handler)
+        try:
+            while True:
+                item = await inbox.get(MAX_BATCH)
+                if item is None:
+                    break
+                if item is TICK:
+                    await self._tick_once()
+                    continue
+                batch: list[Message] = item  # type: ignore[assignment]
+                metrics.received += len(batch)
+                for m in batch:
+                    m.source_path.append(name)
+                if is_filter:
+                    await self.emit(await self._filter(p, batch))  # type: ignore[arg-type]
+                elif is_handler:
+                    await self._handle(p, batch)  # type: ignore[arg-type]
+                else:
+                    try:
+                        await p.receive(batch)  # type: ignore[attr-defined]
+                    except Exception as exc:
+                        metrics.errors += 1
+                        p.log.error("receive failed: %r", exc, exc_info=exc)
+                    ack(batch)
+        finally:
+            # a collector with inputs whose inputs ended: its own run() goes on
+            if self._receiver is None or self._main is None or self._main.done():
+                await self._finish()
+
+    async def _filter(self, p: Filter, batch: list[Message]) -> list[Message]:
+        try:
+            return await p.process(batch)
+        except Exception as exc:
+            self.metrics.errors += 1
+            p.log.error(
+                "process failed, forwarding %d messages unchanged: %r",
+                len(batch),
+                exc,
+                exc_info=exc,
+            )
+            for m in batch:
+                m.add_tag("_filtererror")
+            return batch
+
+    async def _handle(self, p: Handler, batch: list[Message]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await p.handle(batch)
+                if not p.manual_ack:
+                    ack(batch)
+                if attempt:
+                    p.set_health("ok")
+                return
+            except Exception as exc:
+                attempt += 1
+                self.metrics.errors += 1
+                if attempt >= HANDLER_ATTEMPTS:
+                    p.log.error(
+                        "handle failed %d times, dropping %d messages: %r",
+                        attempt,
+                        len(batch),
+                        exc,
+                        exc_info=exc,
+                    )
+                    self.metrics.drop("handler_error", len(batch))
+                    ack(batch)
+                    return
+                delay = backoff(attempt)
+                p.set_health("degraded", f"{type(exc).__name__}: {exc}")
+                p.log.error(
+                    "handle failed: %r; restarting and retrying in %.1fs", exc, delay, exc_info=exc
+                )
+                self.metrics.restarts += 1
+                await asyncio.sleep(delay)
+                try:
+                    await p.stop()
+                    await p.start()
+                except Exception as exc2:
+                    p.log.error("restart failed: %r", exc2)
+
+    async def _tick_once(self) -> None:
+        try:
+            await self.plugin.on_tick()
+        except Exception as exc:
+            self.metrics.errors += 1
+            self.plugin.log.error("tick failed: %r", exc, exc_info=exc)
+
+    def tick(self) -> None:
+        """Deliver a tick: through the inbox (serialised with batches) or directly."""
+        if self.inbox is not None and isinstance(self.plugin, Filter | Handler):
+            self.inbox.tick()
+        else:
+            self.spawn(self._tick_once(), "tick")
+
+    async def _finish(self) -> None:
+        if self.finished.is_set():
+            return
+        try:
+            await self.plugin.stop()
+        except Exception as exc:
+            self.metrics.errors += 1
+            self.plugin.log.error("stop failed: %r", exc, exc_info=exc)
+        await self.cancel_tasks()
+        self.plugin.set_health("stopped")
+        self.finished.set()
+        for node, _ in self.subs:
+            node.upstream_finished()
+
+    def upstream_finished(self) -> None:
+        self.live_upstreams -= 1
+        if self.live_upstreams <= 0 and self.inbox is not None:
+            self.inbox.close()
+
+    async def stop_collector(self) -> None:
+        """Shutdown: stop producing.  The collector's stop() runs in _finish."""
+        if self._main is not None and not self._main.done():
+            self._main.cancel()
+            await asyncio.gather(self._main, return_exceptions=True)
+
+    def cancel(self) -> None:
+        for t in (self._main, self._receiver, *self.tasks):
+            if t is not None and not t.done():
+                t.cancel()

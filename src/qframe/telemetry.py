@@ -1,0 +1,165 @@
+"""Per-plugin counters and their Prometheus text rendering.
+
+Every plugin instance has a :class:`PluginMetrics`: the core telemetry every plugin
+emits (received, emitted, dropped by reason, errors, restarts, queue depth) plus any
+counter or gauge the plugin adds with :meth:`PluginMetrics.inc` / :meth:`set_gauge`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["PluginMetrics", "render_prometheus"]
+
+HEALTH_STATES = ("starting", "ok", "degraded", "failed", "stopped")
+
+
+class PluginMetrics:
+    __slots__ = (
+        "counters",
+        "dropped",
+        "emitted",
+        "errors",
+        "gauges",
+        "kind",
+        "plugin",
+        "queue_capacity",
+        "queue_depth",
+        "received",
+        "restarts",
+        "state",
+        "state_reason",
+        "type",
+    )
+
+    def __init__(self, plugin: str, kind: str, type: str) -> None:
+        self.plugin = plugin
+        self.kind = kind
+        self.type = type
+        self.received = 0
+        self.emitted = 0
+        self.errors = 0
+        self.restarts = 0
+        self.dropped: dict[str, int] = {}
+        self.counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self.gauges: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self.queue_depth: Callable[[], int] = lambda: 0
+        self.queue_capacity = 0
+        self.state = "starting"
+        self.state_reason = ""
+
+    def drop(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+    def inc(self, name: str, n: float = 1, **labels: str) -> None:
+        """Add to a plugin-specific counter, exported as ``qframe_<name>_total``."""
+        key = (name, tuple(sorted(labels.items())))
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def set_gauge(self, name: str, value: float, **labels: str) -> None:
+        self.gauges[(name, tuple(sorted(labels.items())))] = value
+
+    def counter(self, name: str, **labels: str) -> float:
+        return self.counters.get((name, tuple(sorted(labels.items()))), 0)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "plugin": self.plugin,
+            "kind": self.kind,
+            "type": self.type,
+            "state": self.state,
+            "reason": self.state_reason,
+            "received": self.received,
+            "emitted": self.emitted,
+            "errors": self.errors,
+            "restarts": self.restarts,
+            "dropped": dict(self.dropped),
+            "queue_depth": self.queue_depth(),
+            "queue_capacity": self.queue_capacity,
+        }
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(pairs: Iterable[tuple[str, str]]) -> str:
+    return "{" + ",".join(f'{k}="{_esc(str(v))}"' for k, v in pairs) + "}"
+
+
+def render_prometheus(all_metrics: Iterable[PluginMetrics]) -> str:
+    """The Prometheus text exposition format (version 0.0.4)."""
+    ms = list(all_metrics)
+    out: list[str] = []
+
+    def family(
+        name: str, typ: str, help_: str, rows: list[tuple[list[tuple[str, str]], float]]
+    ) -> None:
+        out.append(f"# HELP {name} {help_}")
+        out.append(f"# TYPE {name} {typ}")
+        for labels, value in rows:
+            out.append(
+                f"{name}{_labels(labels)} {value:g}"
+                if isinstance(value, float)
+                else f"{name}{_labels(labels)} {value}"
+            )
+
+    def base(m: PluginMetrics) -> list[tuple[str, str]]:
+        return [("plugin", m.plugin), ("kind", m.kind), ("type", m.type)]
+
+    family(
+        "qframe_received_total",
+        "counter",
+        "Messages received by a plugin instance.",
+        [(base(m), m.received) for m in ms],
+    )
+    family(
+        "qframe_emitted_total",
+        "counter",
+        "Messages emitted by a plugin instance.",
+        [(base(m), m.emitted) for m in ms],
+    )
+    family(
+        "qframe_dropped_total",
+        "counter",
+        "Messages dropped, by reason.",
+        [([*base(m), ("reason", r)], n) for m in ms for r, n in sorted(m.dropped.items())],
+    )
+    family(
+        "qframe_errors_total",
+        "counter",
+        "Errors raised or reported by a plugin instance.",
+        [(base(m), m.errors) for m in ms],
+    )
+    family(
+        "qframe_restarts_total",
+        "counter",
+        "Restarts of a plugin instance by the supervisor.",
+        [(base(m), m.restarts) for m in ms],
+    )
+    family(
+        "qframe_queue_depth",
+        "gauge",
+        "Messages waiting in a plugin instance's input queue.",
+        [(base(m), m.queue_depth()) for m in ms],
+    )
+    family(
+        "qframe_up",
+        "gauge",
+        "1 when the plugin instance is healthy (ok), else 0.",
+        [(base(m), 1 if m.state == "ok" else 0) for m in ms],
+    )
+    extra: dict[str, list[tuple[list[tuple[str, str]], float]]] = {}
+    for m in ms:
+        for (name, labels), v in m.counters.items():
+            extra.setdefault(f"qframe_{name}_total", []).append(([*base(m), *labels], v))
+    for name, rows in sorted(extra.items()):
+        family(name, "counter", f"Plugin counter {name[7:-6]}.", rows)
+    gauges: dict[str, list[tuple[list[tuple[str, str]], float]]] = {}
+    for m in ms:
+        for (name, labels), v in m.gauges.items():
+            gauges.setdefault(f"qframe_{name}", []).append(([*base(m), *labels], v))
+    for name, rows in sorted(gauges.items()):
+        family(name, "gauge", f"Plugin gauge {name[7:]}.", rows)
+    return "\n".join(out) + "\n"
