@@ -66,6 +66,9 @@ def run(path: str | None, sets: tuple[str, ...], log_level: str | None) -> None:
     spec, source = _load_or_exit(path, list(sets), log_level, registry)
     setup_logging(spec.log_level)
     _use_uvloop()
+    from .runtime.tuning import tune_process
+
+    tune_process()
     daemon = Daemon(source, registry)  # type: ignore[arg-type]
     code = asyncio.run(daemon.run(spec))
     sys.exit(code)

@@ -140,19 +140,19 @@ class Message:
     """A log line, an event or a metric point on its way through the pipeline."""
 
     __slots__ = (
+        "_fields",
+        "_labels",
+        "_tags",
         "ack",
         "container",
-        "fields",
         "host",
         "id",
         "kind",
-        "labels",
         "level",
         "message",
         "metric",
         "source_path",
         "source_success",
-        "tags",
         "time",
     )
 
@@ -182,12 +182,46 @@ class Message:
         self.id = id
         self.source_path = [] if source_path is None else source_path
         self.source_success = source_success
-        self.labels = {} if labels is None else labels
-        self.tags = [] if tags is None else tags
-        self.fields = {} if fields is None else fields
+        # fields, tags and labels are created on first use: most lines never need them
+        self._labels = labels
+        self._tags = tags
+        self._fields = fields
         self.container = container
         self.metric = metric
         self.ack = ack
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        f = self._fields
+        if f is None:
+            f = self._fields = {}
+        return f
+
+    @fields.setter
+    def fields(self, value: dict[str, Any]) -> None:
+        self._fields = value
+
+    @property
+    def tags(self) -> list[str]:
+        t = self._tags
+        if t is None:
+            t = self._tags = []
+        return t
+
+    @tags.setter
+    def tags(self, value: list[str]) -> None:
+        self._tags = value
+
+    @property
+    def labels(self) -> dict[str, str]:
+        lb = self._labels
+        if lb is None:
+            lb = self._labels = {}
+        return lb
+
+    @labels.setter
+    def labels(self, value: dict[str, str]) -> None:
+        self._labels = value
 
     def copy(self) -> Message:
         """A copy whose mutable parts (fields, tags, labels, source_path) are its own."""
@@ -200,9 +234,9 @@ class Message:
         m.id = self.id
         m.source_path = self.source_path.copy()
         m.source_success = self.source_success
-        m.labels = self.labels.copy()
-        m.tags = self.tags.copy()
-        m.fields = _deepish_copy(self.fields)
+        m._labels = self._labels.copy() if self._labels else None
+        m._tags = self._tags.copy() if self._tags else None
+        m._fields = _deepish_copy(self._fields) if self._fields else None
         m.container = self.container  # shared, treated as immutable
         m.metric = (
             Metric(self.metric.name, dict(self.metric.fields), self.metric.type)
@@ -213,8 +247,11 @@ class Message:
         return m
 
     def add_tag(self, tag: str) -> None:
-        if tag not in self.tags:
-            self.tags.append(tag)
+        t = self._tags
+        if t is None:
+            self._tags = [tag]
+        elif tag not in t:
+            t.append(tag)
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form: DESIGN §2 keys, ``@timestamp`` for time, empty parts left out."""
@@ -230,12 +267,12 @@ class Message:
         if self.source_path:
             d["source_path"] = self.source_path
         d["source_success"] = self.source_success
-        if self.labels:
-            d["labels"] = self.labels
-        if self.tags:
-            d["tags"] = self.tags
-        if self.fields:
-            d["fields"] = self.fields
+        if self._labels:
+            d["labels"] = self._labels
+        if self._tags:
+            d["tags"] = self._tags
+        if self._fields:
+            d["fields"] = self._fields
         if self.container is not None:
             d["container"] = self.container.to_dict()
         if self.metric is not None:
@@ -292,14 +329,19 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
-# format_time is called for every message written: cache the last second's prefix.
+# format_time is called for every message written: cache the last second's prefix and
+# the last value (a batch of lines read together shares one timestamp).
 _last_sec: int = -1
 _last_prefix: str = ""
+_last_t: float = -1.0
+_last_s: str = ""
 
 
 def format_time(t: float) -> str:
     """RFC 3339, UTC, microseconds: ``2026-11-26T05:00:00.123456Z``."""
-    global _last_sec, _last_prefix  # a pure cache, not state: safe across pipelines
+    global _last_sec, _last_prefix, _last_t, _last_s  # a pure cache, not state
+    if t == _last_t:
+        return _last_s
     sec = int(t)
     if sec != _last_sec:
         _last_prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(sec))
@@ -307,7 +349,9 @@ def format_time(t: float) -> str:
     us = round((t - sec) * 1_000_000)
     if us >= 1_000_000:
         return format_time(float(sec + 1))
-    return f"{_last_prefix}.{us:06d}Z"
+    _last_t = t
+    _last_s = f"{_last_prefix}.{us:06d}Z"
+    return _last_s
 
 
 def parse_time(s: str) -> float:
