@@ -1,0 +1,428 @@
+"""What the HTTP handlers (elasticsearch, influxdb) share: batching, retries, dead letters.
+
+A :class:`DeliveringHandler` turns each message into one encoded item (``encode``),
+collects items into batches (``batch-size`` items or ``batch-bytes``, or on tick) and
+sends each batch as one HTTP request (``max-in-flight`` at a time).  The subclass
+builds the request (``request``) and reads the answer (``parse``) into an
+:class:`Outcome`: items confirmed (acknowledged), items to retry (exponential backoff
+with jitter, for as long as it takes; other URLs are tried first) and items rejected
+by the destination (written to the dead-letter file, counted, acknowledged).  A batch
+the destination refuses as a whole for its content (a 4xx without per-item results)
+is split in halves until the bad item is alone.
+
+Backpressure: ``handle()`` waits while more than ``max-pending`` messages are
+unconfirmed, so the handler's input queue fills and the collectors slow down.
+Nothing is acknowledged before the destination confirmed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aiohttp
+import orjson
+from pydantic import model_validator
+
+from ...message import Message, format_time
+from ...options import Bytes, Duration, Field, PluginOptions
+from ...plugin import Handler, ack
+
+__all__ = ["DeliveringHandler", "DeliveryOptions", "Outcome", "UrlPool", "backoff_delay"]
+
+#: one pending unit: the message and its encoded bytes
+Item = tuple[Message, bytes]
+
+
+class DeliveryOptions(PluginOptions):
+    """Options shared by the HTTP handlers."""
+
+    batch_size: int = Field(1000, ge=1, description="items per request")
+    batch_bytes: Bytes = Field(
+        5 * 2**20, ge=1, description="send a request once its body reaches this size"
+    )
+    max_in_flight: int = Field(2, ge=1, description="concurrent requests")
+    max_pending: int = Field(
+        0,
+        ge=0,
+        description="unconfirmed messages held before input waits (0: 4 × batch-size × max-in-flight)",
+    )
+    timeout: Duration = Field(30.0, gt=0, description="time allowed for one request")
+    retry_initial: Duration = Field(0.5, gt=0, description="first retry delay (then doubled)")
+    retry_max: Duration = Field(30.0, gt=0, description="longest retry delay")
+    dead_letter: str = Field(
+        "",
+        description="JSON-lines file for rejected items (default: dead-letter.jsonl in the instance's data dir)",
+    )
+    username: str = Field("", description="basic-auth user")
+    password: str = Field("", description="basic-auth password")
+    tls_ca: str = Field("", description="CA bundle (PEM) to verify the server with")
+    tls_cert: str = Field("", description="client certificate (PEM) for mutual TLS")
+    tls_key: str = Field("", description="client certificate's key (PEM)")
+    tls_verify: bool = Field(True, description="verify the server's certificate and host name")
+    ticker_msec: int | None = Field(
+        None, ge=1, description="the seed's name for ticker-ms (flush interval in milliseconds)"
+    )
+
+    @model_validator(mode="after")
+    def _seed_ticker(self) -> DeliveryOptions:
+        if self.ticker_msec is not None and self.ticker_ms is None:
+            self.ticker_ms = self.ticker_msec
+        return self
+
+
+@dataclass
+class Outcome:
+    """What became of the items of one request."""
+
+    done: list[Item] = field(default_factory=list)
+    retry: list[Item] = field(default_factory=list)
+    #: (item, status, error) rejected by the destination
+    dead: list[tuple[Item, int, Any]] = field(default_factory=list)
+    #: the request was refused as a whole for its content: bisect
+    split: bool = False
+    #: why items are retried or the request was refused (for logs and health)
+    reason: str = ""
+    #: the HTTP status of a refused request (dead-letter record of a lone item)
+    status: int = 0
+
+
+def backoff_delay(attempt: int, initial: float, cap: float) -> float:
+    """Exponential backoff with jitter: between half and all of ``initial × 2^(attempt-1)``."""
+    d = min(cap, initial * (2 ** min(attempt - 1, 30)))
+    return d * (0.5 + random.random() / 2)
+
+
+class UrlPool:
+    """Round-robin over base URLs; a URL that failed is skipped until its backoff passed."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = [u.rstrip("/") for u in urls]
+        self._next = 0
+        self._down_until = [0.0] * len(self.urls)
+        self._fails = [0] * len(self.urls)
+
+    def pick(self) -> int:
+        n = len(self.urls)
+        now = time.monotonic()
+        for k in range(n):
+            i = (self._next + k) % n
+            if self._down_until[i] <= now:
+                self._next = (i + 1) % n
+                return i
+        # all down: the one that comes back first
+        i = min(range(n), key=self._down_until.__getitem__)
+        self._next = (i + 1) % n
+        return i
+
+    def failed(self, i: int, initial: float, cap: float) -> None:
+        self._fails[i] += 1
+        self._down_until[i] = time.monotonic() + backoff_delay(self._fails[i], initial, cap)
+
+    def succeeded(self, i: int) -> None:
+        if self._fails[i]:
+            self._fails[i] = 0
+            self._down_until[i] = 0.0
+
+    def any_up(self) -> bool:
+        now = time.monotonic()
+        return any(t <= now for t in self._down_until)
+
+
+def make_ssl(o: DeliveryOptions) -> ssl.SSLContext | bool:
+    if not (o.tls_ca or o.tls_cert) and o.tls_verify:
+        return True
+    ctx = ssl.create_default_context(cafile=o.tls_ca or None)
+    if not o.tls_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if o.tls_cert:
+        ctx.load_cert_chain(o.tls_cert, o.tls_key or None)
+    return ctx
+
+
+class DeliveringHandler(Handler):
+    """Base of the HTTP handlers; subclasses implement encode, request and parse."""
+
+    manual_ack = True
+    Options: ClassVar[type[PluginOptions]] = DeliveryOptions
+    #: the path that requests are sent to, relative to the base URL
+    urls: list[str]
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        o: DeliveryOptions = self.options  # type: ignore[assignment]
+        self.o = o
+        self._buf: list[Item] = []
+        self._buf_bytes = 0
+        self._pending = 0
+        self._max_pending = o.max_pending or 4 * o.batch_size * o.max_in_flight
+        self._room = asyncio.Event()
+        self._room.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sem = asyncio.Semaphore(o.max_in_flight)
+        self._session: aiohttp.ClientSession | None = None
+        self._pool = UrlPool(self.base_urls())
+        self._last_log = 0.0
+        self._suppressed = 0
+
+    # -- subclass API ------------------------------------------------------------------
+    def base_urls(self) -> list[str]:
+        raise NotImplementedError
+
+    def encode(self, m: Message) -> bytes | None:
+        """The item's bytes, or None when the message is not for this destination (dropped)."""
+        raise NotImplementedError
+
+    def request(self, base: str, items: list[Item]) -> tuple[str, bytes, dict[str, str]]:
+        """(url, body, extra headers) of one request carrying ``items``."""
+        raise NotImplementedError
+
+    def parse(self, status: int, body: bytes, items: list[Item]) -> Outcome | None:
+        """Read an answer; None for the default treatment of the status."""
+        return None
+
+    def dead_record(self, item: Item, status: int, error: Any) -> dict[str, Any]:
+        """The dead-letter line for a rejected item (without time and status)."""
+        return {"item": item[1].decode("utf-8", "replace")}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    async def ready(self) -> None:
+        """Awaited before each request (e.g. an index template being installed)."""
+
+    # -- life --------------------------------------------------------------------------
+    async def start(self) -> None:
+        o = self.o
+        auth = aiohttp.BasicAuth(o.username, o.password) if o.username else None
+        conn = aiohttp.TCPConnector(limit=o.max_in_flight * 2 + 2, ssl=make_ssl(o))
+        self._session = aiohttp.ClientSession(
+            connector=conn,
+            auth=auth,
+            headers=self.headers(),
+            timeout=aiohttp.ClientTimeout(total=o.timeout),
+            json_serialize=lambda x: orjson.dumps(x).decode(),
+        )
+        self.set_health("ok")
+
+    async def stop(self) -> None:
+        self._dispatch()
+        if self._tasks:
+            timeout = self._shutdown_budget()
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout)
+            except TimeoutError:
+                self.log.error(
+                    "%d messages not confirmed within %.1fs: left unacknowledged",
+                    self._pending,
+                    timeout,
+                )
+            for t in list(self._tasks):
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            s, self._session = self._session, None
+            await s.close()
+
+    def _shutdown_budget(self) -> float:
+        try:
+            total = float(self._node.pipeline.shutdown_timeout)
+        except AttributeError:
+            total = 30.0
+        return max(0.5, total - 1.0)
+
+    # -- input -------------------------------------------------------------------------
+    async def handle(self, batch: list[Message]) -> None:
+        buf = self._buf
+        encode = self.encode
+        o = self.o
+        n = 0
+        size = self._buf_bytes
+        skipped: list[Message] = []
+        for m in batch:
+            try:
+                data = encode(m)
+            except Exception as exc:
+                self._reject(m, exc)
+                continue
+            if data is None:
+                skipped.append(m)
+                continue
+            buf.append((m, data))
+            n += 1
+            size += len(data)
+            if len(buf) >= o.batch_size or size >= o.batch_bytes:
+                self._pending += n
+                n = 0
+                self._buf_bytes = size
+                self._dispatch()
+                buf = self._buf
+                size = 0
+        self._pending += n
+        self._buf_bytes = size
+        if skipped:
+            self.drop(skipped, "unsupported")
+        if self._pending >= self._max_pending:
+            self._dispatch()
+            self._room.clear()
+            self.metrics.set_gauge("pending", self._pending)
+            await self._room.wait()
+
+    async def on_tick(self) -> None:
+        self._dispatch()
+        self.metrics.set_gauge("pending", self._pending)
+
+    def _reject(self, m: Message, exc: Exception) -> None:
+        self.metrics.inc("rejected", reason="encode")
+        self._write_dead([{"status": 0, "error": f"encode: {exc!r}", "message": m.to_dict()}])
+        self._warn("message could not be encoded (dead-lettered): %r", exc)
+        ack((m,))
+
+    def _dispatch(self) -> None:
+        if not self._buf:
+            return
+        items, self._buf, self._buf_bytes = self._buf, [], 0
+        self._idle.clear()
+        t = asyncio.ensure_future(self._deliver(items))
+        self._tasks.add(t)
+        t.add_done_callback(self._task_done)
+
+    def _task_done(self, t: asyncio.Task[None]) -> None:
+        self._tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            self.metrics.errors += 1
+            self.log.error("delivery task failed: %r", t.exception(), exc_info=t.exception())
+        if not self._tasks:
+            self._idle.set()
+
+    def _confirmed(self, n: int) -> None:
+        self._pending -= n
+        if self._pending < self._max_pending and not self._room.is_set():
+            self._room.set()
+
+    # -- delivery ----------------------------------------------------------------------
+    async def _deliver(self, items: list[Item]) -> None:
+        attempt = 0
+        while items:
+            await self.ready()
+            async with self._sem:
+                out, url_i = await self._send(items)
+            if out.done:
+                ack(m for m, _ in out.done)
+                self.metrics.inc("delivered", len(out.done))
+                self._confirmed(len(out.done))
+            if out.dead:
+                self._dead(out.dead)
+            if out.split:
+                if len(items) == 1:
+                    self._dead([(items[0], out.status, out.reason or "rejected")])
+                    return
+                half = len(items) // 2
+                self.metrics.inc("splits")
+                await asyncio.gather(self._deliver(items[:half]), self._deliver(items[half:]))
+                return
+            if not out.retry:
+                self.set_health("ok")
+                return
+            attempt += 1
+            items = out.retry
+            self.metrics.inc("retried", len(items), reason=_reason_label(out.reason))
+            self.set_health("degraded", out.reason)
+            self._warn("%d items will be retried: %s", len(items), out.reason)
+            if url_i is not None and self._pool.any_up() and len(self._pool.urls) > 1:
+                continue  # fail over to another URL at once
+            await asyncio.sleep(backoff_delay(attempt, self.o.retry_initial, self.o.retry_max))
+
+    async def _send(self, items: list[Item]) -> tuple[Outcome, int | None]:
+        """One request; (outcome, index of the URL that failed to connect or None)."""
+        session = self._session
+        if session is None:
+            return Outcome(retry=items, reason="not started"), None
+        i = self._pool.pick()
+        url, body, headers = self.request(self._pool.urls[i], items)
+        try:
+            async with session.post(url, data=body, headers=headers) as resp:
+                status = resp.status
+                data = await resp.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            self._pool.failed(i, self.o.retry_initial, self.o.retry_max)
+            self.metrics.inc("requests", status="error")
+            return Outcome(retry=items, reason=f"{type(exc).__name__}: {exc}"), i
+        self._pool.succeeded(i)
+        self.metrics.inc("requests", status=str(status))
+        out = self.parse(status, data, items)
+        if out is None:
+            out = default_outcome(status, data, items)
+        return out, None
+
+    # -- dead letters ------------------------------------------------------------------
+    def _dead(self, dead: list[tuple[Item, int, Any]]) -> None:
+        records = []
+        for item, status, error in dead:
+            r = {"status": status, "error": error}
+            try:
+                r.update(self.dead_record(item, status, error))
+            except Exception as exc:
+                r["item"] = item[1].decode("utf-8", "replace")
+                r["record_error"] = repr(exc)
+            records.append(r)
+            self.metrics.inc("dead_letter", status=str(status))
+        self._write_dead(records)
+        self._warn(
+            "%d items rejected by the destination, written to %s: %s",
+            len(dead),
+            self.dead_letter_path,
+            str(dead[0][2])[:300],
+        )
+        ack(item[0] for item, _, _ in dead)
+        self._confirmed(len(dead))
+
+    @property
+    def dead_letter_path(self) -> Path:
+        return (
+            Path(self.o.dead_letter) if self.o.dead_letter else self.data_dir / "dead-letter.jsonl"
+        )
+
+    def _write_dead(self, records: list[dict[str, Any]]) -> None:
+        now = format_time(time.time())
+        path = self.dead_letter_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as f:
+            for r in records:
+                line = {"time": now, "handler": self.name, **r}
+                f.write(orjson.dumps(line, default=str) + b"\n")
+
+    def _warn(self, fmt: str, *args: Any) -> None:
+        """Log at most once a second (the rest are counted in the next line)."""
+        now = time.monotonic()
+        if now - self._last_log < 1.0:
+            self._suppressed += 1
+            return
+        if self._suppressed:
+            fmt += f" ({self._suppressed} similar messages suppressed)"
+            self._suppressed = 0
+        self._last_log = now
+        self.log.warning(fmt, *args)
+
+
+def _reason_label(reason: str) -> str:
+    head = reason.split(":", 1)[0].strip()
+    return head[:40] or "unknown"
+
+
+def default_outcome(status: int, body: bytes, items: list[Item]) -> Outcome:
+    """2xx: done; 408/429/5xx and 401/403/404 (configuration): retry; 413 and other 4xx: split."""
+    if 200 <= status < 300:
+        return Outcome(done=items)
+    text = body[:300].decode("utf-8", "replace")
+    if status in (408, 429) or status >= 500 or status in (401, 403, 404):
+        return Outcome(retry=items, reason=f"HTTP {status}: {text}")
+    return Outcome(split=True, reason=f"HTTP {status}: {text}", status=status)

@@ -1,0 +1,183 @@
+"""elasticsearch: ships messages to Elasticsearch 7–9 or OpenSearch through ``_bulk``."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+import orjson
+import yaml
+
+from ....message import Message
+from ....options import Field, StrList
+from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, backoff_delay
+from .bulk import parse_bulk
+from .encode import DocumentEncoder, split_item
+
+__all__ = ["ElasticsearchHandler"]
+
+
+class ElasticsearchHandler(DeliveringHandler):
+    """Indexes every message as a Logstash-style document, with no data loss.
+
+    Documents go to a dated index (``index``, strftime of the event time in UTC, default
+    ``qframe-%Y.%m.%d``; the seed's ``index-prefix`` gives ``<prefix>-%Y.%m.%d``) with
+    ``_id`` = the message id (a generated unique id otherwise), so replays and retries
+    overwrite instead of duplicating.  Requests go round-robin over ``url`` (a list fails
+    over).  Per item: 2xx → acknowledged; 408/429/5xx and connection errors → only those
+    items retried with exponential backoff and jitter until they land (input waits while
+    ``max-pending`` messages are unconfirmed); other 4xx (a mapping conflict) → written to
+    the dead-letter file (JSON lines: time, status, error, index, id, document), counted,
+    acknowledged.  ``stop`` flushes and waits for confirmations (``shutdown-timeout``).
+
+    Metrics: ``delivered``, ``retried{reason}``, ``dead_letter{status}``,
+    ``requests{status}``, ``rejected{reason}``, ``splits``; gauge ``pending``.
+
+    Example document::
+
+        {"@timestamp": "2026-11-26T05:00:00.123456Z", "message": "GET /index.html 200",
+         "verb": "GET", "response": 200, "kind": "log", "level": 6, "host": "node1",
+         "source_path": ["web-logs", "apache", "es"], "tags": ["_grokparsefailure"],
+         "container": {"id": "4f1c…", "name": "web1", "image": "nginx",
+                       "labels": {"com_docker_compose_project": "shop"}}}
+    """
+
+    class Options(DeliveryOptions):
+        url: StrList = Field(
+            default_factory=list,
+            description="base URL or list of URLs (round-robin, failover); default http://host:port",
+        )
+        host: str = Field("127.0.0.1", description="the seed's host (used when url is empty)")
+        port: int = Field(
+            9200, ge=1, le=65535, description="the seed's port (used when url is empty)"
+        )
+        index_prefix: str = Field(
+            "", description="the seed's index prefix: index <prefix>-%Y.%m.%d unless index is set"
+        )
+        index: str = Field(
+            "",
+            description="index name, strftime of the event time in UTC (default qframe-%Y.%m.%d)",
+        )
+        api_key: str = Field("", description="API key (id:key or its base64 form)")
+        op_type: Literal["index", "create"] = Field(
+            "index", description="bulk action: index (overwrite by _id) or create (data streams)"
+        )
+        dedot_labels: bool = Field(True, description="replace dots in label keys")
+        dedot_char: str = Field("_", description="what replaces the dots in label keys")
+        generate_ids: bool = Field(
+            True, description="give messages without an id a unique _id (retries never duplicate)"
+        )
+        template: dict[str, Any] | str = Field(
+            "",
+            description="index template installed at start: a mapping, JSON text or a file path",
+        )
+        template_name: str = Field("qframe", description="name of the installed index template")
+
+    options: Options
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        o = self.options
+        index = o.index or f"{o.index_prefix or 'qframe'}-%Y.%m.%d"
+        self.encoder = DocumentEncoder(
+            index,
+            op_type=o.op_type,
+            dedot=o.dedot_labels,
+            dedot_char=o.dedot_char,
+            generate_ids=o.generate_ids,
+        )
+        self.encode = self.encoder.encode  # type: ignore[method-assign]
+        self._template: dict[str, Any] | None = None
+        self._template_ready = asyncio.Event()
+
+    def base_urls(self) -> list[str]:
+        o: ElasticsearchHandler.Options = self.options
+        urls = list(o.url) or [f"http://{o.host}:{o.port}"]
+        return [u if "://" in u else f"http://{u}" for u in urls]
+
+    def headers(self) -> dict[str, str]:
+        key = self.options.api_key
+        if not key:
+            return {}
+        if ":" in key:
+            key = base64.b64encode(key.encode()).decode()
+        return {"Authorization": f"ApiKey {key}"}
+
+    # -- life --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._template = self._load_template()
+        await super().start()
+        if self._template is None:
+            self._template_ready.set()
+        else:
+            self.spawn(self._install_template(), "template")
+
+    def _load_template(self) -> dict[str, Any] | None:
+        t = self.options.template
+        if not t:
+            return None
+        if isinstance(t, str):
+            text = t if t.lstrip().startswith("{") else Path(t).read_text()
+            parsed = yaml.safe_load(text)
+            if not isinstance(parsed, dict):
+                raise ValueError(f"template {t[:80]!r} is not a mapping")
+            t = parsed
+        t = dict(t)
+        if "index_patterns" not in t:
+            t["index_patterns"] = [self.encoder.index.split("%", 1)[0] + "*"]
+        return t
+
+    async def _install_template(self) -> None:
+        """PUT the index template, retrying until the server answers; documents wait for it."""
+        attempt = 0
+        body = orjson.dumps(self._template)
+        while True:
+            url = (
+                f"{self._pool.urls[self._pool.pick()]}/_index_template/{self.options.template_name}"
+            )
+            try:
+                assert self._session is not None
+                async with self._session.put(
+                    url, data=body, headers={"Content-Type": "application/json"}
+                ) as resp:
+                    text = await resp.text()
+                    if resp.status < 300:
+                        self.log.info("index template %s installed", self.options.template_name)
+                        break
+                    if 400 <= resp.status < 500 and resp.status not in (401, 403, 408, 429):
+                        self.log.error("index template refused (%d): %s", resp.status, text[:500])
+                        self.metrics.inc("template_errors")
+                        break
+                    reason = f"HTTP {resp.status}: {text[:200]}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            attempt += 1
+            self.set_health("degraded", f"index template: {reason}")
+            self._warn("index template not installed yet: %s", reason)
+            await asyncio.sleep(backoff_delay(attempt, self.o.retry_initial, self.o.retry_max))
+        self._template_ready.set()
+
+    async def ready(self) -> None:
+        if not self._template_ready.is_set():
+            await self._template_ready.wait()
+
+    # -- requests ----------------------------------------------------------------------
+    def request(self, base: str, items: list[Item]) -> tuple[str, bytes, dict[str, str]]:
+        return (
+            base + "/_bulk",
+            b"".join([d for _, d in items]),
+            {"Content-Type": "application/x-ndjson"},
+        )
+
+    def parse(self, status: int, body: bytes, items: list[Item]) -> Outcome | None:
+        return parse_bulk(status, body, items)
+
+    def dead_record(self, item: Item, status: int, error: Any) -> dict[str, Any]:
+        meta, doc = split_item(item[1])
+        return {"index": meta.get("_index"), "id": meta.get("_id"), "document": doc}
+
+    def encode(self, m: Message) -> bytes | None:  # replaced per instance in __init__
+        return self.encoder.encode(m)
