@@ -1,0 +1,177 @@
+"""Enrichment on the data path: messages from other inputs get their container."""
+
+from __future__ import annotations
+
+from qframe.message import ContainerInfo, Message
+from qframe.testing import Harness, wait_until
+
+from .conftest import pipeline
+from .events import cid_for, event, info, log_line
+
+MISS = "_inventory_miss"
+
+
+async def start(h: Harness, *cs: ContainerInfo) -> None:
+    inv = h.plugin("inventory")
+    n = len(inv.index)
+    await h.plugin("docker-events").send([event("start", c) for c in cs])
+    await wait_until(lambda: len(inv.index) == n + len(cs))
+
+
+def lines(h: Harness) -> list[Message]:
+    return [m for m in h.captured("out") if m.kind == "log"]
+
+
+async def test_a_line_is_enriched_by_remote_ip_container_id_or_container_name(
+    harness: Harness,
+) -> None:
+    c = info("web1", "10.88.0.5")
+    await start(harness, c)
+    await harness.plugin("tcp").send(
+        [
+            log_line("by ip", remote_ip="10.88.0.5"),
+            log_line("by mapped ip", remote_ip="::ffff:10.88.0.5"),
+            log_line("by gelf id", container_id=c.id),
+            log_line("by gelf name", container_name="/web1"),
+            Message("by lean container", container=ContainerInfo(id=c.id[:12])),
+            Message("by container name", container=ContainerInfo(name="web1")),
+        ]
+    )
+    await wait_until(lambda: len(lines(harness)) == 6)
+    for m in lines(harness):
+        assert m.container is not None, m.message
+        assert m.container.name == "web1" and m.container.image == c.image, m.message
+        assert m.container.ips == {"podman": "10.88.0.5"}
+        assert MISS not in m.tags
+    inv = harness.plugin("inventory")
+    assert inv.metrics.counter("enriched", by="ip") == 2
+    assert inv.metrics.counter("enriched", by="id") == 2
+    assert inv.metrics.counter("enriched", by="name") == 2
+
+
+async def test_lines_without_any_container_key_pass_untouched_and_untagged(
+    harness: Harness,
+) -> None:
+    await harness.plugin("tcp").send(
+        [log_line("plain"), log_line("empty keys", remote_ip="", container_id="", x=1)]
+    )
+    await wait_until(lambda: len(lines(harness)) == 2)
+    for m in lines(harness):
+        assert m.container is None and m.tags == []
+
+
+async def test_a_line_from_an_unknown_sender_waits_without_holding_up_the_others(
+    harness: Harness,
+) -> None:
+    await harness.plugin("tcp").send([log_line("early", remote_ip="10.88.0.7")])
+    inv = harness.plugin("inventory")
+    await wait_until(lambda: len(inv.held) == 1)
+    await harness.plugin("tcp").send([log_line("other")])
+    await wait_until(lambda: [m.message for m in lines(harness)] == ["other"])
+    await start(harness, info("latecomer", "10.88.0.7"))
+    await wait_until(lambda: len(lines(harness)) == 2)
+    m = lines(harness)[1]
+    assert m.message == "early"
+    assert m.container is not None and m.container.name == "latecomer"
+    assert MISS not in m.tags
+    assert len(inv.held) == 0
+
+
+async def test_held_lines_for_the_same_container_keep_their_order(harness: Harness) -> None:
+    await harness.plugin("tcp").send(
+        [log_line(f"l{i}", container_name="ordered") for i in range(50)]
+    )
+    inv = harness.plugin("inventory")
+    await wait_until(lambda: len(inv.held) == 50)
+    await start(harness, info("ordered"))
+    await wait_until(lambda: len(lines(harness)) == 50)
+    assert [m.message for m in lines(harness)] == [f"l{i}" for i in range(50)]
+
+
+async def test_a_line_whose_container_never_appears_goes_on_tagged_with_its_ack() -> None:
+    async with Harness(pipeline(wait="200ms")) as h:
+        await h.plugin("tcp").send([log_line("lost?", remote_ip="10.88.0.77", n=1)])
+        await wait_until(lambda: len(lines(h)) == 1, what="released after the wait")
+        m = lines(h)[0]
+        assert MISS in m.tags
+        assert m.container is None
+        assert m.fields == {"remote_ip": "10.88.0.77", "n": 1}  # otherwise untouched
+        tcp = h.plugin("tcp")
+        await wait_until(lambda: tcp.acked == tcp.sent == 1, what="delivery acknowledged")
+        assert h.plugin("inventory").metrics.counter("missed", reason="timeout") == 1
+
+
+async def test_loopback_senders_are_never_waited_for(harness: Harness) -> None:
+    await harness.plugin("tcp").send([log_line("local", remote_ip="127.0.0.1")])
+    await wait_until(lambda: len(lines(harness)) == 1)
+    assert MISS in lines(harness)[0].tags
+    assert len(harness.plugin("inventory").held) == 0
+
+
+async def test_a_line_that_came_with_its_full_container_does_not_wait(harness: Harness) -> None:
+    own = ContainerInfo(id=cid_for("x"), name="x", image="img")
+    await harness.plugin("tcp").send([Message("complete", container=own)])
+    await wait_until(lambda: len(lines(harness)) == 1)
+    m = lines(harness)[0]
+    assert m.container is own and m.tags == []
+
+
+async def test_when_too_many_lines_wait_the_next_ones_go_on_at_once_tagged() -> None:
+    async with Harness(pipeline(**{"max-held": 3, "wait": "1m"})) as h:
+        await h.plugin("tcp").send([log_line(f"l{i}", remote_ip="10.88.0.50") for i in range(5)])
+        await wait_until(lambda: len(lines(h)) == 2)
+        assert [m.message for m in lines(h)] == ["l3", "l4"]
+        assert all(MISS in m.tags for m in lines(h))
+        assert len(h.plugin("inventory").held) == 3
+
+
+async def test_with_wait_zero_unknown_lines_go_on_at_once() -> None:
+    async with Harness(pipeline(wait="0s")) as h:
+        await h.plugin("tcp").send([log_line("now", container_id=cid_for("q"))])
+        await wait_until(lambda: len(lines(h)) == 1)
+        assert MISS in lines(h)[0].tags
+
+
+async def test_held_lines_are_delivered_tagged_at_shutdown_and_acknowledged() -> None:
+    h = Harness(pipeline(wait="1h"))
+    await h.pipeline.start()
+    await h.plugin("tcp").send([log_line(f"l{i}", remote_ip="10.88.0.60") for i in range(4)])
+    await wait_until(lambda: len(h.plugin("inventory").held) == 4)
+    assert await h.pipeline.shutdown(timeout=10)
+    out = lines(h)
+    assert [m.message for m in out] == ["l0", "l1", "l2", "l3"]
+    assert all(MISS in m.tags for m in out)
+    assert h.plugin("tcp").acked == 4
+
+
+async def test_container_events_pass_through_and_bad_ones_are_counted_not_fatal(
+    harness: Harness,
+) -> None:
+    bad = Message(
+        "?: container.start",
+        kind="event",
+        fields={"action": "start", "type": "container", "actor_id": "short"},
+    )
+    good = event("start", info("fine", "10.88.0.10"))
+    by_attrs = Message(
+        "attrs: container.start",
+        kind="event",
+        fields={
+            "action": "start",
+            "type": "container",
+            "actor_id": cid_for("attrs"),
+            "attributes": {"name": "attrs", "image": "img:1"},
+        },
+    )
+    await harness.plugin("docker-events").send([bad, good, by_attrs])
+    await wait_until(lambda: len(harness.captured("out")) == 3)
+    assert [m.message for m in harness.captured("out")] == [
+        "?: container.start",
+        "fine: container.start",
+        "attrs: container.start",
+    ]
+    inv = harness.plugin("inventory")
+    assert inv.metrics.counter("rejected", reason="event_without_id") == 1
+    e = inv.index.by_name("attrs")
+    assert e is not None and e.info.image == "img:1"
+    assert inv.index.by_ip("10.88.0.10") is not None
