@@ -1,0 +1,228 @@
+"""File collector throughput: N Apache lines from a file → ``log`` json file.
+
+Compared in the same run with rsyslog's imfile → omfile on the same data (rsyslogd in
+the foreground with its own config, work dir and pid file under a temp dir; the system
+syslog is not touched).  Both write one JSON object per line (time, message, path).
+
+Env: ``BENCH_LINES`` (default 1,000,000).  Prints JSON lines (see bench/run.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LINES = int(os.environ.get("BENCH_LINES", "1000000"))
+TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def apache_lines(n: int, path: Path) -> int:
+    """Write ``n`` combined-log-format lines; return the byte size."""
+    rnd = random.Random(42)
+    methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE", "HEAD"]
+    paths = ["/", "/index.html", "/api/v1/items", "/static/app.js", "/img/logo.png", "/login"]
+    agents = [
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
+        "curl/8.4.0",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) Safari/605.1.15",
+    ]
+    t0 = 1764133200  # 2025-11-26T05:00:00Z
+    with open(path, "w", encoding="ascii") as f:
+        buf = []
+        for i in range(n):
+            ts = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t0 + i // 1000))
+            buf.append(
+                f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)} - - "
+                f'[{ts}] "{rnd.choice(methods)} {rnd.choice(paths)}?id={i} HTTP/1.1" '
+                f"{rnd.choice((200, 200, 200, 304, 404, 500))} {rnd.randrange(100, 50000)} "
+                f'"https://example.com/ref{rnd.randrange(100)}" "{rnd.choice(agents)}"\n'
+            )
+            if len(buf) >= 10000:
+                f.write("".join(buf))
+                buf.clear()
+        f.write("".join(buf))
+    return path.stat().st_size
+
+
+def count_lines(path: Path, want: int, timeout: float, proc: subprocess.Popen[bytes]) -> float:
+    """Wait until ``path`` holds ``want`` lines; return the monotonic time it happened."""
+    deadline = time.monotonic() + timeout
+    seen = 0
+    pos = 0
+    while True:
+        if path.exists():
+            with open(path, "rb") as f:
+                f.seek(pos)
+                while True:
+                    data = f.read(8 << 20)
+                    if not data:
+                        break
+                    seen += data.count(b"\n")
+                    pos += len(data)
+        if seen >= want:
+            return time.monotonic()
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited ({proc.returncode}) after {seen} lines")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out with {seen}/{want} lines")
+        time.sleep(0.02)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+RSYSLOG_CONF = """
+global(workDirectory="{work}")
+module(load="imfile" mode="inotify")
+template(name="qjson" type="list") {{
+  constant(value="{{\\"@timestamp\\":\\"")
+  property(name="timegenerated" dateFormat="rfc3339")
+  constant(value="\\",\\"message\\":\\"")
+  property(name="msg" format="json")
+  constant(value="\\",\\"path\\":\\"")
+  property(name="$!metadata!filename" format="json")
+  constant(value="\\"}}\\n")
+}}
+ruleset(name="bench") {{
+  action(type="omfile" file="{out}" template="qjson")
+}}
+input(type="imfile" file="{src}" tag="apache" ruleset="bench" addMetadata="on"
+      freshStartTail="off")
+"""
+
+
+def ensure_rsyslog() -> str | None:
+    exe = shutil.which("rsyslogd") or (
+        "/usr/sbin/rsyslogd" if os.path.exists("/usr/sbin/rsyslogd") else None
+    )
+    if exe is None:
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "rsyslog"], check=False, capture_output=True
+        )
+        exe = shutil.which("rsyslogd") or (
+            "/usr/sbin/rsyslogd" if os.path.exists("/usr/sbin/rsyslogd") else None
+        )
+    return exe
+
+
+def run_rsyslog(tmp: Path, src: Path, n: int) -> float | None:
+    exe = ensure_rsyslog()
+    if exe is None:
+        return None
+    d = tmp / "rsyslog"
+    (d / "work").mkdir(parents=True)
+    out = d / "out.json"
+    conf = d / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=d / "work", out=out, src=src))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [exe, "-n", "-f", str(conf), "-i", str(d / "rsyslogd.pid")],
+        stdout=subprocess.DEVNULL,
+        stderr=open(d / "stderr.txt", "wb"),
+    )
+    try:
+        t1 = count_lines(out, n, TIMEOUT, proc)
+    finally:
+        stop(proc)
+    return n / (t1 - t0)
+
+
+def run_qframe(tmp: Path, src: Path, n: int) -> float:
+    d = tmp / "qframe"
+    d.mkdir()
+    out = d / "out.json"
+    conf = d / "qframe.yml"
+    conf.write_text(
+        json.dumps(
+            {
+                "log": {"level": "warn"},
+                "data-dir": str(d / "data"),
+                "collector": {
+                    "files": {"kind": "file", "path": [str(src)], "start-position": "beginning"}
+                },
+                "handler": {
+                    "out": {"kind": "log", "inputs": ["files"], "format": "json", "path": str(out)}
+                },
+            }
+        )
+    )
+    exe = Path(sys.executable).parent / "qframe"
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [str(exe), "run", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(d / "stderr.txt", "wb"),
+        cwd=d,
+    )
+    try:
+        t1 = count_lines(out, n, TIMEOUT, proc)
+    finally:
+        stop(proc)
+    return n / (t1 - t0)
+
+
+def main() -> None:
+    n = LINES
+    tmp = Path(tempfile.mkdtemp(prefix="qframe-bench-file-"))
+    try:
+        src = tmp / "access.log"
+        size = apache_lines(n, src)
+        note = f"{n} Apache lines ({size / 1e6:.0f} MB) → one JSON object per line"
+        rs = run_rsyslog(tmp, src, n)
+        qf = run_qframe(tmp, src, n)
+        print(
+            json.dumps(
+                {
+                    "bench": "file",
+                    "metric": "lines_per_s",
+                    "value": round(qf, 1),
+                    "unit": "lines/s",
+                    "note": f"qframe file → log json; {note}",
+                }
+            )
+        )
+        if rs is not None:
+            print(
+                json.dumps(
+                    {
+                        "bench": "file.rsyslog",
+                        "metric": "lines_per_s",
+                        "value": round(rs, 1),
+                        "unit": "lines/s",
+                        "note": f"rsyslog imfile → omfile; {note}",
+                    }
+                )
+            )
+            print(
+                json.dumps(
+                    {
+                        "bench": "file.vs_rsyslog",
+                        "metric": "ratio",
+                        "value": round(qf / rs, 3),
+                        "unit": "x",
+                        "note": "qframe lines/s ÷ rsyslog lines/s (target ≥ 1.2)",
+                    }
+                )
+            )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

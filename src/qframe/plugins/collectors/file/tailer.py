@@ -1,0 +1,405 @@
+"""One open file: read in large chunks, split lines in bulk, emit batches with delivery tokens.
+
+The tailer keeps its file descriptor open, so a file renamed or deleted under it is
+still read to its end.  At each end of file it checks (``poll-interval``):
+
+- truncation (``copytruncate``): the size fell below the read position, or the first
+  bytes no longer match the fingerprint → the file gets a new identity, reading
+  restarts at 0;
+- detachment: the path no longer names this file (renamed, deleted) → discovery is
+  woken to pick up the new file at once;
+- inactivity: no growth for ``close-inactive`` → the file is closed (a detached file's
+  unterminated last line is sent first; an attached file is reopened by discovery from
+  where it stopped when it grows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import TYPE_CHECKING
+
+from ....message import Delivery, Message
+from .checkpoint import Progress
+from .identity import Identity, read_head
+from .multiline import Event, Multiline
+
+if TYPE_CHECKING:
+    from .collector import FileCollector
+
+__all__ = ["Tailer"]
+
+_new = Message.__new__
+TRUNCATED = "_truncated"
+
+
+class Tailer:
+    def __init__(
+        self,
+        coll: FileCollector,
+        path: str,
+        fd: int,
+        dev: int,
+        ino: int,
+        progress: Progress | None,
+        start: int,
+    ) -> None:
+        o = coll.options
+        self.coll = coll
+        self.path = path
+        self.fd = fd
+        self.dev = dev
+        self.ino = ino
+        self.progress = progress
+        self.pos = start  # offset of the next byte read
+        self.buf = b""  # an unterminated line, starting at buf_off
+        self.buf_off = start
+        self.skip = False  # dropping the rest of an over-long line ...
+        self.hold: int | None = None  # ... which started here (its head was sent)
+        self.detached = False
+        self.last_growth = time.monotonic()
+        self.limit: int = o.max_line_bytes
+        self.encoding: str = o.encoding
+        self.mline = Multiline(o.multiline) if o.multiline is not None else None
+        self.task: asyncio.Task[None] | None = None
+        self._id_prefix = ""
+        if progress is not None:
+            self._id_prefix = progress.identity.uid + "-"
+        os.lseek(fd, start, os.SEEK_SET)
+
+    def __repr__(self) -> str:
+        return f"<Tailer {self.path} @{self.pos}>"
+
+    # -- the loop ---------------------------------------------------------------------
+    async def run(self) -> None:
+        coll = self.coll
+        try:
+            await self._loop()
+        except asyncio.CancelledError:
+            raise
+        except OSError as exc:
+            coll.problem("read_error", f"{self.path}: {exc}")
+        finally:
+            coll.closed(self)
+
+    async def _loop(self) -> None:
+        o = self.coll.options
+        size = o.read_bytes
+        poll = o.poll_interval
+        fd = self.fd
+        read = os.read
+        while True:
+            data = read(fd, size)
+            if data:
+                self.last_growth = time.monotonic()
+                await self._consume(data)
+                continue
+            if self.mline is not None and self.mline.pending_start is not None:
+                timeout = o.multiline.timeout if o.multiline is not None else 0.0
+                if time.monotonic() - self.mline.last_line_at >= timeout:
+                    await self._flush_multiline()
+            state = self._check()
+            if state == "truncated":
+                await self._restart()
+                continue
+            if state == "close":
+                await self._finish()
+                return
+            await asyncio.sleep(poll)
+
+    def _check(self) -> str:
+        """At end of file: "ok", "truncated" or "close"."""
+        st = os.fstat(self.fd)
+        if st.st_size < self.pos:
+            return "truncated"
+        p = self.progress
+        if p is not None:
+            ident = p.identity
+            if not ident.matches(read_head(self.fd, ident.fp_len)):
+                return "truncated"
+        if not self.detached:
+            if st.st_nlink == 0:
+                self._detach("deleted")
+            else:
+                try:
+                    ps = os.stat(self.path)
+                    if (ps.st_dev, ps.st_ino) != (self.dev, self.ino):
+                        self._detach("renamed")
+                except FileNotFoundError:
+                    self._detach("renamed")
+                except OSError:
+                    pass
+        if time.monotonic() - self.last_growth >= self.coll.options.close_inactive:
+            return "close"
+        return "ok"
+
+    def _detach(self, how: str) -> None:
+        self.detached = True
+        self.coll.metrics.inc("files", event=how)
+        self.coll.log.info("%s was %s; reading it to its end", self.path, how)
+        self.coll.wake_scan()
+
+    def attach(self, path: str) -> None:
+        """Discovery found this file (again) under ``path``."""
+        if path != self.path:
+            self.coll.log.info("%s is now %s", self.path, path)
+            self.path = path
+            if self.progress is not None:
+                self.progress.path = path
+        self.detached = False
+
+    async def _restart(self) -> None:
+        """The content was replaced (copytruncate): send what is pending, read from 0."""
+        self.coll.metrics.inc("files", event="truncated")
+        self.coll.log.info("%s was truncated at %d; reading from its start", self.path, self.pos)
+        await self._flush_multiline()
+        await self._flush_partial()
+        if self.progress is not None:
+            self.coll.retire(self.progress)
+        self.progress = None
+        self._id_prefix = ""
+        self.pos = self.buf_off = 0
+        self.buf = b""
+        self.skip = False
+        self.hold = None
+        os.lseek(self.fd, 0, os.SEEK_SET)
+
+    async def _finish(self) -> None:
+        """Closing after ``close-inactive``."""
+        await self._flush_multiline()
+        if self.detached:
+            await self._flush_partial()
+        p = self.progress
+        if p is not None:
+            p.read_pos = self.hold if self.skip and self.hold is not None else self.buf_off
+            if self.detached and not self.skip:
+                p.read_pos = self.pos
+
+    # -- turning bytes into messages ------------------------------------------------------
+    def _identify(self) -> None:
+        head = read_head(self.fd, self.coll.options.fingerprint_bytes)
+        ident = Identity.of(self.dev, self.ino, head)
+        self.progress = self.coll.register(ident, self.path, self.buf_off)
+        self._id_prefix = ident.uid + "-"
+
+    async def _consume(self, data: bytes) -> None:
+        if self.progress is None:
+            self._identify()
+        off = self.pos
+        self.pos += len(data)
+        if self.skip:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return
+            data = data[nl + 1 :]
+            off += nl + 1
+            self.skip = False
+            self.hold = None
+            self.buf_off = off
+        if self.buf:
+            data = self.buf + data
+            off = self.buf_off
+            self.buf = b""
+        cut = data.rfind(b"\n")
+        batch: list[Message] = []
+        delivery = Delivery(0, None)
+        now = time.time()
+        if cut >= 0:
+            complete = data[:cut]
+            if self.mline is None and complete.isascii() and b"\r" not in complete:
+                self._ascii_lines(complete, off, now, delivery, batch)
+            else:
+                self._lines(complete, off, now, delivery, batch)
+            rest = data[cut + 1 :]
+            rest_off = off + cut + 1
+        else:
+            rest = data
+            rest_off = off
+        if len(rest) > self.limit:
+            self._overlong(rest, rest_off, now, delivery, batch)
+            rest = b""
+        self.buf = rest
+        self.buf_off = rest_off
+        await self._emit(batch, delivery)
+
+    def _commit_point(self) -> int:
+        end = self.buf_off
+        if self.hold is not None:
+            end = min(end, self.hold)
+        if self.mline is not None:
+            ps = self.mline.pending_start
+            if ps is not None:
+                end = min(end, ps)
+        return end
+
+    async def _emit(self, batch: list[Message], delivery: Delivery) -> None:
+        p = self.progress
+        assert p is not None
+        end = self._commit_point()
+        if not batch:
+            p.skip_to(end)
+            return
+        delivery.pending = len(batch)
+        delivery.callback = p.add(end)
+        coll = self.coll
+        coll.metrics.received += len(batch)
+        try:
+            await coll.emit(batch)
+        except asyncio.CancelledError:
+            # not (fully) queued: the commit point must never pass this batch's start
+            p.abandon()
+            raise
+
+    def _ascii_lines(
+        self, complete: bytes, off: int, now: float, d: Delivery, out: list[Message]
+    ) -> None:
+        """The fast path: ASCII text without CR, no multiline (bytes == characters)."""
+        text = complete.decode("ascii")
+        limit = self.limit
+        prefix = self._id_prefix
+        path = self.path
+        host = self.coll.host
+        name = self.coll.name
+        append = out.append
+        pos = off
+        for ln in text.split("\n"):
+            n = len(ln)
+            if n:
+                m = _new(Message)
+                m.message = ln
+                m.time = now
+                m.kind = "log"
+                m.level = 6
+                m.host = host
+                m.id = prefix + str(pos)
+                m.source_path = [name]
+                m.source_success = True
+                m.labels = {}
+                m.tags = []
+                m.fields = {"path": path, "offset": pos}
+                m.container = None
+                m.metric = None
+                m.ack = d
+                if n > limit:
+                    m.message = ln[:limit]
+                    self._mark_truncated(m)
+                append(m)
+            pos += n + 1
+
+    def _lines(
+        self, complete: bytes, off: int, now: float, d: Delivery, out: list[Message]
+    ) -> None:
+        """The general path: any bytes, CRLF, invalid text, multiline."""
+        enc = self.encoding
+        try:
+            complete.decode(enc)
+            bad = False
+        except UnicodeDecodeError:
+            bad = True
+        mline = self.mline
+        events: list[Event] = []
+        pos = off
+        for raw in complete.split(b"\n"):
+            n = len(raw) + 1
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if not raw and mline is None:
+                pos += n
+                continue
+            cut = len(raw) > self.limit
+            if cut:
+                raw = raw[: self.limit]
+            if bad:
+                try:
+                    text = raw.decode(enc)
+                except UnicodeDecodeError:
+                    text = raw.decode(enc, "replace")
+                    self.coll.bad_text(self.path, pos)
+            else:
+                text = raw.decode(enc)
+            if mline is not None:
+                mline.feed(text, pos, pos + n, events)
+            else:
+                m = self._message(text, pos, now, d)
+                if cut:
+                    self._mark_truncated(m)
+                out.append(m)
+            pos += n
+        if mline is not None:
+            mline.last_line_at = time.monotonic()
+            for ev in events:
+                out.append(self._event(ev, now, d))
+
+    def _overlong(self, rest: bytes, off: int, now: float, d: Delivery, out: list[Message]) -> None:
+        """An unterminated line longer than the limit: send its head, drop up to its end."""
+        text = rest[: self.limit].decode(self.encoding, "replace")
+        self.skip = True
+        self.hold = off
+        if self.mline is not None:
+            events: list[Event] = []
+            self.mline.feed(text, off, off + self.limit, events)
+            self.mline.last_line_at = time.monotonic()
+            for ev in events:
+                out.append(self._event(ev, now, d))
+        else:
+            m = self._message(text, off, now, d)
+            self._mark_truncated(m)
+            out.append(m)
+
+    def _message(self, text: str, off: int, now: float, d: Delivery | None) -> Message:
+        return Message(
+            text,
+            now,
+            host=self.coll.host,
+            id=self._id_prefix + str(off),
+            source_path=[self.coll.name],
+            fields={"path": self.path, "offset": off},
+            ack=d,
+        )
+
+    def _event(self, ev: Event, now: float, d: Delivery | None) -> Message:
+        text, off, _end, dropped, nlines = ev
+        m = self._message(text, off, now, d)
+        if nlines > 1:
+            m.fields["lines"] = nlines
+        if dropped or len(text) > self.limit:
+            raw = text.encode(self.encoding, "replace")
+            if dropped or len(raw) > self.limit:
+                m.message = raw[: self.limit].decode(self.encoding, "ignore")
+                self._mark_truncated(m)
+        return m
+
+    def _mark_truncated(self, m: Message) -> None:
+        m.tags.append(TRUNCATED)
+        self.coll.metrics.inc("truncated")
+
+    async def _flush_multiline(self) -> None:
+        if self.mline is None or self.progress is None:
+            return
+        ev = self.mline.flush()
+        if ev is None:
+            return
+        d = Delivery(0, None)
+        await self._emit([self._event(ev, time.time(), d)], d)
+
+    async def _flush_partial(self) -> None:
+        """Send an unterminated last line (the file will not be written any more)."""
+        if not self.buf or self.progress is None:
+            return
+        data, self.buf = self.buf, b""
+        off = self.buf_off
+        self.buf_off = off + len(data)
+        d = Delivery(0, None)
+        batch: list[Message] = []
+        self._lines(data, off, time.time(), d, batch)
+        if self.mline is not None:
+            ev = self.mline.flush()
+            if ev is not None:
+                batch.append(self._event(ev, time.time(), d))
+        await self._emit(batch, d)
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
