@@ -53,6 +53,7 @@ class Node:
         self.tasks: set[asyncio.Task[Any]] = set()
         self._main: asyncio.Task[Any] | None = None
         self._receiver: asyncio.Task[Any] | None = None
+        self._finishing = False
 
     def __repr__(self) -> str:
         return f"<Node {self.type}.{self.name}>"
@@ -225,16 +226,18 @@ class Node:
         try:
             return await p.process(batch)
         except Exception as exc:
-            self.metrics.errors += 1
-            p.log.error(
-                "process failed, forwarding %d messages unchanged: %r",
-                len(batch),
-                exc,
-                exc_info=exc,
-            )
-            for m in batch:
-                m.add_tag("_filtererror")
-            return batch
+            if len(batch) == 1:
+                self.metrics.errors += 1
+                p.log.error(
+                    "process failed, forwarding the message unchanged: %r", exc, exc_info=exc
+                )
+                batch[0].add_tag("_filtererror")
+                return batch
+        # isolate the message(s) that made the batch fail; the others go on processed
+        out: list[Message] = []
+        for m in batch:
+            out.extend(await self._filter(p, [m]))
+        return out
 
     async def _handle(self, p: Handler, batch: list[Message]) -> None:
         attempt = 0
@@ -288,8 +291,9 @@ class Node:
             self.spawn(self._tick_once(), "tick")
 
     async def _finish(self) -> None:
-        if self.finished.is_set():
+        if self._finishing:
             return
+        self._finishing = True
         try:
             await self.plugin.stop()
         except Exception as exc:
@@ -311,6 +315,9 @@ class Node:
         if self._main is not None and not self._main.done():
             self._main.cancel()
             await asyncio.gather(self._main, return_exceptions=True)
+        if self._receiver is None:
+            # a task cancelled before it ran never reached its `finally`
+            await self._finish()
 
     def cancel(self) -> None:
         for t in (self._main, self._receiver, *self.tasks):
