@@ -92,6 +92,12 @@ class Tailer:
         while True:
             data = read(fd, size)
             if data:
+                p = self.progress
+                if p is not None and not p.identity.matches(read_head(fd, p.identity.fp_len)):
+                    # truncated and written again since the last look: the chunk may be new
+                    # content read at an old offset; read it again from 0
+                    await self._restart()
+                    continue
                 self.last_growth = time.monotonic()
                 await self._consume(data)
                 continue
