@@ -366,7 +366,9 @@ def parse_config(
                         problem(where, key, "required option is missing", ppath)
                     else:
                         msg = err["msg"].removeprefix("Value error, ")
-                        problem(where, key, f"{msg} (got {err.get('input')!r})", kpath)
+                        if "got " not in msg:
+                            msg += f" (got {err.get('input')!r})"
+                        problem(where, key, msg, kpath)
                 continue
             options.kind = kind
             inst = InstanceSpec(section, name, kind, options)

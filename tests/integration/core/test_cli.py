@@ -1,0 +1,264 @@
+"""`qframe` as a subprocess: batch runs, signals, reload, validate, plugins, http."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.services import free_port
+
+QFRAME = str(Path(sys.executable).with_name("qframe"))
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def wait_for(pred, timeout: float = 10.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def lines(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def pipeline(tmp: Path, out: Path, http: int | None = None) -> Path:
+    extra = f"http: 127.0.0.1:{http}\n" if http else ""
+    return write(
+        tmp / "p.yml",
+        f"{extra}data-dir: {tmp}/data\ncollector:\n  stdin: {{}}\nfilter:\n  id: {{inputs: [stdin]}}\n"
+        f"handler:\n  log: {{inputs: [id], format: json, path: {out}}}\n",
+    )
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def metric(text: str, name: str, plugin: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'plugin="{plugin}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return -1
+
+
+def test_a_stdin_batch_job_delivers_every_line_in_order_and_exits_0(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    cfg = pipeline(tmp_path, out)
+    data = "".join(f"line {i}\n" for i in range(20_000))
+    res = subprocess.run(
+        [QFRAME, "run", "-c", str(cfg)], input=data.encode(), capture_output=True, timeout=60
+    )
+    assert res.returncode == 0, res.stderr.decode()
+    got = lines(out)
+    assert [g["message"] for g in got] == [f"line {i}" for i in range(20_000)]
+    assert all(g["source_path"] == ["stdin", "id", "log"] for g in got)
+    assert all(g["kind"] == "log" and g["@timestamp"].endswith("Z") for g in got)
+    assert b"all input consumed" in res.stderr
+
+
+def test_sigterm_drains_in_flight_messages_and_exits_0(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    port = free_port()
+    cfg = pipeline(tmp_path, out, http=port)
+    proc = subprocess.Popen(
+        [QFRAME, "run", "-c", str(cfg)], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"".join(b"msg %d\n" % i for i in range(5000)))
+        proc.stdin.flush()
+        wait_for(
+            lambda: (
+                metric(
+                    get(f"http://127.0.0.1:{port}/metrics")[1] if _up(port) else "",
+                    "qframe_received_total",
+                    "stdin",
+                )
+                == 5000
+            ),
+            what="stdin to read 5000 lines",
+        )
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=20)
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert rc == 0, stderr
+    assert len(lines(out)) == 5000
+    assert "shutting down" in stderr and "stopped" in stderr
+
+
+def _up(port: int) -> bool:
+    try:
+        return get(f"http://127.0.0.1:{port}/health")[0] in (200, 503)
+    except OSError:
+        return False
+
+
+def test_health_and_prometheus_metrics_over_http(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    port = free_port()
+    cfg = pipeline(tmp_path, out, http=port)
+    proc = subprocess.Popen(
+        [QFRAME, "run", "-c", str(cfg)], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(b"a\nb\nc\n")
+        proc.stdin.flush()
+        wait_for(lambda: _up(port), what="http server")
+        wait_for(lambda: len(lines(out)) == 3, what="3 lines written")
+        status, body = get(f"http://127.0.0.1:{port}/health")
+        health = json.loads(body)
+        assert status == 200 and health["status"] == "ok"
+        assert {p["plugin"]: p["state"] for p in health["plugins"]} == {
+            "stdin": "ok",
+            "id": "ok",
+            "log": "ok",
+        }
+        _, text = get(f"http://127.0.0.1:{port}/metrics")
+        assert metric(text, "qframe_received_total", "log") == 3
+        assert metric(text, "qframe_emitted_total", "id") == 3
+        assert "# TYPE qframe_dropped_total counter" in text
+        assert metric(text, "qframe_queue_depth", "log") == 0
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
+def test_sighup_reloads_a_valid_config_and_rejects_an_invalid_one(tmp_path: Path) -> None:
+    out1, out2 = tmp_path / "one.json", tmp_path / "two.json"
+    cfg = pipeline(tmp_path, out1)
+    proc = subprocess.Popen(
+        [QFRAME, "run", "-c", str(cfg)], stdin=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    os.set_blocking(proc.stderr.fileno(), False)
+    err = b""
+
+    def stderr_has(text: str) -> bool:
+        nonlocal err
+        chunk = proc.stderr.read()  # type: ignore[union-attr]
+        if chunk:
+            err += chunk
+        return text.encode() in err
+
+    try:
+        proc.stdin.write(b"first\n")
+        proc.stdin.flush()
+        wait_for(lambda: len(lines(out1)) == 1, what="first line")
+        # an invalid config is rejected, the running pipeline goes on
+        cfg.write_text("collector:\n  stdin: {}\nhandler:\n  log: {inputs: stdin, fromat: json}\n")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: stderr_has("reload rejected"), what="the rejection")
+        assert stderr_has("fromat")
+        proc.stdin.write(b"second\n")
+        proc.stdin.flush()
+        wait_for(lambda: len(lines(out1)) == 2, what="second line on the old pipeline")
+        # a valid one replaces it
+        pipeline(tmp_path, out2)
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: stderr_has("reloaded"), what="the reload")
+        proc.stdin.write(b"third\n")
+        proc.stdin.flush()
+        wait_for(lambda: len(lines(out2)) == 1, what="third line on the new pipeline")
+        assert lines(out2)[0]["message"] == "third"
+        proc.stdin.close()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            "collector:\n  stdn: {}\nhandler:\n  log: {inputs: stdn}\n",
+            "collector.stdn.kind: unknown collector kind 'stdn' (did you mean 'stdin'?)",
+        ),
+        (
+            "collector:\n  stdin: {}\nhandler:\n  log: {inputs: stdin, fromat: json}\n",
+            "handler.log.fromat: unknown option",
+        ),
+        (
+            "collector:\n  stdin: {}\nhandler:\n  log: {inputs: nope}\n",
+            "handler.log.inputs: unknown input 'nope'",
+        ),
+        ("collector: [\n", "YAML syntax error"),
+    ],
+)
+def test_validate_and_run_exit_2_on_config_errors_naming_the_key(
+    tmp_path: Path, config: str, expected: str
+) -> None:
+    cfg = write(tmp_path / "bad.yml", config)
+    for cmd in (["validate", "-c", str(cfg)], ["run", "-c", str(cfg)]):
+        res = subprocess.run(
+            [QFRAME, *cmd], capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+        assert res.returncode == 2
+        assert f"{cfg}:" in res.stderr.decode() and expected in res.stderr.decode()
+
+
+def test_validate_prints_the_compiled_graph(tmp_path: Path) -> None:
+    cfg = pipeline(tmp_path, tmp_path / "o.json")
+    res = subprocess.run([QFRAME, "validate", "-c", str(cfg)], capture_output=True, timeout=30)
+    assert res.returncode == 0
+    assert "collector.stdin (kind stdin): inputs - → filter.id" in res.stdout.decode()
+
+
+def test_a_port_in_use_exits_1_with_a_one_line_reason(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        cfg = pipeline(tmp_path, tmp_path / "o.json", http=port)
+        res = subprocess.run(
+            [QFRAME, "run", "-c", str(cfg)],
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    assert res.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in res.stderr.decode()
+
+
+def test_plugins_lists_and_describes_kinds() -> None:
+    res = subprocess.run([QFRAME, "plugins"], capture_output=True, timeout=30, text=True)
+    assert res.returncode == 0
+    assert "collector  stdin" in res.stdout and "handler    log" in res.stdout
+    res = subprocess.run(
+        [QFRAME, "plugins", "--describe", "log"], capture_output=True, timeout=30, text=True
+    )
+    assert res.returncode == 0
+    assert "format" in res.stdout and '"text"' in res.stdout and "inputs" in res.stdout
+    res = subprocess.run(
+        [QFRAME, "plugins", "--describe", "nope"], capture_output=True, timeout=30, text=True
+    )
+    assert res.returncode == 2
+
+
+def test_version() -> None:
+    res = subprocess.run([QFRAME, "version"], capture_output=True, timeout=30, text=True)
+    assert res.returncode == 0 and res.stdout.startswith("qframe 0.1.0")
