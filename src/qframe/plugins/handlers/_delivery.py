@@ -18,6 +18,7 @@ Nothing is acknowledged before the destination confirmed it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import ssl
 import time
@@ -202,12 +203,14 @@ class DeliveringHandler(Handler):
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
         o = self.o
-        auth = aiohttp.BasicAuth(o.username, o.password) if o.username else None
+        headers = self.headers()
+        if o.username and "Authorization" not in headers:
+            cred = base64.b64encode(f"{o.username}:{o.password}".encode()).decode()
+            headers["Authorization"] = f"Basic {cred}"
         conn = aiohttp.TCPConnector(limit=o.max_in_flight * 2 + 2, ssl=make_ssl(o))
         self._session = aiohttp.ClientSession(
             connector=conn,
-            auth=auth,
-            headers=self.headers(),
+            headers=headers,
             timeout=aiohttp.ClientTimeout(total=o.timeout),
             json_serialize=lambda x: orjson.dumps(x).decode(),
         )

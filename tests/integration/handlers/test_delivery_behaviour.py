@@ -1,0 +1,244 @@
+"""Retry, split, backpressure and auth behaviour against a scripted HTTP destination.
+
+osmem and influxd never answer 429 or hold a request, so these cases use a small real
+aiohttp server whose answers each test scripts; everything else (the handler, the
+pipeline, the HTTP client) is the real thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from qframe.message import Message, Metric
+from qframe.testing import Harness
+from tests.services import free_port
+
+pytestmark = pytest.mark.integration
+
+Responder = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
+
+
+class Destination:
+    """Records every request (path, query, headers, body) and answers with ``respond``."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[web.Request, bytes]] = []
+        self.respond: Responder = self.all_created
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def handler(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests.append((request, body))
+        return await self.respond(request, body)
+
+    @staticmethod
+    def docs(body: bytes) -> list[dict[str, Any]]:
+        lines = body.splitlines()
+        return [orjson.loads(d) for d in lines[1::2]]
+
+    @staticmethod
+    async def all_created(request: web.Request, body: bytes) -> web.StreamResponse:
+        n = len(body.splitlines()) // 2
+        items = [{"index": {"status": 201}}] * n
+        return web.json_response({"errors": False, "items": items})
+
+
+@pytest.fixture
+async def dest() -> AsyncIterator[Destination]:
+    d = Destination()
+    app = web.Application(client_max_size=64 * 2**20)
+    app.router.add_route("*", "/{tail:.*}", d.handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", d.port)
+    await site.start()
+    yield d
+    await runner.cleanup()
+
+
+def config(kind: str, url: str, data_dir: Path, **handler: Any) -> dict[str, Any]:
+    return {
+        "tick": "0.1s",
+        "data-dir": str(data_dir),
+        "collector": {"src": {"kind": "list", "ack": True, "linger": True}},
+        "handler": {
+            "out": {
+                "kind": kind,
+                "inputs": ["src"],
+                "url": url,
+                "retry-initial": "10ms",
+                "retry-max": "50ms",
+                **handler,
+            }
+        },
+    }
+
+
+def msgs(n: int) -> list[Message]:
+    return [Message(f"m{i}", time=1795669200.0, id=f"id{i}", fields={"n": i}) for i in range(n)]
+
+
+async def test_only_the_items_that_failed_with_429_or_5xx_are_sent_again(
+    dest: Destination, tmp_path: Path
+) -> None:
+    async def first_partial(request: web.Request, body: bytes) -> web.StreamResponse:
+        if len(dest.requests) == 1:
+            items = [{"index": {"status": s, "error": {"type": "x"}}} for s in (201, 429, 201, 503)]
+            return web.json_response({"errors": True, "items": items})
+        return await Destination.all_created(request, body)
+
+    dest.respond = first_partial
+    async with Harness(config("elasticsearch", dest.url, tmp_path)) as h:
+        await h.plugin("src").send(msgs(4))
+        await h.wait_for(lambda: h.plugin("src").acked == 4)
+        assert h.plugin("out").metrics.counter("retried", reason="item status 429") == 2
+    assert [[d["n"] for d in Destination.docs(b)] for _, b in dest.requests] == [
+        [0, 1, 2, 3],
+        [1, 3],
+    ]
+
+
+async def test_input_waits_while_too_much_is_unconfirmed_then_everything_lands(
+    dest: Destination, tmp_path: Path
+) -> None:
+    release = asyncio.Event()
+
+    async def held(request: web.Request, body: bytes) -> web.StreamResponse:
+        await release.wait()
+        return await Destination.all_created(request, body)
+
+    dest.respond = held
+    cfg = config(
+        "elasticsearch",
+        dest.url,
+        tmp_path,
+        **{"batch-size": 10, "max-pending": 20, "max-in-flight": 1, "timeout": "30s"},
+    )
+    async with Harness(cfg) as h:
+        src, out = h.plugin("src"), h.plugin("out")
+        batch = msgs(200)
+        await src.send(batch[:30])
+        await h.wait_for(lambda: not out._room.is_set(), what="handler waiting for room")
+        assert out.metrics.received == 30
+        for i in range(30, 200, 10):
+            await src.send(batch[i : i + 10])
+        await h.wait_for(lambda: out.metrics.queue_depth() == 170, what="the rest queued")
+        assert out.metrics.received == 30
+        assert src.acked == 0
+        release.set()
+        await h.wait_for(lambda: src.acked == 200, what="all acknowledged")
+    assert sorted(d["n"] for _, b in dest.requests for d in Destination.docs(b)) == list(range(200))
+
+
+async def test_a_batch_refused_as_a_whole_is_split_until_the_bad_document_is_alone(
+    dest: Destination, tmp_path: Path
+) -> None:
+    async def poison(request: web.Request, body: bytes) -> web.StreamResponse:
+        if b"poison" in body:
+            return web.json_response({"error": "illegal_argument_exception"}, status=400)
+        return await Destination.all_created(request, body)
+
+    dest.respond = poison
+    batch = msgs(16)
+    batch[11].message = "poison"
+    async with Harness(config("elasticsearch", dest.url, tmp_path)) as h:
+        await h.plugin("src").send(batch)
+        await h.wait_for(lambda: h.plugin("src").acked == 16)
+        out = h.plugin("out")
+        assert out.metrics.counter("delivered") == 15
+        assert out.metrics.counter("dead_letter", status="400") == 1
+    landed = [
+        d["n"] for _, b in dest.requests[1:] if b"poison" not in b for d in Destination.docs(b)
+    ]
+    assert sorted(landed) == [n for n in range(16) if n != 11]
+    dl = orjson.loads((tmp_path / "handler.out" / "dead-letter.jsonl").read_bytes())
+    assert dl["document"]["message"] == "poison"
+    assert dl["status"] == 400
+
+
+async def test_an_unauthorised_answer_is_retried_until_the_destination_accepts(
+    dest: Destination, tmp_path: Path
+) -> None:
+    async def auth_later(request: web.Request, body: bytes) -> web.StreamResponse:
+        if len(dest.requests) <= 3:
+            return web.Response(status=401, text="no")
+        return await Destination.all_created(request, body)
+
+    dest.respond = auth_later
+    cfg = config("elasticsearch", dest.url, tmp_path, **{"api-key": "id1:secret"})
+    async with Harness(cfg) as h:
+        await h.plugin("src").send(msgs(5))
+        await h.wait_for(lambda: h.plugin("src").acked == 5)
+    assert len(dest.requests) == 4
+    assert dest.requests[0][0].headers["Authorization"] == "ApiKey aWQxOnNlY3JldA=="
+    assert dest.requests[0][0].headers["Content-Type"] == "application/x-ndjson"
+
+
+async def test_stop_gives_up_after_the_shutdown_timeout_and_acknowledges_nothing(
+    dest: Destination, tmp_path: Path
+) -> None:
+    async def never(request: web.Request, body: bytes) -> web.StreamResponse:
+        return web.Response(status=503, text="down for maintenance")
+
+    dest.respond = never
+    h = Harness(config("elasticsearch", dest.url, tmp_path), shutdown_timeout=2.0)
+    async with h:
+        src = h.plugin("src")
+        await src.send(msgs(5))
+        await h.wait_for(lambda: len(dest.requests) >= 2)
+    assert src.acked == 0
+    assert h.pipeline.done.is_set()
+
+
+async def test_influxdb_v2_writes_to_the_bucket_with_the_token(
+    dest: Destination, tmp_path: Path
+) -> None:
+    async def no_content(request: web.Request, body: bytes) -> web.StreamResponse:
+        return web.Response(status=204)
+
+    dest.respond = no_content
+    cfg = config("influxdb", dest.url, tmp_path, bucket="b1", org="o1", token="t0k", precision="ms")
+    point = Message(time=1795669200.5, kind="metric", metric=Metric("cpu", {"v": 1}))
+    async with Harness(cfg) as h:
+        await h.plugin("src").send([point])
+        await h.wait_for(lambda: h.plugin("src").acked == 1)
+    ((req, body),) = dest.requests
+    assert req.path == "/api/v2/write"
+    assert dict(req.query) == {"bucket": "b1", "org": "o1", "precision": "ms"}
+    assert req.headers["Authorization"] == "Token t0k"
+    assert body == b"cpu v=1i 1795669200500\n"
+
+
+async def test_influxdb_v1_uses_database_retention_policy_and_basic_auth(
+    dest: Destination, tmp_path: Path
+) -> None:
+    async def no_content(request: web.Request, body: bytes) -> web.StreamResponse:
+        return web.Response(status=204)
+
+    dest.respond = no_content
+    cfg = config(
+        "influxdb",
+        dest.url,
+        tmp_path,
+        database="db1",
+        **{"retention-policy": "week", "username": "u", "password": "p", "precision": "us"},
+    )
+    point = Message(time=1795669200.5, kind="metric", metric=Metric("cpu", {"v": 1}))
+    async with Harness(cfg) as h:
+        await h.plugin("src").send([point])
+        await h.wait_for(lambda: h.plugin("src").acked == 1)
+    create, write = dest.requests
+    assert create[0].path == "/query"
+    assert b"CREATE+DATABASE" in create[1]
+    assert write[0].path == "/write"
+    assert dict(write[0].query) == {"db": "db1", "precision": "u", "rp": "week"}
+    assert write[0].headers["Authorization"] == "Basic dTpw"
+    assert write[1] == b"cpu v=1i 1795669200500000\n"
