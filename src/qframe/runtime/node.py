@@ -183,7 +183,7 @@ class Node:
         except asyncio.CancelledError:
             pass
         finally:
-            if self._receiver is None:
+            if self._receiver is None or self._receiver.done():  # inputs ended first
                 await self._finish()
 
     async def _consume(self) -> None:
