@@ -1,0 +1,152 @@
+"""Log positions per container: what was delivered, what to skip on resume, checkpoints.
+
+A position is ``(ts_ns, count)``: the newest engine timestamp delivered and how many
+lines with exactly that timestamp were delivered.  The engine's ``since`` is a time,
+and Podman's log timestamps have one-second precision, so several lines share a
+timestamp: on resume we ask for ``since`` = that second and skip every line older
+than ``ts_ns`` and the first ``count`` lines stamped exactly ``ts_ns`` (the engine
+replays them in the same order).  A line's ``seq`` (its index among lines with the
+same timestamp) makes a deterministic message id: a replay after a crash produces
+the same ids, so a destination can de-duplicate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import orjson
+
+__all__ = ["AckTracker", "CheckpointFile", "LineCounter", "Position"]
+
+
+class Position(NamedTuple):
+    ts_ns: int = 0
+    count: int = 0
+
+    def since(self) -> int | None:
+        """The ``since`` (whole seconds, rounded down) to resume from; None: from the start."""
+        return self.ts_ns // 1_000_000_000 if self.ts_ns else None
+
+
+class LineCounter:
+    """Assigns each line its ``seq`` and skips what a previous run already delivered."""
+
+    __slots__ = ("_counts", "_skip_left", "max_ts", "resume")
+
+    def __init__(self, resume: Position = Position()) -> None:
+        self.resume = resume
+        self._skip_left = resume.count
+        self.max_ts = resume.ts_ns
+        self._counts: dict[int, int] = {resume.ts_ns: resume.count} if resume.ts_ns else {}
+
+    def accept(self, ts_ns: int) -> int:
+        """The line's seq (≥ 0), or -1 when it was delivered before (skip it)."""
+        r = self.resume.ts_ns
+        if r:
+            if ts_ns < r:
+                return -1
+            if ts_ns == r and self._skip_left > 0:
+                self._skip_left -= 1
+                return -1
+        counts = self._counts
+        seq = counts.get(ts_ns, 0)
+        counts[ts_ns] = seq + 1
+        if ts_ns > self.max_ts:
+            self.max_ts = ts_ns
+            if len(counts) > 64:  # keep the counters of the last few timestamps only
+                for k in sorted(counts)[:-16]:
+                    del counts[k]
+        return seq
+
+    @property
+    def position(self) -> Position:
+        return Position(self.max_ts, self._counts.get(self.max_ts, 0))
+
+
+class AckTracker:
+    """Positions of emitted batches in order; ``committed`` advances over acknowledged ones.
+
+    ``track(pos)`` returns the callback for the batch's
+    :class:`~qframe.message.Delivery`; acknowledgements may arrive out of order,
+    ``committed`` only moves past a batch once every earlier batch is acknowledged too.
+    """
+
+    def __init__(
+        self, committed: Position = Position(), on_commit: Callable[[], None] | None = None
+    ) -> None:
+        self.committed = committed
+        self._pending: deque[list[object]] = deque()
+        self._on_commit = on_commit
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def track(self, pos: Position) -> Callable[[], None]:
+        entry: list[object] = [pos, False]
+        self._pending.append(entry)
+
+        def done() -> None:
+            entry[1] = True
+            moved = False
+            q = self._pending
+            while q and q[0][1]:
+                p = q.popleft()[0]
+                assert isinstance(p, Position)
+                if p > self.committed:
+                    self.committed = p
+                moved = True
+            if moved and self._on_commit is not None:
+                self._on_commit()
+
+        return done
+
+
+class CheckpointFile:
+    """``{container id: Position}`` in one JSON file, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Position]:
+        try:
+            raw = orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise ValueError(f"unreadable checkpoint {self.path}: {exc}") from exc
+        out: dict[str, Position] = {}
+        items = raw.get("containers", {}) if isinstance(raw, dict) else {}
+        for cid, v in items.items() if isinstance(items, dict) else ():
+            try:
+                out[str(cid)] = Position(int(v["ts"]), int(v["n"]))
+            except (KeyError, TypeError, ValueError):
+                continue
+        return out
+
+    def save(self, positions: dict[str, Position]) -> None:
+        now = time.time()
+        data = {
+            "version": 1,
+            "updated": now,
+            "containers": {
+                cid: {"ts": p.ts_ns, "n": p.count} for cid, p in positions.items() if p.ts_ns
+            },
+        }
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(orjson.dumps(data))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        with contextlib.suppress(OSError):
+            fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)

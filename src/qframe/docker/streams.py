@@ -1,0 +1,252 @@
+"""Decoders for the Docker API's streaming bodies (pure, no I/O, unit-tested on bytes).
+
+- :class:`LogDecoder`: ``/containers/{id}/logs?timestamps=1`` → lines.  Demultiplexes
+  the 8-byte-header frames (``[stream, 0, 0, 0, size(4, big-endian)]``, stream 1 =
+  stdout, 2 = stderr) or reads the raw stream of a TTY container, strips and parses
+  the timestamp that prefixes each entry, and joins the pieces of a line the engine
+  split (Docker at 16 KiB, Podman at 8 KiB: every piece but the last lacks the ``\\n``).
+- :class:`JsonLines`: newline-delimited JSON objects (``/events``, ``/stats``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from typing import Any, NamedTuple
+
+import orjson
+
+from .client import DockerProtocolError
+
+__all__ = ["STDERR", "STDOUT", "JsonLines", "LogDecoder", "LogLine", "parse_ts_ns"]
+
+STDOUT = 1
+STDERR = 2
+STREAM_NAMES = {0: "stdin", STDOUT: "stdout", STDERR: "stderr"}
+HEADER = 8
+MAX_FRAME = 64 * 1024 * 1024
+
+
+class LogLine(NamedTuple):
+    stream: int  # 1 stdout, 2 stderr
+    ts_ns: int  # the engine's timestamp, ns since the epoch (0: none could be parsed)
+    text: bytes  # without the trailing newline (and \r for TTY streams)
+    truncated: bool = False
+
+
+class _TsParser:
+    """RFC 3339 timestamps as the engine writes them → ns; caches the seconds part."""
+
+    def __init__(self) -> None:
+        self._cache: dict[bytes, int] = {}
+
+    def __call__(self, b: bytes) -> int | None:
+        if len(b) < 20 or b[10] != 0x54:  # "T"
+            return None
+        key = b[:19]
+        sec = self._cache.get(key)
+        if sec is None:
+            try:
+                sec = calendar.timegm(time.strptime(key.decode("ascii"), "%Y-%m-%dT%H:%M:%S"))
+            except (ValueError, UnicodeDecodeError):
+                return None
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = sec
+        i = 19
+        n = len(b)
+        frac = 0
+        if b[i] == 0x2E:  # "."
+            j = i + 1
+            while j < n and 0x30 <= b[j] <= 0x39:
+                j += 1
+            digits = b[i + 1 : j][:9]
+            if not digits:
+                return None
+            frac = int(digits) * 10 ** (9 - len(digits))
+            i = j
+        if i >= n:
+            return None
+        c = b[i]
+        if c in (0x5A, 0x7A):  # Z z
+            off = 0
+        elif c in (0x2B, 0x2D) and n - i >= 6 and b[i + 3] == 0x3A:  # +hh:mm / -hh:mm
+            try:
+                off = (int(b[i + 1 : i + 3]) * 60 + int(b[i + 4 : i + 6])) * 60
+            except ValueError:
+                return None
+            if c == 0x2B:
+                off = -off
+        else:
+            return None
+        return (sec + off) * 1_000_000_000 + frac
+
+
+def parse_ts_ns(b: bytes) -> int | None:
+    """``2026-11-26T05:00:00.123456789Z`` (any precision, ``Z`` or ``±hh:mm``) → ns."""
+    return _TsParser()(b)
+
+
+class LogDecoder:
+    """Feed it the body of a logs stream chunk by chunk; get complete lines back.
+
+    ``tty``: the container has a TTY (one raw stream, no frame headers, ``\\r\\n``).
+    ``max_line``: longer (joined) lines are cut to this many bytes, ``truncated=True``.
+    A frame header that is not one (stream type > 2 or non-zero padding) raises
+    :class:`DockerProtocolError`; bytes left at :meth:`close` are an interrupted frame.
+    """
+
+    def __init__(self, tty: bool = False, max_line: int = 1024 * 1024) -> None:
+        self.tty = tty
+        self.max_line = max_line
+        self._buf = bytearray()
+        # per stream: [ts_ns, bytearray, truncated] of a line still being joined
+        self._partial: dict[int, list[Any]] = {}
+        self._ts = _TsParser()
+        self._last_ts = 0
+        self.bad_timestamps = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete frame (or TTY line) held back."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[LogLine]:
+        out: list[LogLine] = []
+        buf = self._buf
+        buf += data
+        if self.tty:
+            end = buf.rfind(b"\n")
+            if end < 0:
+                if len(buf) > self.max_line + 64:
+                    self._entry(STDOUT, bytes(buf), False, out)
+                    buf.clear()
+                return out
+            chunk = bytes(buf[: end + 1])
+            del buf[: end + 1]
+            self._frame(STDOUT, chunk, out)
+            return out
+        pos = 0
+        n = len(buf)
+        while n - pos >= HEADER:
+            st = buf[pos]
+            if st > 2 or buf[pos + 1] or buf[pos + 2] or buf[pos + 3]:
+                raise DockerProtocolError(f"not a log frame header: {bytes(buf[pos : pos + 8])!r}")
+            size = int.from_bytes(buf[pos + 4 : pos + 8], "big")
+            if size > MAX_FRAME:
+                raise DockerProtocolError(f"log frame of {size} bytes")
+            if n - pos - HEADER < size:
+                break
+            start = pos + HEADER
+            self._frame(st, bytes(buf[start : start + size]), out)
+            pos = start + size
+        if pos:
+            del buf[:pos]
+        return out
+
+    def _frame(self, stream: int, payload: bytes, out: list[LogLine]) -> None:
+        start = 0
+        n = len(payload)
+        while start < n:
+            nl = payload.find(b"\n", start)
+            end = n if nl < 0 else nl
+            self._entry(stream, payload[start:end], nl >= 0, out)
+            start = end + 1
+
+    def _entry(self, stream: int, piece: bytes, complete: bool, out: list[LogLine]) -> None:
+        sp = piece.find(b" ", 0, 40)
+        ts = self._ts(piece[:sp]) if sp > 0 else None
+        if ts is None:
+            self.bad_timestamps += 1
+            ts = self._last_ts
+            text = piece
+        else:
+            self._last_ts = ts
+            text = piece[sp + 1 :]
+        if self.tty and text.endswith(b"\r"):
+            text = text[:-1]
+        part = self._partial.get(stream)
+        if part is not None:
+            if not part[2]:
+                room = self.max_line - len(part[1])
+                if len(text) > room:
+                    part[1] += text[:room]
+                    part[2] = True
+                else:
+                    part[1] += text
+            if complete:
+                del self._partial[stream]
+                out.append(LogLine(stream, part[0], bytes(part[1]), part[2]))
+            return
+        if complete:
+            if len(text) > self.max_line:
+                out.append(LogLine(stream, ts, text[: self.max_line], True))
+            else:
+                out.append(LogLine(stream, ts, text))
+            return
+        trunc = len(text) > self.max_line
+        self._partial[stream] = [ts, bytearray(text[: self.max_line]), trunc]
+
+    def close(self) -> list[LogLine]:
+        """End of stream: lines still being joined are returned; raises on a cut frame."""
+        out = [LogLine(s, p[0], bytes(p[1]), p[2]) for s, p in self._partial.items()]
+        self._partial.clear()
+        if self._buf and not self.tty:
+            n = len(self._buf)
+            self._buf.clear()
+            raise DockerProtocolError(f"log stream ended inside a frame ({n} bytes left)")
+        if self._buf:
+            rest = bytes(self._buf)
+            self._buf.clear()
+            self._entry(STDOUT, rest, True, out)
+        return out
+
+
+class JsonLines:
+    """Newline-delimited JSON objects; garbage lines are counted in ``errors``."""
+
+    def __init__(self, max_line: int = 16 * 1024 * 1024) -> None:
+        self._buf = bytearray()
+        self.max_line = max_line
+        self.errors = 0
+        self.last_error = ""
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        buf = self._buf
+        buf += data
+        end = buf.rfind(b"\n")
+        if end < 0:
+            if len(buf) > self.max_line:
+                n = len(buf)
+                buf.clear()
+                raise DockerProtocolError(f"no newline in {n} bytes of a JSON stream")
+            return []
+        lines = bytes(buf[:end]).split(b"\n")
+        del buf[: end + 1]
+        out: list[dict[str, Any]] = []
+        for ln in lines:
+            if not ln.strip():
+                continue
+            try:
+                obj = orjson.loads(ln)
+            except orjson.JSONDecodeError:
+                self.errors += 1
+                self.last_error = f"not JSON: {ln[:80]!r}"
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+            else:
+                self.errors += 1
+                self.last_error = f"not a JSON object: {ln[:80]!r}"
+        return out
+
+    def close(self) -> list[dict[str, Any]]:
+        """End of stream: a last object without its newline is still returned."""
+        if not self._buf:
+            return []
+        self._buf += b"\n"
+        return self.feed(b"")

@@ -1,0 +1,319 @@
+"""docker-logs: one follow stream per container, one message per line, checkpointed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from ...docker import (
+    ContainerTasks,
+    DockerApiError,
+    DockerCollector,
+    DockerOptions,
+    DockerProtocolError,
+    DockerUnavailable,
+    Inspected,
+    container_event,
+)
+from ...docker.events import EventWatcher
+from ...docker.positions import AckTracker, CheckpointFile, LineCounter, Position
+from ...docker.streams import STREAM_NAMES, LogDecoder, LogLine
+from ...message import KIND_LOG, ContainerInfo, Delivery, Message
+from ...options import Bytes, Field
+
+CHECKPOINT = "positions.json"
+GONE_ACTIONS = frozenset({"destroy", "remove"})
+
+
+class DockerLogsCollector(DockerCollector):
+    """Follows the stdout and stderr of every container, one message per line.
+
+    Opens one ``/containers/{id}/logs?follow=1&timestamps=1`` stream per container:
+    for those running at start (unless ``skip-running``) and for each container that
+    starts later.  New containers are learnt from the ``inputs`` (a docker-events
+    collector: ``start`` and ``running`` events); without ``inputs`` the plugin
+    follows ``/events`` itself.  The stream is demultiplexed (8-byte frame headers;
+    the raw stream of a TTY container is read as stdout), each line's timestamp is
+    parsed and lines the engine split (Docker at 16 KiB, Podman at 8 KiB) are joined
+    again; lines longer than ``max-line-bytes`` are cut and tagged ``_truncated``.
+    Containers with the label ``skip-container-label`` (any value but ``false``) are
+    skipped.
+
+    Positions and delivery: every message carries a delivery token; once the
+    handlers acknowledged it, its container's position (newest timestamp delivered,
+    and how many lines had exactly that timestamp) is checkpointed to
+    ``<data-dir>/collector.<name>/positions.json`` (written atomically every tick and at
+    shutdown).  After a restart of qframe, a stream resumes from the checkpoint; after
+    the engine went away and came back, from the last line emitted.  Resuming asks the
+    engine for ``since`` = that second and skips the lines already delivered: those
+    older than the position's timestamp, and the first *count* lines stamped exactly
+    with it (Podman's timestamps have one-second precision, so several lines share
+    one; the engine replays them in the same order).  Hence no gap and no duplicate,
+    except that a line whose timestamp goes backwards right at a resume point could be
+    skipped.  A container running at start with no checkpoint is read from the current
+    second (``from-beginning: true``: from its first line); a container that starts
+    while qframe runs is read from its first line.
+
+    Emits kind ``log``:
+
+    - ``message``: the line (UTF-8, invalid bytes replaced, without its newline)
+    - ``fields.stream``: ``stdout`` or ``stderr``; ``container``: its metadata
+    - ``time``: the engine's timestamp of the line
+    - ``id``: ``<container id>:<timestamp ns>:<seq>`` (seq: index among the lines with
+      that timestamp), the same when a line is replayed after a crash
+
+    Example::
+
+        {"@timestamp": "2026-11-26T05:33:06.000000Z",
+         "id": "8d82…:1795671186000000000:0", "kind": "log", "message": "hi",
+         "fields": {"stream": "stdout"},
+         "container": {"id": "8d82…", "name": "web1", "image": "localhost/busybox:latest"}}
+
+    Metrics: ``qframe_streams`` (gauge), ``qframe_skipped_total`` (skip label),
+    ``qframe_replayed_total`` (lines skipped on resume), ``qframe_truncated_total``,
+    ``qframe_engine_errors_total``, ``qframe_rejected_total{reason}``.
+    """
+
+    class Options(DockerOptions):
+        skip_running: bool = Field(
+            False, description="do not follow containers already running at start"
+        )
+        skip_container_label: str = Field(
+            "org.qnib.qframe.skip-log",
+            description="containers with this label (any value but false) are not followed",
+        )
+        from_beginning: bool = Field(
+            False,
+            description="read a container running at start without a checkpoint from its "
+            "first line (default: from the current second)",
+        )
+        max_line_bytes: Bytes = Field(
+            "1MiB", description="longer lines are cut and tagged _truncated"
+        )
+
+    options: Options
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.streams = ContainerTasks(self)
+        self.committed: dict[str, Position] = {}
+        self.emitted: dict[str, Position] = {}
+        self.trackers: dict[str, AckTracker] = {}
+        self._store: CheckpointFile | None = None
+        self._dirty = False
+        self._closing = False
+
+    # -- life --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._store = CheckpointFile(self.data_dir / CHECKPOINT)
+        try:
+            self.committed = self._store.load()
+        except ValueError as exc:
+            self.log.error("%s; starting without checkpoints", exc)
+            bad = self._store.path.with_name(f"{CHECKPOINT}.bad-{int(time.time())}")
+            self._store.path.rename(bad)
+            self.committed = {}
+
+    async def stop(self) -> None:
+        for cid in list(self.streams.tasks):
+            self.streams.cancel(cid)
+        self._closing = True  # from now on every acknowledgement is saved at once
+        self.save()
+        await super().stop()
+
+    async def on_tick(self) -> None:
+        if self._dirty:
+            self.save()
+
+    def save(self) -> None:
+        if self._store is None:
+            return
+        positions = dict(self.committed)
+        for cid, t in self.trackers.items():
+            positions[cid] = t.committed
+        try:
+            self._store.save(positions)
+            self._dirty = False
+        except OSError as exc:
+            self.metrics.errors += 1
+            self.warn("checkpoint", "cannot write %s: %s", self._store.path, exc)
+
+    def _on_commit(self) -> None:
+        self._dirty = True
+        if self._closing:
+            self.save()
+
+    # -- which containers ----------------------------------------------------------------------
+    async def run(self) -> None:
+        await self.connect()
+        await self._prune()
+        if not self.options.skip_running:
+            for c in await self.client.containers():
+                self._open(c["Id"], initial=True)
+        if self.options.inputs:
+            await self.forever()
+        await EventWatcher(self, {"type": ["container"]}, self._on_events).run()
+
+    async def _prune(self) -> None:
+        """Forget the checkpoints of containers that no longer exist."""
+        if not self.committed:
+            return
+        existing = {c["Id"] for c in await self.client.containers(all=True)}
+        gone = [cid for cid in self.committed if cid not in existing]
+        for cid in gone:
+            del self.committed[cid]
+        if gone:
+            self._dirty = True
+
+    async def receive(self, batch: list[Message]) -> None:
+        for m in batch:
+            ev = container_event(m)
+            if ev is not None:
+                self._on_action(ev[0], ev[1])
+
+    async def _on_events(self, events: list[dict[str, Any]]) -> None:
+        for e in events:
+            actor = e.get("Actor") or {}
+            cid = str(actor.get("ID") or e.get("id") or "") if isinstance(actor, dict) else ""
+            if cid:
+                self._on_action(str(e.get("Action") or e.get("status") or ""), cid)
+
+    def _on_action(self, action: str, cid: str) -> None:
+        action = action.partition(":")[0]
+        if action == "running":
+            if not self.options.skip_running:
+                self._open(cid, initial=True)
+        elif action in ("start", "restart"):
+            self._open(cid, initial=False)
+        elif action in GONE_ACTIONS and cid not in self.streams:
+            self.committed.pop(cid, None)
+            self.emitted.pop(cid, None)
+            self.trackers.pop(cid, None)
+            self._dirty = True
+
+    def _skipped(self, info: ContainerInfo) -> bool:
+        label = self.options.skip_container_label
+        v = info.labels.get(label) if label else None
+        return v is not None and v.lower() not in ("false", "0", "no")
+
+    def _open(self, cid: str, initial: bool) -> None:
+        if self.streams.start(cid, lambda: self._follow(cid, initial)):
+            self.metrics.set_gauge("streams", len(self.streams))
+
+    def _resume(self, cid: str, initial: bool) -> Position:
+        pos = self.emitted.get(cid)
+        if pos is not None:
+            return pos
+        pos = self.committed.get(cid)
+        if pos is not None:
+            return pos
+        if initial and not self.options.from_beginning:
+            return Position(int(time.time()) * 1_000_000_000, 0)
+        return Position()
+
+    # -- one container -----------------------------------------------------------------------------
+    async def _follow(self, cid: str, initial: bool) -> None:
+        attempt = 0
+        try:
+            while True:
+                await self.connect()
+                try:
+                    item = await self.cache.get(cid)
+                    if item is None:
+                        return
+                    if self._skipped(item.info):
+                        self.metrics.inc("skipped")
+                        return
+                    await self._read(cid, item, LineCounter(self._resume(cid, initial)))
+                    attempt = 0
+                except DockerApiError as exc:
+                    if exc.status == 404:
+                        return
+                    attempt += 1
+                    self.warn(f"api:{exc.status}", "logs of %s: %s", cid[:12], exc)
+                except DockerProtocolError as exc:
+                    attempt += 1
+                    self.reject("protocol", f"logs of {cid[:12]}: {exc}")
+                except DockerUnavailable as exc:
+                    self.engine_down(exc)
+                    continue
+                # the stream ended: the container stopped, or the engine went away
+                try:
+                    fresh = await self.cache.get(cid, refresh=True)
+                except DockerUnavailable as exc:
+                    self.engine_down(exc)
+                    continue
+                if fresh is None or not fresh.running:
+                    return
+                if attempt:
+                    await asyncio.sleep(self.backoff(attempt))
+        finally:
+            self.metrics.set_gauge("streams", max(0, len(self.streams) - 1))
+
+    async def _read(self, cid: str, item: Inspected, counter: LineCounter) -> None:
+        client = self.client
+        since = counter.resume.since()
+        tracker = self.trackers.get(cid)
+        if tracker is None:
+            tracker = AckTracker(self.committed.get(cid, Position()), self._on_commit)
+            self.trackers[cid] = tracker
+        dec = LogDecoder(tty=item.tty, max_line=self.options.max_line_bytes)
+        async with client.stream(
+            f"/containers/{cid}/logs",
+            stdout=True,
+            stderr=True,
+            follow=True,
+            timestamps=True,
+            since=since,
+        ) as resp:
+            async for chunk in client.read_chunks(resp):
+                lines = dec.feed(chunk)
+                if lines:
+                    await self._emit(cid, item.info, lines, counter, tracker)
+            if dec.bad_timestamps:
+                self.reject("bad_timestamp", f"{dec.bad_timestamps} lines of {cid[:12]}")
+            lines = dec.close()  # raises on a frame cut short
+            if lines:
+                await self._emit(cid, item.info, lines, counter, tracker)
+
+    async def _emit(
+        self,
+        cid: str,
+        info: ContainerInfo,
+        lines: list[LogLine],
+        counter: LineCounter,
+        tracker: AckTracker,
+    ) -> None:
+        batch: list[Message] = []
+        replayed = 0
+        now = time.time()
+        for ln in lines:
+            ts = ln.ts_ns
+            seq = counter.accept(ts)
+            if seq < 0:
+                replayed += 1
+                continue
+            m = Message(
+                ln.text.decode("utf-8", "replace"),
+                ts / 1e9 if ts else now,
+                KIND_LOG,
+                id=f"{cid}:{ts}:{seq}",
+                fields={"stream": STREAM_NAMES.get(ln.stream, "stdout")},
+                container=info,
+            )
+            if ln.truncated:
+                m.add_tag("_truncated")
+                self.metrics.inc("truncated")
+            batch.append(m)
+        if replayed:
+            self.metrics.inc("replayed", replayed)
+        if not batch:
+            return
+        pos = counter.position
+        d = Delivery(len(batch), tracker.track(pos))
+        for m in batch:
+            m.ack = d
+        self.emitted[cid] = pos
+        self.metrics.received += len(batch)
+        await self.emit(batch)
