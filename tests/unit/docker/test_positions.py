@@ -1,0 +1,76 @@
+"""Log positions: what a resume skips, what is committed, how it is stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qframe.docker.positions import AckTracker, CheckpointFile, LineCounter, Position
+
+S = 1_000_000_000
+
+
+def test_lines_get_a_sequence_number_per_timestamp() -> None:
+    c = LineCounter()
+    assert [c.accept(t) for t in (S, S, S, 2 * S, 2 * S, 3 * S)] == [0, 1, 2, 0, 1, 0]
+    assert c.position == Position(3 * S, 1)
+
+
+def test_a_resume_skips_older_lines_and_the_delivered_lines_of_the_same_second() -> None:
+    c = LineCounter(Position(2 * S, 2))
+    # the engine replays from the start of second 1 (since is in whole seconds)
+    seqs = [c.accept(t) for t in (S, S, 2 * S, 2 * S, 2 * S, 2 * S, 3 * S)]
+    assert seqs == [-1, -1, -1, -1, 2, 3, 0]
+    assert c.position == Position(3 * S, 1)
+
+
+def test_a_resume_from_a_second_with_nothing_delivered_keeps_that_seconds_lines() -> None:
+    c = LineCounter(Position(2 * S, 0))
+    assert [c.accept(t) for t in (S, 2 * S, 2 * S)] == [-1, 0, 1]
+
+
+def test_a_line_stamped_earlier_than_the_newest_does_not_move_the_position_back() -> None:
+    c = LineCounter()
+    assert [c.accept(t) for t in (2 * S, S, 2 * S)] == [0, 0, 1]
+    assert c.position == Position(2 * S, 2)
+
+
+def test_the_position_since_is_the_whole_second() -> None:
+    assert Position(2 * S + 5, 1).since() == 2
+    assert Position().since() is None
+
+
+def test_acknowledgements_out_of_order_commit_only_a_contiguous_prefix() -> None:
+    commits: list[Position] = []
+    t = AckTracker(on_commit=lambda: commits.append(t.committed))
+    a = t.track(Position(S, 1))
+    b = t.track(Position(S, 3))
+    c = t.track(Position(2 * S, 1))
+    b()
+    assert t.committed == Position() and commits == []
+    a()
+    assert t.committed == Position(S, 3)
+    c()
+    assert t.committed == Position(2 * S, 1)
+    assert commits == [Position(S, 3), Position(2 * S, 1)]
+    assert len(t) == 0
+
+
+def test_checkpoints_round_trip_and_replace_the_file_atomically(tmp_path: Path) -> None:
+    f = CheckpointFile(tmp_path / "positions.json")
+    assert f.load() == {}
+    f.save({"abc": Position(5 * S, 2), "never": Position()})
+    assert f.load() == {"abc": Position(5 * S, 2)}
+    f.save({"abc": Position(6 * S, 1)})
+    assert f.load() == {"abc": Position(6 * S, 1)}
+    assert [p.name for p in tmp_path.iterdir()] == ["positions.json"]
+
+
+def test_a_corrupt_checkpoint_is_reported_not_half_read(tmp_path: Path) -> None:
+    p = tmp_path / "positions.json"
+    p.write_text('{"containers": {"abc": {"ts"')
+    with pytest.raises(ValueError, match="unreadable checkpoint"):
+        CheckpointFile(p).load()
+    p.write_text('{"containers": {"abc": {"ts": "x"}, "def": {"ts": 7, "n": 1}}}')
+    assert CheckpointFile(p).load() == {"def": Position(7, 1)}
