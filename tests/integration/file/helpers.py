@@ -129,7 +129,9 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
-    for raw in path.read_bytes().splitlines():
+    data = path.read_bytes()
+    data = data[: data.rfind(b"\n") + 1]  # a line being written is not complete yet
+    for raw in data.splitlines():
         if raw.strip():
             out.append(json.loads(raw))
     return out
