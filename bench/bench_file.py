@@ -4,6 +4,10 @@ Compared in the same run with rsyslog's imfile → omfile on the same data (rsys
 the foreground with its own config, work dir and pid file under a temp dir; the system
 syslog is not touched).  Both write one JSON object per line (time, message, path).
 
+Each peer runs ``BENCH_ROUNDS`` times (default 2), alternating, and the best round of
+each is reported: the machine is shared, and alternating gives both the same chances.
+Times run from the process start (start-up included) to the last line in the output.
+
 Env: ``BENCH_LINES`` (default 1,000,000).  Prints JSON lines (see bench/run.py).
 """
 
@@ -22,6 +26,7 @@ from pathlib import Path
 
 LINES = int(os.environ.get("BENCH_LINES", "1000000"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -125,7 +130,7 @@ def run_rsyslog(tmp: Path, src: Path, n: int) -> float | None:
     exe = ensure_rsyslog()
     if exe is None:
         return None
-    d = tmp / "rsyslog"
+    d = Path(tempfile.mkdtemp(prefix="rsyslog-", dir=tmp))
     (d / "work").mkdir(parents=True)
     out = d / "out.json"
     conf = d / "rsyslog.conf"
@@ -144,8 +149,7 @@ def run_rsyslog(tmp: Path, src: Path, n: int) -> float | None:
 
 
 def run_qframe(tmp: Path, src: Path, n: int) -> float:
-    d = tmp / "qframe"
-    d.mkdir()
+    d = Path(tempfile.mkdtemp(prefix="qframe-", dir=tmp))
     out = d / "out.json"
     conf = d / "qframe.yml"
     conf.write_text(
@@ -177,6 +181,10 @@ def run_qframe(tmp: Path, src: Path, n: int) -> float:
     return n / (t1 - t0)
 
 
+def _fmt(values: list[float]) -> str:
+    return "/".join(f"{v:,.0f}" for v in values)
+
+
 def main() -> None:
     n = LINES
     tmp = Path(tempfile.mkdtemp(prefix="qframe-bench-file-"))
@@ -184,8 +192,16 @@ def main() -> None:
         src = tmp / "access.log"
         size = apache_lines(n, src)
         note = f"{n} Apache lines ({size / 1e6:.0f} MB) → one JSON object per line"
-        rs = run_rsyslog(tmp, src, n)
-        qf = run_qframe(tmp, src, n)
+        rs_all: list[float] = []
+        qf_all: list[float] = []
+        for _ in range(ROUNDS):
+            r = run_rsyslog(tmp, src, n)
+            if r is not None:
+                rs_all.append(r)
+            qf_all.append(run_qframe(tmp, src, n))
+        rs = max(rs_all) if rs_all else None
+        qf = max(qf_all)
+        note += f"; best of {ROUNDS} rounds"
         print(
             json.dumps(
                 {
@@ -193,7 +209,7 @@ def main() -> None:
                     "metric": "lines_per_s",
                     "value": round(qf, 1),
                     "unit": "lines/s",
-                    "note": f"qframe file → log json; {note}",
+                    "note": f"qframe file → log json; {note}; rounds {_fmt(qf_all)}",
                 }
             )
         )
@@ -205,7 +221,7 @@ def main() -> None:
                         "metric": "lines_per_s",
                         "value": round(rs, 1),
                         "unit": "lines/s",
-                        "note": f"rsyslog imfile → omfile; {note}",
+                        "note": f"rsyslog imfile → omfile; {note}; rounds {_fmt(rs_all)}",
                     }
                 )
             )

@@ -83,7 +83,7 @@ class Progress:
             "fp": i.fp,
             "fp_len": i.fp_len,
             "offset": self.committed,
-            "seen": round(self.last_seen, 3),
+            "seen": int(self.last_seen) // 60 * 60,  # minutes: no rewrite per scan
         }
 
     @classmethod

@@ -196,7 +196,11 @@ class FileCollector(Collector):
             i = p.identity
             if (i.dev, i.ino) in seen:
                 p.last_seen = now
-            elif not p.in_flight and now - p.last_seen > FORGET_AFTER:
+            elif (
+                not p.in_flight
+                and (i.dev, i.ino) not in self.tailers
+                and now - p.last_seen > FORGET_AFTER
+            ):
                 del self.progress[i.uid]
         self.metrics.set_gauge("files_open", len(self.tailers))
 

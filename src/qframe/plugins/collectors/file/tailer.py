@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["Tailer"]
 
 _new = Message.__new__
+# building messages slot by slot needs Message's lazy containers (checked once, here)
+_FAST = {"_labels", "_tags", "_fields"} <= set(Message.__slots__)
 TRUNCATED = "_truncated"
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
@@ -311,7 +313,14 @@ class Tailer:
     def _ascii_lines(
         self, complete: bytes, off: int, now: float, d: Delivery, out: list[Message]
     ) -> None:
-        """The fast path: ASCII text without CR, no multiline (bytes == characters)."""
+        """The fast path: ASCII text without CR, no multiline (bytes == characters).
+
+        Messages are built slot by slot (twice as fast as ``Message(...)``): the private
+        ``_labels``/``_tags``/``_fields`` slots are Message's lazily created containers.
+        """
+        if not _FAST:
+            self._lines(complete, off, now, d, out)
+            return
         text = complete.decode("ascii")
         limit = self.limit
         prefix = self._id_prefix
@@ -329,12 +338,12 @@ class Tailer:
                 m.kind = "log"
                 m.level = 6
                 m.host = host
-                m.id = prefix + str(pos)
+                m.id = f"{prefix}{pos}"
                 m.source_path = [name]
                 m.source_success = True
-                m.labels = {}
-                m.tags = []
-                m.fields = {"path": path, "offset": pos}
+                m._labels = None  # created on first use (see Message)
+                m._tags = None
+                m._fields = {"path": path, "offset": pos}
                 m.container = None
                 m.metric = None
                 m.ack = d
