@@ -242,3 +242,22 @@ async def test_influxdb_v1_uses_database_retention_policy_and_basic_auth(
     assert dict(write[0].query) == {"db": "db1", "precision": "u", "rp": "week"}
     assert write[0].headers["Authorization"] == "Basic dTpw"
     assert write[1] == b"cpu v=1i 1795669200500000\n"
+
+
+async def test_a_message_that_cannot_be_encoded_is_dead_lettered_and_the_rest_flows(
+    dest: Destination, tmp_path: Path
+) -> None:
+    batch = msgs(3)
+    batch[1].fields["huge"] = 2**70  # JSON numbers beyond 64 bits are refused by the encoder
+    async with Harness(config("elasticsearch", dest.url, tmp_path)) as h:
+        await h.plugin("src").send(batch)
+        await h.wait_for(lambda: h.plugin("src").acked == 3)
+        out = h.plugin("out")
+        assert out.metrics.counter("rejected", reason="encode") == 1
+        assert out.metrics.counter("delivered") == 2
+        assert out.metrics.dropped == {}
+    assert [d["n"] for _, b in dest.requests for d in Destination.docs(b)] == [0, 2]
+    dl = orjson.loads((tmp_path / "handler.out" / "dead-letter.jsonl").read_bytes())
+    assert dl["status"] == 0
+    assert dl["message"]["id"] == "id1"
+    assert "encode" in dl["error"]

@@ -116,3 +116,23 @@ def test_tag_sets_are_cached_without_mixing_up_different_labels() -> None:
     b = enc.encode(point({"v": 1}, {"a": "2"}))
     assert a != b
     assert enc.encode(point({"v": 1}, {"a": "1"})) == a
+
+
+def test_the_cached_field_format_still_leaves_out_nan_and_writes_big_ints_as_floats() -> None:
+    enc = LineEncoder()
+    assert (
+        enc.encode(point({"a": 1.5, "b": 2, "inf%o": 3})) == b"cpu a=1.5,b=2i,inf%o=3i 1700000000\n"
+    )
+    assert (
+        enc.encode(point({"a": math.nan, "b": 2, "inf%o": 3})) == b"cpu b=2i,inf%o=3i 1700000000\n"
+    )
+    assert enc.encode(point({"a": 0.5, "b": 2**70, "inf%o": 3})) == (
+        b"cpu a=0.5,b=1.1805916207174113e+21,inf%o=3i 1700000000\n"
+    )
+    assert (
+        enc.encode(point({"a": 0.25, "b": -1, "inf%o": 0}))
+        == b"cpu a=0.25,b=-1i,inf%o=0i 1700000000\n"
+    )
+    assert enc.encode(point({"a": 0.25, "b": True, "inf%o": 0})) == (
+        b"cpu a=0.25,b=true,inf%o=0i 1700000000\n"
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import random
 import ssl
 import time
@@ -244,40 +245,53 @@ class DeliveringHandler(Handler):
 
     # -- input -------------------------------------------------------------------------
     async def handle(self, batch: list[Message]) -> None:
-        buf = self._buf
         encode = self.encode
-        o = self.o
-        n = 0
-        size = self._buf_bytes
-        skipped: list[Message] = []
-        for m in batch:
-            try:
-                data = encode(m)
-            except Exception as exc:
-                self._reject(m, exc)
-                continue
-            if data is None:
-                skipped.append(m)
-                continue
-            buf.append((m, data))
-            n += 1
-            size += len(data)
-            if len(buf) >= o.batch_size or size >= o.batch_bytes:
-                self._pending += n
-                n = 0
-                self._buf_bytes = size
-                self._dispatch()
-                buf = self._buf
-                size = 0
-        self._pending += n
-        self._buf_bytes = size
-        if skipped:
-            self.drop(skipped, "unsupported")
+        try:
+            encoded: list[Any] = list(map(encode, batch))
+        except Exception:
+            encoded = [self._encode_one(m) for m in batch]  # rejected ones become False
+        if None in encoded or False in encoded:
+            items = [(m, d) for m, d in zip(batch, encoded, strict=True) if d]
+            unsupported = [m for m, d in zip(batch, encoded, strict=True) if d is None]
+            if unsupported:
+                self.drop(unsupported, "unsupported")
+        else:
+            items = list(zip(batch, encoded, strict=True))  # type: ignore[arg-type]
+        if items:
+            self._add(items, sum(map(len, [d for _, d in items])))
         if self._pending >= self._max_pending:
             self._dispatch()
             self._room.clear()
             self.metrics.set_gauge("pending", self._pending)
             await self._room.wait()
+
+    def _add(self, items: list[Item], size: int) -> None:
+        """Buffer items; send a request per ``batch-size`` items or ``batch-bytes``."""
+        o = self.o
+        self._pending += len(items)
+        buf = self._buf
+        if len(buf) + len(items) < o.batch_size and self._buf_bytes + size < o.batch_bytes:
+            buf.extend(items)
+            self._buf_bytes += size
+            return
+        bsize, bmax = o.batch_size, o.batch_bytes
+        total = self._buf_bytes
+        for item in items:
+            buf.append(item)
+            total += len(item[1])
+            if len(buf) >= bsize or total >= bmax:
+                self._buf_bytes = total
+                self._dispatch()
+                buf = self._buf
+                total = 0
+        self._buf_bytes = total
+
+    def _encode_one(self, m: Message) -> Any:
+        try:
+            return self.encode(m)
+        except Exception as exc:
+            self._reject(m, exc)
+            return False
 
     async def on_tick(self) -> None:
         self._dispatch()
@@ -285,7 +299,11 @@ class DeliveringHandler(Handler):
 
     def _reject(self, m: Message, exc: Exception) -> None:
         self.metrics.inc("rejected", reason="encode")
-        self._write_dead([{"status": 0, "error": f"encode: {exc!r}", "message": m.to_dict()}])
+        try:
+            record: Any = m.to_dict()
+        except Exception:
+            record = repr(m)
+        self._write_dead([{"status": 0, "error": f"encode: {exc!r}", "message": record}])
         self._warn("message could not be encoded (dead-lettered): %r", exc)
         ack((m,))
 
@@ -401,7 +419,11 @@ class DeliveringHandler(Handler):
         with open(path, "ab") as f:
             for r in records:
                 line = {"time": now, "handler": self.name, **r}
-                f.write(orjson.dumps(line, default=str) + b"\n")
+                try:
+                    data = orjson.dumps(line, default=str)
+                except TypeError:  # what orjson refuses (ints beyond 64 bits …)
+                    data = json.dumps(line, default=str, ensure_ascii=False).encode()
+                f.write(data + b"\n")
 
     def _warn(self, fmt: str, *args: Any) -> None:
         """Log at most once a second (the rest are counted in the next line)."""
