@@ -16,6 +16,7 @@ from .checkpoint import CheckpointStore, Progress
 from .identity import Identity, read_head
 from .options import FileOptions
 from .tailer import Tailer
+from .watch import Watcher
 
 __all__ = ["FileCollector"]
 
@@ -79,6 +80,8 @@ class FileCollector(Collector):
         self._last_log: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
         self._stopping = False
+        self._by_path: dict[str, Tailer] = {}
+        self._watcher: Watcher | None = None
 
     # -- life ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -96,6 +99,14 @@ class FileCollector(Collector):
 
     async def run(self) -> None:
         interval = self.options.scan_interval
+        if self._watcher is None and self.options.inotify:
+            w = Watcher(self.wake_scan, self._written, self._wake_all)
+            if w.start():
+                self._watcher = w
+                for d in self._static_dirs():
+                    w.watch(d)
+            else:
+                self.log.info("inotify is not available: discovery and reading poll")
         while True:
             try:
                 self._scan()
@@ -113,6 +124,9 @@ class FileCollector(Collector):
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
         tasks = [t.task for t in self.tailers.values() if t.task is not None]
         for t in tasks:
             t.cancel()
@@ -158,6 +172,39 @@ class FileCollector(Collector):
     # -- discovery ------------------------------------------------------------------------
     def wake_scan(self) -> None:
         self._wake.set()
+
+    def _written(self, path: str) -> None:
+        t = self._by_path.get(path)
+        if t is not None:
+            t.wake()
+
+    def _wake_all(self) -> None:
+        self._wake.set()
+        for t in self.tailers.values():
+            t.wake()
+
+    def moved(self, t: Tailer, path: str) -> None:
+        """A tailer's file is now known under ``path``."""
+        if self._by_path.get(t.path) is t:
+            del self._by_path[t.path]
+        self._by_path[path] = t
+        if self._watcher is not None:
+            self._watcher.watch(os.path.dirname(path) or ".")
+
+    def _static_dirs(self) -> list[str]:
+        """The deepest directory of each glob that has no wildcard in it."""
+        out = []
+        for pattern in self.options.path:
+            parts = os.path.expanduser(pattern).split(os.sep)
+            fixed = []
+            for part in parts[:-1]:
+                if any(c in part for c in "*?["):
+                    break
+                fixed.append(part)
+            d = os.sep.join(fixed) or ("/" if pattern.startswith("/") else ".")
+            if os.path.isdir(d):
+                out.append(d)
+        return out
 
     def _glob(self) -> list[str]:
         o = self.options
@@ -245,6 +292,7 @@ class FileCollector(Collector):
             self.problem("open_error", f"cannot read {path}: {exc}")
             return
         self.tailers[key] = t
+        self.moved(t, path)
         self.metrics.inc("files", event="opened")
         self.log.debug("reading %s from %d", path, start)
         t.task = self.spawn(t.run(), f"tail {path}")
@@ -253,6 +301,8 @@ class FileCollector(Collector):
         """A tailer ended (inactive, read error, stop)."""
         if self.tailers.get((t.dev, t.ino)) is t:
             del self.tailers[(t.dev, t.ino)]
+            if self._by_path.get(t.path) is t:
+                del self._by_path[t.path]
             self.metrics.inc("files", event="closed")
             self.metrics.set_gauge("files_open", len(self.tailers))
         t.close()

@@ -46,6 +46,9 @@ class FileOptions(PluginOptions):
     poll_interval: Duration = Field(
         0.25, description="how often an idle file is checked for growth, truncation, rotation"
     )
+    inotify: bool = Field(
+        True, description="wake discovery and idle files on inotify events (polling remains)"
+    )
     start_position: Literal["end", "beginning"] = Field(
         "end",
         description="where files present at the very first start are read from (later: start)",

@@ -66,6 +66,7 @@ class Tailer:
         self.encoding: str = o.encoding
         self.mline = Multiline(o.multiline) if o.multiline is not None else None
         self.task: asyncio.Task[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._id_prefix = ""
         if progress is not None:
             self._id_prefix = progress.identity.uid + "-"
@@ -115,7 +116,24 @@ class Tailer:
             if state == "close":
                 await self._finish()
                 return
-            await asyncio.sleep(poll)
+            await self._sleep(poll)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` or until :meth:`wake` (inotify saw a write)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._waiter = fut
+        handle = loop.call_later(seconds, _resolve, fut)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+            self._waiter = None
+
+    def wake(self) -> None:
+        w = self._waiter
+        if w is not None:
+            _resolve(w)
 
     def _check(self) -> str:
         """At end of file: "ok", "truncated" or "close"."""
@@ -153,6 +171,7 @@ class Tailer:
         """Discovery found this file (again) under ``path``."""
         if path != self.path:
             self.coll.log.info("%s is now %s", self.path, path)
+            self.coll.moved(self, path)
             self.path = path
             if self.progress is not None:
                 self.progress.path = path
@@ -469,3 +488,8 @@ class Tailer:
         fd, self.fd = self.fd, -1
         if fd >= 0:
             os.close(fd)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
