@@ -31,14 +31,17 @@ class FileCollector(Collector):
     start and every ``scan-interval`` (and at once when an open file is renamed or
     deleted).  Files present at the very first start (no checkpoint yet) are read from
     ``start-position`` (``end``: from the end of their last complete line); every file
-    found later, or not in the checkpoint, is read from its start.  Discovery polls
-    (no inotify); an open file is checked every ``poll-interval`` when idle.
+    found later, or not in the checkpoint, is read from its start.  inotify (through
+    libc, where available; ``inotify: false`` turns it off) wakes discovery when a file
+    appears and a tailer when its file is written; polling stays as the safety net (an
+    idle file is checked every ``poll-interval``).
 
     **Identity.** device + inode + a hash of the first ``fingerprint-bytes`` bytes: a
     file that reuses an inode number is a new file.  Rename-and-create: the renamed
     file is read to its end (its descriptor stays open until ``close-inactive``).
     Copytruncate: a size below the read position or a changed fingerprint restarts
-    reading at 0.  Globs should leave out rotated copies (``exclude: ["*.1", "*.gz"]``),
+    reading at 0, after the lines not yet read are taken from the copy (same
+    directory, name starting with the file's name, first bytes matching).  Globs should leave out rotated copies (``exclude: ["*.1", "*.gz"]``),
     otherwise a copy is a new file and is read again.
 
     **Delivery.** Every batch carries a delivery token; the checkpoint
