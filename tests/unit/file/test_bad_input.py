@@ -85,7 +85,9 @@ async def test_multiline_groups_lines_and_flushes_the_last_group_on_timeout(
     f = tmp_path / "app.log"
     f.write_text("ERROR boom\n  at a\n  at b\nINFO ok\n  detail\n")
     ml = {"pattern": r"^\s", "match": "after", "timeout": "100ms"}
-    async with harness(tmp_path, path=str(f), start_position="beginning", multiline=ml) as h:
+    async with harness(
+        tmp_path, path=str(f), start_position="beginning", multiline=ml, poll_interval="1h"
+    ) as h:
         await h.wait_for(lambda: len(h.captured("out")) == 2)
         msgs = h.captured("out")
         coll = h.plugin("files")

@@ -84,6 +84,8 @@ class Tailer:
             raise
         except OSError as exc:
             coll.problem("read_error", f"{self.path}: {exc}")
+            if self.progress is not None:  # reopened later from what was sent
+                self.progress.read_pos = self._commit_point()
         finally:
             coll.closed(self)
 
@@ -105,10 +107,14 @@ class Tailer:
                 self.last_growth = time.monotonic()
                 await self._consume(data)
                 continue
+            wait = poll
             if self.mline is not None and self.mline.pending_start is not None:
                 timeout = o.multiline.timeout if o.multiline is not None else 0.0
-                if time.monotonic() - self.mline.last_line_at >= timeout:
+                left = self.mline.last_line_at + timeout - time.monotonic()
+                if left <= 0:
                     await self._flush_multiline()
+                else:
+                    wait = min(wait, left)
             state = self._check()
             if state == "truncated":
                 await self._restart()
@@ -116,7 +122,7 @@ class Tailer:
             if state == "close":
                 await self._finish()
                 return
-            await self._sleep(poll)
+            await self._sleep(wait)
 
     async def _sleep(self, seconds: float) -> None:
         """Wait ``seconds`` or until :meth:`wake` (inotify saw a write)."""
