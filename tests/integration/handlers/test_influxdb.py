@@ -185,3 +185,12 @@ async def test_messages_that_make_no_point_are_dropped_and_counted(
         await h.wait_for(lambda: h.plugin("src").acked == 2)
         assert h.plugin("influx").metrics.dropped == {"unsupported": 1}
     assert len(influx.points("SELECT * FROM docker_container_mem", "drops")) == 1
+
+
+async def test_gzip_compressed_writes_land(influx: Influxd, tmp_path: Path) -> None:
+    cfg = config(influx.url, "gz", tmp_path, gzip=True, precision="ms")
+    async with Harness(cfg) as h:
+        await h.plugin("src").send([stats("web", 1, T0 + i / 1000) for i in range(100)])
+        await h.wait_for(lambda: h.plugin("src").acked == 100)
+    (s,) = influx.query("SELECT count(usage) FROM docker_container_mem", "gz")
+    assert s["values"][0][1] == 100

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
 import random
 import ssl
@@ -55,6 +56,7 @@ class DeliveryOptions(PluginOptions):
         description="unconfirmed messages held before input waits (0: 4 × batch-size × max-in-flight)",
     )
     timeout: Duration = Field(30.0, gt=0, description="time allowed for one request")
+    gzip: bool = Field(False, description="compress request bodies (Content-Encoding: gzip)")
     retry_initial: Duration = Field(0.5, gt=0, description="first retry delay (then doubled)")
     retry_max: Duration = Field(30.0, gt=0, description="longest retry delay")
     dead_letter: str = Field(
@@ -369,6 +371,9 @@ class DeliveringHandler(Handler):
             return Outcome(retry=items, reason="not started"), None
         i = self._pool.pick()
         url, body, headers = self.request(self._pool.urls[i], items)
+        if self.o.gzip:
+            body = gzip.compress(body, compresslevel=1)
+            headers = {**headers, "Content-Encoding": "gzip"}
         try:
             async with session.post(url, data=body, headers=headers) as resp:
                 status = resp.status

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
 import orjson
 import yaml
+from pydantic import field_validator
 
 from ....message import Message
 from ....options import Field, StrList
@@ -75,6 +77,26 @@ class ElasticsearchHandler(DeliveringHandler):
             description="index template installed at start: a mapping, JSON text or a file path",
         )
         template_name: str = Field("qframe", description="name of the installed index template")
+
+        @field_validator("index")
+        @classmethod
+        def _valid_index(cls, v: str) -> str:
+            if v:
+                sample = time.strftime(v, time.gmtime(1795669200))
+                bad = set(sample) & set(' \\/*?"<>|,#:')
+                if bad or sample != sample.lower() or sample.startswith(("-", "_", "+")):
+                    raise ValueError(
+                        f"{v!r} gives index names like {sample!r}: Elasticsearch wants lower case, "
+                        'no spaces or \\/*?"<>|,#: and no leading -_+'
+                    )
+            return v
+
+        @field_validator("index_prefix")
+        @classmethod
+        def _valid_prefix(cls, v: str) -> str:
+            if v:
+                cls._valid_index(v + "-%Y.%m.%d")
+            return v
 
     options: Options
 

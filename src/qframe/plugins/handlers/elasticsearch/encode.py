@@ -11,6 +11,7 @@ turn into nested objects that conflict with each other in the index mapping.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -37,6 +38,7 @@ CORE_KEYS = frozenset(
         "fields",
     )
 )
+_CORE_DISJOINT = CORE_KEYS.isdisjoint
 _SUBSECOND = re.compile(r"%[MSfsT]|%c|%X|%r|%R")
 _OPTS = orjson.OPT_NON_STR_KEYS
 
@@ -98,12 +100,14 @@ class DocumentEncoder:
         return frag
 
     def document(self, m: Message) -> dict[str, Any]:
-        f = m.fields
+        # the lazy parts are read without creating them (Message creates them on access)
+        f = m._fields
         if f:
-            doc = dict(f)
-            clash = [k for k in f if k in CORE_KEYS]
-            if clash:
-                doc["fields"] = {k: doc.pop(k) for k in clash}
+            if _CORE_DISJOINT(f):
+                doc = f.copy()
+            else:
+                doc = {k: v for k, v in f.items() if k not in CORE_KEYS}
+                doc["fields"] = {k: v for k, v in f.items() if k in CORE_KEYS}
         else:
             doc = {}
         doc["@timestamp"] = format_time(m.time)
@@ -115,10 +119,11 @@ class DocumentEncoder:
             doc["host"] = m.host
         if m.source_path:
             doc["source_path"] = m.source_path
-        if m.tags:
-            doc["tags"] = m.tags
-        if m.labels:
-            doc["labels"] = self._dedot(m.labels) if self.dedot else m.labels
+        if m._tags:
+            doc["tags"] = m._tags
+        lb = m._labels
+        if lb:
+            doc["labels"] = self._dedot(lb) if self.dedot else lb
         if m.container is not None:
             doc["container"] = self.container(m.container)
         if m.metric is not None:
@@ -126,8 +131,12 @@ class DocumentEncoder:
         return doc
 
     def doc_id(self, m: Message) -> str:
-        if m.id:
-            return m.id
+        i = m.id
+        if i:
+            # Elasticsearch refuses ids over 512 bytes: a long one is replaced by its digest
+            if len(i) > 128 and len(i.encode()) > 512:
+                return "sha256:" + hashlib.sha256(i.encode()).hexdigest()
+            return i
         if not self.generate_ids:
             return ""
         self._seq += 1
