@@ -161,6 +161,23 @@ class DockerCollector(Collector):
     async def forever(self) -> None:
         await asyncio.Event().wait()
 
+    async def rescan(self, interval: float, found: Callable[[str], None]) -> None:
+        """Every ``interval`` seconds, hand the id of each running container to ``found``.
+
+        A safety net under the event stream (an event can come late or, with some
+        engines, not at all): a running container nobody follows is picked up here.
+        """
+        if interval <= 0:
+            await self.forever()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.connect()
+                for c in await self.client.containers():
+                    found(c["Id"])
+            except DockerError as exc:
+                self.engine_down(exc)
+
 
 class ContainerTasks:
     """One background task per container id (a stats or a log stream)."""

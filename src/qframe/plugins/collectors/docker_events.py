@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...docker import DockerCollector, DockerError, DockerOptions, info_from_attributes
+from ...docker import DockerCollector, DockerOptions, info_from_attributes
 from ...docker.events import EventWatcher, event_ns
 from ...message import KIND_EVENT, ContainerInfo, Message
 from ...options import Field, StrList
@@ -171,17 +171,15 @@ class DockerEventsCollector(DockerCollector):
             self.cache.forget(cid)
 
     async def _container(self, cid: str, action: str, attrs: dict[str, str]) -> ContainerInfo:
+        known = self.cache.peek(cid)
         if action not in GONE_ACTIONS:
-            try:
-                item = await self.cache.get(cid, refresh=action in REFRESH_ACTIONS)
-            except DockerError:
-                raise
+            item = await self.cache.get(cid, refresh=action in REFRESH_ACTIONS)
             if item is not None:
                 return item.info
-        else:
-            hit = self.cache.peek(cid)
-            if hit is not None:
-                return hit.info
+            if known is not None:  # removed before we could look again
+                self.cache.put(known)
+        if known is not None:
+            return known.info
         return info_from_attributes(cid, attrs)
 
     def _message(

@@ -20,7 +20,7 @@ from ...docker.events import EventWatcher
 from ...docker.positions import AckTracker, CheckpointFile, LineCounter, Position
 from ...docker.streams import STREAM_NAMES, LogDecoder, LogLine
 from ...message import KIND_LOG, ContainerInfo, Delivery, Message
-from ...options import Bytes, Field
+from ...options import Bytes, Duration, Field
 
 CHECKPOINT = "positions.json"
 GONE_ACTIONS = frozenset({"destroy", "remove"})
@@ -91,6 +91,11 @@ class DockerLogsCollector(DockerCollector):
         max_line_bytes: Bytes = Field(
             "1MiB", description="longer lines are cut and tagged _truncated"
         )
+        rescan: Duration = Field(
+            "10s",
+            description="list the running containers this often and follow any not yet "
+            "followed (a safety net under the events; 0: never)",
+        )
 
     options: Options
 
@@ -103,6 +108,8 @@ class DockerLogsCollector(DockerCollector):
         self._store: CheckpointFile | None = None
         self._dirty = False
         self._closing = False
+        # containers not to follow: skipped by label, or running at start with skip-running
+        self._ignored: set[str] = set()
 
     # -- life --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -148,12 +155,19 @@ class DockerLogsCollector(DockerCollector):
     async def run(self) -> None:
         await self.connect()
         await self._prune()
-        if not self.options.skip_running:
-            for c in await self.client.containers():
+        for c in await self.client.containers():
+            if self.options.skip_running:
+                self._ignored.add(c["Id"])
+            else:
                 self._open(c["Id"], initial=True)
-        if self.options.inputs:
-            await self.forever()
-        await EventWatcher(self, {"type": ["container"]}, self._on_events).run()
+        if not self.options.inputs:
+            self.spawn(EventWatcher(self, {"type": ["container"]}, self._on_events).run(), "events")
+        await self.rescan(self.options.rescan, self._rescanned)
+
+    def _rescanned(self, cid: str) -> None:
+        if cid not in self._ignored and cid not in self.streams:
+            self.metrics.inc("rescan_found")
+            self._open(cid, initial=False)
 
     async def _prune(self) -> None:
         """Forget the checkpoints of containers that no longer exist."""
@@ -185,8 +199,10 @@ class DockerLogsCollector(DockerCollector):
             if not self.options.skip_running:
                 self._open(cid, initial=True)
         elif action in ("start", "restart"):
+            self._ignored.discard(cid)
             self._open(cid, initial=False)
         elif action in GONE_ACTIONS and cid not in self.streams:
+            self._ignored.discard(cid)
             self.committed.pop(cid, None)
             self.emitted.pop(cid, None)
             self.trackers.pop(cid, None)
@@ -224,6 +240,7 @@ class DockerLogsCollector(DockerCollector):
                         return
                     if self._skipped(item.info):
                         self.metrics.inc("skipped")
+                        self._ignored.add(cid)
                         return
                     await self._read(cid, item, LineCounter(self._resume(cid, initial)))
                     attempt = 0

@@ -19,7 +19,7 @@ from ...docker.base import START_ACTIONS, STOP_ACTIONS
 from ...docker.events import EventWatcher
 from ...docker.streams import JsonLines
 from ...message import KIND_METRIC, ContainerInfo, Message, parse_time
-from ...options import Field
+from ...options import Duration, Field
 
 #: the engine answers ``read`` as the zero time before the first sample
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -61,25 +61,31 @@ class DockerStatsCollector(DockerCollector):
             "org.qnib.qframe.skip-stats",
             description="containers with this label (any value but false) get no stats stream",
         )
+        rescan: Duration = Field(
+            "10s",
+            description="list the running containers this often and open a stream for any "
+            "without one (a safety net under the events; 0: never)",
+        )
 
     options: Options
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.streams = ContainerTasks(self)
+        self._ignored: set[str] = set()  # skipped by label
 
     async def run(self) -> None:
         await self.connect()
         for c in await self.client.containers():
             self._open(c["Id"], None)
-        if self.options.inputs:
-            await self.forever()
-        watcher = EventWatcher(
-            self,
-            {"type": ["container"]},
-            self._on_events,
-        )
-        await watcher.run()
+        if not self.options.inputs:
+            self.spawn(EventWatcher(self, {"type": ["container"]}, self._on_events).run(), "events")
+        await self.rescan(self.options.rescan, self._rescanned)
+
+    def _rescanned(self, cid: str) -> None:
+        if cid not in self._ignored and cid not in self.streams:
+            self.metrics.inc("rescan_found")
+            self._open(cid, None)
 
     async def receive(self, batch: list[Message]) -> None:
         for m in batch:
@@ -130,6 +136,7 @@ class DockerStatsCollector(DockerCollector):
                         info = item.info
                     if self._skipped(info):
                         self.metrics.inc("skipped")
+                        self._ignored.add(cid)
                         return
                     if not item.running:
                         item = await self.cache.get(cid, refresh=True)

@@ -1,0 +1,66 @@
+"""docker-stats (collector + filter) against the Podman Docker API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qframe.message import Message
+from qframe.testing import Harness, wait_until
+from tests.integration.docker.helpers import of, pipeline
+from tests.services.podman import PodmanService
+
+
+def point(msgs: list[Message], name: str, measurement: str, **tags: str) -> list[Message]:
+    return [
+        m
+        for m in of(msgs, name, "metric")
+        if m.metric is not None
+        and m.metric.name == measurement
+        and all(m.labels.get(k) == v for k, v in tags.items())
+    ]
+
+
+async def test_a_busy_container_shows_high_cpu_and_plausible_memory_and_network(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    busy, idle = podman.unique("busy"), podman.unique("idle")
+    config = pipeline(
+        podman.docker_host,
+        tmp_path,
+        {"docker-events": {}, "docker-stats": {"inputs": ["docker-events"]}},
+        filters={"metrics": {"kind": "docker-stats", "inputs": ["collector.docker-stats"]}},
+        capture_inputs=["metrics"],
+    )
+    try:
+        async with Harness(config) as h:
+            out = h.captured("out")
+            await wait_until(lambda: h.plugin("docker-events").watcher.connections > 0)
+            busy_id = podman.run(busy, "sh", "-c", "while :; do :; done", network="bridge")
+            podman.run(idle, network="bridge", labels={"org.qnib.qframe.skip-stats": "true"})
+
+            def hot() -> bool:
+                return any(
+                    m.metric.fields.get("usage_percent", 0) > 50  # type: ignore[union-attr]
+                    for m in point(out, busy, "docker_container_cpu", cpu="cpu-total")
+                )
+
+            await wait_until(hot, timeout=40, what="usage_percent > 50")
+            podman.rm(busy)
+            stats = h.plugin("docker-stats")
+            await wait_until(lambda: busy_id not in stats.streams, timeout=20)
+    finally:
+        podman.rm(busy, idle)
+    mem = point(out, busy, "docker_container_mem")[-1]
+    assert mem.metric is not None
+    f = mem.metric.fields
+    assert 0 < f["usage"] < f["limit"]
+    assert 0 < f["usage_percent"] < 100
+    net = point(out, busy, "docker_container_net", network="total")[-1]
+    assert net.metric is not None
+    assert net.metric.fields["tx_bytes"] >= 0 and "rx_packets" in net.metric.fields
+    assert point(out, busy, "docker_container_blkio", device="total")
+    m = point(out, busy, "docker_container_cpu")[-1]
+    assert m.labels["container_name"] == busy
+    assert m.labels["image_name"] == "localhost/busybox:latest"
+    assert m.labels["container_id"] == m.container.id  # type: ignore[union-attr]
+    assert of(out, idle) == []  # skip-stats label
