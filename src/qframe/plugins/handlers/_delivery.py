@@ -231,9 +231,13 @@ class DeliveringHandler(Handler):
                     self._pending,
                     timeout,
                 )
-            for t in list(self._tasks):
+            tasks = list(self._tasks)
+            for t in tasks:
                 t.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
+        # what was not confirmed stays unacknowledged (a replayable source sends it again)
+        self._pending = 0
+        self._room.set()
         if self._session is not None:
             s, self._session = self._session, None
             await s.close()
