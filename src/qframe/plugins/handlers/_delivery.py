@@ -261,10 +261,12 @@ class DeliveringHandler(Handler):
             unsupported = [m for m, d in zip(batch, encoded, strict=True) if d is None]
             if unsupported:
                 self.drop(unsupported, "unsupported")
+            size = sum([len(d) for _, d in items])
         else:
-            items = list(zip(batch, encoded, strict=True))  # type: ignore[arg-type]
+            items = list(zip(batch, encoded, strict=True))
+            size = sum(map(len, encoded))
         if items:
-            self._add(items, sum(map(len, [d for _, d in items])))
+            self._add(items, size)
         if self._pending >= self._max_pending:
             self._dispatch()
             self._room.clear()
