@@ -58,8 +58,11 @@ def apache_lines(n: int, path: Path) -> int:
     return path.stat().st_size
 
 
-def count_lines(path: Path, want: int, timeout: float, proc: subprocess.Popen[bytes]) -> float:
-    """Wait until ``path`` holds ``want`` lines; return the monotonic time it happened."""
+def count_lines(
+    path: Path, want: int, timeout: float, proc: subprocess.Popen[bytes]
+) -> tuple[float, float]:
+    """Wait until ``path`` holds ``want`` lines; return when the first and the last came."""
+    first = 0.0
     deadline = time.monotonic() + timeout
     seen = 0
     pos = 0
@@ -72,9 +75,11 @@ def count_lines(path: Path, want: int, timeout: float, proc: subprocess.Popen[by
                     if not data:
                         break
                     seen += data.count(b"\n")
+                    if not first and seen:
+                        first = time.monotonic()
                     pos += len(data)
         if seen >= want:
-            return time.monotonic()
+            return first, time.monotonic()
         if proc.poll() is not None:
             raise RuntimeError(f"process exited ({proc.returncode}) after {seen} lines")
         if time.monotonic() > deadline:
@@ -142,9 +147,10 @@ def run_rsyslog(tmp: Path, src: Path, n: int) -> float | None:
         stderr=open(d / "stderr.txt", "wb"),
     )
     try:
-        t1 = count_lines(out, n, TIMEOUT, proc)
+        t_first, t1 = count_lines(out, n, TIMEOUT, proc)
     finally:
         stop(proc)
+    print(f"# {d.name}: start-up {t_first - t0:.2f}s, total {t1 - t0:.2f}s", file=sys.stderr)
     return n / (t1 - t0)
 
 
@@ -175,9 +181,10 @@ def run_qframe(tmp: Path, src: Path, n: int) -> float:
         cwd=d,
     )
     try:
-        t1 = count_lines(out, n, TIMEOUT, proc)
+        t_first, t1 = count_lines(out, n, TIMEOUT, proc)
     finally:
         stop(proc)
+    print(f"# {d.name}: start-up {t_first - t0:.2f}s, total {t1 - t0:.2f}s", file=sys.stderr)
     return n / (t1 - t0)
 
 
