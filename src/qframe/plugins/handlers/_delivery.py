@@ -390,9 +390,14 @@ class DeliveringHandler(Handler):
             return Outcome(retry=items, reason=f"{type(exc).__name__}: {exc}"), i
         self._pool.succeeded(i)
         self.metrics.inc("requests", status=str(status))
-        out = self.parse(status, data, items)
-        if out is None:
-            out = default_outcome(status, data, items)
+        try:
+            out = self.parse(status, data, items)
+            if out is None:
+                out = default_outcome(status, data, items)
+        except Exception as exc:  # a bug or a very odd answer: keep the items, try again
+            self.metrics.errors += 1
+            self.log.error("reading the answer failed: %r", exc, exc_info=exc)
+            out = Outcome(retry=items, reason=f"answer not understood: {exc!r}")
         return out, None
 
     # -- dead letters ------------------------------------------------------------------
