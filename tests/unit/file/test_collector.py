@@ -211,3 +211,39 @@ async def test_a_hundred_files_are_read_at_once(tmp_path: Path) -> None:
         got = set(texts(h))
         assert len(h.plugin("files").tailers) == 100
     assert got == {f"{i} {j}" for i in range(100) for j in range(51)}
+
+
+async def test_a_rename_rotation_while_stopped_is_read_from_the_rotated_file(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "app.log"
+    f.write_text("a1\na2\n")
+    async with harness(tmp_path, path=str(f), start_position="beginning") as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+    append(f, "a3 written while stopped\n")
+    os.rename(f, tmp_path / "app.log.1")
+    f.write_text("b1\n")
+    async with harness(tmp_path, path=str(f)) as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+        assert sorted(texts(h)) == ["a3 written while stopped", "b1"]
+        assert h.plugin("files").metrics.counter("files", event="recovered") == 1
+
+
+async def test_a_copytruncate_while_stopped_reads_the_rest_from_the_copy(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_text("a1\na2\n")
+    async with harness(tmp_path, path=str(f), start_position="beginning") as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+        first_ids = [m.id for m in h.captured("out")]
+    append(f, "a3 written while stopped\n")
+    (tmp_path / "app.log.1").write_bytes(f.read_bytes())
+    with open(f, "r+") as w:
+        w.truncate(0)
+    append(f, "b1\n")
+    async with harness(tmp_path, path=str(f)) as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+        msgs = sorted(h.captured("out"), key=lambda m: m.message)
+        assert [m.message for m in msgs] == ["a3 written while stopped", "b1"]
+    # the recovered line keeps the old file's identity in its id
+    assert msgs[0].id.rsplit("-", 1)[0] == first_ids[0].rsplit("-", 1)[0]
+    assert msgs[0].fields["offset"] == 6

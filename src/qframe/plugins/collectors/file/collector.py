@@ -15,7 +15,7 @@ from ....plugin import Collector
 from .checkpoint import CheckpointStore, Progress
 from .identity import Identity, read_head
 from .options import FileOptions
-from .tailer import Tailer
+from .tailer import COMPRESSED, Tailer
 from .watch import Watcher
 
 __all__ = ["FileCollector"]
@@ -242,6 +242,8 @@ class FileCollector(Collector):
             if self._stopping:
                 continue
             self._open(path, key, st.st_size, first)
+        if first and not self._first_start and not self._stopping:
+            self._recover()
         for p in list(self.progress.values()):
             i = p.identity
             if (i.dev, i.ino) in seen:
@@ -289,16 +291,81 @@ class FileCollector(Collector):
                 if head:
                     prog = self.register(Identity.of(key[0], key[1], head), path, start)
                     prog.read_pos = start
-            t = Tailer(self, path, fd, key[0], key[1], prog, start)
+            self._launch(path, fd, key, prog, start)
         except OSError as exc:
             os.close(fd)
             self.problem("open_error", f"cannot read {path}: {exc}")
-            return
+
+    def _launch(
+        self, path: str, fd: int, key: tuple[int, int], prog: Progress | None, start: int
+    ) -> None:
+        t = Tailer(self, path, fd, key[0], key[1], prog, start)
         self.tailers[key] = t
         self.moved(t, path)
         self.metrics.inc("files", event="opened")
         self.log.debug("reading %s from %d", path, start)
         t.task = self.spawn(t.run(), f"tail {path}")
+
+    def _recover(self) -> None:
+        """First scan after a restart: checkpointed files the globs no longer find.
+
+        A rotation while we were down renamed the file (``create``) or copied it and
+        truncated the original (``copytruncate``); the lines after the checkpoint are in
+        the rotated file: a sibling whose name starts with the old name and whose first
+        bytes match.  It is read from the checkpoint to its end, under the old identity.
+        """
+        open_uids = {t.progress.identity.uid for t in self.tailers.values() if t.progress}
+        for p in list(self.progress.values()):
+            if p.identity.uid in open_uids:
+                continue
+            found = self._find_rotated(p)
+            if found is None:
+                continue
+            path, fd, key = found
+            self.log.info(
+                "%s was rotated while stopped: reading %s from %d", p.path, path, p.read_pos
+            )
+            self.metrics.inc("files", event="recovered")
+            try:
+                self._launch(path, fd, key, p, p.read_pos)
+            except OSError as exc:
+                os.close(fd)
+                self.problem("open_error", f"cannot read {path}: {exc}")
+
+    def _find_rotated(self, p: Progress) -> tuple[str, int, tuple[int, int]] | None:
+        d, base = os.path.split(p.path)
+        try:
+            names = os.listdir(d or ".")
+        except OSError:
+            return None
+        best: tuple[tuple[bool, float], str, int, tuple[int, int]] | None = None
+        for name in names:
+            if not name.startswith(base) or name.endswith(COMPRESSED):
+                continue
+            full = os.path.join(d, name)
+            try:
+                fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                key = (st.st_dev, st.st_ino)
+                ok = (
+                    stat.S_ISREG(st.st_mode)
+                    and key not in self.tailers
+                    and st.st_size > p.read_pos
+                    and p.identity.matches(read_head(fd, p.identity.fp_len))
+                )
+            except OSError:
+                ok = False
+            rank = (key == (p.identity.dev, p.identity.ino), st.st_mtime) if ok else None
+            if rank is not None and (best is None or rank > best[0]):
+                if best is not None:
+                    os.close(best[2])
+                best = (rank, full, fd, key)
+            else:
+                os.close(fd)
+        return None if best is None else (best[1], best[2], best[3])
 
     def closed(self, t: Tailer) -> None:
         """A tailer ended (inactive, read error, stop)."""

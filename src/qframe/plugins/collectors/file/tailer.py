@@ -28,13 +28,13 @@ from .multiline import Event, Multiline
 if TYPE_CHECKING:
     from .collector import FileCollector
 
-__all__ = ["Tailer"]
+__all__ = ["COMPRESSED", "Tailer"]
 
 _new = Message.__new__
 # building messages slot by slot needs Message's lazy containers (checked once, here)
 _FAST = {"_labels", "_tags", "_fields"} <= set(Message.__slots__)
 TRUNCATED = "_truncated"
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
 
 class Tailer:
@@ -218,7 +218,7 @@ class Tailer:
         except OSError:
             return
         for name in names:
-            if name == base or not name.startswith(base) or name.endswith(_COMPRESSED):
+            if name == base or not name.startswith(base) or name.endswith(COMPRESSED):
                 continue
             full = os.path.join(d, name)
             try:
