@@ -85,3 +85,26 @@ async def test_after_a_restart_of_qframe_reading_resumes_with_no_gap_and_no_dupl
         assert replayed >= 1  # the engine's since is a whole second: some lines came twice
     finally:
         podman.rm(name)
+
+
+async def test_without_inputs_docker_logs_and_docker_stats_follow_the_events_themselves(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    name = podman.unique("alone")
+    config = pipeline(
+        podman.docker_host,
+        tmp_path,
+        {"docker-logs": {"rescan": 0}, "docker-stats": {"rescan": 0}},
+    )
+    try:
+        async with Harness(config) as h:
+            out = h.captured("out")
+            for p in ("docker-logs", "docker-stats"):
+                await wait_until(lambda p=p: h.plugin(p).watcher.connections > 0)
+            podman.run(name, "sh", "-c", "echo hello alone; sleep 3600")
+            await wait_until(lambda: len(of(out, name, "log")) >= 1, timeout=20)
+            await wait_until(lambda: len(of(out, name, "metric")) >= 1, timeout=20)
+    finally:
+        podman.rm(name)
+    assert of(out, name, "log")[0].message == "hello alone"
+    assert "stats" in of(out, name, "metric")[0].fields

@@ -110,6 +110,12 @@ class DockerLogsCollector(DockerCollector):
         self._closing = False
         # containers not to follow: skipped by label, or running at start with skip-running
         self._ignored: set[str] = set()
+        # without inputs: its own /events (for starts and stops)
+        self.watcher: EventWatcher | None = None
+        if not self.options.inputs:
+            self.watcher = EventWatcher(
+                self, {"type": ["container"]}, self._on_events, self._initial
+            )
 
     # -- life --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -155,14 +161,20 @@ class DockerLogsCollector(DockerCollector):
     async def run(self) -> None:
         await self.connect()
         await self._prune()
+        if self.options.inputs:
+            await self._initial(True)
+        elif self.watcher is not None:  # the stream opens first, then the list
+            self.spawn(self.watcher.run(), "events")
+        await self.rescan(self.options.rescan, self._rescanned)
+
+    async def _initial(self, first: bool) -> None:
+        if not first:
+            return
         for c in await self.client.containers():
             if self.options.skip_running:
                 self._ignored.add(c["Id"])
             else:
                 self._open(c["Id"], initial=True)
-        if not self.options.inputs:
-            self.spawn(EventWatcher(self, {"type": ["container"]}, self._on_events).run(), "events")
-        await self.rescan(self.options.rescan, self._rescanned)
 
     def _rescanned(self, cid: str) -> None:
         if cid not in self._ignored and cid not in self.streams:

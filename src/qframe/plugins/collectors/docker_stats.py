@@ -73,14 +73,25 @@ class DockerStatsCollector(DockerCollector):
         super().__init__(*a, **kw)
         self.streams = ContainerTasks(self)
         self._ignored: set[str] = set()  # skipped by label
+        # without inputs: its own /events (for starts and stops)
+        self.watcher: EventWatcher | None = None
+        if not self.options.inputs:
+            self.watcher = EventWatcher(
+                self, {"type": ["container"]}, self._on_events, self._initial
+            )
 
     async def run(self) -> None:
         await self.connect()
-        for c in await self.client.containers():
-            self._open(c["Id"], None)
-        if not self.options.inputs:
-            self.spawn(EventWatcher(self, {"type": ["container"]}, self._on_events).run(), "events")
+        if self.options.inputs:
+            await self._initial(True)
+        elif self.watcher is not None:  # the stream opens first, then the list
+            self.spawn(self.watcher.run(), "events")
         await self.rescan(self.options.rescan, self._rescanned)
+
+    async def _initial(self, first: bool) -> None:
+        if first:
+            for c in await self.client.containers():
+                self._open(c["Id"], None)
 
     def _rescanned(self, cid: str) -> None:
         if cid not in self._ignored and cid not in self.streams:
