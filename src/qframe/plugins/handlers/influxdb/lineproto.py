@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 from ....message import Message
@@ -30,7 +29,6 @@ PRECISIONS: dict[str, tuple[float, str]] = {
     "us": (1e6, "u"),
     "ns": (1e9, "n"),
 }
-_MISSING = object()
 _INT_MIN = -(2**63)
 _INT_MAX = 2**63 - 1
 _MEAS_TABLE = str.maketrans({",": "\\,", " ": "\\ ", "\n": "\\ ", "\r": "\\ "})
@@ -88,8 +86,6 @@ class LineEncoder:
         self._names: dict[str, str] = {}
         self._keys: dict[str, str] = {}
         self._tagsets: dict[tuple[tuple[str, str], ...], str] = {}
-        # (field keys, value types) -> (%-format, positions of int values) or None
-        self._templates: dict[tuple[tuple[Any, ...], tuple[type, ...]], Any] = {}
 
     def _tagset(self, labels: dict[str, str], host: str) -> str:
         key = tuple(labels.items())
@@ -130,48 +126,6 @@ class LineEncoder:
                     parts.append(f"{ek}={fv}")
         return ",".join(parts)
 
-    def _template(self, key: tuple[tuple[Any, ...], tuple[type, ...]]) -> Any:
-        """A %-format for fields of these keys and types (ints and floats only), or None."""
-        keys, types = key
-        if not keys or not all(t is int or t is float for t in types):
-            t = None
-        else:
-            parts = []
-            for k, t in zip(keys, types, strict=True):
-                ek = escape_tag(str(k)).replace("%", "%%")
-                parts.append(f"{ek}=%di" if t is int else f"{ek}=%r")
-            # itemgetters of two or more positions always return tuples
-            ints = tuple(i for i, t in enumerate(types) if t is int)
-            floats = tuple(i for i, t in enumerate(types) if t is float)
-            t = (
-                ",".join(parts),
-                operator.itemgetter(*ints, *ints) if ints else None,
-                operator.itemgetter(*floats, *floats) if floats else None,
-            )
-        if len(self._templates) > 10_000:
-            self._templates.clear()
-        self._templates[key] = t
-        return t
-
-    def _fast_fields(self, fields: dict[str, Any]) -> str:
-        """The fields through a cached format when their keys and types were seen before."""
-        vals = tuple(fields.values())
-        key = (tuple(fields), tuple(map(type, vals)))
-        t = self._templates.get(key, _MISSING)
-        if t is _MISSING:
-            t = self._template(key)
-        if t is None:
-            return self._fields(fields)
-        fmt, ints, floats = t
-        if ints is not None:
-            iv = ints(vals)
-            if min(iv) < _INT_MIN or max(iv) > _INT_MAX:
-                return self._fields(fields)
-        if floats is not None and not all(map(math.isfinite, floats(vals))):
-            return self._fields(fields)
-        out: str = fmt % vals
-        return out
-
     def _name(self, name: str) -> str:
         e = self._names.get(name)
         if e is None:
@@ -185,7 +139,7 @@ class LineEncoder:
         metric = m.metric
         if metric is not None:
             name = metric.name
-            fields = self._fast_fields(metric.fields)
+            fields = self._fields(metric.fields)
             labels = m.labels
         elif self.event_measurement:
             name = self.event_measurement
