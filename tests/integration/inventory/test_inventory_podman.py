@@ -219,10 +219,10 @@ async def test_a_bridge_container_sending_to_tcp_carries_its_name_and_image(
         async with Harness(config) as h:
             inv = h.plugin("inventory")
             await wait_until(lambda: inv.index.by_ip(ip) is not None, 30, what="inventory")
+            # busybox nc -e: the program's output is the connection, closed when it exits
             script = (
-                f"echo hello-direct | nc {HOST_SIDE} {direct} & "
-                f"echo hello-enriched | nc {HOST_SIDE} {plain} & "
-                "sleep 1; kill %1 %2 2>/dev/null; true"
+                f"nc {HOST_SIDE} {direct} -e echo hello-direct && "
+                f"nc {HOST_SIDE} {plain} -e echo hello-enriched"
             )
             await asyncio.to_thread(podman.podman, "exec", name, "sh", "-c", script)
             await wait_until(lambda: len(_log_lines(h)) == 2, 30, what="two lines")
