@@ -1,0 +1,94 @@
+"""A pure, bounded frame splitter for byte streams (``\\n`` lines, ``\\0`` GELF frames).
+
+:class:`Framer` turns the chunks a socket delivers into complete frames.  It never
+holds more than ``max_frame`` bytes of an unfinished frame: a longer frame is cut
+(its head is returned and flagged, the rest is skipped up to the next delimiter), so
+memory stays bounded whatever the peer sends.  It does no I/O and raises nothing on
+any input, which makes it easy to fuzz.
+
+::
+
+    f = Framer(max_frame=1 << 20)
+    frames = f.feed(b"a\\nb\\nc")   # [b"a", b"b"]; b"c" waits for its delimiter
+    f.cut                            # indexes (into frames) of frames that were cut
+    frames = f.finish()              # [b"c"] at end of stream
+"""
+
+from __future__ import annotations
+
+__all__ = ["Framer"]
+
+
+class Framer:
+    """Split a byte stream on ``delimiter`` with a bound on the size of one frame.
+
+    ``strip_cr`` removes one trailing ``\\r`` from every frame (CRLF line endings).
+    After each :meth:`feed` / :meth:`finish`, ``cut`` lists the indexes of the
+    returned frames that were longer than ``max_frame`` and were cut to it.
+    ``pending`` is the number of bytes held for an unfinished frame.
+    """
+
+    __slots__ = ("_rest", "_skipping", "cut", "delimiter", "max_frame", "strip_cr")
+
+    def __init__(self, max_frame: int, delimiter: bytes = b"\n", strip_cr: bool = True) -> None:
+        if max_frame < 1:
+            raise ValueError("max_frame must be at least 1")
+        if len(delimiter) != 1:
+            raise ValueError("delimiter must be one byte")
+        self.max_frame = max_frame
+        self.delimiter = delimiter
+        self.strip_cr = strip_cr
+        self._rest = b""
+        self._skipping = False  # inside an over-long frame whose head was already returned
+        self.cut: list[int] = []
+
+    @property
+    def pending(self) -> int:
+        return len(self._rest)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The frames completed by ``data`` (without their delimiters)."""
+        self.cut = []
+        delim = self.delimiter
+        if self._skipping:
+            i = data.find(delim)
+            if i < 0:
+                return []
+            data = data[i + 1 :]
+            self._skipping = False
+        if self._rest:
+            data = self._rest + data
+            self._rest = b""
+        end = data.rfind(delim)
+        if end < 0:
+            return self._hold(data, [])
+        block = data[:end]
+        tail = data[end + 1 :]
+        frames = block.split(delim)
+        if self.strip_cr and b"\r" in block:
+            frames = [f[:-1] if f.endswith(b"\r") else f for f in frames]
+        limit = self.max_frame
+        if len(block) > limit:
+            for i, f in enumerate(frames):
+                if len(f) > limit:
+                    frames[i] = f[:limit]
+                    self.cut.append(i)
+        return self._hold(tail, frames)
+
+    def _hold(self, tail: bytes, frames: list[bytes]) -> list[bytes]:
+        if len(tail) > self.max_frame:
+            self.cut.append(len(frames))
+            frames.append(tail[: self.max_frame])
+            self._skipping = True
+        else:
+            self._rest = tail
+        return frames
+
+    def finish(self) -> list[bytes]:
+        """At end of stream: the last frame when it had no delimiter (else nothing)."""
+        self.cut = []
+        rest, self._rest = self._rest, b""
+        self._skipping = False
+        if self.strip_cr and rest.endswith(b"\r"):
+            rest = rest[:-1]
+        return [rest] if rest else []

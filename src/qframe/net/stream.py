@@ -1,0 +1,251 @@
+"""A framed TCP (or TLS) listener with backpressure, shared by the tcp and gelf collectors.
+
+Each connection is an :class:`asyncio.Protocol` that appends what the socket delivers
+to its own buffer and a task per connection that turns the buffer into frames
+(:class:`~qframe.net.framing.Framer`) and hands them, all at once, to the
+collector's ``on_frames`` coroutine, which awaits the pipeline.  While that await
+lasts the buffer may grow to ``high_water`` bytes; then the transport stops reading
+and the kernel's window makes the sender wait.  Nothing that was read is dropped:
+at :meth:`StreamServer.close` every connection stops reading and its buffer and
+last unterminated frame are still delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .framing import Framer
+
+__all__ = ["Connection", "StreamServer"]
+
+log = logging.getLogger("qframe.net")
+
+HIGH_WATER = 1 << 20
+LOW_WATER = 256 << 10
+
+FramesHandler = Callable[["Connection", list[bytes], list[int]], Awaitable[None]]
+ConnectHandler = Callable[["Connection"], Awaitable[None]]
+
+
+class Connection(asyncio.Protocol):
+    """One accepted connection: its peer address, its buffer and its reading state."""
+
+    def __init__(self, server: StreamServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.ip = ""
+        self.port = 0
+        self.context: Any = None  # set by the collector's on_connect (e.g. a ContainerInfo)
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._paused = False
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+        self.bytes_in = 0
+
+    # -- protocol callbacks (the event loop calls these) ---------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self.ip, self.port = str(peer[0]), int(peer[1])
+            if self.ip.startswith("::ffff:"):
+                self.ip = self.ip[7:]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            except OSError:
+                pass
+        self.server._accepted(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        self.bytes_in += len(data)
+        if self._size >= self.server.high_water and not self._paused:
+            self._paused = True
+            self.transport.pause_reading()  # type: ignore[union-attr]
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False  # we never write: close our side as well
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._wake()
+
+    # -- consumer side -------------------------------------------------------------------
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    async def _wait(self) -> None:
+        if self._chunks or self._eof:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        await self._waiter
+
+    def _take(self) -> bytes:
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._chunks = []
+        self._size = 0
+        return data
+
+    def _resume(self) -> None:
+        if self._paused and self._size <= LOW_WATER and not self._eof:
+            self._paused = False
+            t = self.transport
+            if t is not None and not t.is_closing():
+                t.resume_reading()
+
+    def stop_reading(self) -> None:
+        """No more input: the buffered data is still delivered, then the task ends."""
+        t = self.transport
+        if t is not None and not t.is_closing():
+            try:
+                t.pause_reading()
+            except RuntimeError:
+                pass
+        self._paused = True
+        self._eof = True
+        self._wake()
+
+    def close(self) -> None:
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.close()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+
+class StreamServer:
+    """Listens on ``host:port`` and serves every connection until :meth:`close`.
+
+    ``on_frames(conn, frames, cut)`` receives the frames completed by each read (``cut``
+    lists those cut to ``max_frame``); ``on_connect(conn)`` runs before the first frames
+    of a connection (e.g. an inventory lookup); ``spawn`` starts the per-connection
+    task (the plugin's own ``spawn``, so that errors are logged and tasks cancelled).
+    """
+
+    def __init__(
+        self,
+        on_frames: FramesHandler,
+        spawn: Callable[[Awaitable[Any], str], asyncio.Task[Any]],
+        *,
+        max_frame: int,
+        delimiter: bytes = b"\n",
+        strip_cr: bool = True,
+        on_connect: ConnectHandler | None = None,
+        high_water: int = HIGH_WATER,
+    ) -> None:
+        self.on_frames = on_frames
+        self.on_connect = on_connect
+        self.spawn = spawn
+        self.max_frame = max_frame
+        self.delimiter = delimiter
+        self.strip_cr = strip_cr
+        self.high_water = max(high_water, LOW_WATER + 1)
+        self.connections: set[Connection] = set()
+        self.accepted = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+
+    async def listen(
+        self, host: str, port: int, tls: ssl.SSLContext | None = None, backlog: int = 1024
+    ) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: Connection(self),
+            host or None,
+            port,
+            ssl=tls,
+            backlog=backlog,
+            reuse_address=True,
+        )
+        addr = self._server.sockets[0].getsockname()
+        return str(addr[0]), int(addr[1])
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def _accepted(self, conn: Connection) -> None:
+        if self._closing:
+            conn.close()
+            return
+        self.accepted += 1
+        self.connections.add(conn)
+        task = self.spawn(self._serve(conn), f"conn {conn.ip}:{conn.port}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, conn: Connection) -> None:
+        framer = Framer(self.max_frame, self.delimiter, self.strip_cr)
+        on_frames = self.on_frames
+        try:
+            if self.on_connect is not None:
+                await self.on_connect(conn)
+            while True:
+                await conn._wait()
+                data = conn._take()
+                if data:
+                    frames = framer.feed(data)
+                    if frames:
+                        await on_frames(conn, frames, framer.cut)
+                    conn._resume()
+                elif conn._eof:
+                    frames = framer.finish()
+                    if frames:
+                        await on_frames(conn, frames, framer.cut)
+                    break
+        finally:
+            self.connections.discard(conn)
+            conn.close()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop accepting and reading; deliver what was read; close every connection."""
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            conn.stop_reading()
+        tasks = list(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for t in pending:
+                t.cancel()
+        for conn in list(self.connections):
+            conn.close()
+        self.connections.clear()
+        if self._server is not None:
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            except TimeoutError:
+                pass
+            self._server = None
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """A server-side TLS context from PEM files (raises OSError/ssl.SSLError when unusable)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key or None)
+    return ctx

@@ -1,0 +1,338 @@
+"""gelf: GELF 1.1 over UDP (chunked, zlib, gzip) or TCP (NUL-framed), safe against hostile input."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any, Literal
+
+from ...message import ContainerInfo, Message
+from ...net.gelf import ChunkAssembler, GelfReject, decode_payload, parse_gelf, to_message
+from ...net.stream import Connection, StreamServer
+from ...net.support import InventoryCache, RateLimitedLog
+from ...options import Bytes, Duration, Field, PluginOptions
+from ...plugin import Collector
+
+#: messages held while the inventory is asked about their sender (beyond: sent without)
+MAX_WAITING = 10_000
+
+
+class GelfCollector(Collector):
+    """Receives GELF messages, as Graylog does, e.g. from Docker's ``gelf`` log driver.
+
+    - ``protocol: udp``: one payload per datagram, plain JSON, zlib or gzip (Docker's
+      default), or chunked (magic ``0x1e 0x0f``, up to 128 chunks in any order; a message
+      not complete within ``reassembly-timeout`` is dropped, and at most
+      ``max-pending-bytes`` of chunks are held: beyond that the oldest are evicted).
+      When the pipeline is full, datagrams are dropped and counted
+      (``qframe_dropped_total{reason="queue_full"}``): UDP has no backpressure.
+    - ``protocol: tcp``: uncompressed JSON payloads each ended by a NUL byte, many
+      connections at once; a full pipeline stops the reading (nothing is lost).
+
+    Mapping (GELF 1.1): ``short_message`` → message, ``host`` → host (the sender's IP
+    when absent), ``level`` → level, ``timestamp`` → time, ``full_message`` and every
+    additional field → fields (``_name`` without the underscore), and the sender's
+    address → ``fields.remote_ip`` / ``fields.remote_port``.  Docker's gelf-driver fields
+    ``_container_id``, ``_container_name``, ``_image_name``, ``_image_id``, ``_command``
+    and ``_created`` become ``container`` (``_tag`` stays in fields as ``tag``).  With
+    ``inventory: <instance>`` the container is looked up (by ``_container_id``, else
+    by the sender's IP) and the inventory's fuller record is attached.
+
+    Hostile input never stops the flow: every rejected payload is counted in
+    ``qframe_rejected_total{reason=…}`` and logged at a bounded rate.  Reasons:
+    ``bad_magic``, ``bad_chunk``, ``bad_chunk_count``, ``bad_chunk_sequence``,
+    ``duplicate_chunk``, ``chunk_count_mismatch``, ``incomplete`` (timed out),
+    ``pending_overflow`` (evicted), ``oversized``, ``decompression_bomb``,
+    ``bad_compression``, ``invalid_json``, ``missing_field``, ``empty``.
+    Gauges: ``qframe_gelf_pending_bytes`` (chunks held), ``qframe_udp_kernel_drops``
+    (datagrams the kernel dropped because the socket buffer was full).
+
+    Example output (``log`` handler, ``format: json``)::
+
+        {"@timestamp":"2026-11-26T05:00:00.123456Z","kind":"log","message":"hello",
+         "level":3,"host":"web-host","source_path":["gelf"],"source_success":true,
+         "fields":{"tag":"web1","remote_ip":"127.0.0.1","remote_port":41234},
+         "container":{"id":"3f2a…","name":"web1","image":"nginx:1.25"}}
+    """
+
+    class Options(PluginOptions):
+        bind_host: str = Field("0.0.0.0", description="address to listen on")
+        port: int = Field(12201, ge=0, le=65535, description="UDP or TCP port to listen on")
+        protocol: Literal["udp", "tcp"] = Field("udp", description="udp or tcp")
+        reassembly_timeout: Duration = Field(
+            "5s", description="drop a chunked message not complete within this time"
+        )
+        max_pending_bytes: Bytes = Field(
+            "32MiB", description="bound on the chunks held for reassembly (oldest evicted)"
+        )
+        max_message_bytes: Bytes = Field(
+            "8MiB", description="largest payload accepted, after decompression"
+        )
+        udp_buffer: Bytes = Field(
+            "8MiB", description="socket receive buffer asked for (SO_RCVBUF) for bursts"
+        )
+        inventory: str = Field(
+            "", description="inventory instance to look containers up by id or IP (empty: off)"
+        )
+        inventory_timeout_ms: int = Field(
+            2000, ge=0, description="how long to wait for the inventory's answer, in ms"
+        )
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        o = self.options
+        self._warn = RateLimitedLog(self.log)
+        self.assembler = ChunkAssembler(
+            o.reassembly_timeout,
+            o.max_pending_bytes,
+            o.max_message_bytes,
+            on_reject=self._count_reject,
+        )
+        self.address: tuple[str, int] = ("", 0)
+        self._transport: asyncio.DatagramTransport | None = None
+        self._server: StreamServer | None = None
+        self._batch: list[Message] = []
+        self._flush_scheduled = False
+        self._inv: InventoryCache | None = None
+        self._waiting: dict[tuple[str, str], list[Message]] = {}
+        self._n_waiting = 0
+
+    # -- life ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        o = self.options
+        if o.inventory:
+            if not self.has_instance(o.inventory):
+                raise ValueError(f"inventory instance {o.inventory!r} is not configured")
+            self._inv = InventoryCache(
+                self.request,
+                o.inventory,
+                o.inventory_timeout_ms / 1000,
+                on_error=lambda what, err: self._warn.warning(
+                    "inventory lookup of %s failed: %s", what, err
+                ),
+            )
+        if o.protocol == "udp":
+            await self._start_udp()
+        else:
+            self._server = StreamServer(
+                self._on_frames,
+                self.spawn,
+                max_frame=o.max_message_bytes,
+                delimiter=b"\0",
+                strip_cr=False,
+                on_connect=self._on_connect,
+            )
+            self.address = await self._server.listen(o.bind_host, o.port)
+        self.log.info("listening on %s:%d/%s", *self.address, o.protocol)
+
+    async def _start_udp(self) -> None:
+        o = self.options
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in o.bind_host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            _set_rcvbuf(sock, o.udp_buffer)
+            sock.bind((o.bind_host, o.port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
+        self._transport = transport  # type: ignore[assignment]
+        addr = sock.getsockname()
+        self.address = (str(addr[0]), int(addr[1]))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.assembler.expire()
+            self.metrics.set_gauge("gelf_pending_bytes", self.assembler.pending_bytes)
+            if self._transport is not None:
+                drops = _kernel_drops(self.address[1])
+                if drops is not None:
+                    self.metrics.set_gauge("udp_kernel_drops", drops)
+            if self._server is not None:
+                self.metrics.set_gauge("connections", len(self._server.connections))
+
+    async def stop(self) -> None:
+        t, self._transport = self._transport, None
+        if t is not None:
+            t.close()
+            self._flush()
+        server, self._server = self._server, None
+        if server is not None:
+            await server.close()
+        self.assembler.clear()
+
+    # -- rejects -------------------------------------------------------------------------
+    def _count_reject(self, reason: str, n: int = 1) -> None:
+        self.metrics.inc("rejected", n, reason=reason)
+        self._warn.warning("rejected %d GELF message(s): %s", n, reason)
+
+    def _reject(self, r: GelfReject, ip: str, port: int) -> None:
+        self.metrics.inc("rejected", reason=r.reason)
+        self._warn.warning("rejected GELF payload from %s:%d: %s", ip, port, r)
+
+    # -- UDP -------------------------------------------------------------------------------
+    def datagram(self, data: bytes, ip: str, port: int) -> None:
+        """One datagram (called by the protocol; never raises for bad input)."""
+        try:
+            payload = self.assembler.add(data)
+            if payload is None:
+                return
+            obj = parse_gelf(decode_payload(payload, self.options.max_message_bytes))
+        except GelfReject as r:
+            self._reject(r, ip, port)
+            return
+        m = to_message(obj, self.name, ip, port)
+        self.metrics.received += 1
+        self._batch.append(m)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._batch = self._batch, []
+        if not batch:
+            return
+        if self._inv is not None:
+            batch = self._enrich_now(batch)
+            if not batch:
+                return
+        self._send_nowait(batch)
+
+    def _send_nowait(self, batch: list[Message]) -> None:
+        if not self.emit_nowait(batch):
+            self.drop(batch, "queue_full")
+            self._warn.warning("pipeline full: dropped %d GELF message(s)", len(batch))
+
+    # -- inventory (UDP: never wait in the datagram path) ----------------------------------
+    @staticmethod
+    def _key(m: Message) -> tuple[str, str]:
+        c = m.container
+        if c is not None and c.id:
+            return ("id", c.id)
+        return ("ip", str(m.fields.get("remote_ip", "")))
+
+    def _enrich_now(self, batch: list[Message]) -> list[Message]:
+        """Attach what the cache knows; hold the others until their lookup ends."""
+        inv = self._inv
+        assert inv is not None
+        ready: list[Message] = []
+        for m in batch:
+            key = self._key(m)
+            known, c = inv.cached(key)
+            if known or not key[1]:
+                _attach(m, c)
+                ready.append(m)
+            elif self._n_waiting >= MAX_WAITING:
+                ready.append(m)
+            else:
+                waiting = self._waiting.get(key)
+                if waiting is None:
+                    waiting = self._waiting[key] = []
+                    self.spawn(self._resolve(key), f"inventory {key[0]} {key[1]}")
+                waiting.append(m)
+                self._n_waiting += 1
+        return ready
+
+    async def _resolve(self, key: tuple[str, str]) -> None:
+        assert self._inv is not None
+        try:
+            c = await self._inv.lookup(*key)
+        finally:
+            held = self._waiting.pop(key, [])
+            self._n_waiting -= len(held)
+        for m in held:
+            _attach(m, c)
+        if held:
+            self._send_nowait(held)
+
+    # -- TCP -------------------------------------------------------------------------------
+    async def _on_connect(self, conn: Connection) -> None:
+        self.metrics.inc("connections")
+
+    async def _on_frames(self, conn: Connection, frames: list[bytes], cut: list[int]) -> None:
+        ip, port = conn.ip, conn.port
+        limit = self.options.max_message_bytes
+        cuts = set(cut) if cut else ()
+        batch: list[Message] = []
+        now = time.time()
+        for i, f in enumerate(frames):
+            if i in cuts:
+                self._reject(GelfReject("oversized", f"frame beyond {limit} bytes"), ip, port)
+                continue
+            f = f.strip()
+            if not f:
+                continue
+            try:
+                obj = parse_gelf(decode_payload(f, limit))
+            except GelfReject as r:
+                self._reject(r, ip, port)
+                continue
+            batch.append(to_message(obj, self.name, ip, port, now))
+        if not batch:
+            return
+        if self._inv is not None:
+            for m in batch:
+                key = self._key(m)
+                if key[1]:
+                    _attach(m, await self._inv.lookup(*key))
+        self.metrics.received += len(batch)
+        await self.emit(batch)
+
+
+def _attach(m: Message, c: ContainerInfo | None) -> None:
+    if c is not None:
+        m.container = c
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, collector: GelfCollector) -> None:
+        self.collector = collector
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        try:
+            ip, port = str(addr[0]), int(addr[1])
+        except (TypeError, IndexError, ValueError):
+            ip, port = "", 0
+        self.collector.datagram(data, ip, port)
+
+    def error_received(self, exc: Exception) -> None:
+        self.collector.log.debug("UDP socket error: %r", exc)
+
+
+def _set_rcvbuf(sock: socket.socket, size: int) -> None:
+    if size <= 0:
+        return
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    if force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)  # root: beyond rmem_max
+            return
+        except OSError:
+            pass
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    except OSError:
+        pass
+
+
+def _kernel_drops(port: int) -> int | None:
+    """The drops column of /proc/net/udp{,6} for sockets bound to ``port`` (Linux)."""
+    total = None
+    hexport = f":{port:04X}"
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as f:
+                next(f, None)
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 13 and parts[1].endswith(hexport):
+                        total = (total or 0) + int(parts[-1])
+        except (OSError, ValueError):
+            continue
+    return total

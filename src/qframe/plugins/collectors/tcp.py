@@ -1,0 +1,217 @@
+"""tcp: newline-delimited text or JSON over TCP (optionally TLS), with backpressure."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+import orjson
+
+from ...message import ContainerInfo, Message
+from ...net.stream import Connection, StreamServer, tls_context
+from ...net.support import InventoryCache, RateLimitedLog
+from ...options import Bytes, Field, PluginOptions
+from ...plugin import Collector
+
+
+class TcpCollector(Collector):
+    """Listens on a TCP port; every line a client sends becomes one ``log`` message.
+
+    Lines end with ``\\n`` (a ``\\r`` before it is removed); the last line of a
+    connection needs no newline.  Many clients may be connected at once.  With
+    ``format: json`` each line is a JSON object whose ``message`` key becomes the
+    message and whose other keys become fields (a line that is not a JSON object is
+    forwarded as text, tagged ``_jsonparsefailure`` and counted).
+
+    Backpressure: lines are handed to the pipeline in batches, one per read; while the
+    pipeline is full the collector stops reading that connection, so the kernel makes
+    the sender wait and nothing that was accepted is lost (also at shutdown).
+
+    With ``inventory: <instance>`` the sender is looked up by its IP address through the
+    inventory's Back channel (the seed's use: containers send AppMetrics and get their
+    metadata), once per connection and cached briefly per IP; when the inventory does
+    not answer within ``inventory-timeout-ms`` the lines go on without ``container``.
+
+    Emits: kind ``log``; ``message`` the line (UTF-8, invalid bytes replaced); ``host``
+    and ``fields.remote_ip`` the sender's address, ``fields.remote_port`` its port;
+    ``container`` from the inventory when configured and found.  A line longer than
+    ``max-line-bytes`` is cut to it and tagged ``_truncated``.
+
+    Metrics: ``qframe_truncated_total``, ``qframe_invalid_json_total``,
+    ``qframe_connections_total``, gauge ``qframe_connections`` (open now).
+
+    Example output (``log`` handler, ``format: json``)::
+
+        {"@timestamp":"2026-11-26T05:00:00.123456Z","kind":"log",
+         "message":"GET /index.html 200","level":6,"host":"10.88.0.5",
+         "source_path":["tcp"],"source_success":true,
+         "fields":{"remote_ip":"10.88.0.5","remote_port":40412}}
+    """
+
+    class Options(PluginOptions):
+        bind_host: str = Field("0.0.0.0", description="address to listen on")
+        bind_port: int = Field(11001, ge=0, le=65535, description="TCP port to listen on")
+        format: Literal["line", "json"] = Field(
+            "line", description="line: each line is the message; json: one object per line"
+        )
+        max_line_bytes: Bytes = Field(
+            "1MiB", description="longer lines are cut to this size and tagged _truncated"
+        )
+        tls_cert: str = Field("", description="PEM certificate (chain) file: serve TLS when set")
+        tls_key: str = Field("", description="PEM private key file for tls-cert")
+        inventory: str = Field(
+            "", description="inventory instance to look senders up by IP (empty: off)"
+        )
+        inventory_timeout_ms: int = Field(
+            2000, ge=0, description="how long to wait for the inventory's answer, in ms"
+        )
+        encoding: str = Field("utf-8", description="text encoding (invalid bytes are replaced)")
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.server: StreamServer | None = None
+        self.address: tuple[str, int] = ("", 0)
+        self._warn = RateLimitedLog(self.log)
+        self._inv: InventoryCache | None = None
+
+    async def start(self) -> None:
+        o = self.options
+        if o.max_line_bytes < 1:
+            raise ValueError("max-line-bytes must be at least 1 byte")
+        tls = None
+        if o.tls_cert:
+            tls = tls_context(o.tls_cert, o.tls_key)
+        if o.inventory:
+            if not self.has_instance(o.inventory):
+                raise ValueError(f"inventory instance {o.inventory!r} is not configured")
+            self._inv = InventoryCache(
+                self.request,
+                o.inventory,
+                o.inventory_timeout_ms / 1000,
+                on_error=lambda what, err: self._warn.warning(
+                    "inventory lookup of %s failed: %s", what, err
+                ),
+            )
+        self.server = StreamServer(
+            self._on_json if o.format == "json" else self._on_lines,
+            self.spawn,
+            max_frame=o.max_line_bytes,
+            on_connect=self._on_connect,
+        )
+        self.address = await self.server.listen(o.bind_host, o.bind_port, tls)
+        self.log.info(
+            "listening on %s:%d (%s%s)",
+            *self.address,
+            o.format,
+            ", TLS" if tls else "",
+        )
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self.server is not None:
+                self.metrics.set_gauge("connections", len(self.server.connections))
+
+    async def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            await server.close()
+            self.metrics.set_gauge("connections", 0)
+
+    # -- per connection ------------------------------------------------------------------
+    async def _on_connect(self, conn: Connection) -> None:
+        self.metrics.inc("connections")
+        conn.context = None
+        if self._inv is not None:
+            conn.context = await self._inv.lookup("ip", conn.ip)
+
+    def _truncated(self, batch: list[Message], cut: list[int]) -> None:
+        for i in cut:
+            batch[i].add_tag("_truncated")
+        self.metrics.inc("truncated", len(cut))
+        self._warn.warning(
+            "%d line(s) from %s longer than %d bytes were cut",
+            len(cut),
+            batch[cut[0]].host,
+            self.options.max_line_bytes,
+        )
+
+    async def _on_lines(self, conn: Connection, frames: list[bytes], cut: list[int]) -> None:
+        now = time.time()
+        ip = conn.ip
+        port = conn.port
+        path = self.name
+        c: ContainerInfo | None = conn.context
+        enc = self.options.encoding
+        batch = [
+            Message(
+                f.decode(enc, "replace"),
+                now,
+                host=ip,
+                source_path=[path],
+                fields={"remote_ip": ip, "remote_port": port},
+                container=c,
+            )
+            for f in frames
+        ]
+        if cut:
+            self._truncated(batch, cut)
+        self.metrics.received += len(batch)
+        await self.emit(batch)
+
+    async def _on_json(self, conn: Connection, frames: list[bytes], cut: list[int]) -> None:
+        now = time.time()
+        ip = conn.ip
+        port = conn.port
+        path = self.name
+        c: ContainerInfo | None = conn.context
+        enc = self.options.encoding
+        loads = orjson.loads
+        batch: list[Message] = []
+        bad = 0
+        cuts = set(cut)
+        for i, f in enumerate(frames):
+            obj: Any = None
+            if f[:1] == b"{" or f.lstrip()[:1] == b"{":
+                try:
+                    obj = loads(f)
+                except orjson.JSONDecodeError:
+                    obj = None
+            if type(obj) is dict:
+                text = obj.pop("message", "")
+                fields = obj
+                fields["remote_ip"] = ip
+                fields["remote_port"] = port
+                m = Message(
+                    text if type(text) is str else orjson.dumps(text).decode(),
+                    now,
+                    host=ip,
+                    source_path=[path],
+                    fields=fields,
+                    container=c,
+                )
+            else:
+                m = Message(
+                    f.decode(enc, "replace"),
+                    now,
+                    host=ip,
+                    source_path=[path],
+                    fields={"remote_ip": ip, "remote_port": port},
+                    container=c,
+                    tags=["_jsonparsefailure"],
+                )
+                if not f.strip():
+                    continue  # blank lines carry nothing
+                bad += 1
+            if i in cuts:
+                m.add_tag("_truncated")
+            batch.append(m)
+        if cut:
+            self.metrics.inc("truncated", len(cut))
+        if bad:
+            self.metrics.inc("invalid_json", bad)
+            self._warn.warning("%d line(s) from %s:%d are not JSON objects", bad, ip, port)
+        if batch:
+            self.metrics.received += len(batch)
+            await self.emit(batch)
