@@ -175,3 +175,19 @@ async def test_container_events_pass_through_and_bad_ones_are_counted_not_fatal(
     e = inv.index.by_name("attrs")
     assert e is not None and e.info.image == "img:1"
     assert inv.index.by_ip("10.88.0.10") is not None
+
+
+async def test_actions_with_a_detail_after_a_colon_are_understood(harness: Harness) -> None:
+    c = info("healthy", "10.88.0.11")
+    events = harness.plugin("docker-events")
+    inv = harness.plugin("inventory")
+    await events.send([event("create", c), event("exec_start: sh -c true", c)])
+    await wait_until(lambda: len(harness.captured("out")) == 2)
+    e = inv.index.get(c.id)
+    assert e is not None and e.state == "created"
+    await events.send([event("health_status: healthy", c), event("exec_die: sh", c)])
+    await wait_until(lambda: len(harness.captured("out")) == 4)
+    assert e.state == "running"  # health checks run in running containers; exec_die is no die
+    await events.send([event("die", c)])
+    await wait_until(lambda: len(harness.captured("out")) == 5)
+    assert e.state == "stopped"

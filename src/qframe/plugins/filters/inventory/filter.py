@@ -13,7 +13,7 @@ from ....message import KIND_EVENT, ContainerInfo, Message
 from ....options import Duration, Field, PluginOptions
 from ....plugin import Filter
 from .index import ContainerIndex, Entry, norm_id
-from .waiting import Held, PendingQuery, WaitIndex, describe_keys, message_keys, query_keys
+from .waiting import Held, Key, PendingQuery, WaitIndex, describe_keys, message_keys, query_keys
 
 __all__ = ["InventoryFilter"]
 
@@ -126,13 +126,31 @@ class InventoryFilter(Filter):
     # -- data path ---------------------------------------------------------------------
     async def process(self, batch: list[Message]) -> list[Message]:
         out: list[Message] = []
+        hits = {"id": 0, "name": 0, "ip": 0}
+        resolve = self.index.resolve
         for m in batch:
-            f = m.fields
-            if m.kind == KIND_EVENT and f.get("type") == "container" and "action" in f:
-                self._apply_event(m, out)
+            if m.kind == KIND_EVENT:
+                f = m.fields
+                if f.get("type") == "container" and "action" in f:
+                    self._apply_event(m, out)
+                    out.append(m)
+                    continue
+            keys = message_keys(m)
+            if not keys:
                 out.append(m)
+                continue
+            for kind, key in keys:
+                entry = resolve(kind, key)
+                if entry is not None:
+                    m.container = entry.info
+                    hits[kind] += 1
+                    out.append(m)
+                    break
             else:
-                self._enrich(m, out)
+                self._not_found(m, keys, out)
+        for kind, n in hits.items():
+            if n:
+                self.metrics.inc("enriched", n, by=kind)
         return out
 
     def _apply_event(self, m: Message, out: list[Message]) -> None:
@@ -157,6 +175,8 @@ class InventoryFilter(Filter):
             self.metrics.inc("rejected", reason="event_without_action")
             self._warn("event_without_action", "container event without an action: %r", m)
             return
+        # "health_status: healthy", "exec_start: sh -c …": the action is the part before ":"
+        action = action.split(":", 1)[0].strip()
         known = len(self.index)
         entry = self.index.apply(action, info, time.monotonic())
         if len(self.index) != known:
@@ -182,25 +202,8 @@ class InventoryFilter(Filter):
             if n:
                 self.metrics.inc("enriched", n, by="wait")
 
-    def _enrich(self, m: Message, out: list[Message]) -> None:
-        keys = message_keys(m)
-        if not keys:
-            out.append(m)
-            return
-        index = self.index
-        for kind, key in keys:
-            entry = (
-                index.by_id(key)
-                if kind == "id"
-                else index.by_name(key)
-                if kind == "name"
-                else index.by_ip(key)
-            )
-            if entry is not None:
-                m.container = entry.info
-                self.metrics.inc("enriched", by=kind)
-                out.append(m)
-                return
+    def _not_found(self, m: Message, keys: tuple[Key, ...], out: list[Message]) -> None:
+        """No container for ``m`` yet: let it wait (or go on tagged)."""
         c = m.container
         if c is not None and c.name and c.image:
             out.append(m)  # it came with its container: nothing to wait for

@@ -249,11 +249,27 @@ class ContainerIndex:
 
     def by_name(self, key: str) -> Entry | None:
         key = norm_name(key)
-        return self._best(self._by_name.get(key, ())) if key else None
+        return self.resolve("name", key) if key else None
 
     def by_ip(self, key: str) -> Entry | None:
         key = norm_ip(key)
-        return self._best(self._by_ip.get(key, ())) if key else None
+        return self.resolve("ip", key) if key else None
+
+    def resolve(self, kind: str, key: str) -> Entry | None:
+        """Look up an already normalised, non-empty key (``norm_*``): the hot path."""
+        if kind == "ip":
+            ids = self._by_ip.get(key)
+        elif kind == "name":
+            ids = self._by_name.get(key)
+        else:
+            return self.by_id(key)
+        if not ids:
+            return None
+        if len(ids) == 1:
+            self.probes += 1
+            e = self._by_id[ids[0]]
+            return e if e.state != CREATED else None
+        return self._best(ids)
 
     def find(self, id: str = "", name: str = "", ip: str = "") -> Entry | None:
         """The first key given that matches (id, then name, then IP); empty keys never match."""

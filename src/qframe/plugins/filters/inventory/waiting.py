@@ -130,7 +130,7 @@ def query_keys(q: ContainerQuery) -> tuple[Key, ...]:
 
 
 def message_keys(m: Message) -> tuple[Key, ...]:
-    """What identifies a message's container, strongest first.
+    """What identifies a message's container, strongest first (normalised keys).
 
     ``container.id`` / ``fields.container_id`` (docker-logs, GELF ``_container_id``),
     ``container.name`` / ``fields.container_name`` (GELF ``_container_name``) and
@@ -138,8 +138,24 @@ def message_keys(m: Message) -> tuple[Key, ...]:
     """
     c = m.container
     f = m.fields
-    cid = norm_id(c.id) if c is not None and c.id else ""
-    name = c.name if c is not None and c.name else ""
+    if c is None:
+        if not f:
+            return ()
+        cid_v = f.get("container_id")
+        name_v = f.get("container_name")
+        ip = f.get("remote_ip")
+        if cid_v is None and name_v is None:
+            # the common case (a tcp/gelf line): only the sender's address
+            if type(ip) is not str or not ip:
+                return ()
+            if ip[0] == ":" or ip[-1] == " " or ip[0] == " ":
+                ip = norm_ip(ip)
+                if not ip:
+                    return ()
+            return (("ip", ip),)
+        return _keys(norm_id(cid_v), norm_name(name_v), norm_ip(ip))
+    cid = norm_id(c.id) if c.id else ""
+    name = c.name
     if f:
         if not cid:
             cid = norm_id(f.get("container_id"))
@@ -148,8 +164,6 @@ def message_keys(m: Message) -> tuple[Key, ...]:
         ip = norm_ip(f.get("remote_ip"))
     else:
         ip = ""
-    if not (cid or name or ip):
-        return ()
     return _keys(cid, name, ip)
 
 
