@@ -32,6 +32,7 @@ from common import bench_lines, report  # noqa: E402
 from tests.services import free_port  # noqa: E402
 
 from qframe.message import ContainerInfo, Message, Metric  # noqa: E402
+from qframe.runtime.tuning import tune_process  # noqa: E402
 from qframe.testing import Harness  # noqa: E402
 
 BATCH = 1000
@@ -180,6 +181,7 @@ def bench_es(n: int, tmp: str, sink: str) -> None:
     from qframe.plugins.handlers.elasticsearch.encode import DocumentEncoder
 
     messages = log_messages(n)
+    tune_process()  # as `qframe run` does (GC thresholds, malloc)
     rate = encode_only(DocumentEncoder("qframe-%Y.%m.%d").encode, messages[: min(n, 100_000)])
     report("elasticsearch encode", "docs_per_s", rate, "docs/s", "encoder alone, no I/O")
     handler = {"kind": "elasticsearch", "url": sink, "batch-size": 1000, "max-in-flight": 2}
@@ -200,6 +202,7 @@ def bench_influx(n: int, tmp: str, sink: str) -> None:
     from qframe.plugins.handlers.influxdb.lineproto import LineEncoder
 
     messages = metric_messages(n)
+    tune_process()
     rate = encode_only(LineEncoder().encode, messages[: min(n, 200_000)])
     report("influxdb encode", "points_per_s", rate, "points/s", "line-protocol encoder alone")
     handler = {"kind": "influxdb", "url": sink, "batch-size": 5000, "max-in-flight": 2}

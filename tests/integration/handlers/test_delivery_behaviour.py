@@ -261,3 +261,26 @@ async def test_a_message_that_cannot_be_encoded_is_dead_lettered_and_the_rest_fl
     assert dl["status"] == 0
     assert dl["message"]["id"] == "id1"
     assert "encode" in dl["error"]
+
+
+async def test_requests_carry_batch_size_documents_or_batch_bytes_at_most(
+    dest: Destination, tmp_path: Path
+) -> None:
+    cfg = config("elasticsearch", dest.url, tmp_path, **{"batch-size": 10})
+    async with Harness(cfg) as h:
+        src = h.plugin("src")
+        await src.send(msgs(35))
+        await h.wait_for(lambda: src.acked == 35)
+        sizes = [len(Destination.docs(b)) for _, b in dest.requests]
+        assert sizes == [10, 10, 10, 5]  # the last 5 on the tick
+    dest.requests.clear()
+    cfg = config("elasticsearch", dest.url, tmp_path, **{"batch-size": 1000, "batch-bytes": 2000})
+    async with Harness(cfg) as h:
+        src = h.plugin("src")
+        await src.send(msgs(60))
+        await h.wait_for(lambda: src.acked == 60)
+    bodies = [b for _, b in dest.requests]
+    assert len(bodies) > 3
+    one_item = len(bodies[0]) // len(Destination.docs(bodies[0]))
+    assert all(len(b) < 2000 + one_item for b in bodies)
+    assert sorted(d["n"] for b in bodies for d in Destination.docs(b)) == list(range(60))

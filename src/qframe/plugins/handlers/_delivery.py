@@ -276,13 +276,24 @@ class DeliveringHandler(Handler):
     def _add(self, items: list[Item], size: int) -> None:
         """Buffer items; send a request per ``batch-size`` items or ``batch-bytes``."""
         o = self.o
+        bsize, bmax = o.batch_size, o.batch_bytes
         self._pending += len(items)
         buf = self._buf
-        if len(buf) + len(items) < o.batch_size and self._buf_bytes + size < o.batch_bytes:
+        if len(buf) + len(items) < bsize and self._buf_bytes + size < bmax:
             buf.extend(items)
             self._buf_bytes += size
             return
-        bsize, bmax = o.batch_size, o.batch_bytes
+        if self._buf_bytes + size < bmax:  # only the count matters: whole slices
+            i = bsize - len(buf)
+            buf.extend(items[:i])
+            self._dispatch()
+            while len(items) - i >= bsize:
+                self._buf = items[i : i + bsize]
+                self._dispatch()
+                i += bsize
+            self._buf = items[i:]
+            self._buf_bytes = sum([len(d) for _, d in self._buf])
+            return
         total = self._buf_bytes
         for item in items:
             buf.append(item)

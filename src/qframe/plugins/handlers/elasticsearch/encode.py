@@ -147,10 +147,11 @@ class DocumentEncoder:
         """``{action}\\n{document}\\n`` for one message."""
         body = orjson.dumps(self.document(m), default=_json_default, option=_OPTS)
         _id = self.doc_id(m)
-        head = self._action_head + self.index_for(m.time)
+        index = self.index_for(m.time)
         if _id:
-            return head + b',"_id":' + orjson.dumps(_id) + b"}}\n" + body + b"\n"
-        return head + b"}}\n" + body + b"\n"
+            parts = (self._action_head, index, b',"_id":', orjson.dumps(_id), b"}}\n", body, b"\n")
+            return b"".join(parts)
+        return b"".join((self._action_head, index, b"}}\n", body, b"\n"))
 
 
 def split_item(data: bytes) -> tuple[dict[str, Any], Any]:
