@@ -315,7 +315,7 @@ class Node:
         if self._main is not None and not self._main.done():
             self._main.cancel()
             await asyncio.gather(self._main, return_exceptions=True)
-        if self._receiver is None:
+        if self._receiver is None or self._receiver.done():
             # a task cancelled before it ran never reached its `finally`
             await self._finish()
 
