@@ -64,7 +64,7 @@ async def dest() -> AsyncIterator[Destination]:
     await runner.cleanup()
 
 
-def config(kind: str, url: str, data_dir: Path, **handler: Any) -> dict[str, Any]:
+def config(kind: str, url: str | list[str], data_dir: Path, **handler: Any) -> dict[str, Any]:
     return {
         "tick": "0.1s",
         "data-dir": str(data_dir),
@@ -284,3 +284,29 @@ async def test_requests_carry_batch_size_documents_or_batch_bytes_at_most(
     one_item = len(bodies[0]) // len(Destination.docs(bodies[0]))
     assert all(len(b) < 2000 + one_item for b in bodies)
     assert sorted(d["n"] for b in bodies for d in Destination.docs(b)) == list(range(60))
+
+
+async def test_requests_go_round_robin_over_the_urls_and_name_the_ingest_pipeline(
+    dest: Destination, tmp_path: Path
+) -> None:
+    other = Destination()
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", other.handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", other.port).start()
+    try:
+        cfg = config(
+            "elasticsearch",
+            [dest.url, other.url],
+            tmp_path,
+            **{"batch-size": 10, "max-in-flight": 1, "pipeline": "geoip"},
+        )
+        async with Harness(cfg) as h:
+            src = h.plugin("src")
+            await src.send(msgs(40))
+            await h.wait_for(lambda: src.acked == 40)
+    finally:
+        await runner.cleanup()
+    assert (len(dest.requests), len(other.requests)) == (2, 2)
+    assert {dict(r.query)["pipeline"] for r, _ in dest.requests + other.requests} == {"geoip"}

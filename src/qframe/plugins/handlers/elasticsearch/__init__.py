@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
@@ -77,6 +78,7 @@ class ElasticsearchHandler(DeliveringHandler):
             description="index template installed at start: a mapping, JSON text or a file path",
         )
         template_name: str = Field("qframe", description="name of the installed index template")
+        pipeline: str = Field("", description="ingest pipeline the documents go through")
 
         @field_validator("index")
         @classmethod
@@ -113,6 +115,9 @@ class ElasticsearchHandler(DeliveringHandler):
         )
         self.encode = self.encoder.encode  # type: ignore[method-assign]
         self._template: dict[str, Any] | None = None
+        self._bulk_path = "/_bulk"
+        if o.pipeline:
+            self._bulk_path += "?" + urllib.parse.urlencode({"pipeline": o.pipeline})
         self._template_ready = asyncio.Event()
 
     def base_urls(self) -> list[str]:
@@ -189,7 +194,7 @@ class ElasticsearchHandler(DeliveringHandler):
     # -- requests ----------------------------------------------------------------------
     def request(self, base: str, items: list[Item]) -> tuple[str, bytes, dict[str, str]]:
         return (
-            base + "/_bulk",
+            base + self._bulk_path,
             b"".join([d for _, d in items]),
             {"Content-Type": "application/x-ndjson"},
         )
