@@ -86,7 +86,7 @@ def decode_payload(data: bytes, max_bytes: int) -> bytes:
         return _inflate(data, zlib.MAX_WBITS, max_bytes, "zlib")
     if len(data) > max_bytes:
         raise GelfReject("oversized", f"{len(data)} bytes")
-    if first in b"{ \t\r\n":
+    if first in b"{[ \t\r\n":
         return data
     if data[:2] == CHUNK_MAGIC:
         raise GelfReject("bad_chunk", "chunk inside a payload")

@@ -1,0 +1,98 @@
+"""The bounded frame splitter: property tests against a reference model, and edge cases."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qframe.net.framing import Framer
+
+
+def model(data: bytes, limit: int, delim: bytes = b"\n") -> tuple[list[bytes], list[bool]]:
+    """What a whole stream must give: every frame, cut to limit, and whether it was cut."""
+    parts = data.split(delim)
+    last = parts.pop()  # unterminated (possibly empty)
+    if last:
+        parts.append(last)
+    return [p[:limit] for p in parts], [len(p) > limit for p in parts]
+
+
+def run(framer: Framer, chunks: list[bytes]) -> tuple[list[bytes], list[bool]]:
+    frames: list[bytes] = []
+    cut: list[bool] = []
+    for c in chunks:
+        got = framer.feed(c)
+        assert all(i < len(got) for i in framer.cut)
+        cut.extend(i in framer.cut for i in range(len(got)))
+        frames.extend(got)
+        assert framer.pending <= framer.max_frame
+    got = framer.finish()
+    cut.extend(i in framer.cut for i in range(len(got)))
+    frames.extend(got)
+    return frames, cut
+
+
+def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    out, prev = [], 0
+    for p in [*points, len(data)]:
+        out.append(data[prev:p])
+        prev = p
+    return out
+
+
+stream = st.binary(max_size=600) | st.lists(
+    st.sampled_from([b"a", b"bc", b"\n", b"\r", b"xyz" * 5, b"\x00", b"\xff\xfe"]), max_size=80
+).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(stream, st.lists(st.integers(0, 10_000), max_size=12), st.integers(1, 40))
+def test_any_chunking_of_a_stream_gives_the_frames_of_the_whole_stream(
+    data: bytes, cuts: list[int], limit: int
+) -> None:
+    framer = Framer(limit, strip_cr=False)
+    assert run(framer, split_at(data, cuts)) == model(data, limit)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=20), st.integers(1, 64), st.booleans())
+def test_arbitrary_bytes_never_raise_and_frames_stay_within_the_bound(
+    chunks: list[bytes], limit: int, strip_cr: bool
+) -> None:
+    framer = Framer(limit, delimiter=b"\0", strip_cr=strip_cr)
+    frames, _ = run(framer, chunks)
+    assert all(len(f) <= limit for f in frames)
+    assert b"\0" not in b"".join(frames)
+
+
+def test_memory_stays_bounded_when_a_peer_never_sends_a_newline() -> None:
+    framer = Framer(1000)
+    heads = []
+    for _ in range(1000):
+        heads += framer.feed(b"x" * 4096)
+        assert framer.pending <= 1000
+    # the head of the endless line was delivered once, cut; the rest is skipped
+    assert heads == [b"x" * 1000]
+    assert framer.feed(b"tail\nnext\n") == [b"next"]
+
+
+def test_crlf_endings_are_removed_and_a_lone_cr_is_kept() -> None:
+    framer = Framer(100)
+    assert framer.feed(b"a\r\nb\rc\n\r\n") == [b"a", b"b\rc", b""]
+    assert framer.feed(b"last\r") == []
+    assert framer.finish() == [b"last"]
+
+
+def test_an_over_long_line_is_cut_and_flagged_and_the_next_line_is_whole() -> None:
+    framer = Framer(5)
+    assert framer.feed(b"0123456789\nok\n") == [b"01234", b"ok"]
+    assert framer.cut == [0]
+    assert framer.feed(b"fine\n") == [b"fine"]
+    assert framer.cut == []
+
+
+def test_finish_after_a_complete_stream_gives_nothing() -> None:
+    framer = Framer(10)
+    assert framer.feed(b"a\nb\n") == [b"a", b"b"]
+    assert framer.finish() == []
