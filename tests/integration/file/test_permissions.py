@@ -6,6 +6,7 @@ through ``setpriv`` without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH, so modes app
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.request
 from pathlib import Path
@@ -24,6 +25,16 @@ def metrics(port: int) -> str:
             return str(r.read().decode())
     except OSError:
         return ""
+
+
+def health(port: int) -> str:
+    """The file collector's state in /health."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+            body = json.loads(r.read())
+    except OSError:
+        return ""
+    return next(str(p["state"]) for p in body["plugins"] if p["plugin"] == "files")
 
 
 def messages(out: Path) -> list[str]:
@@ -69,6 +80,7 @@ async def test_an_unreadable_file_is_counted_and_read_once_allowed(tmp_path: Pat
         )
         await wait_until(lambda: denied in metrics(port), timeout=30, what="permission counted")
         assert "secret 1" not in messages(out)
+        assert health(port) == "degraded"
         # the open file loses its read permission: what is already open goes on
         with open(ok, "a") as f:
             f.write("ok 2\n")
@@ -77,6 +89,7 @@ async def test_an_unreadable_file_is_counted_and_read_once_allowed(tmp_path: Pat
         # permission given back: the file is read at the next scan
         os.chmod(secret, 0o644)
         await wait_until(lambda: "secret 1" in messages(out), timeout=30, what="secret read")
+        await wait_until(lambda: health(port) == "ok", timeout=30, what="healthy again")
         assert run.alive()
     finally:
         code = run.stop()

@@ -247,3 +247,15 @@ async def test_a_copytruncate_while_stopped_reads_the_rest_from_the_copy(tmp_pat
     # the recovered line keeps the old file's identity in its id
     assert msgs[0].id.rsplit("-", 1)[0] == first_ids[0].rsplit("-", 1)[0]
     assert msgs[0].fields["offset"] == 6
+
+
+async def test_a_corrupt_checkpoint_is_reported_and_files_are_read_whole(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_text("a\nb\n")
+    cp = tmp_path / "data" / "collector.files" / "checkpoints.json"
+    cp.parent.mkdir(parents=True)
+    cp.write_text('{"version": 1, "files": [{"path": 3}]}')
+    async with harness(tmp_path, path=str(f)) as h:  # start-position end: not a first start
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+        assert h.plugin("files").metrics.counter("rejected", reason="checkpoint") == 1
+    assert checkpoint(tmp_path) == {str(f): 4}  # rewritten whole at stop

@@ -56,9 +56,10 @@ class FileCollector(Collector):
     offset of the line), ``fields.lines`` (multiline groups of more than one line).
     Lines over ``max-line-bytes`` are cut and tagged ``_truncated``; blank lines are
     skipped.  Counters: ``qframe_files_total{event=opened|closed|renamed|deleted|truncated}``,
+    (and ``copy_read``, ``recovered``: lines taken from a rotated copy), ``qframe_bytes_total``,
     ``qframe_truncated_total``, ``qframe_invalid_text_total``,
-    ``qframe_rejected_total{reason=…}`` (files that cannot be opened or read);
-    gauge ``qframe_files_open``.
+    ``qframe_rejected_total{reason=…}`` (files that cannot be opened or read: health
+    ``degraded`` while any matching file cannot be opened); gauge ``qframe_files_open``.
 
     Example::
 
@@ -84,6 +85,7 @@ class FileCollector(Collector):
         self._suppressed: dict[str, int] = {}
         self._stopping = False
         self._by_path: dict[str, Tailer] = {}
+        self._unopened = 0
         self._watcher: Watcher | None = None
 
     # -- life ------------------------------------------------------------------------
@@ -224,6 +226,7 @@ class FileCollector(Collector):
 
     def _scan(self) -> None:
         first = self._scans == 0
+        self._unopened = 0
         now = time.time()
         seen: set[tuple[int, int]] = set()
         for path in self._glob():
@@ -255,12 +258,17 @@ class FileCollector(Collector):
             ):
                 del self.progress[i.uid]
         self.metrics.set_gauge("files_open", len(self.tailers))
+        if self._unopened:
+            self.set_health("degraded", f"{self._unopened} matching files cannot be opened")
+        else:
+            self.set_health("ok")
 
     def _open(self, path: str, key: tuple[int, int], size: int, first: bool) -> None:
         o = self.options
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
+            self._unopened += 1
             reason = "permission" if isinstance(exc, PermissionError) else "open_error"
             self.problem(reason, f"cannot open {path}: {exc}")
             return

@@ -105,6 +105,7 @@ class Tailer:
                     await self._restart()
                     continue
                 self.last_growth = time.monotonic()
+                self.coll.metrics.inc("bytes", len(data))
                 await self._consume(data)
                 continue
             wait = poll
