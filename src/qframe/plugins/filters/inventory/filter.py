@@ -177,10 +177,8 @@ class InventoryFilter(Filter):
             return
         # "health_status: healthy", "exec_start: sh -c …": the action is the part before ":"
         action = action.split(":", 1)[0].strip()
-        known = len(self.index)
         entry = self.index.apply(action, info, time.monotonic())
-        if len(self.index) != known:
-            self.log.debug("container %s (%s): %s", info.name, info.id[:12], action)
+        self.log.debug("container %s (%s): %s", info.name, info.id[:12], action)
         if entry is not None and entry.gone_at is None:
             self._release(entry, out)
         self._gauges()
