@@ -114,3 +114,22 @@ def test_an_encoded_item_splits_back_into_action_and_document() -> None:
     meta, doc = split_item(data)
     assert meta == {"_index": "i", "_id": "7"}
     assert doc["message"] == "hello"
+
+
+def test_keys_of_maps_nested_in_fields_are_de_dotted_but_top_level_names_kept() -> None:
+    attrs = {
+        "com.docker.compose.project": "shop",
+        "com.docker.compose.project.working_dir": "/srv",
+        "deep": {"a.b": 1},
+    }
+    m = Message("web1: container.start", time=T, fields={"http.method": "GET", "attributes": attrs})
+    _, doc = decode(DocumentEncoder("i").encode(m))
+    assert doc["http.method"] == "GET"
+    assert doc["attributes"] == {
+        "com_docker_compose_project": "shop",
+        "com_docker_compose_project_working_dir": "/srv",
+        "deep": {"a_b": 1},
+    }
+    assert m.fields["attributes"] is attrs and "com.docker.compose.project" in attrs
+    _, doc = decode(DocumentEncoder("i", dedot=False).encode(m))
+    assert doc["attributes"]["com.docker.compose.project"] == "shop"

@@ -68,7 +68,9 @@ class ElasticsearchHandler(DeliveringHandler):
         op_type: Literal["index", "create"] = Field(
             "index", description="bulk action: index (overwrite by _id) or create (data streams)"
         )
-        dedot_labels: bool = Field(True, description="replace dots in label keys")
+        dedot_labels: bool = Field(
+            True, description="replace dots in label keys and in keys of maps nested in fields"
+        )
         dedot_char: str = Field("_", description="what replaces the dots in label keys")
         generate_ids: bool = Field(
             True, description="give messages without an id a unique _id (retries never duplicate)"

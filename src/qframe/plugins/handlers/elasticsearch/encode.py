@@ -6,7 +6,10 @@ A document has ``@timestamp`` (RFC 3339, microseconds), ``message``, the parsed
 (id, name, image, image_id, labels, ips, created, command, service_*, task_slot) and
 ``metric`` (name, type, fields) when present.  Label keys may be de-dotted
 (``com.docker.compose.project`` → ``com_docker_compose_project``) so that they do not
-turn into nested objects that conflict with each other in the index mapping.
+turn into nested objects that conflict with each other in the index mapping (Compose
+sets both ``com.docker.compose.project`` and ``com.docker.compose.project.working_dir``).
+The same applies to the keys of maps nested in the fields (a docker event's
+``attributes``); top-level field names are kept as they are.
 """
 
 from __future__ import annotations
@@ -85,6 +88,18 @@ class DocumentEncoder:
         c = self.dedot_char
         return {k.replace(".", c): v for k, v in d.items()}
 
+    def _dedot_maps(self, f: dict[Any, Any]) -> dict[Any, Any]:
+        """Fields whose nested maps (docker-event attributes …) have de-dotted keys."""
+        c = self.dedot_char
+
+        def walk(d: dict[Any, Any]) -> dict[Any, Any]:
+            return {
+                (k.replace(".", c) if type(k) is str else k): (walk(v) if type(v) is dict else v)
+                for k, v in d.items()
+            }
+
+        return {k: (walk(v) if type(v) is dict else v) for k, v in f.items()}
+
     def container(self, c: ContainerInfo) -> orjson.Fragment:
         hit = self._containers.get(id(c))
         if hit is not None and hit[0] is c:
@@ -103,6 +118,11 @@ class DocumentEncoder:
         # the lazy parts are read without creating them (Message creates them on access)
         f = m._fields
         if f:
+            if self.dedot:
+                for v in f.values():
+                    if type(v) is dict:
+                        f = self._dedot_maps(f)
+                        break
             if _CORE_DISJOINT(f):
                 doc = f.copy()
             else:
