@@ -53,11 +53,13 @@ class Multiline:
         """Offset of the first line held back (not yet part of a sent message)."""
         return self._start if self._lines else None
 
-    def _add(self, line: str, off: int, end: int) -> None:
+    def _add(self, line: str, off: int, end: int, cut: bool) -> None:
         if not self._lines:
             self._start = off
         if len(self._lines) < self._max_lines:
             self._lines.append(line)
+            if cut:
+                self._dropped = True
         else:
             self._dropped = True
         self._end = end
@@ -65,22 +67,26 @@ class Multiline:
     def flush(self) -> Event | None:
         if not self._lines:
             return None
-        ev = ("\n".join(self._lines), self._start, self._end, self._dropped, len(self._lines))
+        text = "\n".join(self._lines).rstrip("\n")  # trailing blank lines add nothing
+        ev = (text, self._start, self._end, self._dropped, len(self._lines))
         self._lines = []
         self._dropped = False
         return ev
 
-    def feed(self, line: str, off: int, end: int, out: list[Event]) -> None:
-        """Take one line (bytes ``off``..``end`` of the file); append finished messages."""
+    def feed(self, line: str, off: int, end: int, out: list[Event], cut: bool = False) -> None:
+        """Take one line (bytes ``off``..``end`` of the file); append finished messages.
+
+        ``cut``: the line was already shortened (its message is tagged ``_truncated``).
+        """
         cont = (self._search(line) is not None) is not self._negate
         if self._after:
             if not cont and self._lines:
                 ev = self.flush()
                 assert ev is not None
                 out.append(ev)
-            self._add(line, off, end)
+            self._add(line, off, end, cut)
         else:
-            self._add(line, off, end)
+            self._add(line, off, end, cut)
             if not cont:
                 ev = self.flush()
                 assert ev is not None

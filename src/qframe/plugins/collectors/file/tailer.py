@@ -411,7 +411,7 @@ class Tailer:
             else:
                 text = raw.decode(enc)
             if mline is not None:
-                mline.feed(text, pos, pos + n, events)
+                mline.feed(text, pos, pos + n, events, cut)
             else:
                 m = self._message(text, pos, now, d)
                 if cut:
@@ -430,7 +430,7 @@ class Tailer:
         self.hold = off
         if self.mline is not None:
             events: list[Event] = []
-            self.mline.feed(text, off, off + self.limit, events)
+            self.mline.feed(text, off, off + self.limit, events, True)
             self.mline.last_line_at = time.monotonic()
             for ev in events:
                 out.append(self._event(ev, now, d))
