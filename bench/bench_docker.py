@@ -1,0 +1,139 @@
+"""The Docker collectors at rest: qframe's CPU and peak RSS with 50 idle containers.
+
+Starts an isolated Podman Docker-API service (tests/services/podman.py), runs
+``BENCH_CONTAINERS`` (default 50, the issue's figure) idle busybox containers, then
+``qframe run`` (a separate process) with docker-events, docker-logs and docker-stats
+(both fed by docker-events) → the docker-stats filter → a ``log`` handler writing JSON to
+/dev/null.  Once every container has its stats and its log stream open, it measures
+qframe's CPU time over ``BENCH_SECONDS`` (default 30) from /proc and its peak RSS
+(VmHWM).  Targets: < 5 % of one core, < 100 MB.  Podman sends a stats sample every 5 s
+per container (Docker: every second), so the work here is ~10 samples/s → ~60 points/s.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common import QFRAME, report
+
+BENCH = "docker"
+CONFIG = """\
+log: {{level: warning}}
+tick: 5s
+http: 127.0.0.1:{port}
+data-dir: {data}
+collector:
+  docker-events: {{docker-host: "{host}"}}
+  docker-logs: {{docker-host: "{host}", inputs: [docker-events]}}
+  docker-stats: {{docker-host: "{host}", inputs: [docker-events]}}
+filter:
+  metrics: {{kind: docker-stats, inputs: [collector.docker-stats]}}
+handler:
+  out: {{kind: log, format: json, path: /dev/null, inputs: [docker-events, docker-logs, metrics]}}
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def streams(port: int, metric: str = "qframe_streams") -> dict[str, float]:
+    """A metric of each plugin (default the ``streams`` gauge), from /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        m = re.match(metric + r'\{[^}]*plugin="([^"]+)"[^}]*\}\s+(\S+)', line)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main() -> int:
+    n = int(os.environ.get("BENCH_CONTAINERS", "50"))
+    seconds = float(os.environ.get("BENCH_SECONDS", "30"))
+    try:
+        from tests.services.podman import PodmanService
+
+        svc = PodmanService.launch()
+    except BaseException as exc:  # unavailable() skips (a pytest outcome) or fails
+        print(f"bench_docker: podman Docker API unavailable: {exc}", file=sys.stderr)
+        return 1
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        t = time.monotonic()
+        for i in range(n):
+            svc.run(f"idle-{i}")
+        start_s = time.monotonic() - t
+        port = free_port()
+        data = tempfile.mkdtemp(prefix="qframe-bench-docker-")
+        cfg = Path(data) / "qframe.yml"
+        cfg.write_text(CONFIG.format(port=port, data=data, host=svc.docker_host))
+        log = open(Path(data) / "qframe.log", "wb")
+        t = time.monotonic()
+        proc = subprocess.Popen([QFRAME, "run", "-c", str(cfg)], stderr=log, stdout=log)
+        while True:
+            s = streams(port)
+            if s.get("docker-stats") == n and s.get("docker-logs") == n:
+                break
+            if proc.poll() is not None or time.monotonic() - t > 120:
+                print(f"bench_docker: streams never opened: {s}", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        ready_s = time.monotonic() - t
+        time.sleep(5)  # let the start-up settle (imports, first samples)
+        e0 = streams(port, "qframe_emitted_total").get("metrics", 0)
+        c0, w0 = cpu_ticks(proc.pid), time.monotonic()
+        time.sleep(seconds)
+        c1, w1 = cpu_ticks(proc.pid), time.monotonic()
+        e1 = streams(port, "qframe_emitted_total").get("metrics", 0)
+        cpu = (c1 - c0) / os.sysconf("SC_CLK_TCK") / (w1 - w0) * 100
+        rss = peak_rss_mb(proc.pid)
+        note = f"{n} idle containers, {n} stats + {n} log streams, Podman 4.3, {seconds:.0f}s"
+        report(BENCH, "cpu_percent", cpu, "% of one core", note + "; target < 5")
+        report(BENCH, "peak_rss_mb", rss, "MB", note + "; target < 100")
+        report(BENCH, "points_per_s", (e1 - e0) / (w1 - w0), "points/s", "docker-stats filter out")
+        report(BENCH, "streams_open_s", ready_s, "s", f"qframe start → {2 * n} streams open")
+        report(BENCH, "containers_start_s", start_s, "s", f"podman run of {n} containers")
+        return 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        svc.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
