@@ -25,8 +25,8 @@ __all__ = ["Connection", "StreamServer"]
 
 log = logging.getLogger("qframe.net")
 
-HIGH_WATER = 1 << 20
-LOW_WATER = 256 << 10
+HIGH_WATER = 256 << 10
+LOW_WATER = 64 << 10
 
 FramesHandler = Callable[["Connection", list[bytes], list[int]], Awaitable[None]]
 ConnectHandler = Callable[["Connection"], Awaitable[None]]

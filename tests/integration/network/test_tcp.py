@@ -1,0 +1,265 @@
+"""The tcp collector against real clients: socat, logger, many sockets, TLS, hostile peers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import ssl
+import struct
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qframe.testing import Harness, wait_until
+from tests.services import require_binary
+
+from .helpers import (
+    container,
+    http_config,
+    metric,
+    scrape,
+    send_lines,
+    teach_inventory,
+    with_inventory,
+)
+
+
+def tcp_pipeline(**opts: Any) -> dict[str, Any]:
+    handler = opts.pop("handler", {})
+    return {
+        "collector": {"tcp": {"bind-host": "127.0.0.1", "bind-port": 0, **opts}},
+        "handler": {"out": {"kind": "capture", "inputs": ["tcp"], **handler}},
+    }
+
+
+def texts(h: Harness) -> list[str]:
+    return [m.message for m in h.captured("out")]
+
+
+async def test_lines_from_socat_and_logger_arrive_with_the_senders_address(tmp_path: Path) -> None:
+    socat = require_binary("socat")
+    logger = require_binary("logger")
+    data = tmp_path / "lines.txt"
+    data.write_bytes(b"".join(b"socat line %d\r\n" % i for i in range(2000)))
+    async with Harness(tcp_pipeline()) as h:
+        port = h.plugin("tcp").address[1]
+        p = await asyncio.create_subprocess_exec(
+            socat, "-u", f"FILE:{data}", f"TCP:127.0.0.1:{port}"
+        )
+        assert await p.wait() == 0
+        p = await asyncio.create_subprocess_exec(
+            logger, "--tcp", "-n", "127.0.0.1", "-P", str(port), "-t", "qtest", "hello from logger"
+        )
+        assert await p.wait() == 0
+        await h.wait_for(lambda: len(h.captured("out")) == 2001, what="2001 lines")
+    got = texts(h)
+    assert [t for t in got if t.startswith("socat")] == [f"socat line {i}" for i in range(2000)]
+    (syslog,) = [t for t in got if not t.startswith("socat")]
+    assert "qtest" in syslog and syslog.endswith("hello from logger")
+    for m in h.captured("out"):
+        assert m.fields["remote_ip"] == "127.0.0.1" and m.host == "127.0.0.1"
+        assert isinstance(m.fields["remote_port"], int) and m.fields["remote_port"] > 0
+        assert m.source_path == ["tcp", "out"]
+
+
+async def test_a_thousand_concurrent_connections_deliver_every_line() -> None:
+    conns, per = 1000, 10
+    async with Harness(tcp_pipeline()) as h:
+        port = h.plugin("tcp").address[1]
+
+        async def client(i: int) -> None:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            for j in range(per):
+                w.write(b"c%d l%d\n" % (i, j))
+            await w.drain()
+            w.close()
+            await w.wait_closed()
+
+        await asyncio.gather(*(client(i) for i in range(conns)))
+        await h.wait_for(lambda: len(h.captured("out")) == conns * per, timeout=30)
+        await wait_until(lambda: not h.plugin("tcp").server.connections, what="connections closed")
+    assert sorted(texts(h)) == sorted(f"c{i} l{j}" for i in range(conns) for j in range(per))
+    by_port: dict[int, list[str]] = {}
+    for m in h.captured("out"):
+        by_port.setdefault(m.fields["remote_port"], []).append(m.message)
+    assert len(by_port) == conns  # one source port per connection, lines in order within each
+    for lines in by_port.values():
+        assert lines == sorted(lines, key=lambda s: int(s.split(" l")[1]))
+    assert h.plugin("tcp").metrics.counter("connections") == conns
+
+
+async def test_a_full_pipeline_stops_the_reading_and_loses_nothing() -> None:
+    n = 300_000  # 3.6 MB: more than the collector buffers before it stops reading
+    cfg = tcp_pipeline(handler={"delay": "20ms", "queue-size": 500})
+    async with Harness(cfg) as h:
+        tcp = h.plugin("tcp")
+        port = tcp.address[1]
+        paused = False
+
+        def sender() -> None:
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"".join(b"line %06d\n" % i for i in range(n)))
+
+        send = asyncio.get_running_loop().run_in_executor(None, sender)
+
+        def done() -> bool:
+            nonlocal paused
+            paused = paused or any(c.paused for c in tcp.server.connections)
+            return len(h.captured("out")) == n
+
+        await h.wait_for(done, timeout=60)
+        await send
+    assert paused, "the collector never stopped reading while the pipeline was full"
+    assert texts(h) == [f"line {i:06d}" for i in range(n)]
+    assert tcp.metrics.dropped == {}
+
+
+async def test_half_closed_reset_and_garbage_connections_do_not_disturb_the_others() -> None:
+    async with Harness(tcp_pipeline()) as h:
+        tcp = h.plugin("tcp")
+        port = tcp.address[1]
+        # half-closed: the peer stops writing but keeps its socket open
+        half = socket.create_connection(("127.0.0.1", port))
+        half.sendall(b"half 1\nhalf 2 without newline")
+        half.shutdown(socket.SHUT_WR)
+        # reset: an abortive close (RST) in the middle of a line
+        rst = socket.create_connection(("127.0.0.1", port))
+        rst.sendall(b"before reset\npartial")
+        rst.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        rst.close()
+        # garbage: random binary, invalid UTF-8, NUL bytes
+        garbage = os.urandom(200_000) + b"\n\xff\xfe\x00\x80 end\n"
+        await send_lines(port, [garbage])
+        await send_lines(port, [b"good %d" % i for i in range(100)])
+        await h.wait_for(lambda: sum(t.startswith("good") for t in texts(h)) == 100)
+        await h.wait_for(lambda: "half 2 without newline" in texts(h))
+        await h.wait_for(lambda: "before reset" in texts(h))
+        await h.wait_for(lambda: "\ufffd\ufffd\x00\ufffd end" in texts(h))
+        half.close()
+        assert tcp.metrics.errors == 0 and tcp.metrics.restarts == 0
+        assert tcp.metrics.state == "ok"
+    assert "half 1" in texts(h)
+
+
+async def test_json_lines_become_fields_and_broken_ones_are_tagged_and_counted() -> None:
+    async with Harness(tcp_pipeline(format="json")) as h:
+        port = h.plugin("tcp").address[1]
+        await send_lines(
+            port,
+            [
+                b'{"message": "m1", "app": "api", "n": 3, "nested": {"a": [1, 2]}}',
+                b"not json at all",
+                b'["a list"]',
+                b"",
+                b'  {"no_message": true}',
+            ],
+        )
+        await h.wait_for(lambda: len(h.captured("out")) == 4)
+    m1, bad1, bad2, nomsg = h.captured("out")
+    assert m1.message == "m1"
+    assert m1.fields == {
+        "app": "api",
+        "n": 3,
+        "nested": {"a": [1, 2]},
+        "remote_ip": "127.0.0.1",
+        "remote_port": m1.fields["remote_port"],
+    }
+    assert bad1.message == "not json at all" and bad1.tags == ["_jsonparsefailure"]
+    assert bad2.message == '["a list"]' and bad2.tags == ["_jsonparsefailure"]
+    assert nomsg.message == "" and nomsg.fields["no_message"] is True
+    assert h.plugin("tcp").metrics.counter("invalid_json") == 2
+
+
+async def test_over_long_lines_are_cut_tagged_and_counted_in_metrics() -> None:
+    cfg, http = http_config(tcp_pipeline(**{"max-line-bytes": 100}))
+    async with Harness(cfg) as h:
+        port = h.plugin("tcp").address[1]
+        await send_lines(port, [b"a" * 250, b"short", b"b" * 100_000, b"after"])
+        await h.wait_for(lambda: len(h.captured("out")) == 4)
+        text = await scrape(http)
+    long1, short, long2, after = h.captured("out")
+    assert long1.message == "a" * 100 and long1.tags == ["_truncated"]
+    assert long2.message == "b" * 100 and long2.tags == ["_truncated"]
+    assert (short.message, short.tags, after.message) == ("short", [], "after")
+    assert metric(text, "qframe_truncated_total", plugin="tcp") == 2
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    openssl = require_binary("openssl")
+    d = tmp_path_factory.mktemp("tls")
+    crt, key = d / "server.crt", d / "server.key"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(crt)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return str(crt), str(key)
+
+
+async def test_tls_clients_are_served_when_a_certificate_is_configured(
+    cert: tuple[str, str],
+) -> None:
+    crt, key = cert
+    async with Harness(tcp_pipeline(**{"tls-cert": crt, "tls-key": key})) as h:
+        port = h.plugin("tcp").address[1]
+        ctx = ssl.create_default_context(cafile=crt)
+        ctx.check_hostname = False
+        _, w = await asyncio.open_connection("127.0.0.1", port, ssl=ctx)
+        w.write(b"".join(b"secret %d\n" % i for i in range(5000)))
+        await w.drain()
+        w.close()
+        # a plain-text client on the TLS port fails its handshake and changes nothing
+        await send_lines(port, [b"plain text"])
+        await h.wait_for(lambda: len(h.captured("out")) == 5000)
+    assert texts(h) == [f"secret {i}" for i in range(5000)]
+
+
+async def test_the_inventory_names_the_sender_by_ip_and_an_unknown_one_goes_on_without() -> None:
+    cfg = with_inventory(
+        {"kind": "tcp", "bind-host": "127.0.0.1", "bind-port": 0, "inventory": "inventory",
+         "inventory-timeout-ms": 300},
+        name="tcp",
+    )  # fmt: skip
+    web = container("web1", "127.0.0.1")
+    async with Harness(cfg) as h:
+        await teach_inventory(h, web)
+        port = h.plugin("tcp").address[1]
+        await send_lines(port, [b"from web1 %d" % i for i in range(3)])
+        # an unknown sender: connect from another loopback address
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"from nobody\n")
+        s.close()
+        await h.wait_for(lambda: len(h.captured("out")) == 4)
+    known = [m for m in h.captured("out") if m.message.startswith("from web1")]
+    assert len(known) == 3
+    assert all(m.container == web for m in known)
+    (unknown,) = [m for m in h.captured("out") if m.message == "from nobody"]
+    assert unknown.container is None and unknown.fields["remote_ip"] == "127.0.0.2"
+
+
+async def test_at_shutdown_every_line_already_read_is_still_delivered() -> None:
+    n = 500_000
+    payload = b"".join(b"l%d\n" % i for i in range(n))
+    h = Harness(tcp_pipeline(handler={"delay": "10ms", "queue-size": 200}), shutdown_timeout=60)
+    async with h:
+        tcp = h.plugin("tcp")
+        port = tcp.address[1]
+        _, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(payload)  # no drain: the collector will not read it all before the shutdown
+        await wait_until(lambda: len(h.captured("out")) > 0)
+        conn = next(iter(tcp.server.connections))
+    read = conn.bytes_in
+    assert 0 < read < len(payload), "the test needs a shutdown in the middle of the stream"
+    want = payload[:read].split(b"\n")
+    if not want[-1]:
+        want.pop()
+    # everything the collector had read is in the capture, in order (the last piece too)
+    assert texts(h) == [x.decode() for x in want]
+    w.close()
