@@ -55,7 +55,7 @@ async def test_an_empty_inventory_answers_not_found_at_the_query_timeout(
     assert not r.found and r.container is None
     inv = harness.plugin("inventory")
     assert inv.metrics.counter("requests", result="timeout") == 1
-    assert len(inv.pending) == 0
+    assert len(inv.pending) == 0 and inv.pending.keys_count() == 0
     assert any(
         t.startswith("TIMEOUT > Request: /nobody not found after 0.2s (pending: 0)")
         for t in daemon_log.texts(logging.INFO)
@@ -153,7 +153,7 @@ async def test_many_concurrent_requests_are_each_answered_with_their_own_contain
             assert r.container.ips["podman"] == q.ip
         else:
             assert r.container.id.startswith(q.id)
-    assert len(inv.pending) == 0
+    assert len(inv.pending) == 0 and inv.pending.keys_count() == 0
     assert inv.metrics.counter("requests", result="found") == 240
 
 
