@@ -193,3 +193,18 @@ async def test_actions_with_a_detail_after_a_colon_are_understood(harness: Harne
     await events.send([event("die", c)])
     await wait_until(lambda: len(harness.captured("out")) == 5)
     assert e.state == "stopped"
+
+
+async def test_a_malformed_message_goes_on_tagged_and_the_others_are_enriched(
+    harness: Harness,
+) -> None:
+    await start(harness, info("web1", "10.88.0.5"))
+    odd = Message("odd", fields=["not", "a", "dict"])  # type: ignore[arg-type]
+    await harness.plugin("tcp").send(
+        [log_line("a", remote_ip="10.88.0.5"), odd, log_line("b", remote_ip="10.88.0.5")]
+    )
+    await wait_until(lambda: len(lines(harness)) == 3)
+    assert [m.message for m in lines(harness)] == ["a", "odd", "b"]
+    assert "_filtererror" in lines(harness)[1].tags
+    assert all(m.container is not None for m in (lines(harness)[0], lines(harness)[2]))
+    assert harness.plugin("inventory").metrics.errors == 1

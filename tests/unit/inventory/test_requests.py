@@ -214,3 +214,9 @@ async def test_a_removed_container_resolves_until_the_grace_period_is_over() -> 
         r = await ask(h, ContainerQuery(ip="10.88.0.8", timeout=0))
         assert not r.found
         assert inv.metrics.counter("evicted") == 1
+
+
+async def test_a_malformed_query_gets_an_error_not_silence(harness: Harness) -> None:
+    with pytest.raises(TypeError):
+        await harness.pipeline.request("inventory", ContainerQuery(name="x", timeout=None), 1.0)  # type: ignore[arg-type]
+    assert len(harness.plugin("inventory").pending) == 0

@@ -129,25 +129,33 @@ class InventoryFilter(Filter):
         hits = {"id": 0, "name": 0, "ip": 0}
         resolve = self.index.resolve
         for m in batch:
-            if m.kind == KIND_EVENT:
-                f = m.fields
-                if f.get("type") == "container" and "action" in f:
-                    self._apply_event(m, out)
+            try:
+                if m.kind == KIND_EVENT:
+                    f = m.fields
+                    if f.get("type") == "container" and "action" in f:
+                        self._apply_event(m, out)
+                        out.append(m)
+                        continue
+                keys = message_keys(m)
+                if not keys:
                     out.append(m)
                     continue
-            keys = message_keys(m)
-            if not keys:
-                out.append(m)
-                continue
-            for kind, key in keys:
-                entry = resolve(kind, key)
-                if entry is not None:
-                    m.container = entry.info
-                    hits[kind] += 1
+                for kind, key in keys:
+                    entry = resolve(kind, key)
+                    if entry is not None:
+                        m.container = entry.info
+                        hits[kind] += 1
+                        out.append(m)
+                        break
+                else:
+                    self._not_found(m, keys, out)
+            except Exception as exc:
+                # one odd message must not stop the others: it goes on, tagged
+                self.metrics.errors += 1
+                self._warn("error", "cannot process %r: %r", m, exc)
+                m.add_tag("_filtererror")
+                if not out or out[-1] is not m:
                     out.append(m)
-                    break
-            else:
-                self._not_found(m, keys, out)
         for kind, n in hits.items():
             if n:
                 self.metrics.inc("enriched", n, by=kind)
@@ -265,6 +273,13 @@ class InventoryFilter(Filter):
                 TypeError(f"{self.name} answers ContainerQuery, not {type(request).__name__}")
             )
             return
+        try:
+            self._query(request, reply)
+        except Exception as exc:  # a malformed query gets an error, never silence
+            if not reply.done():
+                reply.set_exception(exc)
+
+    def _query(self, request: ContainerQuery, reply: asyncio.Future[Any]) -> None:
         keys = query_keys(request)
         what = describe_keys(keys) if keys else "(no key)"
         self.log.debug(
