@@ -87,14 +87,22 @@ def count_lines(
         time.sleep(0.02)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
+def stop(proc: subprocess.Popen[bytes]) -> float:
+    """SIGTERM, wait; return the CPU seconds (user + system) the process used."""
+    if proc.poll() is not None:
+        return 0.0
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return float(usage.ru_utime + usage.ru_stime)
+        if time.monotonic() > deadline:
             proc.kill()
             proc.wait()
+            return 0.0
+        time.sleep(0.02)
 
 
 RSYSLOG_CONF = """
@@ -131,7 +139,7 @@ def ensure_rsyslog() -> str | None:
     return exe
 
 
-def run_rsyslog(tmp: Path, src: Path, n: int) -> float | None:
+def run_rsyslog(tmp: Path, src: Path, n: int) -> tuple[float, float] | None:
     exe = ensure_rsyslog()
     if exe is None:
         return None
@@ -149,12 +157,15 @@ def run_rsyslog(tmp: Path, src: Path, n: int) -> float | None:
     try:
         t_first, t1 = count_lines(out, n, TIMEOUT, proc)
     finally:
-        stop(proc)
-    print(f"# {d.name}: start-up {t_first - t0:.2f}s, total {t1 - t0:.2f}s", file=sys.stderr)
-    return n / (t1 - t0)
+        cpu = stop(proc)
+    print(
+        f"# {d.name}: start-up {t_first - t0:.2f}s, total {t1 - t0:.2f}s, cpu {cpu:.2f}s",
+        file=sys.stderr,
+    )
+    return n / (t1 - t0), cpu
 
 
-def run_qframe(tmp: Path, src: Path, n: int) -> float:
+def run_qframe(tmp: Path, src: Path, n: int) -> tuple[float, float]:
     d = Path(tempfile.mkdtemp(prefix="qframe-", dir=tmp))
     out = d / "out.json"
     conf = d / "qframe.yml"
@@ -183,9 +194,12 @@ def run_qframe(tmp: Path, src: Path, n: int) -> float:
     try:
         t_first, t1 = count_lines(out, n, TIMEOUT, proc)
     finally:
-        stop(proc)
-    print(f"# {d.name}: start-up {t_first - t0:.2f}s, total {t1 - t0:.2f}s", file=sys.stderr)
-    return n / (t1 - t0)
+        cpu = stop(proc)
+    print(
+        f"# {d.name}: start-up {t_first - t0:.2f}s, total {t1 - t0:.2f}s, cpu {cpu:.2f}s",
+        file=sys.stderr,
+    )
+    return n / (t1 - t0), cpu
 
 
 def _fmt(values: list[float]) -> str:
@@ -201,11 +215,16 @@ def main() -> None:
         note = f"{n} Apache lines ({size / 1e6:.0f} MB) → one JSON object per line"
         rs_all: list[float] = []
         qf_all: list[float] = []
+        rs_cpu: list[float] = []
+        qf_cpu: list[float] = []
         for _ in range(ROUNDS):
             r = run_rsyslog(tmp, src, n)
             if r is not None:
-                rs_all.append(r)
-            qf_all.append(run_qframe(tmp, src, n))
+                rs_all.append(r[0])
+                rs_cpu.append(r[1])
+            q = run_qframe(tmp, src, n)
+            qf_all.append(q[0])
+            qf_cpu.append(q[1])
         rs = max(rs_all) if rs_all else None
         qf = max(qf_all)
         note += f"; best of {ROUNDS} rounds"
@@ -243,6 +262,25 @@ def main() -> None:
                     }
                 )
             )
+        cpu_rows = [("file.cpu", qf_cpu, "qframe")]
+        if rs_cpu:
+            cpu_rows.append(("file.rsyslog.cpu", rs_cpu, "rsyslog"))
+        for bench, cpus, who in cpu_rows:
+            best = min(c for c in cpus if c > 0) if any(c > 0 for c in cpus) else 0.0
+            if best:
+                print(
+                    json.dumps(
+                        {
+                            "bench": bench,
+                            "metric": "lines_per_cpu_s",
+                            "value": round(n / best, 1),
+                            "unit": "lines/cpu-s",
+                            "note": f"{who}: lines per CPU second (user+sys, start-up and "
+                            f"shutdown included; less sensitive to a busy machine); "
+                            f"cpu s per round {'/'.join(f'{c:.2f}' for c in cpus)}",
+                        }
+                    )
+                )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
