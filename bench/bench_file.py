@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -24,38 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import apache_file
+
 LINES = int(os.environ.get("BENCH_LINES", "1000000"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def apache_lines(n: int, path: Path) -> int:
-    """Write ``n`` combined-log-format lines; return the byte size."""
-    rnd = random.Random(42)
-    methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE", "HEAD"]
-    paths = ["/", "/index.html", "/api/v1/items", "/static/app.js", "/img/logo.png", "/login"]
-    agents = [
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0",
-        "curl/8.4.0",
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) Safari/605.1.15",
-    ]
-    t0 = 1764133200  # 2025-11-26T05:00:00Z
-    with open(path, "w", encoding="ascii") as f:
-        buf = []
-        for i in range(n):
-            ts = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t0 + i // 1000))
-            buf.append(
-                f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)} - - "
-                f'[{ts}] "{rnd.choice(methods)} {rnd.choice(paths)}?id={i} HTTP/1.1" '
-                f"{rnd.choice((200, 200, 200, 304, 404, 500))} {rnd.randrange(100, 50000)} "
-                f'"https://example.com/ref{rnd.randrange(100)}" "{rnd.choice(agents)}"\n'
-            )
-            if len(buf) >= 10000:
-                f.write("".join(buf))
-                buf.clear()
-        f.write("".join(buf))
-    return path.stat().st_size
 
 
 def count_lines(
@@ -210,8 +183,8 @@ def main() -> None:
     n = LINES
     tmp = Path(tempfile.mkdtemp(prefix="qframe-bench-file-"))
     try:
-        src = tmp / "access.log"
-        size = apache_lines(n, src)
+        src = apache_file(n)  # shared with the other benches (bench/out/, cached)
+        size = src.stat().st_size
         note = f"{n} Apache lines ({size / 1e6:.0f} MB) → one JSON object per line"
         rs_all: list[float] = []
         qf_all: list[float] = []
