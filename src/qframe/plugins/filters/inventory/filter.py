@@ -41,16 +41,20 @@ class InventoryFilter(Filter):
     ``fields.container_id``, ``container.name`` or ``fields.container_name``, or the
     sender's ``fields.remote_ip`` set by the tcp/gelf collectors) get ``container``
     attached.  When it is not known yet, the message waits up to ``wait`` without holding
-    up the others, then goes on unchanged, tagged ``_inventory_miss``: never dropped.
-    Container events themselves pass through untouched.
+    up the others, then goes on unchanged, tagged ``_inventory_miss``: never dropped
+    (acknowledgement tokens travel with it).  Loopback senders and messages that came
+    with a complete ``container`` (name and image) do not wait.  Container events
+    themselves pass through untouched; a message that cannot be read goes on tagged
+    ``_filtererror``.
 
     **Ops endpoint** (on the global ``http`` server): ``GET /inventory/containers`` lists
     the inventory; ``?name=N`` (or ``id=``, ``ip=``) ``&wait=20s`` long-polls through the
     Back channel: 200 with the container's JSON, 404 when not found within the wait.
 
-    Metrics: ``qframe_requests_total{result=found|not_found|timeout}``,
-    ``qframe_enriched_total{by=id|name|ip}``, ``qframe_missed_total{reason=…}``,
-    ``qframe_evicted_total``, ``qframe_rejected_total{reason=…}``; gauges
+    Metrics: ``qframe_requests_total{result=found|not_found|timeout|abandoned|shutdown}``,
+    ``qframe_enriched_total{by=id|name|ip|wait}``,
+    ``qframe_missed_total{reason=timeout|loopback|not_found|held_full|shutdown}``,
+    ``qframe_evicted_total``, ``qframe_rejected_total{reason=event_without_id|…}``; gauges
     ``qframe_containers``, ``qframe_pending_requests``, ``qframe_held_messages``.
 
     Logs (the seed's): ``SUCCESS > Request: /web1 (pending: 1)`` and
