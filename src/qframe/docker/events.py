@@ -86,10 +86,9 @@ class EventWatcher:
                 if self.filters:
                     params["filters"] = self.filters
                 async with client.stream("/events", **params) as resp:
-                    first = self.connections == 0
-                    self.connections += 1
                     if self.on_connect is not None:
-                        await self.on_connect(first)
+                        await self.on_connect(self.connections == 0)
+                    self.connections += 1
                     attempt = 0
                     dec = JsonLines()
                     async for chunk in client.read_chunks(resp):

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from qframe.testing import Harness, wait_until
+from tests.services import free_port
 
 CID = "c0ffee" + "0" * 58
 TS = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -199,3 +200,36 @@ async def test_a_log_stream_cut_inside_a_frame_resumes_without_loss_or_duplicate
     assert logs[0].get("since") is None  # from the beginning
     assert all(q.get("since") == str(TS_S) for q in logs[1:])  # from the line emitted last
     assert p.metrics.errors == 0  # handled, not crashed
+
+
+async def test_a_missing_socket_is_a_clear_degraded_state_not_a_failure(tmp_path: Path) -> None:
+    host = f"unix://{tmp_path}/nothing-here.sock"
+    cfg = config(host, tmp_path, {"docker-events": {}, "docker-logs": {}, "docker-stats": {}})
+    async with Harness(cfg) as h:
+        for name in ("docker-events", "docker-logs", "docker-stats"):
+            p = h.plugin(name)
+            await wait_until(lambda p=p: p.metrics.state == "degraded")
+            assert (
+                p.metrics.state_reason
+                == f"docker engine unavailable: no Docker API socket at {host}"
+            )
+            await wait_until(lambda p=p: p.metrics.counter("engine_errors") >= 2)
+            assert p.metrics.restarts == 0  # retried inside, not crashed
+
+
+async def test_an_engine_on_tcp_is_reached_too(engine: tuple[Engine, str], tmp_path: Path) -> None:
+    eng, _ = engine
+    runner = web.AppRunner(eng.app(), access_log=None, shutdown_timeout=0.1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    eng.events = [send(event("start", 1))]
+    try:
+        cfg = config(f"tcp://127.0.0.1:{port}", tmp_path, {"docker-events": {"running": False}})
+        async with Harness(cfg) as h:
+            out = h.captured("out")
+            await wait_until(lambda: len(out) == 1)
+            assert h.plugin("docker-events").client.api_version == "1.41"
+        assert out[0].message == "web1: container.start"
+    finally:
+        await runner.cleanup()

@@ -10,6 +10,7 @@ from ...docker import (
     ContainerTasks,
     DockerApiError,
     DockerCollector,
+    DockerError,
     DockerOptions,
     DockerProtocolError,
     DockerUnavailable,
@@ -159,11 +160,19 @@ class DockerLogsCollector(DockerCollector):
 
     # -- which containers ----------------------------------------------------------------------
     async def run(self) -> None:
-        await self.connect()
-        await self._prune()
-        if self.options.inputs:
-            await self._initial(True)
-        elif self.watcher is not None:  # the stream opens first, then the list
+        failures = 0
+        while True:
+            await self.connect()
+            try:
+                await self._prune()
+                if self.options.inputs:
+                    await self._initial(True)
+                break
+            except DockerError as exc:
+                self.engine_down(exc)
+                failures += 1
+                await asyncio.sleep(self.backoff(failures))
+        if self.watcher is not None:  # the stream opens first, then the list
             self.spawn(self.watcher.run(), "events")
         await self.rescan(self.options.rescan, self._rescanned)
 

@@ -10,6 +10,7 @@ from ...docker import (
     ContainerTasks,
     DockerApiError,
     DockerCollector,
+    DockerError,
     DockerOptions,
     DockerProtocolError,
     DockerUnavailable,
@@ -81,10 +82,17 @@ class DockerStatsCollector(DockerCollector):
             )
 
     async def run(self) -> None:
-        await self.connect()
-        if self.options.inputs:
-            await self._initial(True)
-        elif self.watcher is not None:  # the stream opens first, then the list
+        failures = 0
+        while self.options.inputs:
+            await self.connect()
+            try:
+                await self._initial(True)
+                break
+            except DockerError as exc:
+                self.engine_down(exc)
+                failures += 1
+                await asyncio.sleep(self.backoff(failures))
+        if self.watcher is not None:  # the stream opens first, then the list
             self.spawn(self.watcher.run(), "events")
         await self.rescan(self.options.rescan, self._rescanned)
 
