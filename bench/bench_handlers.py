@@ -142,7 +142,10 @@ def metric_messages(n: int) -> list[Message]:
     ]
 
 
-async def run_pipeline(handler: dict[str, Any], messages: list[Message], data_dir: str) -> float:
+async def run_pipeline(
+    handler: dict[str, Any], messages: list[Message], data_dir: str
+) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds) from the first batch in to the last ack."""
     cfg = {
         "tick": "0.2s",
         "data-dir": data_dir,
@@ -152,29 +155,46 @@ async def run_pipeline(handler: dict[str, Any], messages: list[Message], data_di
     async with Harness(cfg) as h:
         src = h.plugin("src")
         n = len(messages)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(0, n, BATCH):
             await src.send(messages[i : i + BATCH])
         await h.wait_for(lambda: src.acked == n, timeout=600, what="all acknowledged")
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         out = h.plugin("out")
         dead = sum(v for (k, _), v in out.metrics.counters.items() if k == "dead_letter")
         if dead:
             raise SystemExit(f"{dead} items dead-lettered")
-    return dt
+    return dt, cpu
+
+
+def best_of(
+    runs: int, handler: dict[str, Any], messages: list[Message], tmp: str
+) -> tuple[float, float]:
+    """The fastest of a few runs (other work on a shared machine only ever slows a run down)."""
+    results = []
+    for r in range(runs):
+        reset(messages)
+        results.append(asyncio.run(run_pipeline(handler, messages, f"{tmp}-{r}")))
+    return min(results)
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds used so far by another process (user + system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def encode_only(encode: Any, messages: list[Message]) -> float:
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for m in messages:
         encode(m)
-    return len(messages) / (time.perf_counter() - t0)
+    return len(messages) / (time.process_time() - t0)
 
 
-def reset(messages: list[Message], path: list[str]) -> None:
+def reset(messages: list[Message]) -> None:
     for m in messages:
         m.ack = None
-        m.source_path = list(path)
+        m.source_path = []
 
 
 def bench_es(n: int, tmp: str, sink: str) -> None:
@@ -183,16 +203,18 @@ def bench_es(n: int, tmp: str, sink: str) -> None:
     messages = log_messages(n)
     tune_process()  # as `qframe run` does (GC thresholds, malloc)
     rate = encode_only(DocumentEncoder("qframe-%Y.%m.%d").encode, messages[: min(n, 100_000)])
-    report("elasticsearch encode", "docs_per_s", rate, "docs/s", "encoder alone, no I/O")
-    handler = {"kind": "elasticsearch", "url": sink, "batch-size": 1000, "max-in-flight": 2}
-    dt = asyncio.run(run_pipeline(handler, messages, tmp))
     report(
-        "elasticsearch → bulk sink",
-        "docs_per_s",
-        n / dt,
-        "docs/s",
-        f"{n} grok-parsed Apache docs with container info, batch 1000, 2 in flight, "
-        "input to acknowledged; sink in its own process; target ≥ 100,000",
+        "elasticsearch encode", "docs_per_cpu_s", rate, "docs/s", "encoder alone, per CPU second"
+    )
+    handler = {"kind": "elasticsearch", "url": sink, "batch-size": 1000, "max-in-flight": 2}
+    dt, cpu = best_of(3, handler, messages, tmp)
+    note = (
+        f"{n} grok-parsed Apache docs with container info, batch 1000, 2 in flight, input to "
+        "acknowledged; bulk sink in its own process; best of 3"
+    )
+    report("elasticsearch → bulk sink", "docs_per_s", n / dt, "docs/s", note + "; target ≥ 100,000")
+    report(
+        "elasticsearch → bulk sink", "docs_per_cpu_s", n / cpu, "docs/s", "per CPU second of qframe"
     )
 
 
@@ -204,18 +226,24 @@ def bench_influx(n: int, tmp: str, sink: str) -> None:
     messages = metric_messages(n)
     tune_process()
     rate = encode_only(LineEncoder().encode, messages[: min(n, 200_000)])
-    report("influxdb encode", "points_per_s", rate, "points/s", "line-protocol encoder alone")
+    report("influxdb encode", "points_per_cpu_s", rate, "points/s", "encoder alone, per CPU second")
+    what = f"{n} docker-stats points (4 tags, 4 fields), batch 5000, 2 in flight, input to acknowledged (204)"
     handler = {"kind": "influxdb", "url": sink, "batch-size": 5000, "max-in-flight": 2}
-    dt = asyncio.run(run_pipeline(handler, messages, tmp + "-sink"))
+    dt, cpu = best_of(3, handler, messages, tmp + "-sink")
     report(
         "influxdb → line-protocol sink",
         "points_per_s",
         n / dt,
         "points/s",
-        f"{n} docker-stats points (4 tags, 4 fields), batch 5000, 2 in flight, input to "
-        "acknowledged (204) by a minimal /write sink in its own process; target ≥ 200,000",
+        what + "; minimal /write sink in its own process; best of 3; target ≥ 200,000",
     )
-    reset(messages, [])
+    report(
+        "influxdb → line-protocol sink",
+        "points_per_cpu_s",
+        n / cpu,
+        "points/s",
+        "per CPU second of qframe",
+    )
     try:
         server = Influxd.start()
     except BaseException as exc:  # tests.services.unavailable raises pytest's Skipped
@@ -223,25 +251,27 @@ def bench_influx(n: int, tmp: str, sink: str) -> None:
         return
     try:
         server.create_database("bench")
-        handler = {
-            "kind": "influxdb",
-            "url": server.url,
-            "database": "bench",
-            "batch-size": 5000,
-            "max-in-flight": 2,
-        }
-        dt = asyncio.run(run_pipeline(handler, messages, tmp))
+        assert server.proc is not None
+        handler = {**handler, "url": server.url, "database": "bench"}
+        i0 = proc_cpu(server.proc.pid)
+        reset(messages)
+        dt, cpu = asyncio.run(run_pipeline(handler, messages, tmp))
+        server_cpu = proc_cpu(server.proc.pid) - i0
         (s,) = server.query("SELECT count(rss) FROM docker_container_mem", "bench")
         stored = s["values"][0][1]
         if stored != n:
             raise SystemExit(f"influxd holds {stored} points of {n}")
+        note = what + "; influxd 1.6 on the same 2 cores; target ≥ 200,000"
+        report("influxdb → influxd 1.6", "points_per_s", n / dt, "points/s", note)
+        report(
+            "influxdb → influxd 1.6", "qframe_cpu_us_per_point", cpu / n * 1e6, "µs", "qframe's CPU"
+        )
         report(
             "influxdb → influxd 1.6",
-            "points_per_s",
-            n / dt,
-            "points/s",
-            f"{n} docker-stats points (4 tags, 4 fields), batch 5000, 2 in flight, input to "
-            "acknowledged (204), influxd on the same 2 cores; target ≥ 200,000",
+            "influxd_cpu_us_per_point",
+            server_cpu / n * 1e6,
+            "µs",
+            "influxd's CPU",
         )
     finally:
         server.close()
