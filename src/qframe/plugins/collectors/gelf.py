@@ -132,7 +132,6 @@ class GelfCollector(Collector):
         family = socket.AF_INET6 if ":" in o.bind_host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             _set_rcvbuf(sock, o.udp_buffer)
             sock.bind((o.bind_host, o.port))
             sock.setblocking(False)
