@@ -57,3 +57,16 @@ def test_an_unreadable_or_short_answer_retries_what_is_unconfirmed() -> None:
 
 def test_statuses_other_than_2xx_get_the_default_treatment() -> None:
     assert parse_bulk(503, b"busy", items(1)) is None
+
+
+def test_a_compact_answer_without_errors_is_trusted_only_when_every_item_is_there() -> None:
+    its = items(2)
+    ok = b'{"took":3,"errors":false,"items":[{"index":{"status":201}},{"index":{"status":200}}]}'
+    out = parse_bulk(200, ok, its)
+    assert out is not None and out.done == its
+    short = b'{"took":3,"errors":false,"items":[{"index":{"status":201}}]}'
+    out = parse_bulk(200, short, its)
+    assert out is not None and out.done == its[:1] and out.retry == its[1:]
+    pretty = b'{\n  "errors" : false,\n  "items" : [{"index": {"status": 201}}, {"index": {"status": 201}}]\n}'
+    out = parse_bulk(200, pretty, its)
+    assert out is not None and out.done == its

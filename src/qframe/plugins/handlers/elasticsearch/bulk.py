@@ -22,6 +22,11 @@ def parse_bulk(status: int, body: bytes, items: list[Item]) -> Outcome | None:
     """
     if not 200 <= status < 300:
         return None
+    # the common answer, {"took":3,"errors":false,"items":[…]}, needs no parsing
+    head = body[:200]
+    ok_at = head.find(b'"errors":false')
+    if ok_at != -1 and ok_at < head.find(b'"items"') and body.count(b'"status":') == len(items):
+        return Outcome(done=items)
     try:
         res: Any = orjson.loads(body)
         results = res["items"]
