@@ -259,3 +259,26 @@ async def test_a_corrupt_checkpoint_is_reported_and_files_are_read_whole(tmp_pat
         await h.wait_for(lambda: len(h.captured("out")) == 2)
         assert h.plugin("files").metrics.counter("rejected", reason="checkpoint") == 1
     assert checkpoint(tmp_path) == {str(f): 4}  # rewritten whole at stop
+
+
+async def test_lines_unread_at_a_copytruncate_are_read_from_the_copy(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_text("a1\na2\n")
+    slow = {"poll_interval": "1h", "inotify": False}
+    async with harness(tmp_path, path=str(f), start_position="beginning", **slow) as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+        # written, copied and truncated before the collector looked again
+        append(f, "a3 not read before the truncate\n")
+        (tmp_path / "app.log.1").write_bytes(f.read_bytes())
+        with open(f, "r+") as w:
+            w.truncate(0)
+        append(f, "b1\n")
+        coll = h.plugin("files")
+        (tailer,) = coll.tailers.values()
+        tailer.wake()
+        await h.wait_for(lambda: len(h.captured("out")) == 4)
+        assert texts(h) == ["a1", "a2", "a3 not read before the truncate", "b1"]
+        assert coll.metrics.counter("files", event="copy_read") == 1
+        ids = [m.id for m in h.captured("out")]
+    assert ids[2].rsplit("-", 1)[0] == ids[0].rsplit("-", 1)[0]  # the old identity
+    assert ids[3].rsplit("-", 1)[0] != ids[0].rsplit("-", 1)[0]  # the new content's

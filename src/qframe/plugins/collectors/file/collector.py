@@ -326,7 +326,7 @@ class FileCollector(Collector):
         for p in list(self.progress.values()):
             if p.identity.uid in open_uids:
                 continue
-            found = self._find_rotated(p)
+            found = self.find_rotated(p, p.path, p.read_pos)
             if found is None:
                 continue
             path, fd, key = found
@@ -340,8 +340,16 @@ class FileCollector(Collector):
                 os.close(fd)
                 self.problem("open_error", f"cannot read {path}: {exc}")
 
-    def _find_rotated(self, p: Progress) -> tuple[str, int, tuple[int, int]] | None:
-        d, base = os.path.split(p.path)
+    def find_rotated(
+        self, p: Progress, path: str, size: int
+    ) -> tuple[str, int, tuple[int, int]] | None:
+        """The rotated form of ``p``'s file: (path, open fd, (dev, ino)) or None.
+
+        A file next to ``path`` whose name starts with its name (not compressed, not open
+        here) with more than ``size`` bytes and first bytes matching the fingerprint;
+        the same inode (renamed) is preferred, then the newest.
+        """
+        d, base = os.path.split(path)
         try:
             names = os.listdir(d or ".")
         except OSError:
@@ -361,7 +369,7 @@ class FileCollector(Collector):
                 ok = (
                     stat.S_ISREG(st.st_mode)
                     and key not in self.tailers
-                    and st.st_size > p.read_pos
+                    and st.st_size > size
                     and p.identity.matches(read_head(fd, p.identity.fp_len))
                 )
             except OSError:

@@ -204,40 +204,19 @@ class Tailer:
     async def _read_copy(self) -> None:
         """Lines we had not read yet when the file was truncated may be in its copy.
 
-        A copy (same directory, name starting with this file's name, not compressed)
-        whose first bytes match our fingerprint and that is longer than our position is
-        read from our position to its end, under the old identity.
+        The newest copy (same directory, name starting with this file's name, not
+        compressed) whose first bytes match our fingerprint and that is longer than our
+        position is read from our position to its end, under the old identity.
         """
         p = self.progress
         if p is None:
             return
-        ident = p.identity
-        d, base = os.path.split(self.path)
-        best: tuple[float, str] | None = None
-        try:
-            names = os.listdir(d or ".")
-        except OSError:
+        found = self.coll.find_rotated(p, self.path, self.pos)
+        if found is None:
             return
-        for name in names:
-            if name == base or not name.startswith(base) or name.endswith(COMPRESSED):
-                continue
-            full = os.path.join(d, name)
-            try:
-                st = os.stat(full)
-            except OSError:
-                continue
-            if st.st_size > self.pos and (best is None or st.st_mtime > best[0]):
-                best = (st.st_mtime, full)
-        if best is None:
-            return
-        try:
-            fd = os.open(best[1], os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return
+        copy, fd, _key = found
         own, self.fd = self.fd, fd
         try:
-            if not ident.matches(read_head(fd, ident.fp_len)):
-                return
             os.lseek(fd, self.pos, os.SEEK_SET)
             n = 0
             while data := os.read(fd, self.coll.options.read_bytes):
@@ -245,7 +224,7 @@ class Tailer:
                 await self._consume(data)
             await self._flush_partial()
             self.coll.metrics.inc("files", event="copy_read")
-            self.coll.log.info("read %d more bytes of %s from its copy %s", n, self.path, best[1])
+            self.coll.log.info("read %d more bytes of %s from its copy %s", n, self.path, copy)
         finally:
             self.fd = own
             os.close(fd)
