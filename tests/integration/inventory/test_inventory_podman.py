@@ -236,3 +236,25 @@ async def test_a_bridge_container_sending_to_tcp_carries_its_name_and_image(
             assert by_text["hello-enriched"].source_path == ["tcp-plain", "inventory", "out"]
     finally:
         await asyncio.to_thread(podman.rm, name)
+
+
+async def test_a_removed_container_resolves_for_the_grace_period_then_is_forgotten(
+    podman: PodmanService,
+) -> None:
+    name = podman.unique("brief")
+    config = events_and_inventory(podman)
+    config["filter"]["inventory"].update({"retain": "2s", "ticker-ms": 100})
+    try:
+        async with Harness(config) as h:
+            inv = h.plugin("inventory")
+            cid = await asyncio.to_thread(podman.run, name)
+            await wait_until(lambda: inv.index.by_name(name) is not None, 30, what="started")
+            await asyncio.to_thread(podman.rm, name)
+            await wait_until(lambda: inv.index.gone == 1, 30, what="removal seen")
+            e = inv.index.by_id(cid[:12])
+            assert e is not None and e.state == "gone"  # late lines still resolve
+            await wait_until(lambda: inv.index.get(cid) is None, 30, what="evicted")
+            assert inv.index.by_name(name) is None
+            assert inv.metrics.counter("evicted") == 1
+    finally:
+        await asyncio.to_thread(podman.rm, name)
