@@ -73,6 +73,15 @@ async def test_a_long_poll_is_answered_when_the_container_appears(
     assert status == 200
     assert body["name"] == "later" and body["ips"] == {"podman": "10.88.0.9"}
     assert inv.metrics.counter("requests", result="found") == 1
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(url.replace("/inventory/containers", "/metrics")) as r,
+    ):
+        text = await r.text()
+    base = 'plugin="inventory",kind="inventory",type="filter"'
+    assert f'qframe_requests_total{{{base},result="found"}} 1' in text
+    assert f"qframe_containers{{{base}}} 1" in text
+    assert f"qframe_pending_requests{{{base}}} 0" in text
 
 
 async def test_a_long_poll_for_a_container_that_never_comes_is_a_404_after_the_wait(
