@@ -3,9 +3,13 @@
 ::
 
     from qframe.inventory import ContainerQuery
-    reply = await self.request("inventory", ContainerQuery(ip="10.88.0.5"), timeout=2.0)
-    if reply.found:
+    q = ContainerQuery(ip="10.88.0.5", timeout=2.0)       # kept pending up to 2 s
+    reply = await self.request("inventory", q, timeout=2.5)  # a little longer: the inventory
+    if reply.found:                                           # answers not-found at 2 s
         msg.container = reply.container
+
+The inventory answers at once when it knows the container, else as soon as the container
+starts, else with ``ContainerReply(container=None)`` once ``q.timeout`` is over.
 """
 
 from __future__ import annotations
