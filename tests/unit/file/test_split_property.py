@@ -1,0 +1,70 @@
+"""Property: however a file is cut into reads, the messages are the file's lines."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .helpers import harness
+
+LIMIT = 16
+PIECES = [b"a", b"bc", b"\xc3\xa9", b"\xff", b"\r", b"\n", b"\n", b" ", b"0123456789"]
+
+
+def expected(data: bytes) -> list[tuple[int, str, bool]]:
+    """(offset, text, cut) of every complete, non-blank line, as the collector defines them."""
+    out = []
+    pos = 0
+    for raw in data.split(b"\n")[:-1]:
+        n = len(raw) + 1
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if line:
+            cut = len(line) > LIMIT
+            if cut:
+                line = raw[:LIMIT]
+            out.append((pos, line.decode("utf-8", "replace"), cut))
+        pos += n
+    return out
+
+
+async def collect(data: bytes, read_bytes: int) -> list[tuple[int, str, bool]]:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        f = tmp / "app.log"
+        f.write_bytes(data)
+        want = expected(data)
+        async with harness(
+            tmp,
+            path=str(f),
+            start_position="beginning",
+            max_line_bytes=LIMIT,
+            read_bytes=read_bytes,
+        ) as h:
+            coll = h.plugin("files")
+            await h.wait_for(
+                lambda: (
+                    len(h.captured("out")) >= len(want)
+                    and all(p.committed == len(data) for p in coll.progress.values())
+                ),
+                what="every line, committed",
+            )
+            return [
+                (m.fields["offset"], m.message, "_truncated" in m.tags) for m in h.captured("out")
+            ]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=60),
+    read_bytes=st.integers(min_value=1, max_value=24),
+)
+def test_any_read_size_gives_the_same_lines_offsets_and_cuts(
+    pieces: list[bytes], read_bytes: int
+) -> None:
+    data = b"".join(pieces) + b"\n"
+    got = asyncio.run(collect(data, read_bytes))
+    assert got == expected(data)
