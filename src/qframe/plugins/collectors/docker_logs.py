@@ -223,11 +223,16 @@ class DockerLogsCollector(DockerCollector):
             self._ignored.discard(cid)
             self._open(cid, initial=False)
         elif action in GONE_ACTIONS and cid not in self.streams:
-            self._ignored.discard(cid)
-            self.committed.pop(cid, None)
-            self.emitted.pop(cid, None)
-            self.trackers.pop(cid, None)
+            self._gone(cid)
+
+    def _gone(self, cid: str) -> None:
+        """The container was removed: forget its position and its cached inspect."""
+        self._ignored.discard(cid)
+        self.cache.forget(cid)
+        if self.committed.pop(cid, None) is not None or cid in self.trackers:
             self._dirty = True
+        self.emitted.pop(cid, None)
+        self.trackers.pop(cid, None)
 
     def _skipped(self, info: ContainerInfo) -> bool:
         label = self.options.skip_container_label
@@ -258,6 +263,7 @@ class DockerLogsCollector(DockerCollector):
                 try:
                     item = await self.cache.get(cid)
                     if item is None:
+                        self._gone(cid)
                         return
                     if self._skipped(item.info):
                         self.metrics.inc("skipped")
@@ -282,7 +288,10 @@ class DockerLogsCollector(DockerCollector):
                 except DockerUnavailable as exc:
                     self.engine_down(exc)
                     continue
-                if fresh is None or not fresh.running:
+                if fresh is None:
+                    self._gone(cid)
+                    return
+                if not fresh.running:
                     return
                 if attempt:
                     await asyncio.sleep(self.backoff(attempt))

@@ -129,6 +129,10 @@ class DockerStatsCollector(DockerCollector):
             elif action in STOP_ACTIONS:
                 self._close(cid)
 
+    def _gone(self, cid: str) -> None:
+        self._ignored.discard(cid)
+        self.cache.forget(cid)
+
     def _skipped(self, info: ContainerInfo) -> bool:
         label = self.options.skip_label
         v = info.labels.get(label) if label else None
@@ -150,6 +154,7 @@ class DockerStatsCollector(DockerCollector):
                 try:
                     item = await self.cache.get(cid)
                     if item is None:
+                        self._gone(cid)
                         return
                     if info is None or not info.ips:
                         info = item.info
@@ -180,7 +185,10 @@ class DockerStatsCollector(DockerCollector):
                 except DockerUnavailable as exc:
                     self.engine_down(exc)
                     continue
-                if fresh is None or not fresh.running:
+                if fresh is None:
+                    self._gone(cid)
+                    return
+                if not fresh.running:
                     return
                 if attempt:
                     await asyncio.sleep(self.backoff(attempt))
