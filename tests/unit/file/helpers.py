@@ -24,19 +24,23 @@ class HoldHandler(Handler):
         self.messages.extend(batch)
 
 
-def config(tmp_path: Path, handler: str = "capture", **opts: Any) -> dict[str, Any]:
+def config(
+    tmp_path: Path, handler: str = "capture", tick: str = "50ms", **opts: Any
+) -> dict[str, Any]:
     coll: dict[str, Any] = {"kind": "file", "poll-interval": "20ms", "scan-interval": "100ms"}
     coll.update({k.replace("_", "-"): v for k, v in opts.items()})
     return {
-        "tick": "50ms",
+        "tick": tick,
         "data-dir": str(tmp_path / "data"),
         "collector": {"files": coll},
         "handler": {"out": {"kind": handler, "inputs": ["files"]}},
     }
 
 
-def harness(tmp_path: Path, handler: str = "capture", **opts: Any) -> Harness:
-    return Harness(config(tmp_path, handler, **opts), extra={("handler", "hold"): HoldHandler})
+def harness(tmp_path: Path, handler: str = "capture", tick: str = "50ms", **opts: Any) -> Harness:
+    return Harness(
+        config(tmp_path, handler, tick, **opts), extra={("handler", "hold"): HoldHandler}
+    )
 
 
 def checkpoint(tmp_path: Path) -> dict[str, int]:

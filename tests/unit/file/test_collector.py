@@ -282,3 +282,10 @@ async def test_lines_unread_at_a_copytruncate_are_read_from_the_copy(tmp_path: P
         ids = [m.id for m in h.captured("out")]
     assert ids[2].rsplit("-", 1)[0] == ids[0].rsplit("-", 1)[0]  # the old identity
     assert ids[3].rsplit("-", 1)[0] != ids[0].rsplit("-", 1)[0]  # the new content's
+
+
+async def test_the_first_start_positions_are_saved_at_once(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_text("old\n")
+    async with harness(tmp_path, tick="1h", path=str(f)) as h:  # no tick: the first scan did
+        await h.wait_for(lambda: checkpoint(tmp_path) == {str(f): 4}, what="saved at start")

@@ -117,6 +117,10 @@ class FileCollector(Collector):
                 self._scan()
             except OSError as exc:
                 self.problem("scan_error", f"scan failed: {exc}")
+            if self._scans == 0 and self._first_start:
+                # the positions chosen at the very first start are the checkpoint now: a
+                # crash before the first tick must not make the next start a first start
+                self.save_checkpoint()
             self._scans += 1
             self._wake.clear()
             try:
