@@ -152,11 +152,17 @@ def main() -> None:
         os.sched_setaffinity(0, {0})
     setup_logging("warn")
     one_core = "one core"
-    dt_id, _ = asyncio.run(throughput("id", n))
-    dt_inv, enriched = asyncio.run(throughput("inventory", n))
-    if enriched != n:
-        raise SystemExit(f"only {enriched} of {n} lines enriched")
-    note = f"{n} lines from {CONTAINERS} known senders (fields.remote_ip), in-process, {one_core}"
+    dt_id = min(asyncio.run(throughput("id", n))[0] for _ in range(3))
+    dt_inv = float("inf")
+    for _ in range(3):
+        dt, enriched = asyncio.run(throughput("inventory", n))
+        if enriched != n:
+            raise SystemExit(f"only {enriched} of {n} lines enriched")
+        dt_inv = min(dt_inv, dt)
+    note = (
+        f"{n} lines from {CONTAINERS} known senders (fields.remote_ip), in-process, "
+        f"{one_core}, best of 3"
+    )
     report("inventory enrich", "lines_per_s", n / dt_inv, "lines/s", note)
     report(
         "inventory enrich", "baseline_id_lines_per_s", n / dt_id, "lines/s", note + "; id filter"
