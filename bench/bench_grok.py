@@ -1,0 +1,134 @@
+"""stdin → grok %{COMBINEDAPACHELOG} → log(json file), against a naive Python script.
+
+Both run on one core (taskset) over the same generated Apache combined-format lines
+(``BENCH_LINES``, default 1,000,000), best of 3, process start included:
+
+- ``qframe run``: stdin → grok → log (canonical JSON lines into a file);
+- the naive script: ``for line in stdin: rx.search(line).groupdict()`` → ``orjson`` →
+  file, with ``rx`` the very expression qframe compiles for %{COMBINEDAPACHELOG}
+  (named groups renamed to the field names).  A second naive run tries IPv6 before
+  IPv4 in ``IP``, as the legacy Logstash library does.
+
+Prints lines/s and MiB/s for each, and qframe's share of the faster naive figure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import QFRAME, apache_file, bench_lines, count_lines, report, run_timed  # noqa: E402
+
+from qframe.grok import Grok, PatternLibrary  # noqa: E402
+
+CONFIG = """\
+log: {level: error}
+data-dir: %(dir)s/data
+collector:
+  stdin: {}
+filter:
+  apache: {kind: grok, inputs: [stdin], pattern: "%%{COMBINEDAPACHELOG}"}
+handler:
+  log: {inputs: [apache], format: json, path: %(dir)s/out.json}
+"""
+
+NAIVE = r"""
+import sys, time, re, orjson
+rx = re.compile(open(sys.argv[1]).read(), re.S | re.M)
+search = rx.search
+out = open(sys.argv[2], "wb", buffering=1 << 20)
+for raw in sys.stdin.buffer:
+    line = raw.rstrip(b"\n").decode("utf-8", "replace")
+    m = search(line)
+    rec = {"@timestamp": time.time(), "message": line}
+    if m is not None:
+        rec["fields"] = {k: v for k, v in m.groupdict().items() if v}
+    out.write(orjson.dumps(rec) + b"\n")
+out.close()
+"""
+
+# The legacy Logstash library tries IPv6 before IPv4 in IP; qframe's tries IPv4 first.
+LEGACY_STYLE = {"IP": r"(?:%{IPV6}|%{IPV4})"}
+
+
+def naive_regex(library: PatternLibrary) -> str:
+    g = Grok("%{COMBINEDAPACHELOG}", library)
+    names = {c.group: c.name for c in g.captures}
+    if len(set(names.values())) != len(names):
+        raise SystemExit("naive script needs unique field names")
+    return re.sub(r"\(\?P<(g\d+)>", lambda m: f"(?P<{names[m.group(1)]}>", g.regex)
+
+
+def best_of(cmd: list[str], data: Path, out: Path, n: int, runs: int = 3) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        out.unlink(missing_ok=True)
+        with open(data, "rb") as stdin:
+            dt, _peak, res = run_timed(cmd, stdin=stdin, stderr=subprocess.PIPE)
+        if res.returncode != 0:
+            raise SystemExit(f"{cmd[2:4]} exited {res.returncode}: {res.stderr.decode()[-500:]}")
+        got = count_lines(out)
+        if got != n:
+            raise SystemExit(f"lost lines: {got} of {n}")
+        best = min(best, dt)
+    return best
+
+
+def main() -> None:
+    n = bench_lines()
+    data = apache_file(n)
+    size_mib = data.stat().st_size / 2**20
+    py = sys.executable
+    pin = ["taskset", "-c", "0"] if os.path.exists("/usr/bin/taskset") else []
+    with tempfile.TemporaryDirectory() as d:
+        cfg = Path(d) / "p.yml"
+        cfg.write_text(CONFIG % {"dir": d})
+        script = Path(d) / "naive.py"
+        script.write_text(NAIVE)
+        rx_same = Path(d) / "same.re"
+        rx_same.write_text(naive_regex(PatternLibrary()))
+        rx_legacy = Path(d) / "legacy.re"
+        rx_legacy.write_text(naive_regex(PatternLibrary(LEGACY_STYLE)))
+        out = Path(d) / "out.json"
+        results = {
+            "qframe": best_of([*pin, QFRAME, "run", "-c", str(cfg)], data, out, n),
+            "naive-same-regex": best_of(
+                [*pin, py, str(script), str(rx_same), str(out)], data, out, n
+            ),
+            "naive-legacy-style": best_of(
+                [*pin, py, str(script), str(rx_legacy), str(out)], data, out, n
+            ),
+        }
+    note = f"{n} Apache combined lines, one core (taskset), best of 3, process start included"
+    for name, dt in results.items():
+        what = {
+            "qframe": "qframe stdin→grok→log json file",
+            "naive-same-regex": "naive script, qframe's expression",
+            "naive-legacy-style": "naive script, legacy-style expansion",
+        }[name]
+        report(f"grok {name}", "lines_per_s", n / dt, "lines/s", f"{what}; {note}")
+        report(f"grok {name}", "mib_per_s", size_mib / dt, "MiB/s", f"{what}; {note}")
+    fastest_naive = min(results["naive-same-regex"], results["naive-legacy-style"])
+    report(
+        "grok qframe vs naive",
+        "ratio",
+        fastest_naive / results["qframe"],
+        "x",
+        "qframe lines/s divided by the faster naive script's (>1: qframe faster)",
+    )
+    report(
+        "grok qframe vs naive legacy-style",
+        "ratio",
+        results["naive-legacy-style"] / results["qframe"],
+        "x",
+        "qframe lines/s divided by the legacy-style naive script's",
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""grok: parse text with grok patterns into typed fields (Logstash-compatible)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+
+from pydantic import field_validator, model_validator
+
+from ...grok import Grok, GrokError, GrokTimeout, PatternLibrary, field_path
+from ...message import Message
+from ...options import Field, PluginOptions
+from ...plugin import Filter
+
+FAILURE_TAG = "_grokparsefailure"
+TIMEOUT_TAG = "_groktimeout"
+_WARN_EVERY = 10.0  # seconds between two warnings about timed-out lines
+
+
+def _one_or_list(v: Any) -> Any:
+    if isinstance(v, str):
+        return [v]
+    return v
+
+
+class GrokFilter(Filter):
+    """Matches a field (``message`` by default) against grok patterns and merges the
+    captures into ``fields``.
+
+    Patterns are tried in order (``pattern`` may be a list); the first match wins
+    (``break-on-match: false`` tries them all and merges every match).  Search semantics
+    as in Logstash: the pattern may match anywhere in the text, ``.`` matches newlines,
+    empty captures are left out, the first non-empty capture wins when a field name
+    repeats, ``%{NUMBER:bytes:int}`` / ``:float`` convert, ``[a][b]`` or ``a.b`` field
+    names nest.  The built-in library (``qframe grok --list``) follows the legacy
+    Logstash core patterns (COMBINEDAPACHELOG, SYSLOGLINE, TIMESTAMP_ISO8601, …) plus
+    the seed's LOG, EVENT and OPENTSDB; ``pattern-dir`` files in the Logstash format and
+    inline ``patterns`` add to it and override it.
+
+    - match: ``source_success`` true, captures merged into ``fields`` (or under
+      ``target``); with ``overwrite-message-key`` that capture replaces ``message``.
+    - no match: ``source_success`` false, tag ``_grokparsefailure``, message forwarded
+      unchanged — a downstream instance with ``source-success: false`` takes it (e.g. a
+      second grok with another pattern: an else-chain).
+    - a line whose search exceeds ``timeout-ms`` (only possible on the bounded ``regex``
+      engine, see the ``qframe.grok`` docs for the engine rule): tag ``_groktimeout``,
+      ``source_success`` false, forwarded.
+
+    Metrics: ``qframe_matched_total``, ``qframe_unmatched_total``, ``qframe_timeouts_total``.
+
+    Example (``pattern: "%{COMBINEDAPACHELOG}"``)::
+
+        {"@timestamp": "2026-11-26T05:00:01.000000Z", "kind": "log",
+         "message": "93.184.216.34 - - [26/Nov/2026:05:00:01 +0000] \\"GET / HTTP/1.1\\" 200 512 \\"-\\" \\"curl/8.5.0\\"",
+         "source_path": ["stdin", "apache"], "source_success": true,
+         "fields": {"clientip": "93.184.216.34", "ident": "-", "auth": "-",
+                    "timestamp": "26/Nov/2026:05:00:01 +0000", "verb": "GET", "request": "/",
+                    "httpversion": "1.1", "response": "200", "bytes": "512",
+                    "referrer": "\\"-\\"", "agent": "\\"curl/8.5.0\\""}}
+    """
+
+    sets_source_success: ClassVar[bool] = True
+
+    class Options(PluginOptions):
+        pattern: list[str] = Field(
+            ..., min_length=1, description="grok pattern, or a list tried in order"
+        )
+        patterns: dict[str, str] = Field(
+            default_factory=dict, description="extra named patterns: {NAME: regex}"
+        )
+        pattern_dir: list[str] = Field(
+            default_factory=list,
+            description="directories of Logstash-format pattern files (one or a list)",
+        )
+        break_on_match: bool = Field(True, description="stop at the first pattern that matches")
+        overwrite_message_key: str = Field(
+            "", description="replace message with this capture when it is present"
+        )
+        target: str = Field("", description="put the captures under this field instead")
+        keep_empty_captures: bool = Field(False, description="keep empty captures as ''")
+        timeout_ms: int = Field(
+            500, ge=1, description="time budget of one line (lines past it: _groktimeout)"
+        )
+        field: str = Field("message", description="what to match: message or a field name")
+
+        _norm = field_validator("pattern", "pattern_dir", mode="before")(_one_or_list)
+
+        @model_validator(mode="after")
+        def _compiles(self) -> GrokFilter.Options:
+            build(self)  # every pattern problem is a config error
+            return self
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        o = self.options
+        self.groks = build(o)
+        self.timeout = o.timeout_ms / 1000.0
+        self.field_path = None if o.field == "message" else field_path(o.field)
+        self.target = field_path(o.target) if o.target else None
+        self.overwrite = field_path(o.overwrite_message_key) if o.overwrite_message_key else None
+        self._last_warn = 0.0
+        self._unwarned = 0
+
+    async def process(self, batch: list[Message]) -> list[Message]:
+        if (
+            len(self.groks) == 1
+            and self.field_path is None
+            and self.target is None
+            and self.overwrite is None
+        ):
+            self._process_simple(batch)
+        else:
+            self._process_general(batch)
+        return batch
+
+    def _process_simple(self, batch: list[Message]) -> None:
+        """The common case, kept minimal: one pattern on ``message`` into ``fields``."""
+        g = self.groks[0]
+        limit = g.max_fast_len
+        fast = g.fast.search if g.fast is not None else None
+        extract = g.extract
+        failed = 0
+        for m in batch:
+            text = m.message
+            if len(text) <= limit:
+                mt = fast(text)  # type: ignore[misc]
+            else:
+                try:
+                    mt = g.search_slow(text, self.timeout)
+                except GrokTimeout:
+                    self._timed_out(m)
+                    continue
+            if mt is None:
+                m.source_success = False
+                if FAILURE_TAG not in m.tags:
+                    m.tags.append(FAILURE_TAG)
+                failed += 1
+            else:
+                m.source_success = True
+                extract(mt.groups(), m.fields)
+        self._count(len(batch), failed)
+
+    def _process_general(self, batch: list[Message]) -> None:
+        failed = 0
+        timed_out = 0
+        for m in batch:
+            text = self._text(m)
+            matched = False
+            budget = self.timeout
+            if text is not None:
+                for g in self.groks:
+                    if len(text) <= g.max_fast_len:
+                        mt = g.fast.search(text)  # type: ignore[union-attr]
+                    else:
+                        t0 = time.monotonic()
+                        try:
+                            mt = g.search_slow(text, max(budget, 0.001))
+                        except GrokTimeout:
+                            mt = None
+                            budget = 0.0
+                        else:
+                            budget -= time.monotonic() - t0
+                    if mt is not None:
+                        if not matched:
+                            matched = True
+                            dest = self._dest(m)
+                        g.extract(mt.groups(), dest)
+                        if self.options.break_on_match:
+                            break
+                    if budget <= 0:
+                        break
+            if matched:
+                m.source_success = True
+                if self.overwrite is not None:
+                    v = _get(dest, self.overwrite)
+                    if v is not None:
+                        m.message = v if isinstance(v, str) else str(v)
+            elif budget <= 0:
+                self._timed_out(m)
+                timed_out += 1
+            else:
+                m.source_success = False
+                if FAILURE_TAG not in m.tags:
+                    m.tags.append(FAILURE_TAG)
+                failed += 1
+        self._count(len(batch) - timed_out, failed)
+
+    def _text(self, m: Message) -> str | None:
+        if self.field_path is None:
+            return m.message
+        v = _get(m.fields, self.field_path)
+        if v is None or isinstance(v, dict | list):
+            return None
+        return v if isinstance(v, str) else str(v)
+
+    def _dest(self, m: Message) -> dict[str, Any]:
+        d = m.fields
+        if self.target is None:
+            return d
+        for k in self.target:
+            nxt = d.get(k)
+            if type(nxt) is not dict:
+                nxt = d[k] = {}
+            d = nxt
+        return d
+
+    def _count(self, n: int, failed: int) -> None:
+        if n - failed:
+            self.metrics.inc("matched", n - failed)
+        if failed:
+            self.metrics.inc("unmatched", failed)
+
+    def _timed_out(self, m: Message) -> None:
+        m.source_success = False
+        if TIMEOUT_TAG not in m.tags:
+            m.tags.append(TIMEOUT_TAG)
+        self.metrics.inc("timeouts")
+        self._unwarned += 1
+        now = time.monotonic()
+        if now - self._last_warn >= _WARN_EVERY:
+            self.log.warning(
+                "%d line(s) took longer than %dms to match; tagged %s and forwarded "
+                "(first %d characters: %r)",
+                self._unwarned,
+                self.options.timeout_ms,
+                TIMEOUT_TAG,
+                80,
+                m.message[:80],
+            )
+            self._last_warn = now
+            self._unwarned = 0
+
+
+def _get(d: dict[str, Any], path: tuple[str, ...]) -> Any:
+    v: Any = d
+    for k in path:
+        if not isinstance(v, dict):
+            return None
+        v = v.get(k)
+    return v
+
+
+def build(o: GrokFilter.Options) -> list[Grok]:
+    """The compiled patterns of a configuration (``ValueError`` on any problem)."""
+    try:
+        lib = PatternLibrary()
+        for d in o.pattern_dir:
+            lib.add_dir(d)
+        for name, rx in o.patterns.items():
+            lib.add(name, rx)
+        for f in (o.field, o.target, o.overwrite_message_key):
+            if f and f != "message":
+                field_path(f)
+        return [
+            Grok(p, lib, timeout=o.timeout_ms / 1000.0, keep_empty=o.keep_empty_captures)
+            for p in o.pattern
+        ]
+    except GrokError as exc:
+        raise ValueError(str(exc)) from exc
