@@ -22,9 +22,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QFRAME, apache_file, bench_lines, count_lines, report, run_timed  # noqa: E402
+from common import QFRAME, apache_file, bench_lines, count_lines, report, run_timed
 
-from qframe.grok import Grok, PatternLibrary  # noqa: E402
+from qframe.grok import Grok, PatternLibrary
 
 CONFIG = """\
 log: {level: error}

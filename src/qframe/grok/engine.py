@@ -71,7 +71,7 @@ def make_extractor(
     for c in captures:
         by_field.setdefault(c.name, []).append(c)
     lines = ["def extract(g, f):"]
-    for name, caps in by_field.items():
+    for caps in by_field.values():
         path = caps[0].path
         store = f"f[{path[0]!r}] = " if len(path) == 1 else f"_put(f, {path!r}, "
         close = "" if len(path) == 1 else ")"
