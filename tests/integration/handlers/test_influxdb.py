@@ -194,3 +194,19 @@ async def test_gzip_compressed_writes_land(influx: Influxd, tmp_path: Path) -> N
         await h.wait_for(lambda: h.plugin("src").acked == 100)
     (s,) = influx.query("SELECT count(usage) FROM docker_container_mem", "gz")
     assert s["values"][0][1] == 100
+
+
+async def test_a_batch_whose_every_point_conflicts_is_dead_lettered_without_splitting(
+    influx: Influxd, tmp_path: Path
+) -> None:
+    influx.create_database("allbad")
+    influx.write("allbad", f"docker_container_mem usage=1i {T0 - 10}\n")
+    bad = [stats("web", 2, T0 + i, usage=f"text {i}") for i in range(64)]
+    async with Harness(config(influx.url, "allbad", tmp_path)) as h:
+        await h.plugin("src").send(bad)
+        await h.wait_for(lambda: h.plugin("src").acked == 64, what="all acknowledged")
+        handler = h.plugin("influx")
+        assert handler.metrics.counter("dead_letter", status="400") == 64
+        assert handler.metrics.counter("splits") == 0
+    lines = (tmp_path / "handler.influx" / "dead-letter.jsonl").read_text().splitlines()
+    assert len(lines) == 64

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import urllib.parse
 from typing import Any, Literal
 
@@ -10,10 +11,13 @@ import aiohttp
 
 from ....message import Message
 from ....options import Field, StrList
-from .._delivery import DeliveringHandler, DeliveryOptions, Item, backoff_delay
+from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, backoff_delay
 from .lineproto import PRECISIONS, LineEncoder
 
 __all__ = ["InfluxdbHandler"]
+
+#: InfluxDB's count of refused points in a partial write ("… dropped=3")
+_DROPPED = re.compile(rb"dropped=(\d+)")
 
 
 class InfluxdbHandler(DeliveringHandler):
@@ -143,6 +147,15 @@ class InfluxdbHandler(DeliveringHandler):
 
     def request(self, base: str, items: list[Item]) -> tuple[str, bytes, dict[str, str]]:
         return base + self._path, b"".join([d for _, d in items]), {}
+
+    def parse(self, status: int, body: bytes, items: list[Item]) -> Outcome | None:
+        """A 400 that dropped every point dead-letters them all; other 4xx are split."""
+        if status == 400 and len(items) > 1:
+            m = _DROPPED.search(body)
+            if m is not None and int(m.group(1)) >= len(items):
+                reason = body[:500].decode("utf-8", "replace")
+                return Outcome(dead=[(item, status, reason) for item in items])
+        return None
 
     def dead_record(self, item: Item, status: int, error: Any) -> dict[str, Any]:
         return {"line": item[1].decode("utf-8", "replace").rstrip("\n")}
