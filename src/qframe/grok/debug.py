@@ -1,0 +1,191 @@
+"""Why a pattern does not match a line: the longest prefix of its parts that does."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import Grok, GrokTimeout
+from .library import GrokError, PatternLibrary
+
+__all__ = ["Diagnosis", "diagnose", "split_parts"]
+
+_QUANT = re.compile(r"(?:[*+?]|\{\d*(?:,\d*)?\})[?+]?")
+
+
+def _skip_class(p: str, i: int) -> int:
+    j = i + 1
+    if p.startswith("^", j):
+        j += 1
+    if p.startswith("]", j):
+        j += 1
+    while j < len(p):
+        if p[j] == "\\":
+            j += 2
+            continue
+        if p[j] == "]":
+            return j + 1
+        j += 1
+    raise GrokError("unterminated character class")
+
+
+def _skip_escape(p: str, i: int) -> int:
+    if p.startswith(("\\k<", "\\x{"), i):
+        end = p.find(">" if p[i + 1] == "k" else "}", i)
+        return end + 1 if end > 0 else len(p)
+    return i + 2
+
+
+def split_parts(p: str) -> list[str] | None:
+    """The top-level parts of a pattern (each with its quantifier), or ``None`` when the
+    pattern is an alternation at the top level (then prefixes make no sense)."""
+    parts: list[str] = []
+    i = 0
+    n = len(p)
+    while i < n:
+        c = p[i]
+        if p.startswith("%{", i):
+            j = p.find("}", i) + 1 or n
+        elif c == "\\":
+            j = _skip_escape(p, i)
+        elif c == "[":
+            j = _skip_class(p, i)
+        elif c == "(":
+            depth = 0
+            j = i
+            while j < n:
+                if p[j] == "\\":
+                    j = _skip_escape(p, j)
+                    continue
+                if p[j] == "[":
+                    j = _skip_class(p, j)
+                    continue
+                if p[j] == "(":
+                    depth += 1
+                elif p[j] == ")":
+                    depth -= 1
+                    if depth == 0:
+                        j += 1
+                        break
+                j += 1
+        elif c == "|":
+            return None
+        else:
+            j = i + 1
+        m = _QUANT.match(p, j)
+        if m:
+            j = m.end()
+        parts.append(p[i:j])
+        i = j
+    return parts
+
+
+_PLAIN_REF = re.compile(r"%\{(\w+)\}")
+
+
+def flatten(parts: list[str] | None, library: PatternLibrary, depth: int = 0) -> list[str] | None:
+    """Replace each part that is a bare ``%{NAME}`` (no field: nothing to lose) by the
+    parts of its definition, recursively, so that a diagnosis can point inside it."""
+    if parts is None or depth > 10:
+        return parts
+    out: list[str] = []
+    for part in parts:
+        m = _PLAIN_REF.fullmatch(part)
+        rx = library.get(m.group(1)) if m else None
+        sub = split_parts(rx) if rx is not None else None
+        if sub and (len(sub) > 1 or _PLAIN_REF.fullmatch(sub[0])):
+            out.extend(flatten(sub, library, depth + 1) or sub)
+        else:
+            out.append(part)
+    return out
+
+
+@dataclass
+class Diagnosis:
+    """The result of :func:`diagnose`."""
+
+    matched: bool
+    captures: dict[str, Any] = field(default_factory=dict)
+    parts: int = 0  # how many leading parts match
+    total: int = 0
+    start: int = 0
+    end: int = 0
+    next_part: str = ""
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.matched:
+            return {"match": True, "captures": self.captures}
+        out: dict[str, Any] = {"match": False, "why": self.reason}
+        if self.parts:
+            out["matched_parts"] = f"{self.parts} of {self.total}"
+            out["partial_captures"] = self.captures
+        return out
+
+
+def diagnose(
+    pattern: str,
+    library: PatternLibrary,
+    text: str,
+    timeout: float = 0.5,
+    grok: Grok | None = None,
+) -> Diagnosis:
+    """Match ``text``; when it does not match, find the longest matching prefix."""
+    g = grok if grok is not None else Grok(pattern, library, timeout=timeout)
+    try:
+        m = g.search(text)
+    except GrokTimeout:
+        return Diagnosis(False, reason=f"gave up after {timeout:g}s (the line is hostile to it)")
+    if m is not None:
+        caps: dict[str, Any] = {}
+        g.extract(m.groups(), caps)
+        return Diagnosis(True, caps, start=m.start(), end=m.end())
+    parts = flatten(split_parts(pattern), library)
+    if not parts or len(parts) == 1:
+        why = "no match" if parts else "no match (the pattern is an alternation: try each part)"
+        return Diagnosis(False, reason=why, total=len(parts or []))
+
+    def prefix(k: int) -> tuple[Grok, Any] | None:
+        try:
+            pg = Grok("".join(parts[:k]), library, timeout=timeout)
+            pm = pg.search(text)
+        except (GrokError, GrokTimeout):
+            return None
+        return (pg, pm) if pm is not None else None
+
+    lo, hi = 0, len(parts) - 1  # invariant: prefix(lo) matches (or lo == 0), prefix(hi+1) not
+    best: tuple[Grok, Any] | None = None
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        r = prefix(mid)
+        if r is not None:
+            lo, best = mid, r
+        else:
+            hi = mid - 1
+    if best is None:
+        return Diagnosis(
+            False,
+            total=len(parts),
+            next_part=parts[0],
+            reason=f"the first part {parts[0]!r} is not found anywhere in the line",
+        )
+    pg, pm = best
+    caps = {}
+    pg.extract(pm.groups(), caps)
+    end = pm.end()
+    rest = text[end : end + 40]
+    return Diagnosis(
+        False,
+        caps,
+        parts=lo,
+        total=len(parts),
+        start=pm.start(),
+        end=end,
+        next_part=parts[lo],
+        reason=(
+            f"the first {lo} of {len(parts)} parts match {text[pm.start() : end][-40:]!r} "
+            f"(characters {pm.start()}-{end}); the next part {parts[lo]!r} does not match "
+            f"at {rest!r}"
+        ),
+    )
