@@ -310,3 +310,34 @@ async def test_requests_go_round_robin_over_the_urls_and_name_the_ingest_pipelin
         await runner.cleanup()
     assert (len(dest.requests), len(other.requests)) == (2, 2)
     assert {dict(r.query)["pipeline"] for r, _ in dest.requests + other.requests} == {"geoip"}
+
+
+async def test_an_index_template_from_a_file_is_installed_before_any_document(
+    dest: Destination, tmp_path: Path
+) -> None:
+    tpl = tmp_path / "template.yml"
+    tpl.write_text("template:\n  mappings:\n    properties:\n      n: {type: keyword}\n")
+    answers = iter([503, 200])  # the first attempt fails: documents keep waiting
+
+    async def template_then_bulk(request: web.Request, body: bytes) -> web.StreamResponse:
+        if request.method == "PUT":
+            return web.json_response({"acknowledged": True}, status=next(answers))
+        return await Destination.all_created(request, body)
+
+    dest.respond = template_then_bulk
+    cfg = config(
+        "elasticsearch", dest.url, tmp_path, template=str(tpl), **{"template-name": "apps"}
+    )
+    async with Harness(cfg) as h:
+        await h.plugin("src").send(msgs(3))
+        await h.wait_for(lambda: h.plugin("src").acked == 3)
+    calls = [(r.method, r.path) for r, _ in dest.requests]
+    assert calls == [
+        ("PUT", "/_index_template/apps"),
+        ("PUT", "/_index_template/apps"),
+        ("POST", "/_bulk"),
+    ]
+    assert orjson.loads(dest.requests[1][1]) == {
+        "template": {"mappings": {"properties": {"n": {"type": "keyword"}}}},
+        "index_patterns": ["qframe-*"],
+    }
