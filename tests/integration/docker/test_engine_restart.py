@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from qframe.testing import Harness, wait_until
@@ -16,7 +17,11 @@ async def test_stopping_and_restarting_the_api_service_loses_no_events_and_no_lo
     config = pipeline(
         podman.docker_host,
         tmp_path,
-        {"docker-events": {}, "docker-logs": {"inputs": ["docker-events"], "rescan": 0}},
+        {
+            "docker-events": {},
+            "docker-logs": {"inputs": ["docker-events"], "rescan": 0},
+            "docker-stats": {"inputs": ["docker-events"], "rescan": 0},
+        },
     )
     try:
         async with Harness(config) as h:
@@ -35,6 +40,7 @@ async def test_stopping_and_restarting_the_api_service_loses_no_events_and_no_lo
             before = len(numbers(out, counter))
             await wait_until(lambda: podman_count(podman, counter) >= before + 10, timeout=20)
             podman.start_service()
+            back = time.time()
 
             await wait_until(
                 lambda: any(m.fields.get("action") == "start" for m in of(out, during, "event")),
@@ -43,6 +49,11 @@ async def test_stopping_and_restarting_the_api_service_loses_no_events_and_no_lo
             await wait_until(lambda: len(of(out, during, "log")) >= 1, timeout=30)
             await wait_until(lambda: len(numbers(out, counter)) >= before + 15, timeout=30)
             await wait_until(lambda: events.metrics.state == "ok" and logs.metrics.state == "ok")
+            # the stats streams are open again: samples taken after the engine came back
+            await wait_until(
+                lambda: any(m.time > back for m in of(out, counter, "metric")), timeout=30
+            )
+            await wait_until(lambda: any(m.time > back for m in of(out, during, "metric")))
     finally:
         podman.start_service()
         podman.rm(counter, during)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import orjson
+
+from qframe.message import Message
+from qframe.plugin import Handler, ack
 from qframe.testing import Harness, wait_until
 from tests.integration.docker.helpers import COUNTER, numbers, of, pipeline, podman_count
 from tests.services.podman import PodmanService
@@ -108,3 +113,49 @@ async def test_without_inputs_docker_logs_and_docker_stats_follow_the_events_the
         podman.rm(name)
     assert of(out, name, "log")[0].message == "hello alone"
     assert "stats" in of(out, name, "metric")[0].fields
+
+
+class Holding(Handler):
+    """Keeps what it receives and acknowledges only when the test says so."""
+
+    manual_ack = True
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.messages: list[Message] = []
+
+    async def handle(self, batch: list[Message]) -> None:
+        self.messages.extend(batch)
+
+
+def checkpoint(data_dir: Path) -> dict[str, Any]:
+    p = data_dir / "collector.docker-logs" / "positions.json"
+    return orjson.loads(p.read_bytes())["containers"] if p.exists() else {}
+
+
+async def test_only_acknowledged_positions_are_checkpointed(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    name = podman.unique("acked")
+    cid = podman.run(name, "sh", "-c", "echo one; sleep 1.5; echo two; sleep 3600")
+    config = pipeline(
+        podman.docker_host,
+        tmp_path,
+        {"docker-logs": {"from-beginning": True, "rescan": 0}},
+    )
+    config["handler"]["out"]["kind"] = "holding"
+    try:
+        async with Harness(config, extra={("handler", "holding"): Holding}) as h:
+            held = h.plugin("out").messages
+            await wait_until(lambda: len(of(held, name)) == 2, timeout=20)
+            one, two = of(held, name)
+            assert one.ack is not two.ack  # two reads, two batches
+            ts1, ts2 = (int(m.id.split(":")[1]) for m in (one, two))
+            assert ts2 > ts1
+            ack([one])  # "two" was received too, but not acknowledged
+            await wait_until(lambda: checkpoint(tmp_path).get(cid) is not None)
+            assert checkpoint(tmp_path)[cid] == {"ts": ts1, "n": 1}
+            ack([two])
+            await wait_until(lambda: checkpoint(tmp_path)[cid] == {"ts": ts2, "n": 1})
+    finally:
+        podman.rm(name)

@@ -235,3 +235,19 @@ async def test_unreadable_stats_are_dropped_and_counted_and_other_messages_pass(
         assert len([m for m in out if m.metric]) == 6  # cpu, mem, pids, blkio 8:0, 8:16, total
         assert h.plugin("metrics").metrics.dropped == {"bad_stats": 1}
         assert h.plugin("src").acked == 3
+
+
+async def test_each_point_of_a_sample_gets_its_own_id() -> None:
+    sample = raw(DOCKER)
+    sample["id"] = f"{CID}:stats:t1"
+    config = {
+        "collector": {"src": {"kind": "list", "messages": [sample]}},
+        "filter": {"metrics": {"kind": "docker-stats", "inputs": ["src"]}},
+        "handler": {"out": {"kind": "capture", "inputs": ["metrics"]}},
+    }
+    async with Harness(config) as h:
+        await h.run_to_completion()
+        ids = [m.id for m in h.captured("out")]
+    assert len(ids) == 6 and len(set(ids)) == 6
+    assert f"{CID}:stats:t1:docker_container_cpu:cpu-total" in ids
+    assert f"{CID}:stats:t1:docker_container_blkio:8:0" in ids

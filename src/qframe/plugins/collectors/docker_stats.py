@@ -45,6 +45,7 @@ class DockerStatsCollector(DockerCollector):
       ``cpu_stats``, ``precpu_stats``, ``memory_stats``, ``networks``, ``blkio_stats``,
       ``pids_stats``)
     - ``container``: the container's metadata; ``time``: the sample's ``read`` time
+    - ``id``: ``<container id>:stats:<read>``
 
     Example::
 
@@ -225,7 +226,16 @@ class DockerStatsCollector(DockerCollector):
                     t = parse_time(read)
                 except ValueError:
                     pass
-            batch.append(Message(label, t, KIND_METRIC, fields={"stats": o}, container=info))
+            batch.append(
+                Message(
+                    label,
+                    t,
+                    KIND_METRIC,
+                    id=f"{info.id}:stats:{read}",
+                    fields={"stats": o},
+                    container=info,
+                )
+            )
         self.metrics.received += len(batch)
         if batch:
             await self.emit(batch)

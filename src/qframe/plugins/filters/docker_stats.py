@@ -93,7 +93,8 @@ class DockerStatsFilter(Filter):
     ``container_image`` and ``container_version`` (image name and tag, as Telegraf),
     ``service_name``, ``service_slot``, ``task_slot`` when set, and the container labels
     (``container-labels``, filtered by ``label-include`` / ``label-exclude`` globs,
-    dots replaced by ``_`` with ``dedot-labels``).
+    dots replaced by ``_`` with ``dedot-labels``).  A sample with an ``id`` gives each
+    point the id ``<sample id>:<measurement>[:<cpu|network|device>]``.
 
     Example (one of the points)::
 
@@ -144,6 +145,7 @@ class DockerStatsFilter(Filter):
                 self.drop(m, "bad_stats")
                 continue
             tags = self.tags(m.container)
+            base = m.id
             first = True
             for name, extra, fields in points:
                 p = m if first else m.copy()
@@ -152,6 +154,10 @@ class DockerStatsFilter(Filter):
                 p.metric = Metric(name, fields)
                 p.labels = {**tags, **extra} if extra else dict(tags)
                 p.message = ""
+                if m.id:  # one id per point: <sample id>:<measurement>[:<tag value>]
+                    p.id = (
+                        f"{base}:{name}:{next(iter(extra.values()))}" if extra else f"{base}:{name}"
+                    )
                 out.append(p)
             if len(points) > 1 and m.ack is not None:
                 m.ack.pending += len(points) - 1
