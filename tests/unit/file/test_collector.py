@@ -289,3 +289,22 @@ async def test_the_first_start_positions_are_saved_at_once(tmp_path: Path) -> No
     f.write_text("old\n")
     async with harness(tmp_path, tick="1h", path=str(f)) as h:  # no tick: the first scan did
         await h.wait_for(lambda: checkpoint(tmp_path) == {str(f): 4}, what="saved at start")
+
+
+async def test_the_lag_gauge_counts_bytes_written_and_not_read_yet(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_text("a\n")
+    slow = {"poll_interval": "1h", "inotify": False}
+    async with harness(tmp_path, path=str(f), start_position="beginning", **slow) as h:
+        coll = h.plugin("files")
+        await h.wait_for(lambda: texts(h) == ["a"])
+        append(f, "bbbb\n")
+
+        def lag() -> float | None:
+            return coll.metrics.gauges.get(("lag_bytes", ()))
+
+        await h.wait_for(lambda: lag() == 5, what="lag 5")
+        (tailer,) = coll.tailers.values()
+        tailer.wake()
+        await h.wait_for(lambda: texts(h) == ["a", "bbbb"])
+        await h.wait_for(lambda: lag() == 0, what="lag 0")

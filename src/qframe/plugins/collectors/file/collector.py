@@ -59,7 +59,8 @@ class FileCollector(Collector):
     (and ``copy_read``, ``recovered``: lines taken from a rotated copy), ``qframe_bytes_total``,
     ``qframe_truncated_total``, ``qframe_invalid_text_total``,
     ``qframe_rejected_total{reason=…}`` (files that cannot be opened or read: health
-    ``degraded`` while any matching file cannot be opened); gauge ``qframe_files_open``.
+    ``degraded`` while any matching file cannot be opened); gauges ``qframe_files_open``,
+    ``qframe_lag_bytes`` (bytes written to the open files and not read yet, on tick).
 
     Example::
 
@@ -130,6 +131,13 @@ class FileCollector(Collector):
 
     async def on_tick(self) -> None:
         self.save_checkpoint()
+        lag = 0
+        for t in self.tailers.values():
+            try:
+                lag += max(0, os.fstat(t.fd).st_size - t.pos)
+            except OSError:
+                pass
+        self.metrics.set_gauge("lag_bytes", lag)
 
     async def stop(self) -> None:
         self._stopping = True
