@@ -381,8 +381,11 @@ class _Ctx:
                 elif op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT):
                     lo, hi, body = av
                     big = hi == C.MAXREPEAT or hi - lo > BIG_BOUND
-                    if hi == 0:
-                        continue
+                    if hi == 0 or self._anything(op, av):
+                        if self._always(rest):
+                            return True  # ".*" to the end: the search cannot fail here
+                        if hi == 0:
+                            continue
                     if lo == 0 and not self._walk(rest, mask):
                         return False
                     after = ((_STOP, 0),) if big or hi > 1 else rest
@@ -390,3 +393,26 @@ class _Ctx:
                 else:
                     return False
         return True  # the pattern ends: the search has succeeded
+
+    def _anything(self, op: Any, av: Any) -> bool:
+        """A greedy/lazy ``.*`` (with DOTALL): matches whatever is left."""
+        if op is C.SUBPATTERN:
+            items = list(av[-1])
+            return len(items) == 1 and self._anything(*items[0])
+        if op not in (C.MAX_REPEAT, C.MIN_REPEAT) or av[0] != 0:
+            return False
+        body = list(av[2])
+        return len(body) == 1 and body[0][0] is C.ANY and self.any == ALL
+
+    def _always(self, cont: tuple[tuple[list[tuple[Any, Any]], int], ...]) -> bool:
+        """Nothing but ``.*`` parts remain: what follows cannot fail."""
+        for items, idx in cont:
+            if items is _STOP:
+                return False
+            for op, av in items[idx:]:
+                if op is C.SUBPATTERN:
+                    if not self._always(((list(av[-1]), 0),)):
+                        return False
+                elif not self._anything(op, av):
+                    return False
+        return True
