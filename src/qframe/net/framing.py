@@ -56,19 +56,24 @@ class Framer:
                 return []
             data = data[i + 1 :]
             self._skipping = False
+        # split the chunk itself (no copy of the whole buffer); the held head joins frame 0
+        frames = data.split(delim)
+        tail = frames.pop()
         if self._rest:
-            data = self._rest + data
+            if frames:
+                frames[0] = self._rest + frames[0]
+            else:
+                tail = self._rest + tail
             self._rest = b""
-        end = data.rfind(delim)
-        if end < 0:
-            return self._hold(data, [])
-        block = data[:end]
-        tail = data[end + 1 :]
-        frames = block.split(delim)
-        if self.strip_cr and b"\r" in block:
-            frames = [f[:-1] if f.endswith(b"\r") else f for f in frames]
+        if not frames:
+            return self._hold(tail, frames)
+        if self.strip_cr:
+            if b"\r" in data:
+                frames = [f[:-1] if f.endswith(b"\r") else f for f in frames]
+            elif frames[0].endswith(b"\r"):  # the CR came at the end of the previous chunk
+                frames[0] = frames[0][:-1]
         limit = self.max_frame
-        if len(block) > limit:
+        if len(data) > limit or len(frames[0]) > limit:
             for i, f in enumerate(frames):
                 if len(f) > limit:
                     frames[i] = f[:limit]

@@ -96,14 +96,12 @@ class Connection(asyncio.Protocol):
         self._waiter = asyncio.get_running_loop().create_future()
         await self._waiter
 
-    def _take(self) -> bytes:
+    def _take(self) -> list[bytes]:
         chunks = self._chunks
-        if not chunks:
-            return b""
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self._chunks = []
-        self._size = 0
-        return data
+        if chunks:
+            self._chunks = []
+            self._size = 0
+        return chunks
 
     def _resume(self) -> None:
         if self._paused and self._size <= LOW_WATER and not self._eof:
@@ -205,11 +203,17 @@ class StreamServer:
                 await self.on_connect(conn)
             while True:
                 await conn._wait()
-                data = conn._take()
-                if data:
-                    frames = framer.feed(data)
+                chunks = conn._take()
+                if chunks:
+                    frames = framer.feed(chunks[0])
+                    cut = framer.cut
+                    for c in chunks[1:]:  # each read split on its own: no copy of the buffer
+                        more = framer.feed(c)
+                        if framer.cut:
+                            cut = cut + [len(frames) + i for i in framer.cut]
+                        frames += more
                     if frames:
-                        await on_frames(conn, frames, framer.cut)
+                        await on_frames(conn, frames, cut)
                     conn._resume()
                 elif conn._eof:
                     frames = framer.finish()

@@ -8,11 +8,51 @@ from typing import Any, Literal
 
 import orjson
 
-from ...message import ContainerInfo, Message
+from ...message import KIND_LOG, ContainerInfo, Message
 from ...net.stream import Connection, StreamServer, tls_context
 from ...net.support import InventoryCache, RateLimitedLog
 from ...options import Bytes, Field, PluginOptions
 from ...plugin import Collector
+
+_new = Message.__new__
+
+
+def line_messages(
+    frames: list[bytes],
+    now: float,
+    ip: str,
+    port: int,
+    source: str,
+    container: ContainerInfo | None,
+    encoding: str = "utf-8",
+) -> list[Message]:
+    """One ``log`` message per line: the hot path of the collector.
+
+    Equivalent to ``Message(line, now, host=ip, source_path=[source], fields={remote_ip,
+    remote_port}, container=container)`` but about twice as fast: it fills the slots
+    directly instead of going through keyword arguments (a unit test checks that every
+    slot of :class:`Message` is set, so a new slot cannot be forgotten).
+    """
+    out: list[Message] = []
+    append = out.append
+    for f in frames:
+        m = _new(Message)
+        m.message = f.decode(encoding, "replace")
+        m.time = now
+        m.kind = KIND_LOG
+        m.level = 6
+        m.host = ip
+        m.id = ""
+        m.source_path = [source]
+        m.source_success = True
+        m._labels = None
+        m._tags = None
+        m._fields = {"remote_ip": ip, "remote_port": port}
+        m.container = container
+        m.metric = None
+        m.ack = None
+        append(m)
+    return out
 
 
 class TcpCollector(Collector):
@@ -138,23 +178,9 @@ class TcpCollector(Collector):
         )
 
     async def _on_lines(self, conn: Connection, frames: list[bytes], cut: list[int]) -> None:
-        now = time.time()
-        ip = conn.ip
-        port = conn.port
-        path = self.name
-        c: ContainerInfo | None = conn.context
-        enc = self.options.encoding
-        batch = [
-            Message(
-                f.decode(enc, "replace"),
-                now,
-                host=ip,
-                source_path=[path],
-                fields={"remote_ip": ip, "remote_port": port},
-                container=c,
-            )
-            for f in frames
-        ]
+        batch = line_messages(
+            frames, time.time(), conn.ip, conn.port, self.name, conn.context, self.options.encoding
+        )
         if cut:
             self._truncated(batch, cut)
         self.metrics.received += len(batch)

@@ -1,0 +1,31 @@
+"""The tcp collector's hot path builds exactly what the Message constructor would."""
+
+from __future__ import annotations
+
+from qframe.message import ContainerInfo, Message
+from qframe.plugins.collectors.tcp import line_messages
+
+
+def test_fast_line_messages_set_every_slot_like_the_constructor() -> None:
+    c = ContainerInfo(id="ab" * 32, name="web1")
+    (fast,) = line_messages([b"hello \xff"], 12.5, "10.0.0.1", 4242, "tcp", c)
+    slow = Message(
+        "hello \ufffd",
+        12.5,
+        host="10.0.0.1",
+        source_path=["tcp"],
+        fields={"remote_ip": "10.0.0.1", "remote_port": 4242},
+        container=c,
+    )
+    for slot in Message.__slots__:  # an unset slot raises AttributeError here
+        assert getattr(fast, slot) == getattr(slow, slot), slot
+    assert fast.to_dict() == slow.to_dict()
+
+
+def test_each_fast_message_has_its_own_mutable_parts() -> None:
+    a, b = line_messages([b"a", b"b"], 1.0, "10.0.0.1", 1, "tcp", None)
+    a.fields["x"] = 1
+    a.source_path.append("grok")
+    a.add_tag("t")
+    assert b.fields == {"remote_ip": "10.0.0.1", "remote_port": 1}
+    assert b.source_path == ["tcp"] and b.tags == []
