@@ -25,7 +25,8 @@ class InfluxdbHandler(DeliveringHandler):
 
     A point is ``measurement`` = the metric's name, tags = the message's ``labels``
     (plus ``host``), fields = the metric's fields with their exact types (ints as
-    ``123i``, floats, strings, bools), time = the event time in ``precision``.  With
+    ``123i``, floats, strings, bools), time = the event time truncated to ``precision``
+    (two points of one series within one unit overwrite each other, InfluxDB's rule).  With
     ``measurement`` set, events and logs become points too (tags ``kind``,
     ``container_name`` and the labels; fields ``message`` and ``level``), for
     annotations; otherwise they are dropped (``dropped{reason="unsupported"}``).
