@@ -251,8 +251,12 @@ class DockerLogsCollector(DockerCollector):
         if pos is not None:
             return pos
         if initial and not self.options.from_beginning:
-            return Position(int(time.time()) * 1_000_000_000, 0)
-        return Position()
+            pos = Position(int(time.time()) * 1_000_000_000, 0)
+        else:
+            pos = Position()
+        # a later reconnection resumes here too, not from "now", until a line is emitted
+        self.emitted[cid] = pos
+        return pos
 
     # -- one container -----------------------------------------------------------------------------
     async def _follow(self, cid: str, initial: bool) -> None:
