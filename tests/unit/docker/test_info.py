@@ -93,3 +93,17 @@ def test_the_docker_host_defaults_to_the_environment_then_the_standard_socket(
     assert DockerClient("unix:///x.sock").host == "unix:///x.sock"
     monkeypatch.delenv("DOCKER_HOST")
     assert DockerClient().host == "unix:///var/run/docker.sock"
+
+
+async def test_tcp_hosts_speak_https_when_tls_is_asked_for_and_http_otherwise() -> None:
+    plain = DockerClient("tcp://127.0.0.1:2375")
+    tls = DockerClient("tcp://127.0.0.1:2376", tls_verify=True)
+    try:
+        plain._docker = plain._make()
+        tls._docker = tls._make()
+        assert plain._url("/version", False) == "http://127.0.0.1:2375/version"
+        assert tls._url("/version", False) == "https://127.0.0.1:2376/version"
+        assert tls._url("/events", True) == "https://127.0.0.1:2376/v1.24/events"
+    finally:
+        await plain.close()
+        await tls.close()
