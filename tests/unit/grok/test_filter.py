@@ -1,0 +1,171 @@
+"""The grok filter in a real pipeline (qframe.testing.Harness)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qframe.errors import ConfigError
+from qframe.testing import Harness
+
+from .examples import COMBINED
+
+APACHE = COMBINED
+OTHER = "Nov 26 05:00:01 web1 sshd[123]: Accepted publickey for root"
+
+
+def pipeline(grok: dict[str, Any], messages: list[Any], *, ack: bool = False) -> dict[str, Any]:
+    return {
+        "collector": {"src": {"kind": "list", "messages": messages, "ack": ack}},
+        "filter": {"g": {"kind": "grok", "inputs": ["src"], **grok}},
+        "handler": {"out": {"kind": "capture", "inputs": ["g"], "source-success": "any"}},
+    }
+
+
+async def run(config: dict[str, Any]) -> Harness:
+    async with Harness(config) as h:
+        await h.run_to_completion()
+    return h
+
+
+async def test_a_match_merges_captures_and_sets_source_success() -> None:
+    h = await run(pipeline({"pattern": "%{COMBINEDAPACHELOG}"}, [APACHE]))
+    (m,) = h.captured("out")
+    assert m.source_success is True
+    assert m.fields["clientip"] == "127.0.0.1" and m.fields["response"] == "200"
+    assert m.message == APACHE and m.tags == []
+    assert m.source_path == ["src", "g", "out"]
+    assert h.plugin("g").metrics.counter("matched") == 1
+
+
+async def test_no_match_tags_the_message_and_forwards_it_unchanged() -> None:
+    h = await run(pipeline({"pattern": "%{COMBINEDAPACHELOG}"}, [OTHER]))
+    (m,) = h.captured("out")
+    assert m.source_success is False
+    assert m.tags == ["_grokparsefailure"]
+    assert m.message == OTHER and m.fields == {}
+    assert h.plugin("g").metrics.counter("unmatched") == 1
+
+
+async def test_unmatched_lines_flow_down_the_else_chain() -> None:
+    config = {
+        "collector": {"src": {"kind": "list", "messages": [APACHE, OTHER, "neither"]}},
+        "filter": {
+            "apache": {"kind": "grok", "inputs": ["src"], "pattern": "%{COMBINEDAPACHELOG}"},
+            "syslog": {
+                "kind": "grok",
+                "inputs": ["apache"],
+                "source-success": False,
+                "pattern": "%{SYSLOGLINE}",
+            },
+        },
+        "handler": {
+            "web": {"kind": "capture", "inputs": ["apache"]},
+            "sys": {"kind": "capture", "inputs": ["syslog"]},
+            "rest": {"kind": "capture", "inputs": ["syslog"], "source-success": False},
+        },
+    }
+    h = await run(config)
+    assert [m.message for m in h.captured("web")] == [APACHE]
+    (s,) = h.captured("sys")
+    assert s.fields["program"] == "sshd" and s.source_success is True
+    assert s.source_path == ["src", "apache", "syslog", "sys"]
+    (r,) = h.captured("rest")
+    assert r.message == "neither" and r.tags == ["_grokparsefailure"]
+
+
+def test_validate_warns_when_the_failure_branch_has_no_consumer() -> None:
+    config = {
+        "collector": {"src": {"kind": "list", "messages": []}},
+        "filter": {"g": {"kind": "grok", "inputs": ["src"], "pattern": "%{WORD}"}},
+        "handler": {"out": {"kind": "capture", "inputs": ["g"]}},
+    }
+    warnings = Harness(config).spec.warnings
+    assert any("filter.g" in w and "source-success: false" in w for w in warnings)
+    config["handler"]["out"]["source-success"] = "any"
+    assert not any("filter.g" in w for w in Harness(config).spec.warnings)
+
+
+async def test_patterns_are_tried_in_order_and_the_first_match_wins() -> None:
+    grok = {"pattern": ["%{IP:ip}", "%{WORD:word}"]}
+    h = await run(pipeline(grok, ["at 10.0.0.1 now", "hello"]))
+    a, b = h.captured("out")
+    assert a.fields == {"ip": "10.0.0.1"}
+    assert b.fields == {"word": "hello"}
+
+
+async def test_without_break_on_match_every_matching_pattern_adds_its_captures() -> None:
+    grok = {"pattern": ["%{IP:ip}", "%{WORD:word}"], "break-on-match": False}
+    h = await run(pipeline(grok, ["at 10.0.0.1 now"]))
+    assert h.captured("out")[0].fields == {"ip": "10.0.0.1", "word": "at"}
+
+
+async def test_target_overwrite_message_key_and_typed_captures() -> None:
+    grok = {
+        "pattern": "%{WORD:verb} %{NUMBER:ms:int}ms %{GREEDYDATA:rest}",
+        "target": "req",
+        "overwrite-message-key": "rest",
+    }
+    h = await run(pipeline(grok, ["GET 15ms the rest of it"]))
+    (m,) = h.captured("out")
+    assert m.fields == {"req": {"verb": "GET", "ms": 15, "rest": "the rest of it"}}
+    assert m.message == "the rest of it"
+
+
+async def test_inline_patterns_and_a_pattern_dir(tmp_path: Path) -> None:
+    (tmp_path / "mine").write_text("# Logstash format\nMYID ID-[0-9]+\n")
+    grok = {
+        "pattern": "%{MYID:id} %{LEVEL:level}",
+        "patterns": {"LEVEL": "(?:low|high)"},
+        "pattern-dir": str(tmp_path),
+    }
+    h = await run(pipeline(grok, ["ID-42 high"]))
+    assert h.captured("out")[0].fields == {"id": "ID-42", "level": "high"}
+
+
+async def test_the_field_option_matches_another_field() -> None:
+    msgs = [{"@timestamp": "2026-11-26T05:00:01Z", "message": "x", "fields": {"raw": "a=1"}}]
+    h = await run(pipeline({"pattern": "%{WORD:k}=%{INT:v:int}", "field": "raw"}, msgs))
+    (m,) = h.captured("out")
+    assert m.fields == {"raw": "a=1", "k": "a", "v": 1} and m.source_success is True
+
+
+async def test_a_missing_field_is_a_parse_failure_not_a_crash() -> None:
+    h = await run(pipeline({"pattern": "%{WORD:k}", "field": "nope"}, ["x"]))
+    (m,) = h.captured("out")
+    assert m.source_success is False and m.tags == ["_grokparsefailure"]
+
+
+async def test_a_line_over_the_time_budget_is_tagged_counted_and_forwarded() -> None:
+    grok = {"pattern": "^(?<x>(a|aa)+)$", "timeout-ms": 20}
+    h = await run(pipeline(grok, ["a" * 80 + "!", "aaaa"], ack=True))
+    slow, ok = h.captured("out")
+    assert slow.tags == ["_groktimeout"] and slow.source_success is False
+    assert ok.fields == {"x": "aaaa"} and ok.source_success is True
+    assert h.plugin("g").metrics.counter("timeouts") == 1
+    assert h.plugin("src").acked == 2  # nothing lost
+
+
+async def test_a_timeout_in_a_multi_pattern_filter_is_tagged_too() -> None:
+    grok = {"pattern": ["^(?<x>(a|aa)+)$", "%{WORD:w}"], "timeout-ms": 20}
+    h = await run(pipeline(grok, ["a" * 80 + "!"]))
+    (m,) = h.captured("out")
+    assert m.tags == ["_groktimeout"]
+
+
+@pytest.mark.parametrize(
+    ("grok", "message"),
+    [
+        ({"pattern": "%{NOSUCHPATTERN}"}, "unknown pattern"),
+        ({"pattern": "%{WORD:x:bool}"}, "unknown type"),
+        ({"pattern": "(unclosed"}, "missing"),
+        ({"pattern": []}, "at least 1"),
+        ({"pattern": "%{WORD}", "pattern-dir": "/nonexistent/dir"}, "not a directory"),
+        ({"pattern": "%{WORD}", "target": "[bad"}, "bad field"),
+    ],
+)
+def test_pattern_problems_are_config_errors(grok: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Harness(pipeline(grok, []))
