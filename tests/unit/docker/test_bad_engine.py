@@ -49,6 +49,7 @@ class Engine:
         self.version_calls = 0
         self.events: list[Callable[[web.StreamResponse], Any]] = []
         self.logs: list[Callable[[web.StreamResponse], Any]] = []
+        self.stats: list[Callable[[web.StreamResponse], Any]] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
 
     async def version(self, req: web.Request) -> web.StreamResponse:
@@ -90,12 +91,16 @@ class Engine:
     async def logs_(self, req: web.Request) -> web.StreamResponse:
         return await self._stream(req, self.logs)
 
+    async def stats_(self, req: web.Request) -> web.StreamResponse:
+        return await self._stream(req, self.stats)
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/version", self.version)
         app.router.add_get("/v1.41/containers/json", self.containers)
         app.router.add_get("/v1.41/containers/{id}/json", self.inspect)
         app.router.add_get("/v1.41/containers/{id}/logs", self.logs_)
+        app.router.add_get("/v1.41/containers/{id}/stats", self.stats_)
         app.router.add_get("/v1.41/events", self.events_)
         return app
 
@@ -233,3 +238,21 @@ async def test_an_engine_on_tcp_is_reached_too(engine: tuple[Engine, str], tmp_p
         assert out[0].message == "web1: container.start"
     finally:
         await runner.cleanup()
+
+
+async def test_stats_are_thinned_to_one_sample_per_interval_and_garbage_is_counted(
+    engine: tuple[Engine, str], tmp_path: Path
+) -> None:
+    eng, host = engine
+    sample = {"read": f"{TS[:-1]}.5Z", "cpu_stats": {"cpu_usage": {"total_usage": 1}}}
+    burst = b"".join(orjson.dumps({**sample, "n": i}) + b"\n" for i in range(5))
+    eng.stats = [send(burst + b"garbage\n" + b'{"message": "no such container"}\n')]
+    cfg = config(host, tmp_path, {"docker-stats": {"interval": "1h", "rescan": 0}})
+    async with Harness(cfg) as h:
+        out = h.captured("out")
+        p = h.plugin("docker-stats")
+        await wait_until(lambda: len(out) == 1 and p.metrics.counter("thinned") == 4)
+        await wait_until(lambda: p.metrics.counter("rejected", reason="bad_stats") >= 1)
+    assert out[0].fields["stats"]["n"] == 4
+    assert out[0].id == f"{CID}:stats:{TS[:-1]}.5Z"
+    assert out[0].time == TS_S + 0.5

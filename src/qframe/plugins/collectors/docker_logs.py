@@ -71,7 +71,11 @@ class DockerLogsCollector(DockerCollector):
          "fields": {"stream": "stdout"},
          "container": {"id": "8d82…", "name": "web1", "image": "localhost/busybox:latest"}}
 
+    A TTY container's stream has no frames: a line the engine split arrives joined there,
+    but with the timestamps of its later pieces left inside the text.
+
     Metrics: ``qframe_streams`` (gauge), ``qframe_skipped_total`` (skip label),
+    ``qframe_rescan_found_total`` (containers found by ``rescan``, not by events),
     ``qframe_replayed_total`` (lines skipped on resume), ``qframe_truncated_total``,
     ``qframe_engine_errors_total``, ``qframe_rejected_total{reason}``.
     """

@@ -55,7 +55,8 @@ class DockerStatsCollector(DockerCollector):
          "container": {"id": "8d82…", "name": "web1", …}}
 
     Metrics: ``qframe_streams`` (gauge: open stats streams), ``qframe_engine_errors_total``,
-    ``qframe_rejected_total{reason}``.
+    ``qframe_rejected_total{reason}``, ``qframe_thinned_total`` (samples left out by
+    ``interval``), ``qframe_rescan_found_total`` (containers found by ``rescan``, not by events).
     """
 
     class Options(DockerOptions):
@@ -67,6 +68,11 @@ class DockerStatsCollector(DockerCollector):
             "10s",
             description="list the running containers this often and open a stream for any "
             "without one (a safety net under the events; 0: never)",
+        )
+        interval: Duration = Field(
+            0,
+            description="keep at most one sample per container this often (0: every sample "
+            "the engine sends: Docker each second, Podman each 5 s)",
         )
 
     options: Options
@@ -199,6 +205,8 @@ class DockerStatsCollector(DockerCollector):
     async def _read(self, cid: str, info: ContainerInfo) -> None:
         client = self.client
         label = f"{info.name or cid[:12]}: stats"
+        interval = self.options.interval
+        next_at = 0.0
         async with client.stream(f"/containers/{cid}/stats", stream=True) as resp:
             dec = JsonLines()
             async for chunk in client.read_chunks(resp):
@@ -206,19 +214,32 @@ class DockerStatsCollector(DockerCollector):
                 if dec.errors:
                     self.reject("bad_stats", dec.last_error)
                     dec.errors = 0
+                objs = [o for o in objs if self._valid(o)]
+                if objs and interval:
+                    now = time.monotonic()
+                    if now < next_at:
+                        self.metrics.inc("thinned", len(objs))
+                        continue
+                    next_at = now + interval * 0.9  # a little slack for the engine's jitter
+                    if len(objs) > 1:
+                        self.metrics.inc("thinned", len(objs) - 1)
+                        objs = objs[-1:]
                 if objs:
                     await self._emit(objs, label, info)
-            tail = dec.close()
+            tail = [o for o in dec.close() if self._valid(o)]
             if tail:
-                await self._emit(tail, label, info)
+                await self._emit(tail[-1:] if interval else tail, label, info)
+
+    def _valid(self, o: dict[str, Any]) -> bool:
+        if "cpu_stats" in o or "memory_stats" in o:
+            return True
+        msg = o.get("message") or o.get("cause")
+        self.reject("bad_stats", f"not a stats object: {str(msg or o)[:120]}")
+        return False
 
     async def _emit(self, objs: list[dict[str, Any]], label: str, info: ContainerInfo) -> None:
         batch = []
         for o in objs:
-            if "cpu_stats" not in o and "memory_stats" not in o:
-                msg = o.get("message") or o.get("cause")
-                self.reject("bad_stats", f"not a stats object: {str(msg or o)[:120]}")
-                continue
             read = o.get("read")
             t = time.time()
             if isinstance(read, str) and read != ZERO_TIME:
