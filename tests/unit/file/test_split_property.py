@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from .helpers import harness
 
 LIMIT = 16
-PIECES = [b"a", b"bc", b"\xc3\xa9", b"\xff", b"\r", b"\n", b"\n", b" ", b"0123456789"]
+PIECES = [b"a", b"bc", b"\xc3\xa9", b"\xe2\x82\xac", b"\xff", b"\r", b"\n", b"\n", b"0123456789"]
 
 
 def expected(data: bytes) -> list[tuple[int, str, bool]]:
@@ -24,9 +25,11 @@ def expected(data: bytes) -> list[tuple[int, str, bool]]:
         line = raw[:-1] if raw.endswith(b"\r") else raw
         if line:
             cut = len(line) > LIMIT
-            if cut:
-                line = raw[:LIMIT]
-            out.append((pos, line.decode("utf-8", "replace"), cut))
+            if cut:  # a character cut in two at the limit is left out
+                text = codecs.getincrementaldecoder("utf-8")("replace").decode(raw[:LIMIT])
+            else:
+                text = line.decode("utf-8", "replace")
+            out.append((pos, text, cut))
         pos += n
     return out
 
@@ -57,6 +60,7 @@ async def collect(data: bytes, read_bytes: int) -> list[tuple[int, str, bool]]:
             ]
 
 
+@example(pieces=[b"a", *[b"\xc3\xa9"] * 12], read_bytes=24)  # a cut inside a character
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pieces=st.lists(st.sampled_from(PIECES), min_size=1, max_size=60),

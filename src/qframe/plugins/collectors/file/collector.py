@@ -406,9 +406,9 @@ class FileCollector(Collector):
         t.close()
 
     # -- problems, at a bounded rate ----------------------------------------------------------
-    def problem(self, reason: str, text: str) -> None:
+    def problem(self, reason: str, text: str, exc: BaseException | None = None) -> None:
         self.metrics.inc("rejected", reason=reason)
-        self._rate_log(reason, text)
+        self._rate_log(reason, text, exc)
 
     def bad_text(self, path: str, offset: int) -> None:
         self.metrics.inc("invalid_text")
@@ -417,14 +417,18 @@ class FileCollector(Collector):
             f"{path}: invalid {self.options.encoding} at line offset {offset} (replaced)",
         )
 
-    def _rate_log(self, key: str, text: str) -> None:
+    def _rate_log(self, key: str, text: str, exc: BaseException | None = None) -> None:
         now = time.monotonic()
         if now - self._last_log.get(key, -LOG_EVERY) < LOG_EVERY:
             self._suppressed[key] = self._suppressed.get(key, 0) + 1
             return
         self._last_log[key] = now
         n = self._suppressed.pop(key, 0)
-        self.log.warning("%s%s", text, f" (and {n} more like it)" if n else "")
+        more = f" (and {n} more like it)" if n else ""
+        if exc is not None:
+            self.log.error("%s%s", text, more, exc_info=exc)
+        else:
+            self.log.warning("%s%s", text, more)
 
 
 def _after_last_newline(fd: int, size: int) -> int:

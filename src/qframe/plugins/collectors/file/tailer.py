@@ -16,6 +16,7 @@ still read to its end.  At each end of file it checks (``poll-interval``):
 from __future__ import annotations
 
 import asyncio
+import codecs
 import os
 import time
 from typing import TYPE_CHECKING
@@ -82,8 +83,11 @@ class Tailer:
             await self._loop()
         except asyncio.CancelledError:
             raise
-        except OSError as exc:
-            coll.problem("read_error", f"{self.path}: {exc}")
+        except Exception as exc:
+            if isinstance(exc, OSError):
+                coll.problem("read_error", f"{self.path}: {exc}")
+            else:  # a bug: logged with its traceback, the file is retried at the next scan
+                coll.problem("internal_error", f"{self.path}: {exc!r}", exc)
             if self.progress is not None:  # reopened later from what was sent
                 self.progress.read_pos = self._commit_point()
         finally:
@@ -380,8 +384,8 @@ class Tailer:
                 continue
             cut = len(raw) > self.limit
             if cut:
-                raw = raw[: self.limit]
-            if bad:
+                text = self._decode_head(raw, pos)
+            elif bad:
                 try:
                     text = raw.decode(enc)
                 except UnicodeDecodeError:
@@ -404,7 +408,7 @@ class Tailer:
 
     def _overlong(self, rest: bytes, off: int, now: float, d: Delivery, out: list[Message]) -> None:
         """An unterminated line longer than the limit: send its head, drop up to its end."""
-        text = rest[: self.limit].decode(self.encoding, "replace")
+        text = self._decode_head(rest, off)
         self.skip = True
         self.hold = off
         if self.mline is not None:
@@ -417,6 +421,15 @@ class Tailer:
             m = self._message(text, off, now, d)
             self._mark_truncated(m)
             out.append(m)
+
+    def _decode_head(self, raw: bytes, off: int) -> str:
+        """The first ``max-line-bytes`` of a line; a character cut in two is left out."""
+        head = raw[: self.limit]
+        try:
+            return codecs.getincrementaldecoder(self.encoding)("strict").decode(head)
+        except UnicodeDecodeError:
+            self.coll.bad_text(self.path, off)
+            return codecs.getincrementaldecoder(self.encoding)("replace").decode(head)
 
     def _message(self, text: str, off: int, now: float, d: Delivery | None) -> Message:
         return Message(
