@@ -72,3 +72,63 @@ def test_any_read_size_gives_the_same_lines_offsets_and_cuts(
     data = b"".join(pieces) + b"\n"
     got = asyncio.run(collect(data, read_bytes))
     assert got == expected(data)
+
+
+ML_PIECES = [b"E", b" ", b"x", b"\n", b"\n", b"\r\n"]
+
+
+async def collect_multiline(data: bytes, read_bytes: int, match: str) -> list[tuple[int, str]]:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        f = tmp / "app.log"
+        f.write_bytes(data)
+        ml = {"pattern": "^E", "negate": True, "match": match, "timeout": "20ms"}
+        async with harness(
+            tmp, path=str(f), start_position="beginning", read_bytes=read_bytes, multiline=ml
+        ) as h:
+            coll = h.plugin("files")
+            await h.wait_for(
+                lambda: (
+                    all(p.committed == len(data) for p in coll.progress.values())
+                    and bool(coll.progress)
+                ),
+                what="everything committed",
+            )
+            return [(m.fields["offset"], m.message) for m in h.captured("out")]
+
+
+def multiline_expected(data: bytes, match: str) -> list[tuple[int, str]]:
+    """Group the lines of the whole file at once (negated ^E: E starts/ends a message)."""
+    groups: list[tuple[int, list[str]]] = []
+    pos = 0
+    pending: list[tuple[int, str]] = []
+    for raw in data.split(b"\n")[:-1]:
+        line = (raw[:-1] if raw.endswith(b"\r") else raw).decode()
+        if match == "after":
+            if line.startswith("E") or not groups:
+                groups.append((pos, [line]))
+            else:
+                groups[-1][1].append(line)
+        else:
+            pending.append((pos, line))
+            if line.startswith("E"):
+                groups.append((pending[0][0], [t for _, t in pending]))
+                pending = []
+        pos += len(raw) + 1
+    if pending:
+        groups.append((pending[0][0], [t for _, t in pending]))
+    return [(off, "\n".join(lines).rstrip("\n")) for off, lines in groups]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pieces=st.lists(st.sampled_from(ML_PIECES), min_size=1, max_size=40),
+    read_bytes=st.integers(min_value=1, max_value=12),
+    match=st.sampled_from(["after", "before"]),
+)
+def test_multiline_groups_do_not_depend_on_read_size(
+    pieces: list[bytes], read_bytes: int, match: str
+) -> None:
+    data = b"E" + b"".join(pieces) + b"\n"
+    got = asyncio.run(collect_multiline(data, read_bytes, match))
+    assert got == multiline_expected(data, match)
