@@ -261,47 +261,68 @@ def _time(v: Any, now: float) -> float:
     return t
 
 
+#: ContainerInfo objects kept by a collector's cache, at most (then the cache starts over)
+MAX_CACHED_CONTAINERS = 4096
+
+
 def to_message(
     obj: dict[str, Any],
     source: str = "",
     remote_ip: str = "",
     remote_port: int = 0,
     now: float | None = None,
+    containers: dict[tuple[str, ...], ContainerInfo] | None = None,
 ) -> Message:
-    """Map a GELF object (see :func:`parse_gelf`) to a ``log`` message.
+    """Map a GELF object (see :func:`parse_gelf`) to a ``log`` message; ``obj`` is consumed.
 
     ``short_message`` → message, ``host`` → host (the sender's IP when absent),
     ``level`` → level, ``timestamp`` → time, ``full_message`` and every other key
     → fields (``_name`` without the underscore; ``version`` and ``_id`` are left out),
     Docker's gelf-driver fields → ``container``, ``remote_ip``/``remote_port`` → fields.
+    ``containers`` (a dict owned by the caller) shares one ContainerInfo between the
+    messages of the same container instead of building one per message.
     """
     if now is None:
         now = time.time()
-    fields: dict[str, Any] = {}
-    container: dict[str, str] | None = None
-    msg = ""
-    host = ""
-    level = 6
-    t = now
+    pop = obj.pop
+    msg = pop("short_message", "")
+    if type(msg) is not str:
+        msg = str(msg)
+    host = pop("host", "")
+    if type(host) is not str:
+        host = str(host)
+    level = pop("level", 6)
+    if type(level) is not int or not 0 <= level <= 7:
+        level = _level(level)
+    ts = pop("timestamp", None)
+    t = ts if type(ts) is float and 0.0 < ts < 1e11 else _time(ts, now)
+    pop("version", None)
+    pop("_id", None)
+    container = None
+    if "_container_id" in obj or "_container_name" in obj:
+        values = (
+            pop("_container_id", ""),
+            pop("_container_name", ""),
+            pop("_image_name", ""),
+            pop("_image_id", ""),
+            pop("_command", ""),
+            pop("_created", ""),
+        )
+        for v in values:
+            if type(v) is not str:
+                values = tuple(str(x) for x in values)
+                break
+        if containers is not None:
+            container = containers.get(values)
+        if container is None:
+            container = ContainerInfo(**dict(zip(DOCKER_FIELDS.values(), values, strict=True)))
+            if containers is not None:
+                if len(containers) >= MAX_CACHED_CONTAINERS:
+                    containers.clear()
+                containers[values] = container
+    fields = {}
     for k, v in obj.items():
-        if k == "short_message":
-            msg = v if type(v) is str else str(v)
-        elif k == "host":
-            host = v if type(v) is str else str(v)
-        elif k == "level":
-            level = _level(v)
-        elif k == "timestamp":
-            t = _time(v, now)
-        elif k == "version" or k == "_id":
-            continue
-        elif k in DOCKER_FIELDS:
-            if container is None:
-                container = {}
-            container[DOCKER_FIELDS[k]] = v if type(v) is str else str(v)
-        elif k[:1] == "_" and len(k) > 1:
-            fields[k[1:]] = v
-        else:
-            fields[k] = v
+        fields[k[1:] if k[:1] == "_" and len(k) > 1 else k] = v
     if remote_ip:
         fields["remote_ip"] = remote_ip
         fields["remote_port"] = remote_port
@@ -312,5 +333,5 @@ def to_message(
         level=level,
         source_path=[source] if source else None,
         fields=fields,
-        container=ContainerInfo(**container) if container is not None else None,
+        container=container,
     )

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from qframe.net.gelf import (
     CHUNK_MAGIC,
     DOCKER_FIELDS,
+    MAX_CACHED_CONTAINERS,
     ChunkAssembler,
     GelfReject,
     decode_payload,
@@ -267,3 +268,18 @@ def test_odd_levels_and_timestamps_fall_back_instead_of_failing() -> None:
     m = to_message({"short_message": 42, "full_message": "long"}, remote_ip="10.1.1.1")
     assert m.message == "42" and m.host == "10.1.1.1"
     assert m.fields["full_message"] == "long"
+
+
+def test_messages_of_one_container_share_one_container_record_and_the_cache_is_bounded() -> None:
+    cache: dict[tuple[str, ...], object] = {}
+    docker = {"short_message": "x", "_container_id": "c1", "_container_name": "/a", "_tag": "t"}
+    a = to_message(dict(docker), containers=cache)  # type: ignore[arg-type]
+    b = to_message(dict(docker), containers=cache)  # type: ignore[arg-type]
+    other = to_message({**docker, "_container_id": "c2"}, containers=cache)  # type: ignore[arg-type]
+    assert a.container is b.container and a.container is not None
+    assert other.container is not None and other.container.id == "c2"
+    for i in range(MAX_CACHED_CONTAINERS + 10):
+        to_message({"short_message": "x", "_container_id": f"id{i}"}, containers=cache)  # type: ignore[arg-type]
+    assert len(cache) <= MAX_CACHED_CONTAINERS
+    odd = to_message({"short_message": "x", "_container_id": 12, "_container_name": None})
+    assert odd.container is not None and (odd.container.id, odd.container.name) == ("12", "None")

@@ -96,6 +96,8 @@ class GelfCollector(Collector):
         self._flush_scheduled = False
         self._inv: InventoryCache | None = None
         self._waiting: dict[tuple[str, str], list[Message]] = {}
+        # one ContainerInfo per Docker container, shared by its messages (bounded)
+        self._containers: dict[tuple[str, ...], ContainerInfo] = {}
         self._n_waiting = 0
 
     # -- life ------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ class GelfCollector(Collector):
         except GelfReject as r:
             self._reject(r, ip, port)
             return
-        m = to_message(obj, self.name, ip, port)
+        m = to_message(obj, self.name, ip, port, None, self._containers)
         self.metrics.received += 1
         self._batch.append(m)
         if not self._flush_scheduled:
@@ -272,7 +274,7 @@ class GelfCollector(Collector):
             except GelfReject as r:
                 self._reject(r, ip, port)
                 continue
-            batch.append(to_message(obj, self.name, ip, port, now))
+            batch.append(to_message(obj, self.name, ip, port, now, self._containers))
         if not batch:
             return
         if self._inv is not None:
