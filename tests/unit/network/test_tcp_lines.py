@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from qframe.message import ContainerInfo, Message
-from qframe.plugins.collectors.tcp import line_messages
+from qframe.plugins.collectors.tcp import TcpCollector, line_messages
 
 
 def test_fast_line_messages_set_every_slot_like_the_constructor() -> None:
@@ -29,3 +32,11 @@ def test_each_fast_message_has_its_own_mutable_parts() -> None:
     a.add_tag("t")
     assert b.fields == {"remote_ip": "10.0.0.1", "remote_port": 1}
     assert b.source_path == ["tcp"] and b.tags == []
+
+
+def test_an_unknown_encoding_or_a_key_without_a_certificate_is_a_config_error() -> None:
+    with pytest.raises(ValidationError, match="unknown encoding"):
+        TcpCollector.Options.model_validate({"encoding": "klingon"})
+    with pytest.raises(ValidationError, match="tls-key needs tls-cert"):
+        TcpCollector.Options.model_validate({"tls-key": "/k.pem"})
+    assert TcpCollector.Options.model_validate({"encoding": "latin-1"}).encoding == "latin-1"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import time
 from typing import Any, Literal
 
 import orjson
+from pydantic import field_validator, model_validator
 
 from ...message import KIND_LOG, ContainerInfo, Message
 from ...net.stream import Connection, StreamServer, tls_context
@@ -107,6 +109,21 @@ class TcpCollector(Collector):
             2000, ge=0, description="how long to wait for the inventory's answer, in ms"
         )
         encoding: str = Field("utf-8", description="text encoding (invalid bytes are replaced)")
+
+        @field_validator("encoding")
+        @classmethod
+        def _known_encoding(cls, v: str) -> str:
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError(f"unknown encoding {v!r}") from None
+            return v
+
+        @model_validator(mode="after")
+        def _tls_pair(self) -> TcpCollector.Options:
+            if self.tls_key and not self.tls_cert:
+                raise ValueError("tls-key needs tls-cert")
+            return self
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
