@@ -283,3 +283,35 @@ def test_messages_of_one_container_share_one_container_record_and_the_cache_is_b
     assert len(cache) <= MAX_CACHED_CONTAINERS
     odd = to_message({"short_message": "x", "_container_id": 12, "_container_name": None})
     assert odd.container is not None and (odd.container.id, odd.container.name) == ("12", "None")
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+gelf_keys = st.sampled_from(
+    ["short_message", "host", "level", "timestamp", "version", "_id", "full_message", "_", "",
+     *DOCKER_FIELDS, "_tag", "_x", "facility"]
+) | st.text(max_size=10)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(gelf_keys, json_value, max_size=10))
+def test_any_json_object_either_maps_to_a_message_or_is_rejected(obj: dict[str, object]) -> None:
+    try:
+        payload = orjson.dumps(obj)
+    except (TypeError, orjson.JSONEncodeError):
+        return  # not representable as JSON (e.g. NaN handling): nothing a sender could send
+    try:
+        parsed = parse_gelf(decode_payload(payload, MIB))
+    except GelfReject as r:
+        assert r.reason in ("missing_field", "invalid_json")
+        return
+    m = to_message(parsed, "gelf", "10.0.0.1", 1, now=5.0, containers={})
+    assert isinstance(m.message, str) and m.message
+    assert 0 <= m.level <= 7
+    assert m.time > 0
+    m.to_json()  # the canonical JSON can always be written

@@ -184,10 +184,13 @@ class GelfCollector(Collector):
             if payload is None:
                 return
             obj = parse_gelf(decode_payload(payload, self.options.max_message_bytes))
+            m = to_message(obj, self.name, ip, port, None, self._containers)
         except GelfReject as r:
             self._reject(r, ip, port)
             return
-        m = to_message(obj, self.name, ip, port, None, self._containers)
+        except Exception as exc:  # a bug must not cost the other datagrams
+            self._reject(GelfReject("internal_error", repr(exc)), ip, port)
+            return
         self.metrics.received += 1
         self._batch.append(m)
         if not self._flush_scheduled:
@@ -271,10 +274,11 @@ class GelfCollector(Collector):
                 continue
             try:
                 obj = parse_gelf(decode_payload(f, limit))
+                batch.append(to_message(obj, self.name, ip, port, now, self._containers))
             except GelfReject as r:
                 self._reject(r, ip, port)
-                continue
-            batch.append(to_message(obj, self.name, ip, port, now, self._containers))
+            except Exception as exc:  # a bug must not cost the other frames
+                self._reject(GelfReject("internal_error", repr(exc)), ip, port)
         if not batch:
             return
         if self._inv is not None:
