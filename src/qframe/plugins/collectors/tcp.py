@@ -60,8 +60,8 @@ def line_messages(
 class TcpCollector(Collector):
     """Listens on a TCP port; every line a client sends becomes one ``log`` message.
 
-    Lines end with ``\\n`` (a ``\\r`` before it is removed); the last line of a
-    connection needs no newline.  Many clients may be connected at once.  With
+    Lines end with ``\\n`` (a ``\\r`` before it is removed; an empty line is an empty
+    message, as with ``stdin``); the last line of a connection needs no newline.  Many clients may be connected at once.  With
     ``format: json`` each line is a JSON object whose ``message`` key becomes the
     message and whose other keys become fields (a line that is not a JSON object is
     forwarded as text, tagged ``_jsonparsefailure`` and counted).
@@ -210,15 +210,19 @@ class TcpCollector(Collector):
         path = self.name
         c: ContainerInfo | None = conn.context
         enc = self.options.encoding
+        utf8 = codecs.lookup(enc).name == "utf-8"
         loads = orjson.loads
         batch: list[Message] = []
         bad = 0
         cuts = set(cut)
         for i, f in enumerate(frames):
+            head = f.lstrip()[:1]
+            if not head:
+                continue  # blank lines carry nothing
             obj: Any = None
-            if f[:1] == b"{" or f.lstrip()[:1] == b"{":
+            if head == b"{":
                 try:
-                    obj = loads(f)
+                    obj = loads(f if utf8 else f.decode(enc, "replace"))
                 except orjson.JSONDecodeError:
                     obj = None
             if type(obj) is dict:
@@ -235,6 +239,7 @@ class TcpCollector(Collector):
                     container=c,
                 )
             else:
+                bad += 1
                 m = Message(
                     f.decode(enc, "replace"),
                     now,
@@ -244,9 +249,6 @@ class TcpCollector(Collector):
                     container=c,
                     tags=["_jsonparsefailure"],
                 )
-                if not f.strip():
-                    continue  # blank lines carry nothing
-                bad += 1
             if i in cuts:
                 m.add_tag("_truncated")
             batch.append(m)
