@@ -162,6 +162,12 @@ class GelfCollector(Collector):
         if t is not None:
             t.close()
             self._flush()
+        # messages still waiting for the inventory go on without its answer
+        held = [m for waiting in self._waiting.values() for m in waiting]
+        self._waiting.clear()
+        self._n_waiting = 0
+        if held:
+            await self.emit(held)
         server, self._server = self._server, None
         if server is not None:
             await server.close()
@@ -245,11 +251,9 @@ class GelfCollector(Collector):
 
     async def _resolve(self, key: tuple[str, str]) -> None:
         assert self._inv is not None
-        try:
-            c = await self._inv.lookup(*key)
-        finally:
-            held = self._waiting.pop(key, [])
-            self._n_waiting -= len(held)
+        c = await self._inv.lookup(*key)  # never raises but when cancelled (stop sends them)
+        held = self._waiting.pop(key, [])
+        self._n_waiting -= len(held)
         for m in held:
             _attach(m, c)
         if held:
