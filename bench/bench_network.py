@@ -3,8 +3,11 @@
 1. BENCH_LINES (default 1,000,000) Apache lines sent over one TCP connection
    - to ``qframe run`` with ``tcp → log (format: json, file)``,
    - to ``rsyslogd -n`` (its own config, work dir and pid file in a temp dir) with
-     ``imtcp → omfile``;
-   lines/s = lines / (time from the first byte sent until the last line is in the file).
+     ``imtcp → omfile``, in three output formats: its default file format, a JSON line
+     (timestamp, sender, message: the closest to qframe's output) and the raw line;
+   lines/s = lines / (time from the first byte sent until the last line is in the file),
+   median of BENCH_ROUNDS (default 3) alternating runs; also lines per CPU-second of the
+   receiving process (rsyslog: all its threads), which the machine's load disturbs less.
 2. GELF over UDP to ``qframe run`` with ``gelf → log``: bursts of BENCH_GELF messages at a
    fixed rate, the rate raised while every message arrives; the highest rate with zero
    loss is reported (plus uncompressed vs gzip and chunked throughput).
@@ -144,7 +147,22 @@ def ensure_rsyslog() -> str | None:
     return path
 
 
-def bench_rsyslog(tmp: Path, data: Path, n: int) -> tuple[float, float] | None:
+#: rsyslog output formats compared: its default file format (what imtcp → omfile gives
+#: out of the box), a JSON line like qframe's, and the raw line (the least work possible)
+RSYSLOG_TEMPLATES = {
+    "default": "",
+    "json": 'template(name="out" type="list") { constant(value="{\\"@timestamp\\":\\"")'
+    ' property(name="timegenerated" dateFormat="rfc3339")'
+    ' constant(value="\\",\\"host\\":\\"") property(name="fromhost-ip")'
+    ' constant(value="\\",\\"message\\":\\"") property(name="rawmsg" format="json")'
+    ' constant(value="\\"}\\n") }',
+    "raw": 'template(name="out" type="string" string="%rawmsg%\\n")',
+}
+
+
+def bench_rsyslog(
+    tmp: Path, data: Path, n: int, variant: str = "default"
+) -> tuple[float, float] | None:
     rsyslogd = ensure_rsyslog()
     if rsyslogd is None:
         print("rsyslogd is not installed and could not be installed", file=sys.stderr)
@@ -156,9 +174,9 @@ def bench_rsyslog(tmp: Path, data: Path, n: int) -> tuple[float, float] | None:
     conf.write_text(
         f"""global(workDirectory="{work}" maxMessageSize="64k")
 module(load="imtcp")
-template(name="raw" type="string" string="%rawmsg%\\n")
+{RSYSLOG_TEMPLATES[variant]}
 ruleset(name="bench") {{
-  action(type="omfile" file="{out}" template="raw")
+  action(type="omfile" file="{out}"{' template="out"' if RSYSLOG_TEMPLATES[variant] else ""})
 }}
 input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="bench" supportOctetCountedFraming="off")
 """
@@ -327,13 +345,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="qframe-bench-net-") as t:
         tmp = Path(t)
         q: list[tuple[float, float]] = []
-        r: list[tuple[float, float]] = []
-        for _ in range(rounds):  # alternate, so that both see the same machine load
+        r: dict[str, list[tuple[float, float]]] = {v: [] for v in RSYSLOG_TEMPLATES}
+        for _ in range(rounds):  # alternate, so that all see the same machine load
             q.append(bench_qframe_tcp(tmp, data, n))
-            rs = bench_rsyslog(tmp, data, n)
-            if rs is not None:
-                r.append(rs)
-            print(f"round: qframe {q[-1]}, rsyslog {r[-1] if r else None}", file=sys.stderr)
+            for variant, runs in r.items():
+                rs = bench_rsyslog(tmp, data, n, variant)
+                if rs is not None:
+                    runs.append(rs)
+            print(
+                f"round: qframe {q[-1]}, rsyslog {[(v, x[-1:]) for v, x in r.items()]}",
+                file=sys.stderr,
+            )
         qm = statistics.median(x[0] for x in q)
         report(
             "network",
@@ -347,30 +369,32 @@ def main() -> int:
             "tcp_lines_per_cpu_s",
             n / max(0.01, statistics.median(x[1] for x in q)),
             "lines/cpu-s",
-            "qframe tcp: lines per CPU-second used by the daemon (one core)",
+            "qframe tcp -> log json: lines per CPU-second of the daemon (one core)",
         )
-        if r:
-            rm = statistics.median(x[0] for x in r)
+        for variant, runs in r.items():
+            if not runs:
+                continue
+            rm = statistics.median(x[0] for x in runs)
             report(
                 "network",
-                "rsyslog_imtcp_lines_per_s",
+                f"rsyslog_{variant}_lines_per_s",
                 rm,
                 "lines/s",
-                f"rsyslogd imtcp -> omfile, same {n} lines, same run, median of {len(r)}",
+                f"rsyslogd imtcp -> omfile ({variant} format), same {n} lines, same run, median of {len(runs)}",
             )
             report(
                 "network",
-                "rsyslog_imtcp_lines_per_cpu_s",
-                n / max(0.01, statistics.median(x[1] for x in r)),
+                f"rsyslog_{variant}_lines_per_cpu_s",
+                n / max(0.01, statistics.median(x[1] for x in runs)),
                 "lines/cpu-s",
-                "rsyslogd: lines per CPU-second, all its threads",
+                f"rsyslogd ({variant} format): lines per CPU-second, all its threads",
             )
             report(
                 "network",
-                "tcp_vs_rsyslog",
+                f"tcp_vs_rsyslog_{variant}",
                 qm / rm,
                 "x",
-                "qframe tcp / rsyslog imtcp, lines/s (target >= 1.2)",
+                f"qframe tcp / rsyslog imtcp ({variant} format), lines/s (target >= 1.2)",
             )
         gelf_n = int(os.environ.get("BENCH_GELF", 100_000))  # 0: skip the GELF search
         if gelf_n:
