@@ -5,7 +5,9 @@ Both run on one core (taskset) over the same generated Apache combined-format li
 
 - ``qframe run``: stdin → grok → log (canonical JSON lines into a file);
 - the naive script: ``for line in stdin: rx.search(line).groupdict()`` → ``orjson`` →
-  file, with ``rx`` the very expression qframe compiles for %{COMBINEDAPACHELOG}
+  file, writing the same record qframe writes (the canonical JSON keys: ``@timestamp``,
+  kind, message, level, host, source_path, source_success, fields), with ``rx`` the very
+  expression qframe compiles for %{COMBINEDAPACHELOG}
   (named groups renamed to the field names).  A second naive run tries IPv6 before
   IPv4 in ``IP``, as the legacy Logstash library does.
 
@@ -39,16 +41,29 @@ handler:
 """
 
 NAIVE = r"""
-import sys, time, re, orjson
+import socket, sys, re, orjson
+from datetime import datetime, timezone
 rx = re.compile(open(sys.argv[1]).read(), re.S | re.M)
 search = rx.search
+host = socket.gethostname()
+utc = timezone.utc
 out = open(sys.argv[2], "wb", buffering=1 << 20)
 for raw in sys.stdin.buffer:
     line = raw.rstrip(b"\n").decode("utf-8", "replace")
     m = search(line)
-    rec = {"@timestamp": time.time(), "message": line}
+    rec = {
+        "@timestamp": datetime.now(utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "kind": "log",
+        "message": line,
+        "level": 6,
+        "host": host,
+        "source_path": ["stdin", "apache", "log"],
+        "source_success": m is not None,
+    }
     if m is not None:
         rec["fields"] = {k: v for k, v in m.groupdict().items() if v}
+    else:
+        rec["tags"] = ["_grokparsefailure"]
     out.write(orjson.dumps(rec) + b"\n")
 out.close()
 """
