@@ -137,6 +137,8 @@ class Grok:
         else:
             self.estimate = Estimate(True, 0, 0)
         self.max_fast_len = self._fast_limit()
+        if self._slow is None and self.max_fast_len < _NO_LIMIT:
+            self._slow = self._compile_slow()  # at configuration time, not on a long line
         pattern_index = self.fast.groupindex if self.fast is not None else self._slow.groupindex
         self.extract = make_extractor(self.captures, dict(pattern_index), keep_empty)
         self.field_names = list(dict.fromkeys(c.name for c in self.captures))
