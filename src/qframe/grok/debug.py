@@ -101,6 +101,44 @@ def flatten(parts: list[str] | None, library: PatternLibrary, depth: int = 0) ->
     return out
 
 
+def split_alternatives(p: str) -> list[str]:
+    """The top-level alternatives of a pattern (one element when there is no ``|``)."""
+    alts: list[str] = []
+    depth = 0
+    start = i = 0
+    while i < len(p):
+        c = p[i]
+        if c == "\\":
+            i = _skip_escape(p, i)
+            continue
+        if c == "[":
+            i = _skip_class(p, i)
+            continue
+        if p.startswith("%{", i):
+            i = p.find("}", i) + 1 or len(p)
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            alts.append(p[start:i])
+            start = i + 1
+        i += 1
+    alts.append(p[start:])
+    return alts
+
+
+def _alternatives(pattern: str, library: PatternLibrary) -> list[str] | None:
+    """The alternatives of ``pattern`` itself or of the one pattern it refers to."""
+    alts = split_alternatives(pattern)
+    if len(alts) > 1:
+        return alts
+    m = _PLAIN_REF.fullmatch(pattern)
+    rx = library.get(m.group(1)) if m else None
+    return _alternatives(rx, library) if rx is not None else None
+
+
 @dataclass
 class Diagnosis:
     """The result of :func:`diagnose`."""
@@ -130,6 +168,7 @@ def diagnose(
     text: str,
     timeout: float = 0.5,
     grok: Grok | None = None,
+    depth: int = 0,
 ) -> Diagnosis:
     """Match ``text``; when it does not match, find the longest matching prefix."""
     g = grok if grok is not None else Grok(pattern, library, timeout=timeout)
@@ -141,10 +180,19 @@ def diagnose(
         caps: dict[str, Any] = {}
         g.extract(m.groups(), caps)
         return Diagnosis(True, caps, start=m.start(), end=m.end())
+    alts = _alternatives(pattern, library)
+    if alts is not None and depth < 3:
+        best_d: Diagnosis | None = None
+        for i, alt in enumerate(alts, 1):
+            d = diagnose(alt, library, text, timeout, depth=depth + 1)
+            d.reason = f"alternative {i} of {len(alts)} ({alt[:60]!r}): {d.reason}"
+            if best_d is None or d.parts > best_d.parts:
+                best_d = d
+        assert best_d is not None
+        return best_d
     parts = flatten(split_parts(pattern), library)
     if not parts or len(parts) == 1:
-        why = "no match" if parts else "no match (the pattern is an alternation: try each part)"
-        return Diagnosis(False, reason=why, total=len(parts or []))
+        return Diagnosis(False, reason="no match", total=len(parts or []))
 
     def prefix(k: int) -> tuple[Grok, Any] | None:
         try:

@@ -80,3 +80,12 @@ def test_list_shows_the_library() -> None:
     code, _, out = grok("--list")
     assert code == 0
     assert "COMBINEDAPACHELOG" in out and "httpd.grok" in out and "OPENTSDB" in out
+
+
+def test_an_alternation_is_diagnosed_by_its_closest_alternative() -> None:
+    line = "[Thu Nov 26 05:00:01 2026] [core:error] [pid x] oops"
+    code, rows, _ = grok("-p", "%{HTTPD_ERRORLOG}", line)
+    assert code == 1
+    why = str(rows[0]["why"])
+    assert why.startswith("alternative 2 of 2 ('%{HTTPD24_ERRORLOG}')")
+    assert "'%{POSINT:pid}' does not match at 'x] oops'" in why
