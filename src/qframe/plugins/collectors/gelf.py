@@ -14,6 +14,9 @@ from ...net.support import InventoryCache, RateLimitedLog
 from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Collector
 
+#: UDP messages are handed on in batches: when this many are ready, or after FLUSH_DELAY
+FLUSH_COUNT = 1024
+FLUSH_DELAY = 0.005
 #: messages held while the inventory is asked about their sender (beyond: sent without)
 MAX_WAITING = 10_000
 
@@ -198,13 +201,21 @@ class GelfCollector(Collector):
             self._reject(GelfReject("internal_error", repr(exc)), ip, port)
             return
         self.metrics.received += 1
-        self._batch.append(m)
-        if not self._flush_scheduled:
+        batch = self._batch
+        batch.append(m)
+        if len(batch) >= FLUSH_COUNT:
+            self._flush()
+        elif not self._flush_scheduled:
+            # gather what arrives in the next few milliseconds into one batch: one pass
+            # through the pipeline per datagram would cost more than the datagram itself
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_later(FLUSH_DELAY, self._flush_timer)
+
+    def _flush_timer(self) -> None:
+        self._flush_scheduled = False
+        self._flush()
 
     def _flush(self) -> None:
-        self._flush_scheduled = False
         batch, self._batch = self._batch, []
         if not batch:
             return
