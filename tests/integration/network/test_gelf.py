@@ -320,6 +320,26 @@ async def test_the_inventory_adds_its_record_by_container_id_or_by_sender_ip() -
     assert ghost is not None and ghost.id == "f" * 64 and ghost.name == "ghost"
 
 
+async def test_gelf_over_tcp_gets_the_senders_container_from_the_inventory() -> None:
+    local = container("local", "127.0.0.1")
+    cfg = with_inventory(
+        {"kind": "gelf", "bind-host": "127.0.0.1", "port": 0, "protocol": "tcp",
+         "inventory": "inventory", "inventory-timeout-ms": 300},
+        name="gelf",
+    )  # fmt: skip
+    async with Harness(cfg) as h:
+        await teach_inventory(h, local)
+        port = h.plugin("gelf").address[1]
+        _, w = await asyncio.open_connection("127.0.0.1", port)
+        for i in range(3):
+            w.write(orjson.dumps({"short_message": f"tcp {i}", "host": "h"}) + b"\0")
+        await w.drain()
+        w.close()
+        await h.wait_for(lambda: len(h.captured("out")) == 3)
+    assert [m.message for m in h.captured("out")] == ["tcp 0", "tcp 1", "tcp 2"]
+    assert all(m.container == local for m in h.captured("out"))
+
+
 async def test_an_oversized_tcp_frame_is_rejected_and_the_connection_goes_on() -> None:
     async with Harness(gelf_pipeline("tcp", **{"max-message-bytes": 1000})) as h:
         gelf = h.plugin("gelf")

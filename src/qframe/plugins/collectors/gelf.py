@@ -28,7 +28,8 @@ class GelfCollector(Collector):
       default), or chunked (magic ``0x1e 0x0f``, up to 128 chunks in any order; a message
       not complete within ``reassembly-timeout`` is dropped, and at most
       ``max-pending-bytes`` of chunks are held: beyond that the oldest are evicted).
-      When the pipeline is full, datagrams are dropped and counted
+      Messages are handed on in batches (1,024 messages or every 5 ms).  When the
+      pipeline is full, they are dropped and counted
       (``qframe_dropped_total{reason="queue_full"}``): UDP has no backpressure.
     - ``protocol: tcp``: uncompressed JSON payloads each ended by a NUL byte, many
       connections at once; a full pipeline stops the reading (nothing is lost).
