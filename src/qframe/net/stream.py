@@ -224,8 +224,12 @@ class StreamServer:
             self.connections.discard(conn)
             conn.close()
 
-    async def close(self, timeout: float = 5.0) -> None:
-        """Stop accepting and reading; deliver what was read; close every connection."""
+    async def close(self, timeout: float | None = None) -> None:
+        """Stop accepting and reading; deliver what was read; close every connection.
+
+        Without ``timeout`` it waits until everything read is delivered (the pipeline's
+        ``shutdown-timeout`` bounds the whole shutdown and cancels it if need be).
+        """
         self._closing = True
         if self._server is not None:
             self._server.close()
