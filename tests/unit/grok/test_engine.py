@@ -79,3 +79,13 @@ def test_a_catastrophic_pattern_times_out_instead_of_hanging() -> None:
     with pytest.raises(GrokTimeout):
         g.search(hostile)
     assert g.match("aaa") == {"x": "aaa"}  # ordinary lines still match
+
+
+def test_a_risky_pattern_from_a_dropped_in_file_still_works_on_the_bounded_engine() -> None:
+    from qframe.grok import PatternLibrary
+
+    # the shape of the legacy UNIXPATH: a repeated group inside a repetition
+    lib = PatternLibrary({"OLDPATH": r"(/([\w_%!$@:.,+~-]+|\\.)*)+"})
+    g = Grok("%{OLDPATH:path}", lib)
+    assert g.engine == "regex"
+    assert g.match("open /usr/local/bin now") == {"path": "/usr/local/bin"}

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from qframe.grok import Grok
 
+from .examples import EXAMPLES
+
 IP = Grok("from %{IP:ip} port")
 IPV4 = Grok("from %{IPV4:ip} port")
 IPV6 = Grok("from %{IPV6:ip} port")
@@ -81,3 +83,34 @@ def test_generated_iso8601_timestamps_are_captured_exactly(
 def test_a_utc_timestamp_from_now_is_captured_exactly() -> None:
     text = datetime.now(UTC).isoformat()
     assert ISO.match(f"ts={text} level=info") == {"ts": text}
+
+
+_LIBRARY_NAMES = sorted(n for n in EXAMPLES)
+_GROKS: dict[str, Grok] = {}
+_ALPHABET = "".join(sorted({c for good, _ in EXAMPLES.values() for ex in good for c in ex}))
+
+
+def _grok(name: str) -> Grok:
+    if name not in _GROKS:
+        _GROKS[name] = Grok(f"%{{{name}}}")
+    return _GROKS[name]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(_LIBRARY_NAMES),
+    st.lists(
+        st.sampled_from([ex for good, _ in EXAMPLES.values() for ex in good if ex]), max_size=3
+    ),
+    st.text(_ALPHABET + "é\u00a0\u4e00", max_size=40),
+)
+def test_both_engines_find_the_same_match_on_any_text(
+    name: str, pieces: list[str], noise: str
+) -> None:
+    text = noise.join(pieces) if pieces else noise
+    g = _grok(name)
+    assert g.fast is not None
+    fast, slow = g.fast.search(text), g.slow.search(text)
+    assert (fast is None) == (slow is None)
+    if fast is not None:
+        assert fast.span() == slow.span() and fast.groups() == slow.groups()
