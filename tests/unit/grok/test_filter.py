@@ -144,7 +144,9 @@ async def test_a_line_over_the_time_budget_is_tagged_counted_and_forwarded() -> 
     slow, ok = h.captured("out")
     assert slow.tags == ["_groktimeout"] and slow.source_success is False
     assert ok.fields == {"x": "aaaa"} and ok.source_success is True
-    assert h.plugin("g").metrics.counter("timeouts") == 1
+    metrics = h.plugin("g").metrics
+    assert metrics.counter("timeouts") == 1
+    assert metrics.counter("matched") == 1 and metrics.counter("unmatched") == 0
     assert h.plugin("src").acked == 2  # nothing lost
 
 
@@ -153,6 +155,8 @@ async def test_a_timeout_in_a_multi_pattern_filter_is_tagged_too() -> None:
     h = await run(pipeline(grok, ["a" * 80 + "!"]))
     (m,) = h.captured("out")
     assert m.tags == ["_groktimeout"]
+    metrics = h.plugin("g").metrics
+    assert metrics.counter("timeouts") == 1 and metrics.counter("unmatched") == 0
 
 
 @pytest.mark.parametrize(

@@ -119,7 +119,7 @@ class GrokFilter(Filter):
         limit = g.max_fast_len
         fast = g.fast.search if g.fast is not None else None
         extract = g.extract
-        failed = 0
+        failed = timed_out = 0
         for m in batch:
             text = m.message
             if len(text) <= limit:
@@ -129,6 +129,7 @@ class GrokFilter(Filter):
                     mt = g.search_slow(text, self.timeout)
                 except GrokTimeout:
                     self._timed_out(m)
+                    timed_out += 1
                     continue
             if mt is None:
                 m.source_success = False
@@ -138,7 +139,7 @@ class GrokFilter(Filter):
             else:
                 m.source_success = True
                 extract(mt.groups(), m.fields)
-        self._count(len(batch), failed)
+        self._count(len(batch) - timed_out, failed)
 
     def _process_general(self, batch: list[Message]) -> None:
         failed = 0
