@@ -18,8 +18,9 @@ patterns add to it.
 The engine rule
 ---------------
 Two engines run the same translated expression with the same results: the stdlib
-``re`` (fast — about 3× the ``regex`` package on the pattern library — but it cannot be
-interrupted) and the ``regex`` package (slower, but its search takes a ``timeout``).
+``re`` (fast — about 2× the ``regex`` package on this library, 3× on the legacy one —
+but it cannot be interrupted) and the ``regex`` package (slower, but its search takes a
+``timeout``).
 Which one a line gets is decided per pattern at compile time and per line by length:
 
 1. The compiler estimates the worst-case backtracking of the expanded expression from its
