@@ -37,8 +37,8 @@ Which one a line gets is decided per pattern at compile time and per line by len
 3. Otherwise a line of n characters uses ``re`` when ``n <= (R * timeout) ** (1/d)``,
    with ``R = 1e9`` (a cautious figure: pathological ``.*x.*y`` / ``.*?x.*?x.*?y`` searches
    measured here run 2.6–10e9 units of n^d per second), else ``regex`` with the
-   remaining time.  With the default 500 ms: d=2 → 22,360 characters, d=3 → 793
-   (COMBINEDAPACHELOG, SYSLOGLINE), d=4 → 149.
+   remaining time.  With the default 500 ms: d=2 → 22,360 characters (SYSLOGLINE),
+   d=3 → 793 (COMBINEDAPACHELOG), d=4 → 149.
 
 So ordinary lines take the fast engine, and a hostile line costs at most about the
 timeout: it is tagged ``_groktimeout``, counted and forwarded.  ``qframe grok --explain``
