@@ -110,6 +110,8 @@ class DockerClient:
         self.timeout = timeout
         self._tls = (tls_ca, tls_cert, tls_key, tls_verify)
         self._docker: aiodocker.Docker | None = None
+        self._connector: aiohttp.BaseConnector | None = None
+        self._orphans: list[aiohttp.BaseConnector] = []
         self._base = ""
 
     def __repr__(self) -> str:
@@ -129,20 +131,34 @@ class DockerClient:
         return ctx
 
     def _make(self) -> aiodocker.Docker:
+        """The aiodocker client, with a connector of ours: no cap on open connections.
+
+        aiohttp's default connector allows 100 connections; a host with more containers
+        than that needs more (one follow stream per container and plugin).
+        """
         url = self.host
-        ctx = None
-        if url.startswith("tcp://"):
+        connector: aiohttp.BaseConnector | None = None
+        if url.startswith("unix://"):
+            connector = aiohttp.UnixConnector(url[len("unix://") :], limit=0)
+            url = "unix://localhost"
+        elif url.startswith(("tcp://", "http://", "https://")):
             ctx = self._ssl_context()
-            url = ("https://" if ctx else "http://") + url[len("tcp://") :]
+            rest = url.split("://", 1)[1]
+            scheme = "https" if ctx is not None or url.startswith("https://") else "http"
+            connector = aiohttp.TCPConnector(ssl=ctx if ctx is not None else True, limit=0)
+            url = f"{scheme}://{rest}"
         try:
             docker = aiodocker.Docker(
                 url=url,
-                ssl_context=ctx,
+                connector=connector,
                 api_version="v" + (self.api_version or "1.24"),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self.timeout),
             )
         except (ValueError, OSError) as exc:
+            if connector is not None:
+                self._orphans.append(connector)
             raise DockerUnavailable(f"bad docker host {self.host!r}: {exc}") from exc
+        self._connector = connector
         self._base = str(docker.docker_host).rstrip("/")
         return docker
 
@@ -166,9 +182,14 @@ class DockerClient:
 
     async def close(self) -> None:
         d, self._docker = self._docker, None
+        conn, self._connector = self._connector, None
         self.server_version = {}
         if d is not None:
             await d.close()
+        for c in (conn, *self._orphans):
+            if c is not None:
+                await c.close()
+        self._orphans.clear()
 
     # -- requests ---------------------------------------------------------------------------
     def _url(self, path: str, versioned: bool) -> str:
