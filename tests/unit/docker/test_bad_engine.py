@@ -256,3 +256,16 @@ async def test_stats_are_thinned_to_one_sample_per_interval_and_garbage_is_count
     assert out[0].fields["stats"]["n"] == 4
     assert out[0].id == f"{CID}:stats:{TS[:-1]}.5Z"
     assert out[0].time == TS_S + 0.5
+
+
+async def test_a_corrupt_checkpoint_is_set_aside_and_reading_starts_afresh(
+    tmp_path: Path,
+) -> None:
+    cfg = config(f"unix://{tmp_path}/none.sock", tmp_path, {"docker-logs": {}})
+    ckpt = tmp_path / "data" / "collector.docker-logs" / "positions.json"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_text('{"containers": {"abc": {"ts": 1, "n"')
+    async with Harness(cfg) as h:
+        assert h.plugin("docker-logs").committed == {}
+    kept = [p.name for p in ckpt.parent.iterdir()]
+    assert any(n.startswith("positions.json.bad-") for n in kept)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -130,7 +131,8 @@ class DockerLogsCollector(DockerCollector):
         except ValueError as exc:
             self.log.error("%s; starting without checkpoints", exc)
             bad = self._store.path.with_name(f"{CHECKPOINT}.bad-{int(time.time())}")
-            self._store.path.rename(bad)
+            with contextlib.suppress(OSError):
+                self._store.path.rename(bad)  # kept for a post-mortem
             self.committed = {}
 
     async def stop(self) -> None:
