@@ -133,18 +133,20 @@ class ChunkAssembler:
         self.max_message_bytes = max_message_bytes
         self.on_reject = on_reject or (lambda reason, n: None)
         self.clock = clock
-        self._pending: dict[bytes, _Pending] = {}  # insertion order == age order
+        self._pending: dict[tuple[str, bytes], _Pending] = {}  # insertion order == age order
         self.pending_bytes = 0
 
     def __len__(self) -> int:
         return len(self._pending)
 
-    def add(self, datagram: bytes) -> bytes | None:
+    def add(self, datagram: bytes, sender: str = "") -> bytes | None:
+        """``sender`` (e.g. ``ip:port``) keeps the chunks of different senders apart, so
+        that nobody can spoil another sender's message by reusing its message id."""
         if datagram[:2] != CHUNK_MAGIC:
             return datagram
         if len(datagram) < CHUNK_HEADER:
             raise GelfReject("bad_chunk", "chunk shorter than its header")
-        mid = datagram[2:10]
+        mid = (sender, datagram[2:10])
         seq = datagram[10]
         count = datagram[11]
         if count == 0 or count > MAX_CHUNKS:
@@ -183,12 +185,12 @@ class ChunkAssembler:
         self._forget(mid)
         return b"".join(p.chunks)  # type: ignore[arg-type]
 
-    def _forget(self, mid: bytes) -> None:
+    def _forget(self, mid: tuple[str, bytes]) -> None:
         p = self._pending.pop(mid, None)
         if p is not None:
             self.pending_bytes -= p.size
 
-    def _make_room(self, cost: int, mid: bytes) -> None:
+    def _make_room(self, cost: int, mid: tuple[str, bytes]) -> None:
         evicted = 0
         while self._pending and self.pending_bytes + cost > self.max_pending_bytes:
             oldest = next(iter(self._pending))

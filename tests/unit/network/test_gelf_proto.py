@@ -315,3 +315,17 @@ def test_any_json_object_either_maps_to_a_message_or_is_rejected(obj: dict[str, 
     assert 0 <= m.level <= 7
     assert m.time > 0
     m.to_json()  # the canonical JSON can always be written
+
+
+def test_chunks_of_two_senders_with_the_same_message_id_do_not_mix() -> None:
+    asm = ChunkAssembler()
+    a = orjson.dumps({"short_message": "from a" * 20})
+    b = orjson.dumps({"short_message": "from b" * 20})
+    ca, cb = chunks_of(a, 40, b"same-id!"), chunks_of(b, 40, b"same-id!")
+    assert len(ca) == len(cb)
+    out_a: list[bytes | None] = []
+    out_b: list[bytes | None] = []
+    for x, y in zip(ca, cb, strict=True):
+        out_a.append(asm.add(x, "10.0.0.1:5000"))
+        out_b.append(asm.add(y, "10.0.0.2:5000"))
+    assert (out_a[-1], out_b[-1]) == (a, b)

@@ -8,7 +8,14 @@ import time
 from typing import Any, Literal
 
 from ...message import ContainerInfo, Message
-from ...net.gelf import ChunkAssembler, GelfReject, decode_payload, parse_gelf, to_message
+from ...net.gelf import (
+    CHUNK_MAGIC,
+    ChunkAssembler,
+    GelfReject,
+    decode_payload,
+    parse_gelf,
+    to_message,
+)
 from ...net.stream import Connection, StreamServer
 from ...net.support import InventoryCache, RateLimitedLog
 from ...options import Bytes, Duration, Field, PluginOptions
@@ -190,7 +197,7 @@ class GelfCollector(Collector):
     def datagram(self, data: bytes, ip: str, port: int) -> None:
         """One datagram (called by the protocol; never raises for bad input)."""
         try:
-            payload = self.assembler.add(data)
+            payload = self.assembler.add(data, f"{ip}:{port}" if data[:2] == CHUNK_MAGIC else "")
             if payload is None:
                 return
             obj = parse_gelf(decode_payload(payload, self.options.max_message_bytes))
