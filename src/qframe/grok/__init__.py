@@ -35,11 +35,10 @@ Which one a line gets is decided per pattern at compile time and per line by len
 2. Exponential risk, or an expression ``re`` cannot compile (``\\p{L}``, ``\\G``): every
    line uses ``regex`` with the ``timeout``.
 3. Otherwise a line of n characters uses ``re`` when ``n <= (R * timeout) ** (1/d)``,
-   with ``R = 5e7`` (calibrated on the slowest library cases found by fuzzing: host
-   names, URIs and e-mail addresses scanned from every start position run ~1.7e8 units
-   of n^d per second; a plain ``.*x.*y`` ~1e10), else ``regex`` with the remaining
-   time.  With the default 500 ms: d=2 → 5,000 characters (SYSLOGLINE), d=3 → 292
-   (COMBINEDAPACHELOG), d=4 → 84.
+   with ``R = 3e7`` (calibrated on the slowest library cases found by fuzzing: host:port
+   pairs scanned from every start position run ~2e8 units of n^d per second; a plain
+   ``.*x.*y`` ~1e10), else ``regex`` with the remaining time.  With the default 500 ms:
+   d=2 → 3,872 characters (SYSLOGLINE), d=3 → 246 (COMBINEDAPACHELOG), d=4 → 62.
 
 So ordinary lines take the fast engine, and a hostile line costs at most about the
 timeout: it is tagged ``_groktimeout``, counted and forwarded.  ``qframe grok --explain``

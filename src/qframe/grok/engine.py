@@ -19,8 +19,8 @@ __all__ = ["FLAGS", "RE_STEPS_PER_S", "Grok", "GrokTimeout"]
 
 FLAGS = re.DOTALL | re.MULTILINE
 #: units of n^d per second the stdlib engine is assumed to manage (see the package doc:
-#: the slowest library cases found by fuzzing run at ~1.7e8, plain ``.*x.*y`` at ~1e10)
-RE_STEPS_PER_S = 5e7
+#: the slowest library cases found by fuzzing run at ~2e8, plain ``.*x.*y`` at ~1e10)
+RE_STEPS_PER_S = 3e7
 #: lines up to this length always take the fast engine when the estimate allows it at all
 _NO_LIMIT = 1 << 62
 

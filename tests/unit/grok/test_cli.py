@@ -66,7 +66,7 @@ def test_explain_prints_the_engine_and_the_expansion() -> None:
     code, rows, _ = grok("-p", "%{COMBINEDAPACHELOG}", "--explain", COMBINED)
     assert code == 0
     info = rows[0]
-    assert info["engine"] == "re up to 292 chars, then regex"
+    assert info["engine"] == "re up to 246 chars, then regex"
     assert "clientip" in info["fields"]  # type: ignore[operator]
     assert "(?P<g0>" in str(info["regex"])
 
