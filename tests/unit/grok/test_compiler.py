@@ -180,3 +180,9 @@ def test_a_pattern_dir_in_logstash_format_adds_and_overrides_patterns(tmp_path: 
 def test_a_missing_pattern_dir_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(GrokError, match="not a directory"):
         PatternLibrary().add_dir(tmp_path / "nope")
+
+
+def test_uri_and_windows_path_starts_are_the_leftmost_possible() -> None:
+    assert Grok("%{URIPROTO:p}://").match("1abc://x") == {"p": "abc"}
+    assert Grok("%{URIPROTO:p}://").match("see git+ssh://host") == {"p": "git+ssh"}
+    assert Grok("%{WINPATH:p}").match("at xC:\\temp\\a") == {"p": "xC:\\temp\\a"}
