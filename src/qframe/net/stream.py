@@ -17,6 +17,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from .framing import Framer
@@ -28,7 +29,8 @@ log = logging.getLogger("qframe.net")
 HIGH_WATER = 256 << 10
 LOW_WATER = 64 << 10
 
-FramesHandler = Callable[["Connection", list[bytes], list[int]], Awaitable[None]]
+#: (connection, frames: bytes, or str when the server decodes, indexes of cut frames)
+FramesHandler = Callable[["Connection", list[Any], list[int]], Awaitable[None]]
 ConnectHandler = Callable[["Connection"], Awaitable[None]]
 
 
@@ -151,6 +153,7 @@ class StreamServer:
         strip_cr: bool = True,
         on_connect: ConnectHandler | None = None,
         high_water: int = HIGH_WATER,
+        encoding: str | None = None,
     ) -> None:
         self.on_frames = on_frames
         self.on_connect = on_connect
@@ -159,6 +162,7 @@ class StreamServer:
         self.delimiter = delimiter
         self.strip_cr = strip_cr
         self.high_water = max(high_water, LOW_WATER + 1)
+        self.encoding = encoding  # set: frames are handed on as text (str), else bytes
         self.connections: set[Connection] = set()
         self.accepted = 0
         self._server: asyncio.AbstractServer | None = None
@@ -197,6 +201,10 @@ class StreamServer:
 
     async def _serve(self, conn: Connection) -> None:
         framer = Framer(self.max_frame, self.delimiter, self.strip_cr)
+        enc = self.encoding
+        feed: Callable[[bytes], list[Any]] = (
+            framer.feed if enc is None else partial(framer.feed_text, encoding=enc)
+        )
         on_frames = self.on_frames
         try:
             if self.on_connect is not None:
@@ -205,10 +213,10 @@ class StreamServer:
                 await conn._wait()
                 chunks = conn._take()
                 if chunks:
-                    frames = framer.feed(chunks[0])
+                    frames = feed(chunks[0])
                     cut = framer.cut
                     for c in chunks[1:]:  # each read split on its own: no copy of the buffer
-                        more = framer.feed(c)
+                        more = feed(c)
                         if framer.cut:
                             cut = cut + [len(frames) + i for i in framer.cut]
                         frames += more
@@ -217,6 +225,8 @@ class StreamServer:
                     conn._resume()
                 elif conn._eof:
                     frames = framer.finish()
+                    if frames and enc is not None:
+                        frames = [f.decode(enc, "replace") for f in frames]
                     if frames:
                         await on_frames(conn, frames, framer.cut)
                     break

@@ -20,6 +20,7 @@ import orjson
 import pygelf
 import pytest
 
+from qframe.plugins.collectors.gelf import udp_kernel_drops
 from qframe.testing import Harness
 
 from .helpers import (
@@ -272,8 +273,15 @@ async def test_a_flood_of_partial_chunks_stays_within_the_pending_bound() -> Non
                 if i % 100 == 0:
                     await asyncio.sleep(0)
                     peak = max(peak, gelf.assembler.pending_bytes)
-            s.sendto(orjson.dumps({"short_message": "after the flood"}), ("127.0.0.1", port))
-        await h.wait_for(lambda: [m.message for m in h.captured("out")] == ["after the flood"])
+            # UDP may lose a datagram when the machine is busy: send until it is there
+            for _ in range(100):
+                s.sendto(orjson.dumps({"short_message": "after the flood"}), ("127.0.0.1", port))
+                try:
+                    await h.wait_for(lambda: len(h.captured("out")) > 0, timeout=0.1)
+                    break
+                except AssertionError:
+                    continue
+        assert {m.message for m in h.captured("out")} == {"after the flood"}
         assert peak <= bound and gelf.assembler.pending_bytes <= bound
         assert gelf.metrics.counter("rejected", reason="pending_overflow") > 0
 
@@ -289,9 +297,14 @@ async def test_udp_drops_are_counted_as_queue_full_when_the_pipeline_is_full() -
                 s.sendto(orjson.dumps({"short_message": f"m{i}"}), ("127.0.0.1", port))
                 if i % 50 == 0:
                     await asyncio.sleep(0)
-        await h.wait_for(lambda: gelf.metrics.received == n, what="every datagram read")
+        # every datagram is read, or counted by the kernel as dropped (a busy machine)
+        await h.wait_for(
+            lambda: gelf.metrics.received + (udp_kernel_drops(port) or 0) == n,
+            what="every datagram read",
+        )
+        received = gelf.metrics.received
         dropped = gelf.metrics.dropped.get("queue_full", 0)
-        await h.wait_for(lambda: len(h.captured("out")) + dropped == n, timeout=30)
+        await h.wait_for(lambda: len(h.captured("out")) + dropped == received, timeout=30)
     assert dropped > 0
 
 

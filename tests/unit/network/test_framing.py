@@ -108,3 +108,20 @@ def test_finish_after_a_complete_stream_gives_nothing() -> None:
     framer = Framer(10)
     assert framer.feed(b"a\nb\n") == [b"a", b"b"]
     assert framer.finish() == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(stream | st.text(max_size=40).map(lambda t: t.encode()), max_size=8),
+    st.integers(1, 200),
+    st.booleans(),
+)
+def test_text_frames_are_the_decoded_byte_frames_whatever_the_path(
+    chunks: list[bytes], limit: int, strip_cr: bool
+) -> None:
+    as_bytes, as_text = Framer(limit, strip_cr=strip_cr), Framer(limit, strip_cr=strip_cr)
+    for c in chunks:
+        want = [f.decode("utf-8", "replace") for f in as_bytes.feed(c)]
+        assert as_text.feed_text(c) == want
+        assert as_text.cut == as_bytes.cut
+        assert as_text.pending == as_bytes.pending <= limit

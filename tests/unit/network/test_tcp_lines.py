@@ -11,7 +11,7 @@ from qframe.plugins.collectors.tcp import TcpCollector, line_messages
 
 def test_fast_line_messages_set_every_slot_like_the_constructor() -> None:
     c = ContainerInfo(id="ab" * 32, name="web1")
-    (fast,) = line_messages([b"hello \xff"], 12.5, "10.0.0.1", 4242, "tcp", c)
+    (fast,) = line_messages(["hello \ufffd"], 12.5, "10.0.0.1", 4242, "tcp", c)
     slow = Message(
         "hello \ufffd",
         12.5,
@@ -26,7 +26,7 @@ def test_fast_line_messages_set_every_slot_like_the_constructor() -> None:
 
 
 def test_each_fast_message_has_its_own_mutable_parts() -> None:
-    a, b = line_messages([b"a", b"b"], 1.0, "10.0.0.1", 1, "tcp", None)
+    a, b = line_messages(["a", "b"], 1.0, "10.0.0.1", 1, "tcp", None)
     a.fields["x"] = 1
     a.source_path.append("grok")
     a.add_tag("t")

@@ -162,7 +162,7 @@ class GelfCollector(Collector):
             self.assembler.expire()
             self.metrics.set_gauge("gelf_pending_bytes", self.assembler.pending_bytes)
             if self._transport is not None:
-                drops = _kernel_drops(self.address[1])
+                drops = udp_kernel_drops(self.address[1])
                 if drops is not None:
                     self.metrics.set_gauge("udp_kernel_drops", drops)
             if self._server is not None:
@@ -349,7 +349,7 @@ def _set_rcvbuf(sock: socket.socket, size: int) -> None:
         pass
 
 
-def _kernel_drops(port: int) -> int | None:
+def udp_kernel_drops(port: int) -> int | None:
     """The drops column of /proc/net/udp{,6} for sockets bound to ``port`` (Linux)."""
     total = None
     hexport = f":{port:04X}"

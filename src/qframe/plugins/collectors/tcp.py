@@ -20,13 +20,12 @@ _new = Message.__new__
 
 
 def line_messages(
-    frames: list[bytes],
+    frames: list[str],
     now: float,
     ip: str,
     port: int,
     source: str,
     container: ContainerInfo | None,
-    encoding: str = "utf-8",
 ) -> list[Message]:
     """One ``log`` message per line: the hot path of the collector.
 
@@ -39,7 +38,7 @@ def line_messages(
     append = out.append
     for f in frames:
         m = _new(Message)
-        m.message = f.decode(encoding, "replace")
+        m.message = f
         m.time = now
         m.kind = KIND_LOG
         m.level = 6
@@ -155,6 +154,7 @@ class TcpCollector(Collector):
             self.spawn,
             max_frame=o.max_line_bytes,
             on_connect=self._on_connect,
+            encoding=o.encoding if o.format == "line" else None,
         )
         self.address = await self.server.listen(o.bind_host, o.bind_port, tls)
         self.log.info(
@@ -194,10 +194,8 @@ class TcpCollector(Collector):
             self.options.max_line_bytes,
         )
 
-    async def _on_lines(self, conn: Connection, frames: list[bytes], cut: list[int]) -> None:
-        batch = line_messages(
-            frames, time.time(), conn.ip, conn.port, self.name, conn.context, self.options.encoding
-        )
+    async def _on_lines(self, conn: Connection, frames: list[str], cut: list[int]) -> None:
+        batch = line_messages(frames, time.time(), conn.ip, conn.port, self.name, conn.context)
         if cut:
             self._truncated(batch, cut)
         self.metrics.received += len(batch)
