@@ -39,4 +39,6 @@ def test_an_unknown_encoding_or_a_key_without_a_certificate_is_a_config_error() 
         TcpCollector.Options.model_validate({"encoding": "klingon"})
     with pytest.raises(ValidationError, match="tls-key needs tls-cert"):
         TcpCollector.Options.model_validate({"tls-key": "/k.pem"})
+    with pytest.raises(ValidationError, match="not ASCII-compatible"):
+        TcpCollector.Options.model_validate({"encoding": "utf-16"})
     assert TcpCollector.Options.model_validate({"encoding": "latin-1"}).encoding == "latin-1"

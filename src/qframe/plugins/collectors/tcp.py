@@ -116,6 +116,8 @@ class TcpCollector(Collector):
                 codecs.lookup(v)
             except LookupError:
                 raise ValueError(f"unknown encoding {v!r}") from None
+            if "\n{}".encode(v, "replace") != b"\n{}":  # lines are split on the byte 0x0a
+                raise ValueError(f"{v!r} is not ASCII-compatible (utf-8, latin-1, cp1252, …)")
             return v
 
         @model_validator(mode="after")
