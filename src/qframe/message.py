@@ -23,6 +23,7 @@ __all__ = [
     "Message",
     "Metric",
     "format_time",
+    "new_log",
     "parse_time",
 ]
 
@@ -308,6 +309,41 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message({self.kind}, {self.message[:60]!r}, path={self.source_path})"
+
+
+_new = Message.__new__
+
+
+def new_log(
+    message: str,
+    time: float,
+    host: str,
+    source_path: list[str],
+    id: str = "",
+    fields: dict[str, Any] | None = None,
+    ack: Delivery | None = None,
+) -> Message:
+    """A ``log`` message, built without keyword parsing: for collectors' per-line hot paths.
+
+    Equivalent to ``Message(message, time, host=host, source_path=source_path, id=id,
+    fields=fields, ack=ack)`` at about half the cost.
+    """
+    m = _new(Message)
+    m.message = message
+    m.time = time
+    m.kind = KIND_LOG
+    m.level = 6
+    m.host = host
+    m.id = id
+    m.source_path = source_path
+    m.source_success = True
+    m._labels = None
+    m._tags = None
+    m._fields = fields
+    m.container = None
+    m.metric = None
+    m.ack = ack
+    return m
 
 
 def _deepish_copy(d: dict[str, Any]) -> dict[str, Any]:

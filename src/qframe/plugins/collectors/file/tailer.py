@@ -21,7 +21,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from ....message import Delivery, Message
+from ....message import Delivery, Message, new_log
 from .checkpoint import Progress
 from .identity import Identity, read_head
 from .multiline import Event, Multiline
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["COMPRESSED", "Tailer"]
 
-_new = Message.__new__
-# building messages slot by slot needs Message's lazy containers (checked once, here)
-_FAST = {"_labels", "_tags", "_fields"} <= set(Message.__slots__)
 TRUNCATED = "_truncated"
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
@@ -322,14 +319,7 @@ class Tailer:
     def _ascii_lines(
         self, complete: bytes, off: int, now: float, d: Delivery, out: list[Message]
     ) -> None:
-        """The fast path: ASCII text without CR, no multiline (bytes == characters).
-
-        Messages are built slot by slot (twice as fast as ``Message(...)``): the private
-        ``_labels``/``_tags``/``_fields`` slots are Message's lazily created containers.
-        """
-        if not _FAST:
-            self._lines(complete, off, now, d, out)
-            return
+        """The fast path: ASCII text without CR, no multiline (bytes == characters)."""
         text = complete.decode("ascii")
         limit = self.limit
         prefix = self._id_prefix
@@ -341,21 +331,9 @@ class Tailer:
         for ln in text.split("\n"):
             n = len(ln)
             if n:
-                m = _new(Message)
-                m.message = ln
-                m.time = now
-                m.kind = "log"
-                m.level = 6
-                m.host = host
-                m.id = f"{prefix}{pos}"
-                m.source_path = [name]
-                m.source_success = True
-                m._labels = None  # created on first use (see Message)
-                m._tags = None
-                m._fields = {"path": path, "offset": pos}
-                m.container = None
-                m.metric = None
-                m.ack = d
+                m = new_log(
+                    ln, now, host, [name], f"{prefix}{pos}", {"path": path, "offset": pos}, d
+                )
                 if n > limit:
                     m.message = ln[:limit]
                     self._mark_truncated(m)
