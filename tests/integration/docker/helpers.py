@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from qframe.message import Message
+from qframe.testing import wait_until
 
 COUNTER = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.2; done"
 
@@ -45,3 +47,22 @@ def numbers(msgs: list[Message], name: str) -> list[int]:
 def podman_count(podman: Any, name: str) -> int:
     """How many COUNTER lines the engine has stored for the container."""
     return len(podman.podman("logs", name).split())
+
+
+async def wait_or_explain(
+    h: Any, pred: Callable[[], bool], timeout: float = 20.0, what: str = ""
+) -> None:
+    """``wait_until``, but a timeout says what each docker plugin saw and did."""
+    try:
+        await wait_until(pred, timeout, what=what)
+    except AssertionError as exc:
+        lines = [str(exc)]
+        for node in h.pipeline.nodes.values():
+            p = node.plugin
+            lines.append(f"{node.name}: {p.metrics.snapshot()} counters={p.metrics.counters}")
+            streams = getattr(p, "streams", None)
+            if streams is not None:
+                lines.append(f"  streams: {[c[:12] for c in streams.tasks]}")
+        got = getattr(h.plugin("out"), "messages", [])
+        lines.append(f"received: {[(m.kind, m.message[:30]) for m in got][-30:]}")
+        raise AssertionError("\n".join(lines)) from None

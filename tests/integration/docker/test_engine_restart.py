@@ -6,7 +6,14 @@ import time
 from pathlib import Path
 
 from qframe.testing import Harness, wait_until
-from tests.integration.docker.helpers import COUNTER, numbers, of, pipeline, podman_count
+from tests.integration.docker.helpers import (
+    COUNTER,
+    numbers,
+    of,
+    pipeline,
+    podman_count,
+    wait_or_explain,
+)
 from tests.services.podman import PodmanService
 
 
@@ -42,12 +49,13 @@ async def test_stopping_and_restarting_the_api_service_loses_no_events_and_no_lo
             podman.start_service()
             back = time.time()
 
-            await wait_until(
+            await wait_or_explain(
+                h,
                 lambda: any(m.fields.get("action") == "start" for m in of(out, during, "event")),
                 timeout=30,
             )
-            await wait_until(lambda: len(of(out, during, "log")) >= 1, timeout=30)
-            await wait_until(lambda: len(numbers(out, counter)) >= before + 15, timeout=30)
+            await wait_or_explain(h, lambda: len(of(out, during, "log")) >= 1, timeout=30)
+            await wait_or_explain(h, lambda: len(numbers(out, counter)) >= before + 15, timeout=30)
             await wait_until(lambda: events.metrics.state == "ok" and logs.metrics.state == "ok")
             # the stats streams are open again: samples taken after the engine came back
             await wait_until(

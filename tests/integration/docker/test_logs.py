@@ -10,7 +10,14 @@ import orjson
 from qframe.message import Message
 from qframe.plugin import Handler, ack
 from qframe.testing import Harness, wait_until
-from tests.integration.docker.helpers import COUNTER, numbers, of, pipeline, podman_count
+from tests.integration.docker.helpers import (
+    COUNTER,
+    numbers,
+    of,
+    pipeline,
+    podman_count,
+    wait_or_explain,
+)
 from tests.services.podman import PodmanService
 
 SKIP = "org.qnib.qframe.skip-log"
@@ -60,7 +67,9 @@ async def test_a_line_the_engine_split_arrives_whole_and_a_tty_container_is_read
             long, "sh", "-c", "head -c 20000 /dev/zero | tr '\\0' a; echo; echo after; sleep 60"
         )
         podman.run(tty, "sh", "-c", "echo from a tty; sleep 60", tty=True)
-        await wait_until(lambda: len(of(out, long)) >= 2 and len(of(out, tty)) >= 1, timeout=20)
+        await wait_or_explain(
+            h, lambda: len(of(out, long)) >= 2 and len(of(out, tty)) >= 1, what="long and tty"
+        )
     podman.rm(long, tty)
     assert [m.message for m in of(out, long)] == ["a" * 20000, "after"]
     assert [m.message for m in of(out, tty)] == ["from a tty"]

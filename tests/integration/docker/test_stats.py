@@ -6,7 +6,7 @@ from pathlib import Path
 
 from qframe.message import Message
 from qframe.testing import Harness, wait_until
-from tests.integration.docker.helpers import of, pipeline
+from tests.integration.docker.helpers import of, pipeline, wait_or_explain
 from tests.services.podman import PodmanService
 
 
@@ -44,7 +44,7 @@ async def test_a_busy_container_shows_high_cpu_and_plausible_memory_and_network(
                     for m in point(out, busy, "docker_container_cpu", cpu="cpu-total")
                 )
 
-            await wait_until(hot, timeout=60, what="usage_percent > 50")
+            await wait_or_explain(h, hot, timeout=60, what="usage_percent > 50")
             podman.rm(busy)
             stats = h.plugin("docker-stats")
             await wait_until(lambda: busy_id not in stats.streams, timeout=20)
