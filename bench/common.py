@@ -76,6 +76,20 @@ def run_timed(
     return dt, max(peak, before), res
 
 
+def run_measured(cmd: list[str], **kw: object) -> tuple[float, float, int, int]:
+    """Run a command; return (wall s, CPU s (user+sys), peak RSS KiB, exit code) of that child.
+
+    CPU time is what a loaded machine distorts least: report lines per CPU-second next to
+    lines per wall-second.
+    """
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, **kw)  # type: ignore[call-overload]
+    _, status, ru = os.wait4(proc.pid, 0)
+    dt = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return dt, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, proc.returncode
+
+
 def report(bench: str, metric: str, value: float, unit: str, note: str = "") -> None:
     print(
         json.dumps(
