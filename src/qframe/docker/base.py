@@ -175,6 +175,7 @@ class DockerCollector(Collector):
                 await self.connect()
                 for c in await self.client.containers():
                     found(c["Id"])
+                self.metrics.inc("rescans")
             except DockerError as exc:
                 self.engine_down(exc)
 

@@ -168,3 +168,25 @@ async def test_only_acknowledged_positions_are_checkpointed(
             await wait_until(lambda: checkpoint(tmp_path)[cid] == {"ts": ts2, "n": 1})
     finally:
         podman.rm(name)
+
+
+async def test_skip_running_leaves_out_the_containers_running_at_start_but_not_new_ones(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    old, new = podman.unique("old"), podman.unique("new")
+    podman.run(old, "sh", "-c", COUNTER)
+    try:
+        config = logs_pipeline(podman, tmp_path, **{"skip-running": True, "rescan": "200ms"})
+        async with Harness(config) as h:
+            out = h.captured("out")
+            await wait_until(lambda: h.plugin("docker-events").watcher.connections > 0)
+            podman.run(new, "sh", "-c", COUNTER)
+            await wait_until(lambda: len(numbers(out, new)) >= 5, timeout=20)
+            # several rescans have run by now: they must not pick up the old one either
+            logs = h.plugin("docker-logs")
+            done = logs.metrics.counter("rescans")
+            await wait_until(lambda: logs.metrics.counter("rescans") >= done + 2)
+        assert numbers(out, new)[:5] == [0, 1, 2, 3, 4]
+        assert of(out, old) == []
+    finally:
+        podman.rm(old, new)

@@ -76,7 +76,8 @@ class DockerLogsCollector(DockerCollector):
     but with the timestamps of its later pieces left inside the text.
 
     Metrics: ``qframe_streams`` (gauge), ``qframe_skipped_total`` (skip label),
-    ``qframe_rescan_found_total`` (containers found by ``rescan``, not by events),
+    ``qframe_rescans_total``, ``qframe_rescan_found_total`` (containers found by a rescan,
+    not by events),
     ``qframe_replayed_total`` (lines skipped on resume), ``qframe_truncated_total``,
     ``qframe_engine_errors_total``, ``qframe_rejected_total{reason}``.
     """

@@ -56,7 +56,8 @@ class DockerStatsCollector(DockerCollector):
 
     Metrics: ``qframe_streams`` (gauge: open stats streams), ``qframe_engine_errors_total``,
     ``qframe_rejected_total{reason}``, ``qframe_thinned_total`` (samples left out by
-    ``interval``), ``qframe_rescan_found_total`` (containers found by ``rescan``, not by events).
+    ``interval``), ``qframe_rescans_total``, ``qframe_rescan_found_total`` (containers found
+    by a rescan, not by events).
     """
 
     class Options(DockerOptions):
