@@ -366,7 +366,7 @@ def parse_config(
                         problem(where, key, "required option is missing", ppath)
                     else:
                         msg = err["msg"].removeprefix("Value error, ")
-                        if "got " not in msg:
+                        if loc and "got " not in msg:
                             msg += f" (got {err.get('input')!r})"
                         problem(where, key, msg, kpath)
                 continue

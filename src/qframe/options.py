@@ -142,7 +142,7 @@ def describe(options: type[PluginOptions]) -> list[dict[str, Any]]:
     """One row per option: key, type, default, doc (for docs and ``plugins --describe``)."""
     rows = []
     for name, f in options.model_fields.items():
-        default = f.get_default(call_default_factory=True)
+        default = "(required)" if f.is_required() else f.get_default(call_default_factory=True)
         rows.append(
             {
                 "key": to_kebab(name),
