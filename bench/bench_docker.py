@@ -122,6 +122,27 @@ def main() -> int:
         report(BENCH, "cpu_percent", cpu, "% of one core", note + "; target < 5")
         report(BENCH, "peak_rss_mb", rss, "MB", note + "; target < 100")
         report(BENCH, "points_per_s", (e1 - e0) / (w1 - w0), "points/s", "docker-stats filter out")
+        # a burst: one container writes BENCH_LINES lines; how fast do they come through?
+        lines = int(os.environ.get("BENCH_LINES", "200000"))
+        r0 = streams(port, "qframe_received_total").get("docker-logs", 0)
+        c0, t0 = cpu_ticks(proc.pid), time.monotonic()
+        svc.run("burst", "seq", "1", str(lines))
+        while streams(port, "qframe_received_total").get("docker-logs", 0) < r0 + lines:
+            if proc.poll() is not None or time.monotonic() - t0 > 300:
+                got = streams(port, "qframe_received_total").get("docker-logs", 0) - r0
+                print(f"bench_docker: {got} of {lines} burst lines arrived", file=sys.stderr)
+                return 1
+            time.sleep(0.05)
+        burst_s = time.monotonic() - t0
+        burst_cpu = (cpu_ticks(proc.pid) - c0) / os.sysconf("SC_CLK_TCK")
+        report(
+            BENCH,
+            "log_lines_per_s",
+            lines / burst_s,
+            "lines/s",
+            f"{lines} lines of one container (seq), podman run → docker-logs → log json "
+            f"/dev/null; qframe CPU {burst_cpu / burst_s * 100:.0f}% of a core meanwhile",
+        )
         report(BENCH, "streams_open_s", ready_s, "s", f"qframe start → {2 * n} streams open")
         report(BENCH, "containers_start_s", start_s, "s", f"podman run of {n} containers")
         return 0

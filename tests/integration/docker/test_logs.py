@@ -190,3 +190,18 @@ async def test_skip_running_leaves_out_the_containers_running_at_start_but_not_n
         assert of(out, old) == []
     finally:
         podman.rm(old, new)
+
+
+async def test_every_line_of_a_container_that_wrote_fast_and_exited_arrives(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    # Podman ends the follow stream of an exited container before the end of its log
+    name = podman.unique("burst")
+    n = 50_000
+    async with Harness(logs_pipeline(podman, tmp_path)) as h:
+        out = h.captured("out")
+        await wait_until(lambda: h.plugin("docker-events").watcher.connections > 0)
+        podman.run(name, "seq", "0", str(n - 1))
+        await wait_or_explain(h, lambda: len(of(out, name)) >= n, timeout=60, what=f"{n} lines")
+    podman.rm(name)
+    assert numbers(out, name) == list(range(n))

@@ -270,9 +270,11 @@ class DockerLogsCollector(DockerCollector):
         attempt = 0
         try:
             while True:
+                if attempt:
+                    await asyncio.sleep(self.backoff(attempt))
                 await self.connect()
                 try:
-                    item = await self.cache.get(cid)
+                    item = await self.cache.get(cid, refresh=True)
                     if item is None:
                         self._gone(cid)
                         return
@@ -280,10 +282,25 @@ class DockerLogsCollector(DockerCollector):
                         self.metrics.inc("skipped")
                         self._ignored.add(cid)
                         return
-                    await self._read(cid, item, LineCounter(self._resume(cid, initial)))
+                    # Podman's follow stream of a container that has exited ends early and
+                    # skips lines: a stopped container's log is read without follow
+                    follow = item.running
+                    await self._read(cid, item, LineCounter(self._resume(cid, initial)), follow)
                     attempt = 0
+                    if not follow:
+                        return
+                    # the stream ended: the container stopped, or the engine went away
+                    fresh = await self.cache.get(cid, refresh=True)
+                    if fresh is None:
+                        self._gone(cid)
+                        return
+                    if not fresh.running:  # what the stream may have left out at the end
+                        counter = LineCounter(self._resume(cid, initial))
+                        await self._read(cid, fresh, counter, follow=False)
+                        return
                 except DockerApiError as exc:
                     if exc.status == 404:
+                        self._gone(cid)
                         return
                     attempt += 1
                     self.warn(f"api:{exc.status}", "logs of %s: %s", cid[:12], exc)
@@ -292,24 +309,12 @@ class DockerLogsCollector(DockerCollector):
                     self.reject("protocol", f"logs of {cid[:12]}: {exc}")
                 except DockerUnavailable as exc:
                     self.engine_down(exc)
-                    continue
-                # the stream ended: the container stopped, or the engine went away
-                try:
-                    fresh = await self.cache.get(cid, refresh=True)
-                except DockerUnavailable as exc:
-                    self.engine_down(exc)
-                    continue
-                if fresh is None:
-                    self._gone(cid)
-                    return
-                if not fresh.running:
-                    return
-                if attempt:
-                    await asyncio.sleep(self.backoff(attempt))
         finally:
             self.metrics.set_gauge("streams", max(0, len(self.streams) - 1))
 
-    async def _read(self, cid: str, item: Inspected, counter: LineCounter) -> None:
+    async def _read(
+        self, cid: str, item: Inspected, counter: LineCounter, follow: bool = True
+    ) -> None:
         client = self.client
         since = counter.resume.since()
         tracker = self.trackers.get(cid)
@@ -321,7 +326,7 @@ class DockerLogsCollector(DockerCollector):
             f"/containers/{cid}/logs",
             stdout=True,
             stderr=True,
-            follow=True,
+            follow=follow,
             timestamps=True,
             since=since,
         ) as resp:
