@@ -143,6 +143,7 @@ def main() -> int:
             f"{lines} lines of one container (seq), podman run → docker-logs → log json "
             f"/dev/null; qframe CPU {burst_cpu / burst_s * 100:.0f}% of a core meanwhile",
         )
+        report(BENCH, "peak_rss_after_burst_mb", peak_rss_mb(proc.pid), "MB", "VmHWM")
         report(BENCH, "streams_open_s", ready_s, "s", f"qframe start → {2 * n} streams open")
         report(BENCH, "containers_start_s", start_s, "s", f"podman run of {n} containers")
         return 0
