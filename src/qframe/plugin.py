@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .message import Message
 from .options import PluginOptions
+from .ratelog import RateLimitedLog
 
 if TYPE_CHECKING:
     from .runtime.node import Node
@@ -56,6 +57,7 @@ class Plugin:
         self._node = node
         self.log = logging.getLogger(f"qframe.plugin.{name}")
         self.metrics: PluginMetrics = node.metrics
+        self._ratelog = RateLimitedLog(self.log)
 
     # -- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
@@ -100,6 +102,18 @@ class Plugin:
         ms = [messages] if isinstance(messages, Message) else list(messages)
         self.metrics.drop(reason, len(ms))
         ack(ms)
+
+    def warn_limited(
+        self,
+        key: str,
+        fmt: str,
+        *args: Any,
+        every: float = 10.0,
+        burst: int = 1,
+        exc: BaseException | None = None,
+    ) -> bool:
+        """A warning logged at most ``burst`` times per ``every`` seconds per ``key``."""
+        return self._ratelog.warning(key, fmt, *args, every=every, burst=burst, exc=exc)
 
     # -- health, files, http -------------------------------------------------------
     def set_health(self, state: str, reason: str = "") -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from ..message import ContainerInfo, Message
 from ..options import Duration, Field, PluginOptions
 from ..plugin import Collector
+from ..retry import backoff
 from .client import DockerClient, DockerError
 from .info import ContainerCache
 
@@ -90,7 +91,6 @@ class DockerCollector(Collector):
         self.cache = ContainerCache(self.client)
         self._connect_lock = asyncio.Lock()
         self._down_since = 0.0
-        self._warned: dict[str, tuple[float, int]] = {}
 
     async def stop(self) -> None:
         await self.client.close()
@@ -128,7 +128,7 @@ class DockerCollector(Collector):
                     )
 
     def backoff(self, attempt: int) -> float:
-        return float(min(self.options.reconnect_max, 0.25 * 2 ** max(0, attempt - 1)))
+        return backoff(attempt, 0.25, self.options.reconnect_max)
 
     def engine_down(self, exc: BaseException) -> None:
         """The engine went away (or never answered): degraded, and connect again later."""
@@ -142,16 +142,7 @@ class DockerCollector(Collector):
 
     def warn(self, key: str, fmt: str, *args: Any, every: float = 30.0) -> None:
         """Log a warning at most once per ``every`` seconds per key (with a repeat count)."""
-        now = time.monotonic()
-        last, suppressed = self._warned.get(key, (0.0, 0))
-        if last and now - last < every:
-            self._warned[key] = (last, suppressed + 1)
-            return
-        self._warned[key] = (now, 0)
-        if suppressed:
-            fmt += " (%d more like this)"
-            args = (*args, suppressed)
-        self.log.warning(fmt, *args)
+        self.warn_limited(key, fmt, *args, every=every)
 
     def reject(self, reason: str, detail: str) -> None:
         """Count a piece of bad input from the engine and log it at a bounded rate."""

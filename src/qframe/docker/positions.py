@@ -12,8 +12,6 @@ the same ids, so a destination can de-duplicate.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +19,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import orjson
+
+from ..storage import atomic_write
 
 __all__ = ["AckTracker", "CheckpointFile", "LineCounter", "Position"]
 
@@ -138,15 +138,4 @@ class CheckpointFile:
                 cid: {"ts": p.ts_ns, "n": p.count} for cid, p in positions.items() if p.ts_ns
             },
         }
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(orjson.dumps(data))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        with contextlib.suppress(OSError):
-            fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        atomic_write(self.path, orjson.dumps(data))

@@ -1,9 +1,8 @@
-"""Small helpers of the network collectors: a rate-limited warning log and an inventory cache."""
+"""Small helpers of the network collectors: an inventory cache."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,37 +11,7 @@ from ..errors import QframeError
 from ..inventory import ContainerQuery, ContainerReply
 from ..message import ContainerInfo
 
-__all__ = ["InventoryCache", "RateLimitedLog"]
-
-
-class RateLimitedLog:
-    """Logs at most ``burst`` warnings per ``interval`` seconds; says how many it held back."""
-
-    def __init__(self, log: logging.Logger, interval: float = 10.0, burst: int = 5) -> None:
-        self.log = log
-        self.interval = interval
-        self.burst = burst
-        self._window = 0.0
-        self._n = 0
-        self._suppressed = 0
-
-    def warning(self, fmt: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now - self._window >= self.interval:
-            if self._suppressed:
-                self.log.warning(
-                    "%d more such warnings in the last %.0fs were not logged",
-                    self._suppressed,
-                    self.interval,
-                )
-            self._window = now
-            self._n = 0
-            self._suppressed = 0
-        if self._n < self.burst:
-            self._n += 1
-            self.log.warning(fmt, *args)
-        else:
-            self._suppressed += 1
+__all__ = ["InventoryCache"]
 
 
 Requester = Callable[[str, Any, float], Awaitable[Any]]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..message import Message
 from ..plugin import Collector, Filter, Handler, Plugin, ack
+from ..retry import backoff
 from ..telemetry import PluginMetrics
 from .channel import TICK, Channel
 
@@ -22,10 +23,6 @@ log = logging.getLogger("qframe.runtime")
 MAX_BATCH = 4096
 HANDLER_ATTEMPTS = 5
 BACKOFF_MAX = 60.0
-
-
-def backoff(attempt: int, base: float = 0.5, cap: float = BACKOFF_MAX) -> float:
-    return min(cap, base * (2 ** max(0, attempt - 1)))
 
 
 class Node:

@@ -17,7 +17,7 @@ from ...net.gelf import (
     to_message,
 )
 from ...net.stream import Connection, StreamServer
-from ...net.support import InventoryCache, RateLimitedLog
+from ...net.support import InventoryCache
 from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Collector
 
@@ -93,7 +93,6 @@ class GelfCollector(Collector):
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         o = self.options
-        self._warn = RateLimitedLog(self.log)
         self.assembler = ChunkAssembler(
             o.reassembly_timeout,
             o.max_pending_bytes,
@@ -112,6 +111,10 @@ class GelfCollector(Collector):
         self._n_waiting = 0
 
     # -- life ------------------------------------------------------------------------------
+    def _warn(self, fmt: str, *args: Any) -> None:
+        """Hostile input is logged at a bounded rate (5 lines per 10 s)."""
+        self.warn_limited("input", fmt, *args, burst=5)
+
     async def start(self) -> None:
         o = self.options
         if o.inventory:
@@ -121,7 +124,7 @@ class GelfCollector(Collector):
                 self.request,
                 o.inventory,
                 o.inventory_timeout_ms / 1000,
-                on_error=lambda what, err: self._warn.warning(
+                on_error=lambda what, err: self._warn(
                     "inventory lookup of %s failed: %s", what, err
                 ),
             )
@@ -187,11 +190,11 @@ class GelfCollector(Collector):
     # -- rejects -------------------------------------------------------------------------
     def _count_reject(self, reason: str, n: int = 1) -> None:
         self.metrics.inc("rejected", n, reason=reason)
-        self._warn.warning("rejected %d GELF message(s): %s", n, reason)
+        self._warn("rejected %d GELF message(s): %s", n, reason)
 
     def _reject(self, r: GelfReject, ip: str, port: int) -> None:
         self.metrics.inc("rejected", reason=r.reason)
-        self._warn.warning("rejected GELF payload from %s:%d: %s", ip, port, r)
+        self._warn("rejected GELF payload from %s:%d: %s", ip, port, r)
 
     # -- UDP -------------------------------------------------------------------------------
     def datagram(self, data: bytes, ip: str, port: int) -> None:
@@ -236,7 +239,7 @@ class GelfCollector(Collector):
     def _send_nowait(self, batch: list[Message]) -> None:
         if not self.emit_nowait(batch):
             self.drop(batch, "queue_full")
-            self._warn.warning("pipeline full: dropped %d GELF message(s)", len(batch))
+            self._warn("pipeline full: dropped %d GELF message(s)", len(batch))
 
     # -- inventory (UDP: never wait in the datagram path) ----------------------------------
     @staticmethod

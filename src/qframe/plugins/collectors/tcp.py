@@ -12,7 +12,7 @@ from pydantic import field_validator, model_validator
 
 from ...message import KIND_LOG, ContainerInfo, Message
 from ...net.stream import Connection, StreamServer, tls_context
-from ...net.support import InventoryCache, RateLimitedLog
+from ...net.support import InventoryCache
 from ...options import Bytes, Field, PluginOptions
 from ...plugin import Collector
 
@@ -130,8 +130,11 @@ class TcpCollector(Collector):
         super().__init__(*a, **kw)
         self.server: StreamServer | None = None
         self.address: tuple[str, int] = ("", 0)
-        self._warn = RateLimitedLog(self.log)
         self._inv: InventoryCache | None = None
+
+    def _warn(self, fmt: str, *args: Any) -> None:
+        """Hostile input is logged at a bounded rate (5 lines per 10 s)."""
+        self.warn_limited("input", fmt, *args, burst=5)
 
     async def start(self) -> None:
         o = self.options
@@ -147,7 +150,7 @@ class TcpCollector(Collector):
                 self.request,
                 o.inventory,
                 o.inventory_timeout_ms / 1000,
-                on_error=lambda what, err: self._warn.warning(
+                on_error=lambda what, err: self._warn(
                     "inventory lookup of %s failed: %s", what, err
                 ),
             )
@@ -189,7 +192,7 @@ class TcpCollector(Collector):
         for i in cut:
             batch[i].add_tag("_truncated")
         self.metrics.inc("truncated", len(cut))
-        self._warn.warning(
+        self._warn(
             "%d line(s) from %s longer than %d bytes were cut",
             len(cut),
             batch[cut[0]].host,
@@ -256,7 +259,7 @@ class TcpCollector(Collector):
             self.metrics.inc("truncated", len(cut))
         if bad:
             self.metrics.inc("invalid_json", bad)
-            self._warn.warning("%d line(s) from %s:%d are not JSON objects", bad, ip, port)
+            self._warn("%d line(s) from %s:%d are not JSON objects", bad, ip, port)
         if batch:
             self.metrics.received += len(batch)
             await self.emit(batch)

@@ -21,7 +21,6 @@ import asyncio
 import base64
 import gzip
 import json
-import random
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from pydantic import model_validator
 from ...message import Message, format_time
 from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Handler, ack
+from ...retry import backoff
 
 __all__ = ["DeliveringHandler", "DeliveryOptions", "Outcome", "UrlPool", "backoff_delay"]
 
@@ -97,9 +97,8 @@ class Outcome:
 
 
 def backoff_delay(attempt: int, initial: float, cap: float) -> float:
-    """Exponential backoff with jitter: between half and all of ``initial × 2^(attempt-1)``."""
-    d = min(cap, initial * (2 ** min(attempt - 1, 30)))
-    return d * (0.5 + random.random() / 2)
+    """Exponential backoff with jitter (between half and all of the step)."""
+    return backoff(attempt, initial, cap, jitter=True)
 
 
 class UrlPool:
@@ -174,8 +173,6 @@ class DeliveringHandler(Handler):
         self._sem = asyncio.Semaphore(o.max_in_flight)
         self._session: aiohttp.ClientSession | None = None
         self._pool = UrlPool(self.base_urls())
-        self._last_log = 0.0
-        self._suppressed = 0
 
     # -- subclass API ------------------------------------------------------------------
     def base_urls(self) -> list[str]:
@@ -453,16 +450,8 @@ class DeliveringHandler(Handler):
                 f.write(data + b"\n")
 
     def _warn(self, fmt: str, *args: Any) -> None:
-        """Log at most once a second (the rest are counted in the next line)."""
-        now = time.monotonic()
-        if now - self._last_log < 1.0:
-            self._suppressed += 1
-            return
-        if self._suppressed:
-            fmt += f" ({self._suppressed} similar messages suppressed)"
-            self._suppressed = 0
-        self._last_log = now
-        self.log.warning(fmt, *args)
+        """Log at most once a second (the next line says how many were held back)."""
+        self.warn_limited("delivery", fmt, *args, every=1.0)
 
 
 def _reason_label(reason: str) -> str:

@@ -13,12 +13,12 @@ fsync, rename, fsync of the directory), so a crash leaves the old or the new fil
 from __future__ import annotations
 
 import json
-import os
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ....storage import atomic_write
 from .identity import Identity
 
 __all__ = ["CheckpointStore", "Progress"]
@@ -129,22 +129,6 @@ class CheckpointStore:
         data = json.dumps({"version": VERSION, "files": records}, indent=1).encode()
         if data == self.last_written:
             return False
-        d = self.path.parent
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f".{self.path.name}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dfd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        atomic_write(self.path, data)
         self.last_written = data
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import glob
+import logging
 import os
 import socket
 import stat
@@ -82,8 +83,6 @@ class FileCollector(Collector):
         self._first_start = True
         self._scans = 0
         self._wake = asyncio.Event()
-        self._last_log: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
         self._stopping = False
         self._by_path: dict[str, Tailer] = {}
         self._unopened = 0
@@ -418,17 +417,10 @@ class FileCollector(Collector):
         )
 
     def _rate_log(self, key: str, text: str, exc: BaseException | None = None) -> None:
-        now = time.monotonic()
-        if now - self._last_log.get(key, -LOG_EVERY) < LOG_EVERY:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return
-        self._last_log[key] = now
-        n = self._suppressed.pop(key, 0)
-        more = f" (and {n} more like it)" if n else ""
         if exc is not None:
-            self.log.error("%s%s", text, more, exc_info=exc)
+            self._ratelog.warning(key, "%s", text, every=LOG_EVERY, exc=exc, level=logging.ERROR)
         else:
-            self.log.warning("%s%s", text, more)
+            self.warn_limited(key, "%s", text, every=LOG_EVERY)
 
 
 def _after_last_newline(fd: int, size: int) -> int:
