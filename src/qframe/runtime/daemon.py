@@ -8,6 +8,7 @@ import os
 import signal
 from dataclasses import dataclass, field
 
+from .. import __version__
 from ..config import PipelineSpec, load_config, parse_config
 from ..defaults import default_pipeline
 from ..errors import ConfigError, StartupError
@@ -64,6 +65,7 @@ class Daemon:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        log.info("qframe %s: config %s", __version__, spec.file)
         for w in spec.warnings:
             log.warning("%s", w)
         self.pipeline = Pipeline(spec, self.registry.plugins)
