@@ -262,3 +262,22 @@ def test_plugins_lists_and_describes_kinds() -> None:
 def test_version() -> None:
     res = subprocess.run([QFRAME, "version"], capture_output=True, timeout=30, text=True)
     assert res.returncode == 0 and res.stdout.startswith("qframe 0.1.0")
+
+
+def test_stdin_cuts_over_long_lines_replaces_invalid_utf8_and_strips_crlf(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    cfg = pipeline(tmp_path, out)
+    data = b"ok\r\n" + b"\xff\xfebad\n" + b"x" * 5000 + b"\n" + b"y" * 300_000 + b"\nlast"
+    res = subprocess.run(
+        [QFRAME, "run", "-c", str(cfg), "--set", "collector.stdin.max-line-bytes=1000"],
+        input=data,
+        capture_output=True,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr.decode()
+    got = lines(out)
+    assert [g["message"][:3] for g in got] == ["ok", "\ufffd\ufffdb", "xxx", "yyy", "las"]
+    assert got[0]["message"] == "ok" and got[1]["message"] == "\ufffd\ufffdbad"
+    assert len(got[2]["message"]) == 1000 and got[2]["tags"] == ["_truncated"]
+    assert len(got[3]["message"]) == 1000 and got[3]["tags"] == ["_truncated"]
+    assert got[4]["message"] == "last" and "tags" not in got[4]
