@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -203,5 +204,35 @@ async def test_every_line_of_a_container_that_wrote_fast_and_exited_arrives(
         await wait_until(lambda: h.plugin("docker-events").watcher.connections > 0)
         podman.run(name, "seq", "0", str(n - 1))
         await wait_or_explain(h, lambda: len(of(out, name)) >= n, timeout=60, what=f"{n} lines")
+    podman.rm(name)
+    assert numbers(out, name) == list(range(n))
+
+
+class Slow(Handler):
+    """Captures what it receives, but slowly: the pipeline fills and pauses the log reads."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.messages: list[Message] = []
+
+    async def handle(self, batch: list[Message]) -> None:
+        self.messages.extend(batch)
+        await asyncio.sleep(0.02)  # a slow destination, not a wait for a condition
+
+
+async def test_every_line_arrives_in_order_when_the_container_exits_while_handlers_are_slow(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    # Podman drops lines from a follow stream whose reader is behind when the container exits
+    name = podman.unique("slow")
+    n = 50_000
+    config = logs_pipeline(podman, tmp_path)
+    config["handler"]["out"]["kind"] = "slow"
+    config["handler"]["out"]["queue-size"] = 1000
+    async with Harness(config, extra={("handler", "slow"): Slow}) as h:
+        out = h.plugin("out").messages
+        await wait_until(lambda: h.plugin("docker-events").watcher.connections > 0)
+        podman.run(name, "seq", "0", str(n - 1))
+        await wait_or_explain(h, lambda: len(of(out, name)) >= n, timeout=90, what=f"{n} lines")
     podman.rm(name)
     assert numbers(out, name) == list(range(n))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ...docker import (
@@ -26,6 +28,49 @@ from ...options import Bytes, Duration, Field
 
 CHECKPOINT = "positions.json"
 GONE_ACTIONS = frozenset({"destroy", "remove"})
+#: Podman stops a follow stream 250 ms (its tail poll interval) after the container's
+#: ``died`` event, and from then on drops lines the reader is not ready for.  Bytes
+#: received at most this long after an inspect (sent after them) said "running" were
+#: sent before that stop, so they are whole.
+TRUST_WINDOW = 0.2
+
+
+class FollowGuard:
+    """Whether what a follow stream delivered so far can be trusted (Podman's exit bug).
+
+    Podman (4.x) ends the follow stream of a container that exited by reading its log
+    file "until EOF" in a mode where every line the HTTP writer is not ready for at
+    once is dropped (and a line can come out mangled): when the reader is behind
+    (backpressure), the stream goes on with only every n-th line.  Lines received
+    while the container was known to be running are whole, so before a chunk is used
+    :meth:`trusted` makes sure the container was seen running after (or at most
+    :data:`TRUST_WINDOW` before) the chunk arrived, asking ``is_running`` (an inspect)
+    at most once per window.  Once it is not running, the rest of the stream must be
+    thrown away and read again without follow from the last line emitted.
+    """
+
+    __slots__ = ("_clock", "_is_running", "_seen_running", "window")
+
+    def __init__(
+        self,
+        is_running: Callable[[], Awaitable[bool]],
+        window: float = TRUST_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._is_running = is_running
+        self._clock = clock
+        self._seen_running = -math.inf
+        self.window = window
+
+    async def trusted(self) -> bool:
+        """Call when a chunk has arrived: False when the container may have stopped."""
+        asked = self._clock()
+        if asked - self._seen_running <= self.window:
+            return True
+        if not await self._is_running():
+            return False
+        self._seen_running = asked
+        return True
 
 
 class DockerLogsCollector(DockerCollector):
@@ -75,7 +120,14 @@ class DockerLogsCollector(DockerCollector):
     A TTY container's stream has no frames: a line the engine split arrives joined there,
     but with the timestamps of its later pieces left inside the text.
 
+    Podman's follow stream drops lines once the container has exited while the reader is
+    behind (see :class:`FollowGuard`): a chunk of a follow stream is used only when the
+    container was seen running (an inspect, at most one per 0.2 s of a busy stream)
+    after it arrived or 0.2 s before; else the stream is cut and the rest of the log read
+    without follow from the last line emitted, so the lines arrive whole and in order.
+
     Metrics: ``qframe_streams`` (gauge), ``qframe_skipped_total`` (skip label),
+    ``qframe_follow_cut_total`` (follow streams cut because the container stopped),
     ``qframe_rescans_total``, ``qframe_rescan_found_total`` (containers found by a rescan,
     not by events),
     ``qframe_replayed_total`` (lines skipped on resume), ``qframe_truncated_total``,
@@ -330,7 +382,13 @@ class DockerLogsCollector(DockerCollector):
             timestamps=True,
             since=since,
         ) as resp:
+            guard = FollowGuard(lambda: self._running(cid)) if follow else None
             async for chunk in client.read_chunks(resp):
+                if guard is not None and not await guard.trusted():
+                    # the container stopped: this chunk and the rest may miss lines; the
+                    # caller reads them again without follow, from the last line emitted
+                    self.metrics.inc("follow_cut")
+                    return
                 lines = dec.feed(chunk)
                 if lines:
                     await self._emit(cid, item.info, lines, counter, tracker)
@@ -339,6 +397,10 @@ class DockerLogsCollector(DockerCollector):
             lines = dec.close()  # raises on a frame cut short
             if lines:
                 await self._emit(cid, item.info, lines, counter, tracker)
+
+    async def _running(self, cid: str) -> bool:
+        state = (await self.client.inspect(cid)).get("State")
+        return isinstance(state, dict) and bool(state.get("Running"))
 
     async def _emit(
         self,
