@@ -10,13 +10,11 @@ from typing import Any, Literal
 import orjson
 from pydantic import field_validator, model_validator
 
-from ...message import KIND_LOG, ContainerInfo, Message
+from ...message import ContainerInfo, Message, new_log
 from ...net.stream import Connection, StreamServer, tls_context
 from ...net.support import InventoryCache
 from ...options import Bytes, Field, PluginOptions
 from ...plugin import Collector
-
-_new = Message.__new__
 
 
 def line_messages(
@@ -27,33 +25,11 @@ def line_messages(
     source: str,
     container: ContainerInfo | None,
 ) -> list[Message]:
-    """One ``log`` message per line: the hot path of the collector.
-
-    Equivalent to ``Message(line, now, host=ip, source_path=[source], fields={remote_ip,
-    remote_port}, container=container)`` but about twice as fast: it fills the slots
-    directly instead of going through keyword arguments (a unit test checks that every
-    slot of :class:`Message` is set, so a new slot cannot be forgotten).
-    """
-    out: list[Message] = []
-    append = out.append
-    for f in frames:
-        m = _new(Message)
-        m.message = f
-        m.time = now
-        m.kind = KIND_LOG
-        m.level = 6
-        m.host = ip
-        m.id = ""
-        m.source_path = [source]
-        m.source_success = True
-        m._labels = None
-        m._tags = None
-        m._fields = {"remote_ip": ip, "remote_port": port}
-        m.container = container
-        m.metric = None
-        m.ack = None
-        append(m)
-    return out
+    """One ``log`` message per line: the hot path of the collector."""
+    return [
+        new_log(f, now, ip, [source], "", {"remote_ip": ip, "remote_port": port}, None, container)
+        for f in frames
+    ]
 
 
 class TcpCollector(Collector):
