@@ -223,7 +223,8 @@ class Slow(Handler):
 async def test_every_line_arrives_in_order_when_the_container_exits_while_handlers_are_slow(
     podman: PodmanService, tmp_path: Path
 ) -> None:
-    # Podman drops lines from a follow stream whose reader is behind when the container exits
+    # Podman drops lines from a follow stream whose reader is behind when the container
+    # exits; the pause lets the stream open while the container runs, then it writes fast
     name = podman.unique("slow")
     n = 50_000
     config = logs_pipeline(podman, tmp_path)
@@ -232,7 +233,9 @@ async def test_every_line_arrives_in_order_when_the_container_exits_while_handle
     async with Harness(config, extra={("handler", "slow"): Slow}) as h:
         out = h.plugin("out").messages
         await wait_until(lambda: h.plugin("docker-events").watcher.connections > 0)
-        podman.run(name, "seq", "0", str(n - 1))
+        podman.run(
+            name, "sh", "-c", f"sleep 1; seq 0 {n // 2 - 1}; sleep 0.5; seq {n // 2} {n - 1}"
+        )
         await wait_or_explain(h, lambda: len(of(out, name)) >= n, timeout=90, what=f"{n} lines")
     podman.rm(name)
     assert numbers(out, name) == list(range(n))
