@@ -27,9 +27,19 @@ def render(registry: Registry) -> str:
         for kind in registry.kinds(type_):
             cls = registry.get(type_, kind)
             if cls is None:
-                out += [f"### {type_} `{kind}`", "", f"Failed to load: {registry.broken.get((type_, kind))}", ""]
+                out += [
+                    f"### {type_} `{kind}`",
+                    "",
+                    f"Failed to load: {registry.broken.get((type_, kind))}",
+                    "",
+                ]
                 continue
-            out += [f"### {type_} `{kind}`", "", inspect.cleandoc(cls.__doc__ or "(undocumented)"), ""]
+            out += [
+                f"### {type_} `{kind}`",
+                "",
+                inspect.cleandoc(cls.__doc__ or "(undocumented)"),
+                "",
+            ]
             rows = [r for r in describe(cls.Options) if not r["common"]]
             if rows:
                 out += ["| option | type | default | description |", "|---|---|---|---|"]

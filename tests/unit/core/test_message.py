@@ -25,9 +25,20 @@ def test_canonical_json_uses_the_design_keys_and_leaves_empty_parts_out() -> Non
 
 def test_canonical_json_round_trips_every_part() -> None:
     m = Message(
-        "x", 1.5, "metric", level=3, host="h", id="abc", source_path=["a"], source_success=False,
-        labels={"l": "v"}, tags=["_t"], fields={"n": 1, "nested": {"k": [1, 2]}},
-        container=ContainerInfo(id="c" * 64, name="/web1", image="busybox", ips={"podman": "10.88.0.5"}),
+        "x",
+        1.5,
+        "metric",
+        level=3,
+        host="h",
+        id="abc",
+        source_path=["a"],
+        source_success=False,
+        labels={"l": "v"},
+        tags=["_t"],
+        fields={"n": 1, "nested": {"k": [1, 2]}},
+        container=ContainerInfo(
+            id="c" * 64, name="/web1", image="busybox", ips={"podman": "10.88.0.5"}
+        ),
         metric=Metric("docker_container_cpu", {"usage_percent": 12.5}, "gauge"),
     )
     back = Message.from_json(m.to_json())
