@@ -15,6 +15,9 @@ have logrotate     || need="$need logrotate"
 have nc            || need="$need netcat-openbsd"
 have logger        || need="$need bsdutils"
 have ip            || need="$need iproute2"
+have iptables      || need="$need iptables"
+have openssl       || need="$need openssl"
+have setpriv       || need="$need util-linux"
 if [ -z "$need" ]; then
   exit 0
 fi
@@ -27,5 +30,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # rsyslog must not start as the host's syslog daemon here; policy-rc.d keeps services down
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-apt-get install -y -qq --no-install-recommends $need >/dev/null
+# with recommends, as ENVIRONMENT.md's recipe: podman's network stack and helpers come with them
+apt-get install -y -qq $need >/dev/null
 rm -f /usr/sbin/policy-rc.d
