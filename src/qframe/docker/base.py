@@ -130,6 +130,19 @@ class DockerCollector(Collector):
     def backoff(self, attempt: int) -> float:
         return backoff(attempt, 0.25, self.options.reconnect_max)
 
+    async def until_done(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Connect and run ``step``; while the engine fails, back off and do both again."""
+        failures = 0
+        while True:
+            await self.connect()
+            try:
+                await step()
+                return
+            except DockerError as exc:
+                self.engine_down(exc)
+                failures += 1
+                await asyncio.sleep(self.backoff(failures))
+
     def engine_down(self, exc: BaseException) -> None:
         """The engine went away (or never answered): degraded, and connect again later."""
         self.client.server_version = {}

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import QframeError
 from ..inventory import ContainerQuery, ContainerReply
 from ..message import ContainerInfo
+from ..plugin import Plugin
 
 __all__ = ["InventoryCache"]
 
@@ -24,6 +25,20 @@ class InventoryCache:
     ``ttl`` seconds, a miss (not found, timeout, error) ``miss_ttl`` seconds; the cache
     holds at most ``max_entries`` keys.
     """
+
+    @classmethod
+    def for_collector(cls, plugin: Plugin, target: str, timeout_ms: int) -> InventoryCache:
+        """The cache of a collector's ``inventory:`` option (that instance must exist)."""
+        if not plugin.has_instance(target):
+            raise ValueError(f"inventory instance {target!r} is not configured")
+        return cls(
+            plugin.request,
+            target,
+            timeout_ms / 1000,
+            on_error=lambda what, err: plugin.warn_limited(
+                "inventory", "inventory lookup of %s failed: %s", what, err, burst=5
+            ),
+        )
 
     def __init__(
         self,

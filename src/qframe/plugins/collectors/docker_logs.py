@@ -13,7 +13,6 @@ from ...docker import (
     ContainerTasks,
     DockerApiError,
     DockerCollector,
-    DockerError,
     DockerOptions,
     DockerProtocolError,
     DockerUnavailable,
@@ -219,21 +218,15 @@ class DockerLogsCollector(DockerCollector):
 
     # -- which containers ----------------------------------------------------------------------
     async def run(self) -> None:
-        failures = 0
-        while True:
-            await self.connect()
-            try:
-                await self._prune()
-                if self.options.inputs:
-                    await self._initial(True)
-                break
-            except DockerError as exc:
-                self.engine_down(exc)
-                failures += 1
-                await asyncio.sleep(self.backoff(failures))
+        await self.until_done(self._first_scan)
         if self.watcher is not None:  # the stream opens first, then the list
             self.spawn(self.watcher.run(), "events")
         await self.rescan(self.options.rescan, self._rescanned)
+
+    async def _first_scan(self) -> None:
+        await self._prune()
+        if self.options.inputs:
+            await self._initial(True)
 
     async def _initial(self, first: bool) -> None:
         if not first:

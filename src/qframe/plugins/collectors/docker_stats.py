@@ -10,7 +10,6 @@ from ...docker import (
     ContainerTasks,
     DockerApiError,
     DockerCollector,
-    DockerError,
     DockerOptions,
     DockerProtocolError,
     DockerUnavailable,
@@ -90,16 +89,8 @@ class DockerStatsCollector(DockerCollector):
             )
 
     async def run(self) -> None:
-        failures = 0
-        while self.options.inputs:
-            await self.connect()
-            try:
-                await self._initial(True)
-                break
-            except DockerError as exc:
-                self.engine_down(exc)
-                failures += 1
-                await asyncio.sleep(self.backoff(failures))
+        if self.options.inputs:
+            await self.until_done(lambda: self._initial(True))
         if self.watcher is not None:  # the stream opens first, then the list
             self.spawn(self.watcher.run(), "events")
         await self.rescan(self.options.rescan, self._rescanned)

@@ -118,16 +118,7 @@ class GelfCollector(Collector):
     async def start(self) -> None:
         o = self.options
         if o.inventory:
-            if not self.has_instance(o.inventory):
-                raise ValueError(f"inventory instance {o.inventory!r} is not configured")
-            self._inv = InventoryCache(
-                self.request,
-                o.inventory,
-                o.inventory_timeout_ms / 1000,
-                on_error=lambda what, err: self._warn(
-                    "inventory lookup of %s failed: %s", what, err
-                ),
-            )
+            self._inv = InventoryCache.for_collector(self, o.inventory, o.inventory_timeout_ms)
         if o.protocol == "udp":
             await self._start_udp()
         else:

@@ -120,16 +120,7 @@ class TcpCollector(Collector):
         if o.tls_cert:
             tls = tls_context(o.tls_cert, o.tls_key)
         if o.inventory:
-            if not self.has_instance(o.inventory):
-                raise ValueError(f"inventory instance {o.inventory!r} is not configured")
-            self._inv = InventoryCache(
-                self.request,
-                o.inventory,
-                o.inventory_timeout_ms / 1000,
-                on_error=lambda what, err: self._warn(
-                    "inventory lookup of %s failed: %s", what, err
-                ),
-            )
+            self._inv = InventoryCache.for_collector(self, o.inventory, o.inventory_timeout_ms)
         self.server = StreamServer(
             self._on_json if o.format == "json" else self._on_lines,
             self.spawn,
