@@ -23,6 +23,7 @@ import gzip
 import json
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -448,6 +449,34 @@ class DeliveringHandler(Handler):
                 except TypeError:  # what orjson refuses (ints beyond 64 bits …)
                     data = json.dumps(line, default=str, ensure_ascii=False).encode()
                 f.write(data + b"\n")
+
+    async def setup_request(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        refused: Callable[[int], bool],
+        **kw: Any,
+    ) -> tuple[int, str]:
+        """A set-up request (index template, CREATE DATABASE), retried with backoff while the
+        destination is unreachable or busy; returns (status, text) of the first success, or of
+        a 4xx that ``refused(status)`` says is final."""
+        attempt = 0
+        while True:
+            base = self._pool.urls[self._pool.pick()]
+            try:
+                assert self._session is not None
+                async with self._session.request(method, base + path, **kw) as resp:
+                    text = await resp.text()
+                    if resp.status < 300 or (400 <= resp.status < 500 and refused(resp.status)):
+                        return resp.status, text
+                    reason = f"HTTP {resp.status}: {text[:200]}"
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            attempt += 1
+            self.set_health("degraded", f"{what}: {reason}")
+            self._warn("%s not done yet: %s", what, reason)
+            await asyncio.sleep(backoff_delay(attempt, self.o.retry_initial, self.o.retry_max))
 
     def _warn(self, fmt: str, *args: Any) -> None:
         """Log at most once a second (the next line says how many were held back)."""

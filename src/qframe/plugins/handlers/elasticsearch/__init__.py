@@ -9,14 +9,13 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Literal
 
-import aiohttp
 import orjson
 import yaml
 from pydantic import field_validator
 
 from ....message import Message
 from ....options import Field, StrList
-from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, backoff_delay
+from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome
 from .bulk import parse_bulk
 from .encode import DocumentEncoder, split_item
 
@@ -161,32 +160,20 @@ class ElasticsearchHandler(DeliveringHandler):
 
     async def _install_template(self) -> None:
         """PUT the index template, retrying until the server answers; documents wait for it."""
-        attempt = 0
-        body = orjson.dumps(self._template)
-        while True:
-            url = (
-                f"{self._pool.urls[self._pool.pick()]}/_index_template/{self.options.template_name}"
-            )
-            try:
-                assert self._session is not None
-                async with self._session.put(
-                    url, data=body, headers={"Content-Type": "application/json"}
-                ) as resp:
-                    text = await resp.text()
-                    if resp.status < 300:
-                        self.log.info("index template %s installed", self.options.template_name)
-                        break
-                    if 400 <= resp.status < 500 and resp.status not in (401, 403, 408, 429):
-                        self.log.error("index template refused (%d): %s", resp.status, text[:500])
-                        self.metrics.inc("template_errors")
-                        break
-                    reason = f"HTTP {resp.status}: {text[:200]}"
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            attempt += 1
-            self.set_health("degraded", f"index template: {reason}")
-            self._warn("index template not installed yet: %s", reason)
-            await asyncio.sleep(backoff_delay(attempt, self.o.retry_initial, self.o.retry_max))
+        name = self.options.template_name
+        status, text = await self.setup_request(
+            "index template",
+            "PUT",
+            f"/_index_template/{name}",
+            lambda st: st not in (401, 403, 408, 429),
+            data=orjson.dumps(self._template),
+            headers={"Content-Type": "application/json"},
+        )
+        if status < 300:
+            self.log.info("index template %s installed", name)
+        else:
+            self.log.error("index template refused (%d): %s", status, text[:500])
+            self.metrics.inc("template_errors")
         self._template_ready.set()
 
     async def ready(self) -> None:

@@ -7,11 +7,9 @@ import re
 import urllib.parse
 from typing import Any, Literal
 
-import aiohttp
-
 from ....message import Message
 from ....options import Field, StrList
-from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, backoff_delay
+from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome
 from .lineproto import PRECISIONS, LineEncoder
 
 __all__ = ["InfluxdbHandler"]
@@ -114,32 +112,16 @@ class InfluxdbHandler(DeliveringHandler):
 
     async def _create_database(self) -> None:
         """CREATE DATABASE (idempotent), retried while the server is unreachable."""
-        attempt = 0
         db = self.options.database.replace("\\", "\\\\").replace('"', '\\"')
-        while True:
-            base = self._pool.urls[self._pool.pick()]
-            try:
-                assert self._session is not None
-                async with self._session.post(
-                    base + "/query", data={"q": f'CREATE DATABASE "{db}"'}
-                ) as resp:
-                    text = await resp.text()
-                    if resp.status < 300:
-                        break
-                    if 400 <= resp.status < 500:
-                        self.log.warning(
-                            "CREATE DATABASE refused (%d), writing anyway: %s",
-                            resp.status,
-                            text[:300],
-                        )
-                        break
-                    reason = f"HTTP {resp.status}: {text[:200]}"
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            attempt += 1
-            self.set_health("degraded", f"create database: {reason}")
-            self._warn("database not created yet: %s", reason)
-            await asyncio.sleep(backoff_delay(attempt, self.o.retry_initial, self.o.retry_max))
+        status, text = await self.setup_request(
+            "create database",
+            "POST",
+            "/query",
+            lambda st: True,
+            data={"q": f'CREATE DATABASE "{db}"'},
+        )
+        if status >= 300:
+            self.log.warning("CREATE DATABASE refused (%d), writing anyway: %s", status, text[:300])
         self._db_ready.set()
 
     async def ready(self) -> None:
