@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .errors import ConfigError, ConfigProblem
 from .logs import LEVELS
-from .options import COMMON_OPTIONS, PluginOptions, parse_duration, to_kebab
+from .options import PluginOptions, parse_duration, to_kebab
 from .registry import Registry
 
 __all__ = ["InstanceSpec", "PipelineSpec", "load_config", "parse_config"]
@@ -501,7 +501,3 @@ def _cycles(instances: list[InstanceSpec]) -> list[list[str]]:
         if color.get(k, 0) == 0:
             visit(k)
     return found
-
-
-def common_option_names() -> list[str]:
-    return sorted(to_kebab(n) for n in COMMON_OPTIONS)

@@ -40,8 +40,6 @@ __all__ = [
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 #: the newest API version this client speaks; older engines get their own version
 MAX_API_VERSION = (1, 44)
-#: oldest version with everything the collectors use (timeNano, filters as JSON)
-MIN_API_VERSION = (1, 24)
 
 
 class DockerError(PluginError):
