@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -34,3 +38,43 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def http_answers(url: str, status: int = 200, timeout: float = 1.0) -> bool:
+    """True when ``GET url`` answers with ``status``."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return bool(r.status == status)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def spawn_until_ready(
+    cmd: list[str], ready: Callable[[], bool], timeout: float, log: Any = subprocess.DEVNULL
+) -> subprocess.Popen[bytes] | None:
+    """Start ``cmd`` and wait until ``ready()``; None (process stopped) when it exits or times out."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return None
+        if ready():
+            return proc
+        time.sleep(0.05)
+    terminate(proc)
+    return None
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

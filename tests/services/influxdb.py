@@ -21,14 +21,13 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from . import free_port, require_binary, unavailable
+from . import free_port, http_answers, require_binary, spawn_until_ready, terminate, unavailable
 
 __all__ = ["Influxd"]
 
@@ -83,39 +82,17 @@ class Influxd:
         return server
 
     def _spawn(self, timeout: float) -> bool:
-        self.proc = subprocess.Popen(
-            [self.binary, "-config", str(self.config)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=self._log,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            if self.alive():
-                return True
-            time.sleep(0.05)
-        return False
+        cmd = [self.binary, "-config", str(self.config)]
+        self.proc = spawn_until_ready(cmd, self.alive, timeout, self._log)
+        return self.proc is not None
 
     def alive(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/ping", timeout=1.0) as r:
-                return bool(r.status == 204)
-        except (OSError, urllib.error.URLError):
-            return False
+        return http_answers(self.url + "/ping", 204)
 
     def stop(self) -> None:
         """Stop the process (the data stays on disk for :meth:`start_again`)."""
         p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        terminate(p, 10.0)
 
     def start_again(self, timeout: float = 30.0) -> None:
         """Start the stopped server on the same port with the same data."""

@@ -22,12 +22,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from typing import Any
 
-from . import free_port, unavailable
+from . import free_port, http_answers, spawn_until_ready, terminate, unavailable
 
 __all__ = ["Osmem", "OsmemHttpError"]
 
@@ -75,40 +74,17 @@ class Osmem:
         return server
 
     def _spawn(self, timeout: float) -> bool:
-        self.proc = subprocess.Popen(
-            [self.binary, "-addr", f"127.0.0.1:{self.port}", "-no-stdin-watch", "-no-ja"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            if self.alive():
-                return True
-            time.sleep(0.05)
-        self.stop()
-        return False
+        cmd = [self.binary, "-addr", f"127.0.0.1:{self.port}", "-no-stdin-watch", "-no-ja"]
+        self.proc = spawn_until_ready(cmd, self.alive, timeout)
+        return self.proc is not None
 
     def alive(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/", timeout=1.0) as r:
-                return bool(r.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
+        return http_answers(self.url + "/")
 
     def stop(self) -> None:
         """Kill the process (everything it held is gone)."""
         p, self.proc = self.proc, None
-        if p is None or p.poll() is not None:
-            return
-        p.terminate()
-        try:
-            p.wait(5)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        terminate(p, 5.0)
 
     def restart(self, timeout: float = 20.0) -> None:
         """Stop and start again, empty, on the same port."""
