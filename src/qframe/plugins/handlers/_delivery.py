@@ -177,7 +177,10 @@ class DeliveringHandler(Handler):
 
     # -- subclass API ------------------------------------------------------------------
     def base_urls(self) -> list[str]:
-        raise NotImplementedError
+        """``url`` (one or a list), else the seed's ``http://host:port``; scheme added when missing."""
+        o = self.options
+        urls = list(o.url) or [f"http://{o.host}:{o.port}"]  # type: ignore[attr-defined]
+        return [u if "://" in u else f"http://{u}" for u in urls]
 
     def encode(self, m: Message) -> bytes | None:
         """The item's bytes, or None when the message is not for this destination (dropped)."""

@@ -121,11 +121,6 @@ class ElasticsearchHandler(DeliveringHandler):
             self._bulk_path += "?" + urllib.parse.urlencode({"pipeline": o.pipeline})
         self._template_ready = asyncio.Event()
 
-    def base_urls(self) -> list[str]:
-        o: ElasticsearchHandler.Options = self.options
-        urls = list(o.url) or [f"http://{o.host}:{o.port}"]
-        return [u if "://" in u else f"http://{u}" for u in urls]
-
     def headers(self) -> dict[str, str]:
         key = self.options.api_key
         if not key:

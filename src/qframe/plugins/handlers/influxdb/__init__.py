@@ -90,11 +90,6 @@ class InfluxdbHandler(DeliveringHandler):
             self._path = "/write?" + urllib.parse.urlencode(q)
         self._db_ready = asyncio.Event()
 
-    def base_urls(self) -> list[str]:
-        o: InfluxdbHandler.Options = self.options
-        urls = list(o.url) or [f"http://{o.host}:{o.port}"]
-        return [u if "://" in u else f"http://{u}" for u in urls]
-
     def headers(self) -> dict[str, str]:
         if self.options.token:
             return {"Authorization": f"Token {self.options.token}"}
