@@ -22,8 +22,11 @@ __all__ = [
     "Delivery",
     "Message",
     "Metric",
+    "SharedFields",
     "format_time",
+    "json_lines",
     "new_log",
+    "new_logs",
     "parse_time",
 ]
 
@@ -137,6 +140,18 @@ class Metric:
         return f"Metric({self.name!r}, {self.fields!r})"
 
 
+class SharedFields(dict):  # type: ignore[type-arg]
+    """A ``fields`` dict given to every message of one batch (e.g. a connection's address).
+
+    It saves a dict per line, and lets :func:`json_lines` see at once that messages share
+    their fields.  :attr:`Message.fields` copies it on first access, so a change made
+    through one message stays with that message; read-only paths (``to_dict``, the
+    encoders) read it through ``_fields`` without copying.
+    """
+
+    __slots__ = ()
+
+
 class Message:
     """A log line, an event or a metric point on its way through the pipeline."""
 
@@ -196,6 +211,8 @@ class Message:
         f = self._fields
         if f is None:
             f = self._fields = {}
+        elif type(f) is SharedFields:  # copy on first access: changes stay with this message
+            f = self._fields = dict(f)
         return f
 
     @fields.setter
@@ -345,6 +362,113 @@ def new_log(
     m.metric = None
     m.ack = ack
     return m
+
+
+_MESSAGE_KEY = b',"message":'
+
+
+def json_lines(batch: list[Message]) -> bytes:
+    """The canonical JSON of every message, each followed by a newline.
+
+    The same bytes as ``m.to_json() + b"\\n"`` for each message, made faster for the
+    usual batch: a collector's read, whose lines differ only in their text (same time,
+    host, path, container and the same :class:`SharedFields`, or no fields).  The first
+    message of such a run is encoded in full and cut around its ``"message"`` value;
+    the others are that head, their own encoded text and that tail.  A message with an
+    ``id``, tags, labels, a metric or an empty text is encoded on its own.
+    """
+    dumps = orjson.dumps
+    out: list[bytes] = []
+    put = out.append
+    i, n = 0, len(batch)
+    while i < n:
+        m = batch[i]
+        i += 1
+        line = dumps(m.to_dict(), default=_json_default)
+        put(line)
+        put(b"\n")
+        text = m.message
+        fields = m._fields
+        if not (
+            text
+            and not m.id
+            and not m._tags
+            and not m._labels
+            and m.metric is None
+            and (fields is None or type(fields) is SharedFields)
+        ):
+            continue
+        t, host, path, cont = m.time, m.host, m.source_path, m.container
+        kind, level, ok = m.kind, m.level, m.source_success
+        j = i
+        while j < n:
+            x = batch[j]
+            if not (
+                x._fields is fields
+                and x.time == t
+                and x.host == host
+                and x.source_path == path
+                and x.container is cont
+                and x.kind == kind
+                and x.level == level
+                and x.source_success is ok
+                and x.message
+                and not x.id
+                and not x._tags
+                and not x._labels
+                and x.metric is None
+            ):
+                break
+            j += 1
+        if j == i:
+            continue
+        # the keys before "message" hold strings, whose quotes are escaped: the first
+        # unescaped ',"message":' is that key
+        cut = line.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
+        head = line[:cut]
+        tail = line[cut + len(dumps(text)) :] + b"\n"
+        put(head)
+        put((tail + head).join([dumps(x.message) for x in batch[i:j]]))
+        put(tail)
+        i = j
+    return b"".join(out)
+
+
+def new_logs(
+    texts: list[str],
+    time: float,
+    host: str,
+    source: str,
+    fields: SharedFields | None = None,
+    container: ContainerInfo | None = None,
+) -> list[Message]:
+    """One ``log`` message per text, all read by ``source`` at ``time`` (a collector's read).
+
+    :func:`new_log` for a whole batch, its body inlined in the loop (about 15% cheaper
+    than calling it per line).  ``fields``, when given, is shared by the messages (a
+    :class:`SharedFields`, copied on a change); each message has its own source_path.
+    """
+    out: list[Message] = []
+    put = out.append
+    new = _new
+    for text in texts:
+        m = new(Message)
+        m.message = text
+        m.time = time
+        m.kind = KIND_LOG
+        m.level = 6
+        m.host = host
+        m.id = ""
+        m.source_path = [source]
+        m.source_success = True
+        m._labels = None
+        m._tags = None
+        m._fields = fields
+        m.container = container
+        m.metric = None
+        m.ack = None
+        put(m)
+    return out
 
 
 def _deepish_copy(d: dict[str, Any]) -> dict[str, Any]:

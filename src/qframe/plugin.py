@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,12 +34,14 @@ if TYPE_CHECKING:
 __all__ = ["Collector", "Filter", "Handler", "Plugin", "ack"]
 
 
+_get_ack = attrgetter("ack")
+
+
 def ack(messages: Iterable[Message]) -> None:
     """Acknowledge delivery of every message that carries a delivery token."""
-    for m in messages:
-        d = m.ack
-        if d is not None:
-            d.done()
+    # the messages without a token (most) are passed over by C loops (map, filter)
+    for d in filter(None, map(_get_ack, messages)):
+        d.done()
 
 
 class Plugin:

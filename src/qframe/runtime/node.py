@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable
+from operator import attrgetter, methodcaller
 from typing import TYPE_CHECKING, Any
 
 from ..message import Message
@@ -23,6 +25,23 @@ log = logging.getLogger("qframe.runtime")
 MAX_BATCH = 4096
 HANDLER_ATTEMPTS = 5
 BACKOFF_MAX = 60.0
+
+
+_get_success = attrgetter("source_success")
+_get_path = attrgetter("source_path")
+
+
+def _start_paths(batch: list[Message], name: str) -> None:
+    """A collector's messages whose source_path is empty start it with the collector."""
+    if not all(map(_get_path, batch)):  # a C loop: collectors usually set it themselves
+        for m in batch:
+            if not m.source_path:
+                m.source_path.append(name)
+
+
+def _extend_paths(batch: list[Message], name: str) -> None:
+    """Append ``name`` to every message's source_path (a C loop: it runs for every hop)."""
+    deque(map(methodcaller("append", name), map(_get_path, batch)), maxlen=0)
 
 
 class Node:
@@ -64,6 +83,8 @@ class Node:
             node, mode = subs[0]
             if mode is None:
                 return [(node, batch)]
+            if mode is True and all(map(_get_success, batch)):  # the usual case, a C loop
+                return [(node, batch)]
             sel = [m for m in batch if m.source_success is mode]
             if len(sel) != len(batch):
                 ack(m for m in batch if m.source_success is not mode)
@@ -93,10 +114,7 @@ class Node:
         if not batch:
             return
         if self.type == "collector":
-            name = self.name
-            for m in batch:
-                if not m.source_path:
-                    m.source_path.append(name)
+            _start_paths(batch, self.name)
         for node, part in self._route(batch):
             inbox = node.inbox
             assert inbox is not None
@@ -110,9 +128,7 @@ class Node:
         if any(node.inbox is not None and node.inbox.full for node, _ in self.subs):
             return False
         if self.type == "collector":
-            for m in batch:
-                if not m.source_path:
-                    m.source_path.append(self.name)
+            _start_paths(batch, self.name)
         for node, part in self._route(batch):
             assert node.inbox is not None
             node.inbox.put_nowait(part)
@@ -201,8 +217,7 @@ class Node:
                     continue
                 batch: list[Message] = item  # type: ignore[assignment]
                 metrics.received += len(batch)
-                for m in batch:
-                    m.source_path.append(name)
+                _extend_paths(batch, name)
                 if is_filter:
                     await self.emit(await self._filter(p, batch))  # type: ignore[arg-type]
                 elif is_handler:

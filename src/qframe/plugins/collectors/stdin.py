@@ -9,7 +9,7 @@ import stat
 import sys
 import time
 
-from ...message import Message, new_log
+from ...message import Message, new_logs
 from ...options import Bytes, Field, PluginOptions
 from ...plugin import Collector
 
@@ -99,7 +99,7 @@ class StdinCollector(Collector):
             lines = text.split("\n")
         now = time.time()
         name = self.name
-        batch = [new_log(ln, now, host, [name]) for ln in lines]
+        batch = new_logs(lines, now, host, name)
         if force_tag:
             batch[-1].add_tag("_truncated")
             self.metrics.inc("truncated")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import field_validator, model_validator
 
-from ...message import ContainerInfo, Message, new_log
+from ...message import ContainerInfo, Message, SharedFields, new_logs
 from ...net.stream import Connection, StreamServer, tls_context
 from ...net.support import InventoryCache
 from ...options import Bytes, Field, PluginOptions
@@ -25,11 +25,12 @@ def line_messages(
     source: str,
     container: ContainerInfo | None,
 ) -> list[Message]:
-    """One ``log`` message per line: the hot path of the collector."""
-    return [
-        new_log(f, now, ip, [source], "", {"remote_ip": ip, "remote_port": port}, None, container)
-        for f in frames
-    ]
+    """One ``log`` message per line: the hot path of the collector.
+
+    The lines of one read share their fields (copied on a change, see SharedFields).
+    """
+    fields = SharedFields(remote_ip=ip, remote_port=port)
+    return new_logs(frames, now, ip, source, fields, container)
 
 
 class TcpCollector(Collector):

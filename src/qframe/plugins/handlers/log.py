@@ -6,19 +6,11 @@ import os
 import sys
 from typing import Any, BinaryIO, Literal
 
-import orjson
-
-from ...message import Message, format_time
+from ...message import Message, format_time, json_lines
 from ...options import Field, PluginOptions
 from ...plugin import Handler
 
 _LEVELS = ("EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
-
-
-def _default(obj: Any) -> Any:
-    from ...message import _json_default
-
-    return _json_default(obj)
 
 
 class LogHandler(Handler):
@@ -70,12 +62,12 @@ class LogHandler(Handler):
             out = self._out
             assert out is not None
         if self.options.format == "json":
-            dumps = orjson.dumps
-            parts = [dumps(m.to_dict(), default=_default) for m in batch]
+            data = json_lines(batch)
         else:
             parts = [self._text(m).encode("utf-8", "replace") for m in batch]
-        parts.append(b"")
-        out.write(b"\n".join(parts))
+            parts.append(b"")
+            data = b"\n".join(parts)
+        out.write(data)
         out.flush()
 
     @staticmethod

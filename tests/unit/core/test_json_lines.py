@@ -1,0 +1,98 @@
+"""json_lines (the log handler's batch encoder) and the SharedFields of a collector's read."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qframe.message import (
+    ContainerInfo,
+    Message,
+    Metric,
+    SharedFields,
+    json_lines,
+    new_logs,
+)
+
+
+def one_by_one(batch: list[Message]) -> bytes:
+    return b"".join(m.to_json() + b"\n" for m in batch)
+
+
+TEXTS = st.text(max_size=40) | st.sampled_from(['a","message":"b', '\\"', '"', "é\u2028\x00", ""])
+
+#: what a filter may do to one message of a read
+CHANGES = [
+    lambda m: None,
+    lambda m: m.add_tag("_grokparsefailure"),
+    lambda m: setattr(m, "id", "x-1"),
+    lambda m: setattr(m, "level", 3),
+    lambda m: setattr(m, "time", m.time + 0.5),
+    lambda m: setattr(m, "host", "other"),
+    lambda m: m.source_path.append("grok"),
+    lambda m: setattr(m, "source_success", False),
+    lambda m: m.fields.update(status=200),
+    lambda m: m.labels.update(env="prod"),
+    lambda m: setattr(m, "message", ""),
+    lambda m: setattr(m, "container", ContainerInfo(id="c" * 64, name="web2")),
+    lambda m: setattr(m, "metric", Metric("cpu", {"usage": 1.5})),
+    lambda m: setattr(m, "kind", "event"),
+]
+
+
+@given(
+    reads=st.lists(
+        st.tuples(
+            st.lists(TEXTS, max_size=8),
+            st.booleans(),  # with fields (shared) or none
+            st.lists(st.integers(0, len(CHANGES) - 1), max_size=8),
+        ),
+        max_size=4,
+    )
+)
+def test_json_lines_is_each_message_encoded_on_its_own(reads: list) -> None:
+    batch: list[Message] = []
+    container = ContainerInfo(id="ab" * 32, name="web1", image="nginx")
+    for i, (texts, with_fields, changes) in enumerate(reads):
+        fields = SharedFields(remote_ip="10.0.0.1", remote_port=4000 + i) if with_fields else None
+        ms = new_logs(texts, 1764133200.25 + i, "10.0.0.1", "tcp", fields, container)
+        for m, c in zip(ms, changes, strict=False):
+            CHANGES[c](m)
+        batch += ms
+    for m in batch:
+        m.source_path.append("out")
+    assert json_lines(batch) == one_by_one(batch)
+
+
+@pytest.mark.parametrize("change", range(len(CHANGES)))
+def test_a_message_changed_in_the_middle_of_a_read_is_encoded_as_it_is(change: int) -> None:
+    for fields in (SharedFields(remote_ip="10.0.0.1"), None):
+        batch = new_logs(["one", "two", "three"], 1.0, "h", "tcp", fields)
+        CHANGES[change](batch[1])
+        assert json_lines(batch) == one_by_one(batch)
+
+
+def test_a_read_of_plain_lines_is_encoded_exactly() -> None:
+    fields = SharedFields(remote_ip="10.0.0.1", remote_port=4242)
+    texts = ["GET / 200", 'say "hi"', "tab\there", "ünïcödé", 'x,"message":"y']
+    batch = new_logs(texts, 1764133200.123456, "10.0.0.1", "tcp", fields)
+    out = json_lines(batch)
+    assert out == one_by_one(batch)
+    lines = [orjson.loads(x) for x in out.splitlines()]
+    assert [d["message"] for d in lines] == texts
+    assert all(d["fields"] == {"remote_ip": "10.0.0.1", "remote_port": 4242} for d in lines)
+    assert json_lines([]) == b""
+
+
+def test_a_change_through_fields_stays_with_its_message() -> None:
+    fields = SharedFields(remote_ip="10.0.0.1")
+    a, b = new_logs(["a", "b"], 1.0, "h", "tcp", fields)
+    a.fields["status"] = 200
+    del a.fields["remote_ip"]
+    assert a.fields == {"status": 200}
+    assert b.fields == {"remote_ip": "10.0.0.1"}
+    assert dict(fields) == {"remote_ip": "10.0.0.1"}  # the shared dict itself is untouched
+    assert type(a.fields) is dict  # a plain dict of its own from the first access on
+    assert json_lines([a, b]) == one_by_one([a, b])
