@@ -191,6 +191,7 @@ input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="bench" supportOcte
         return timed_run(proc, out, n, port, data)
     finally:
         stop(proc)
+        shutil.rmtree(work, ignore_errors=True)  # dirty pages dropped, not written back later
 
 
 def bench_qframe_tcp(tmp: Path, data: Path, n: int) -> tuple[float, float]:
@@ -213,6 +214,7 @@ handler:
         return timed_run(proc, out, n, port, data)
     finally:
         stop(proc)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 SENDER = r"""
