@@ -23,6 +23,7 @@ __all__ = [
     "Message",
     "Metric",
     "SharedFields",
+    "UniformBatch",
     "format_time",
     "json_lines",
     "new_log",
@@ -147,6 +148,20 @@ class SharedFields(dict):  # type: ignore[type-arg]
     their fields.  :attr:`Message.fields` copies it on first access, so a change made
     through one message stays with that message; read-only paths (``to_dict``, the
     encoders) read it through ``_fields`` without copying.
+    """
+
+    __slots__ = ()
+
+
+class UniformBatch(list):  # type: ignore[type-arg]
+    """A batch whose messages differ only in their (non-empty) text: a collector's read.
+
+    Made by a collector that knows it (the tcp collector, for a read without cut lines:
+    ``UniformBatch(new_logs(...))``), so that :func:`json_lines` can encode the batch
+    without comparing its messages.  The promise holds as long as no message in it is
+    changed: the runtime hands on whatever a filter returns as a plain list, and the only
+    change between a collector and a handler is the runtime's appending of the same name
+    to every source_path.  Slicing, copying or merging batches gives plain lists.
     """
 
     __slots__ = ()
@@ -375,9 +390,18 @@ def json_lines(batch: list[Message]) -> bytes:
     host, path, container and the same :class:`SharedFields`, or no fields).  The first
     message of such a run is encoded in full and cut around its ``"message"`` value;
     the others are that head, their own encoded text and that tail.  A message with an
-    ``id``, tags, labels, a metric or an empty text is encoded on its own.
+    ``id``, tags, labels, a metric or an empty text is encoded on its own.  A
+    :class:`UniformBatch` is one such run by its maker's promise: it is not compared.
     """
     dumps = orjson.dumps
+    if type(batch) is UniformBatch and batch:
+        m = batch[0]
+        text = m.message
+        line = dumps(m.to_dict(), default=_json_default)
+        cut = line.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
+        head = line[:cut]
+        tail = line[cut + len(dumps(text)) :] + b"\n"
+        return head + (tail + head).join([dumps(x.message) for x in batch]) + tail
     out: list[bytes] = []
     put = out.append
     i, n = 0, len(batch)

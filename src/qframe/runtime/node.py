@@ -10,7 +10,7 @@ from collections.abc import Awaitable
 from operator import attrgetter, methodcaller
 from typing import TYPE_CHECKING, Any
 
-from ..message import Message
+from ..message import Message, UniformBatch
 from ..plugin import Collector, Filter, Handler, Plugin, ack
 from ..retry import backoff
 from ..telemetry import PluginMetrics
@@ -236,7 +236,9 @@ class Node:
 
     async def _filter(self, p: Filter, batch: list[Message]) -> list[Message]:
         try:
-            return await p.process(batch)
+            out = await p.process(batch)
+            # a filter may change messages in place: the batch is no longer uniform
+            return list(out) if type(out) is UniformBatch else out
         except Exception as exc:
             if len(batch) == 1:
                 self.metrics.errors += 1

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from qframe.message import Message
 from qframe.testing import Harness, wait_until
 from tests.services import require_binary
 
@@ -198,6 +199,30 @@ async def test_over_long_lines_are_cut_tagged_and_counted_in_metrics() -> None:
     assert long2.message == "b" * 100 and long2.tags == ["_truncated"]
     assert (short.message, short.tags, after.message) == ("short", [], "after")
     assert metric(text, "qframe_truncated_total", plugin="tcp") == 2
+
+
+async def test_the_json_log_of_tcp_lines_is_each_message_as_it_is(tmp_path: Path) -> None:
+    """Reads with a cut line or a blank line are encoded message by message, others at once."""
+    out = tmp_path / "out.json"
+    cfg = tcp_pipeline(
+        **{"max-line-bytes": 100},
+        handler={"kind": "log", "format": "json", "path": str(out)},
+    )
+    sent = [b"plain 1", b"x" * 150, b"", b'quoted "2"', b"\xff\xfe bad utf-8"]
+    sent += [f"line {i}".encode() for i in range(5000)]
+    async with Harness(cfg) as h:
+        await send_lines(h.plugin("tcp").address[1], sent)
+        await wait_until(lambda: out.exists() and out.read_bytes().count(b"\n") == len(sent))
+    lines = out.read_bytes().splitlines()
+    docs = [Message.from_json(x) for x in lines]
+    assert [d.message for d in docs] == [b.decode("utf-8", "replace")[:100] for b in sent]
+    assert [d.tags for d in docs[:3]] == [[], ["_truncated"], []]
+    assert all(d.tags == [] for d in docs[3:])
+    assert {d.fields["remote_ip"] for d in docs} == {"127.0.0.1"}
+    assert {d.host for d in docs} == {"127.0.0.1"}
+    assert all(d.source_path == ["tcp", "out"] for d in docs)
+    for line, d in zip(lines, docs, strict=True):  # each line is canonical JSON
+        assert line == d.to_json()
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from qframe import Filter
 from qframe.message import (
     ContainerInfo,
     Message,
     Metric,
     SharedFields,
+    UniformBatch,
     json_lines,
     new_logs,
 )
+from qframe.testing import Harness, wait_until
 
 
 def one_by_one(batch: list[Message]) -> bytes:
@@ -96,3 +99,51 @@ def test_a_change_through_fields_stays_with_its_message() -> None:
     assert dict(fields) == {"remote_ip": "10.0.0.1"}  # the shared dict itself is untouched
     assert type(a.fields) is dict  # a plain dict of its own from the first access on
     assert json_lines([a, b]) == one_by_one([a, b])
+
+
+@given(texts=st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=10))
+def test_a_uniform_batch_is_encoded_exactly(texts: list[str]) -> None:
+    container = ContainerInfo(id="ab" * 32, name="web1")
+    for fields in (SharedFields(remote_ip="10.0.0.1", remote_port=1), None):
+        batch = UniformBatch(new_logs(texts, 1764133200.5, "10.0.0.1", "tcp", fields, container))
+        for m in batch:
+            m.source_path.append("out")
+        assert json_lines(batch) == one_by_one(batch)
+
+
+def test_uniform_batches_become_plain_lists_when_sliced_copied_or_merged() -> None:
+    b = UniformBatch(new_logs(["a", "b", "c"], 1.0, "h", "tcp"))
+    assert type(b[:2]) is list and type(b.copy()) is list and type(b + b) is list
+
+
+class TagInPlace(Filter):
+    """Changes a message of the batch in place and returns the same batch object."""
+
+    async def process(self, batch: list[Message]) -> list[Message]:
+        batch[1].add_tag("_seen")
+        batch[1].level = 3
+        batch[2].fields["status"] = 404
+        return batch
+
+
+async def test_a_batch_changed_in_place_by_a_filter_is_encoded_as_changed(tmp_path) -> None:
+    out = tmp_path / "out.json"
+    cfg = {
+        "collector": {"src": {"kind": "list", "linger": True}},
+        "filter": {"f": {"kind": "tag-in-place", "inputs": ["src"]}},
+        "handler": {"out": {"kind": "log", "inputs": ["f"], "format": "json", "path": str(out)}},
+    }
+    fields = SharedFields(remote_ip="10.0.0.1")
+    batch = UniformBatch(new_logs(["one", "two", "three"], 1764133200.5, "h", "src", fields))
+    async with Harness(cfg, extra={("filter", "tag-in-place"): TagInPlace}) as h:
+        await h.plugin("src").send(batch)
+        await wait_until(lambda: out.exists() and out.read_bytes().count(b"\n") == 3)
+    lines = [orjson.loads(x) for x in out.read_bytes().splitlines()]
+    assert [d.get("tags") for d in lines] == [None, ["_seen"], None]
+    assert [d["level"] for d in lines] == [6, 3, 6]
+    assert [d["fields"] for d in lines] == [
+        {"remote_ip": "10.0.0.1"},
+        {"remote_ip": "10.0.0.1"},
+        {"remote_ip": "10.0.0.1", "status": 404},
+    ]
+    assert all(d["source_path"] == ["src", "f", "out"] for d in lines)

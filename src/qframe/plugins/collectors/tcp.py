@@ -10,7 +10,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import field_validator, model_validator
 
-from ...message import ContainerInfo, Message, SharedFields, new_logs
+from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_logs
 from ...net.stream import Connection, StreamServer, tls_context
 from ...net.support import InventoryCache
 from ...options import Bytes, Field, PluginOptions
@@ -171,6 +171,8 @@ class TcpCollector(Collector):
         batch = line_messages(frames, time.time(), conn.ip, conn.port, self.name, conn.context)
         if cut:
             self._truncated(batch, cut)
+        elif all(frames):  # untouched, no blank line: the log handler need not compare them
+            batch = UniformBatch(batch)
         self.metrics.received += len(batch)
         await self.emit(batch)
 
