@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time as _time
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -380,6 +381,19 @@ def new_log(
 
 
 _MESSAGE_KEY = b',"message":'
+_get_message = attrgetter("message")
+
+
+def _json_strings(texts: list[str], between: bytes) -> bytes:
+    """``between.join(orjson.dumps(t) for t in texts)``, in one encoding when it can.
+
+    JSON leaves DEL (0x7f) unescaped: texts without it are joined by it, encoded in one
+    call, and each DEL of the result is a join (its quotes added), about half the cost.
+    """
+    if "\x7f" not in "".join(texts):
+        return orjson.dumps("\x7f".join(texts)).replace(b"\x7f", b'"' + between + b'"')
+    dumps = orjson.dumps
+    return between.join([dumps(t) for t in texts])
 
 
 def json_lines(batch: list[Message]) -> bytes:
@@ -401,7 +415,7 @@ def json_lines(batch: list[Message]) -> bytes:
         cut = line.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
         head = line[:cut]
         tail = line[cut + len(dumps(text)) :] + b"\n"
-        return head + (tail + head).join([dumps(x.message) for x in batch]) + tail
+        return head + _json_strings(list(map(_get_message, batch)), tail + head) + tail
     out: list[bytes] = []
     put = out.append
     i, n = 0, len(batch)
@@ -452,7 +466,7 @@ def json_lines(batch: list[Message]) -> bytes:
         head = line[:cut]
         tail = line[cut + len(dumps(text)) :] + b"\n"
         put(head)
-        put((tail + head).join([dumps(x.message) for x in batch[i:j]]))
+        put(_json_strings([x.message for x in batch[i:j]], tail + head))
         put(tail)
         i = j
     return b"".join(out)

@@ -24,7 +24,9 @@ def one_by_one(batch: list[Message]) -> bytes:
     return b"".join(m.to_json() + b"\n" for m in batch)
 
 
-TEXTS = st.text(max_size=40) | st.sampled_from(['a","message":"b', '\\"', '"', "é\u2028\x00", ""])
+TEXTS = st.text(max_size=40) | st.sampled_from(
+    ['a","message":"b', '\\"', '"', "é\u2028\x00", "", "del \x7f", "\x7f"]
+)
 
 #: what a filter may do to one message of a read
 CHANGES = [
@@ -77,9 +79,15 @@ def test_a_message_changed_in_the_middle_of_a_read_is_encoded_as_it_is(change: i
         assert json_lines(batch) == one_by_one(batch)
 
 
-def test_a_read_of_plain_lines_is_encoded_exactly() -> None:
+@pytest.mark.parametrize("uniform", [False, True])
+def test_a_read_of_plain_lines_is_encoded_exactly(uniform: bool) -> None:
     fields = SharedFields(remote_ip="10.0.0.1", remote_port=4242)
-    texts = ["GET / 200", 'say "hi"', "tab\there", "ünïcödé", 'x,"message":"y']
+    texts = ["GET / 200", 'say "hi"', "tab\there", "ünïcödé", 'x,"message":"y', "\\n"]
+    for extra in ([], ["a DEL \x7f here"]):  # DEL: the one-call encoding's separator
+        batch = new_logs(texts + extra, 1.5, "10.0.0.1", "tcp", fields)
+        if uniform:
+            batch = UniformBatch(batch)
+        assert json_lines(batch) == one_by_one(batch)
     batch = new_logs(texts, 1764133200.123456, "10.0.0.1", "tcp", fields)
     out = json_lines(batch)
     assert out == one_by_one(batch)
