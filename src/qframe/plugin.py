@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from itertools import groupby
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,9 +40,10 @@ _get_ack = attrgetter("ack")
 
 def ack(messages: Iterable[Message]) -> None:
     """Acknowledge delivery of every message that carries a delivery token."""
-    # the messages without a token (most) are passed over by C loops (map, filter)
-    for d in filter(None, map(_get_ack, messages)):
-        d.done()
+    # C loops (map, filter, groupby) pass over the messages without a token and group
+    # consecutive ones sharing a token (a collector's batch): one done(n) per group
+    for d, same in groupby(filter(None, map(_get_ack, messages))):
+        d.done(len(list(same)))
 
 
 class Plugin:

@@ -25,6 +25,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,10 +38,20 @@ from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Handler, ack
 from ...retry import backoff
 
-__all__ = ["DeliveringHandler", "DeliveryOptions", "Outcome", "UrlPool", "backoff_delay"]
+__all__ = [
+    "DeliveringHandler",
+    "DeliveryOptions",
+    "Outcome",
+    "UrlPool",
+    "backoff_delay",
+    "item_data",
+]
 
 #: one pending unit: the message and its encoded bytes
 Item = tuple[Message, bytes]
+_message = itemgetter(0)
+#: an item's encoded bytes (``b"".join(map(item_data, items))`` is a request body)
+item_data = itemgetter(1)
 
 
 class DeliveryOptions(PluginOptions):
@@ -357,7 +368,7 @@ class DeliveringHandler(Handler):
             async with self._sem:
                 out, url_i = await self._send(items)
             if out.done:
-                ack(m for m, _ in out.done)
+                ack(map(_message, out.done))
                 self.metrics.inc("delivered", len(out.done))
                 self._confirmed(len(out.done))
             if out.dead:

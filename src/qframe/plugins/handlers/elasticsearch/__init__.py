@@ -15,7 +15,7 @@ from pydantic import field_validator
 
 from ....message import Message
 from ....options import Field, StrList
-from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome
+from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, item_data
 from .bulk import parse_bulk
 from .encode import DocumentEncoder, split_item
 
@@ -179,7 +179,7 @@ class ElasticsearchHandler(DeliveringHandler):
     def request(self, base: str, items: list[Item]) -> tuple[str, bytes, dict[str, str]]:
         return (
             base + self._bulk_path,
-            b"".join([d for _, d in items]),
+            b"".join(map(item_data, items)),
             {"Content-Type": "application/x-ndjson"},
         )
 

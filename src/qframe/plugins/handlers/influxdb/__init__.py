@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from ....message import Message
 from ....options import Field, StrList
-from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome
+from .._delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, item_data
 from .lineproto import PRECISIONS, LineEncoder
 
 __all__ = ["InfluxdbHandler"]
@@ -124,7 +124,7 @@ class InfluxdbHandler(DeliveringHandler):
             await self._db_ready.wait()
 
     def request(self, base: str, items: list[Item]) -> tuple[str, bytes, dict[str, str]]:
-        return base + self._path, b"".join([d for _, d in items]), {}
+        return base + self._path, b"".join(map(item_data, items)), {}
 
     def parse(self, status: int, body: bytes, items: list[Item]) -> Outcome | None:
         """A 400 that dropped every point dead-letters them all; other 4xx are split."""
