@@ -72,7 +72,7 @@ def format_field(v: Any) -> str | None:
 
 
 class LineEncoder:
-    """Encodes messages into lines; escaped names and tag sets are cached."""
+    """Encodes messages into lines; escaped series keys and field keys are cached."""
 
     def __init__(
         self,
@@ -83,25 +83,25 @@ class LineEncoder:
         self.mult = PRECISIONS[precision][0]
         self.event_measurement = measurement
         self.host_tag = host_tag
-        self._names: dict[str, str] = {}
         self._keys: dict[str, str] = {}
-        self._tagsets: dict[tuple[tuple[str, str], ...], str] = {}
+        #: (measurement, host, *label items) → escaped "measurement,tag=v,…"
+        self._series: dict[tuple[Any, ...], str] = {}
 
-    def _tagset(self, labels: dict[str, str], host: str) -> str:
-        key = tuple(labels.items())
-        if host and self.host_tag and "host" not in labels:
-            key += (("host", host),)
-        s = self._tagsets.get(key)
+    def _series_key(self, name: str, labels: dict[str, str], host: str) -> str:
+        key = (name, host, *labels.items())
+        s = self._series.get(key)
         if s is None:
-            parts = [
+            tags = list(labels.items())
+            if host and self.host_tag and "host" not in labels:
+                tags.append(("host", host))
+            s = escape_measurement(name) + "".join(
                 f",{escape_tag(str(k))}={escape_tag(str(v))}"
-                for k, v in sorted(key)
+                for k, v in sorted(tags)
                 if str(v).rstrip("\\") != ""
-            ]
-            s = "".join(parts)
-            if len(self._tagsets) > 100_000:
-                self._tagsets.clear()
-            self._tagsets[key] = s
+            )
+            if len(self._series) > 100_000:
+                self._series.clear()
+            self._series[key] = s
         return s
 
     def _fields(self, fields: dict[str, Any]) -> str:
@@ -126,35 +126,30 @@ class LineEncoder:
                     parts.append(f"{ek}={fv}")
         return ",".join(parts)
 
-    def _name(self, name: str) -> str:
-        e = self._names.get(name)
-        if e is None:
-            e = escape_measurement(name)
-            if len(self._names) < 100_000:
-                self._names[name] = e
-        return e
-
     def line(self, m: Message) -> str | None:
         """One line (with its newline), or None when the message makes no point."""
         metric = m.metric
         if metric is not None:
             name = metric.name
             fields = self._fields(metric.fields)
-            labels = m.labels
+            labels = m._labels or _NO_LABELS  # read without creating them
         elif self.event_measurement:
             name = self.event_measurement
             fields = self._fields({"message": m.message, "level": m.level})
             labels = {"kind": m.kind}
             if m.container is not None and m.container.name:
                 labels["container_name"] = m.container.name
-            labels.update(m.labels)
+            labels.update(m._labels or _NO_LABELS)
         else:
             return None
         if not fields or not name:
             return None
         ts = int(m.time) if self.mult == 1.0 else int(m.time * self.mult)
-        return f"{self._name(name)}{self._tagset(labels, m.host)} {fields} {ts}\n"
+        return f"{self._series_key(name, labels, m.host)} {fields} {ts}\n"
 
     def encode(self, m: Message) -> bytes | None:
         s = self.line(m)
         return None if s is None else s.encode()
+
+
+_NO_LABELS: dict[str, str] = {}
