@@ -164,6 +164,39 @@ async def test_a_batch_refused_as_a_whole_is_split_until_the_bad_document_is_alo
     assert dl["status"] == 400
 
 
+async def test_the_dead_letter_file_is_rotated_at_its_size_limit_keeping_one_older_file(
+    dest: Destination, tmp_path: Path
+) -> None:
+    async def all_conflict(request: web.Request, body: bytes) -> web.StreamResponse:
+        n = len(body.splitlines()) // 2
+        items = [{"index": {"status": 400, "error": {"type": "mapper_parsing"}}}] * n
+        return web.json_response({"errors": True, "items": items})
+
+    dest.respond = all_conflict
+    cfg = config("elasticsearch", dest.url, tmp_path, **{"dead-letter-max-bytes": "2KiB"})
+    batch = msgs(40)  # about 200 bytes per record: several files' worth
+    async with Harness(cfg) as h:
+        for i in range(0, 40, 4):  # one request each: the file grows by 4 records at a time
+            await h.plugin("src").send(batch[i : i + 4])
+            await h.wait_for(lambda i=i: h.plugin("src").acked == i + 4)
+        out = h.plugin("out")
+        assert out.metrics.counter("dead_letter", status="400") == 40
+        rotations = out.metrics.counter("dead_letter_rotations")
+    d = tmp_path / "handler.out"
+    current, older = d / "dead-letter.jsonl", d / "dead-letter.jsonl.1"
+    assert sorted(p.name for p in d.iterdir() if "dead" in p.name) == [current.name, older.name]
+    assert current.stat().st_size <= 2048 and older.stat().st_size <= 2048
+    assert rotations >= 2
+    # the newest records are kept, in order, across the two files; the oldest went
+    kept = [
+        orjson.loads(x)["document"]["n"]
+        for f in (older, current)
+        for x in f.read_bytes().splitlines()
+    ]
+    assert kept == list(range(40 - len(kept), 40))
+    assert 0 < len(kept) < 40
+
+
 async def test_an_unauthorised_answer_is_retried_until_the_destination_accepts(
     dest: Destination, tmp_path: Path
 ) -> None:

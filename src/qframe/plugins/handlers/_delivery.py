@@ -21,6 +21,7 @@ import asyncio
 import base64
 import gzip
 import json
+import os
 import ssl
 import time
 from collections.abc import Callable
@@ -74,6 +75,12 @@ class DeliveryOptions(PluginOptions):
     dead_letter: str = Field(
         "",
         description="JSON-lines file for rejected items (default: dead-letter.jsonl in the instance's data dir)",
+    )
+    dead_letter_max_bytes: Bytes = Field(
+        "100MiB",
+        ge=0,
+        description="past this size the dead-letter file is renamed to <file>.1 (replacing an "
+        "older one) and a new one begun; 0: no limit",
     )
     username: str = Field("", description="basic-auth user")
     password: str = Field("", description="basic-auth password")
@@ -453,16 +460,31 @@ class DeliveringHandler(Handler):
 
     def _write_dead(self, records: list[dict[str, Any]]) -> None:
         now = format_time(time.time())
+        lines = []
+        for r in records:
+            line = {"time": now, "handler": self.name, **r}
+            try:
+                lines.append(orjson.dumps(line, default=str))
+            except TypeError:  # what orjson refuses (ints beyond 64 bits …)
+                lines.append(json.dumps(line, default=str, ensure_ascii=False).encode())
+        lines.append(b"")
+        data = b"\n".join(lines)
         path = self.dead_letter_path
         path.parent.mkdir(parents=True, exist_ok=True)
+        limit = self.o.dead_letter_max_bytes
+        if limit:
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                size = 0
+            if size and size + len(data) > limit:
+                # bounded disk use: one previous generation is kept, older records go
+                old = path.with_name(path.name + ".1")
+                os.replace(path, old)
+                self.metrics.inc("dead_letter_rotations")
+                self._warn("dead-letter file reached %d bytes: moved to %s", size, old)
         with open(path, "ab") as f:
-            for r in records:
-                line = {"time": now, "handler": self.name, **r}
-                try:
-                    data = orjson.dumps(line, default=str)
-                except TypeError:  # what orjson refuses (ints beyond 64 bits …)
-                    data = json.dumps(line, default=str, ensure_ascii=False).encode()
-                f.write(data + b"\n")
+            f.write(data)
 
     async def setup_request(
         self,

@@ -33,10 +33,12 @@ class ElasticsearchHandler(DeliveringHandler):
     items retried with exponential backoff and jitter until they land (input waits while
     ``max-pending`` messages are unconfirmed); other 4xx (a mapping conflict) → written to
     the dead-letter file (JSON lines: time, status, error, index, id, document), counted,
-    acknowledged.  ``stop`` flushes and waits for confirmations (``shutdown-timeout``).
+    acknowledged; past ``dead-letter-max-bytes`` the file is moved to ``<file>.1``.
+    ``stop`` flushes and waits for confirmations (``shutdown-timeout``).
 
     Metrics: ``delivered``, ``retried{reason}``, ``dead_letter{status}``,
-    ``requests{status}``, ``rejected{reason}``, ``splits``; gauge ``pending``.
+    ``dead_letter_rotations``, ``requests{status}``, ``rejected{reason}``, ``splits``;
+    gauge ``pending``.
 
     Example document::
 

@@ -35,10 +35,11 @@ class InfluxdbHandler(DeliveringHandler):
     (``ticker-ms``, or the seed's ``ticker-msec``).  5xx, 429 and network errors are
     retried with backoff until the points land (input waits meanwhile); a batch refused
     with a 4xx (a field type conflict) is split until the bad point is alone, which goes
-    to the dead-letter file (JSON lines with the line and the error) and is acknowledged.
+    to the dead-letter file (JSON lines with the line and the error) and is acknowledged
+    (past ``dead-letter-max-bytes`` the file is moved to ``<file>.1``).
 
     Metrics: ``delivered``, ``retried{reason}``, ``dead_letter{status}``,
-    ``requests{status}``, ``splits``; gauge ``pending``.
+    ``dead_letter_rotations``, ``requests{status}``, ``splits``; gauge ``pending``.
 
     Example line::
 
