@@ -8,6 +8,11 @@ lasts the buffer may grow to ``high_water`` bytes; then the transport stops read
 and the kernel's window makes the sender wait.  Nothing that was read is dropped:
 at :meth:`StreamServer.close` every connection stops reading and its buffer and
 last unterminated frame are still delivered.
+
+Memory: besides each connection's ``high_water``, all connections together hold at most
+about ``max_buffered`` bytes (plus one read each): above it the connection that read
+stops reading until the pipeline has taken half of it.  With ``idle_timeout`` a
+connection that sent nothing for that long is closed (what it sent is delivered).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -28,6 +34,7 @@ log = logging.getLogger("qframe.net")
 
 HIGH_WATER = 256 << 10
 LOW_WATER = 64 << 10
+MAX_BUFFERED = 64 << 20
 
 #: (connection, frames: bytes, or str when the server decodes, indexes of cut frames)
 FramesHandler = Callable[["Connection", list[Any], list[int]], Awaitable[None]]
@@ -49,6 +56,7 @@ class Connection(asyncio.Protocol):
         self._eof = False
         self._waiter: asyncio.Future[None] | None = None
         self.bytes_in = 0
+        self.last_data = time.monotonic()
 
     # -- protocol callbacks (the event loop calls these) ---------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -67,10 +75,14 @@ class Connection(asyncio.Protocol):
         self.server._accepted(self)
 
     def data_received(self, data: bytes) -> None:
+        n = len(data)
         self._chunks.append(data)
-        self._size += len(data)
-        self.bytes_in += len(data)
-        if self._size >= self.server.high_water and not self._paused:
+        self._size += n
+        self.bytes_in += n
+        self.last_data = time.monotonic()
+        srv = self.server
+        srv.buffered += n
+        if not self._paused and (self._size >= srv.high_water or srv.buffered >= srv.max_buffered):
             self._paused = True
             self.transport.pause_reading()  # type: ignore[union-attr]
         self._wake()
@@ -82,6 +94,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = True
+        self.server._held.discard(self)
         self._wake()
 
     # -- consumer side -------------------------------------------------------------------
@@ -101,16 +114,27 @@ class Connection(asyncio.Protocol):
     def _take(self) -> list[bytes]:
         chunks = self._chunks
         if chunks:
+            srv = self.server
+            srv.buffered -= self._size
             self._chunks = []
             self._size = 0
+            if srv._held and srv.buffered < srv.max_buffered // 2:
+                srv._release()
         return chunks
 
     def _resume(self) -> None:
-        if self._paused and self._size <= LOW_WATER and not self._eof:
-            self._paused = False
-            t = self.transport
-            if t is not None and not t.is_closing():
-                t.resume_reading()
+        if not self._paused or self._eof or self._size > LOW_WATER:
+            return
+        srv = self.server
+        if srv.buffered >= srv.max_buffered // 2:
+            srv._held.add(self)  # the connections' total is too high: wait for _release
+            return
+        srv._held.discard(self)
+        self._paused = False
+        self.last_data = time.monotonic()  # idle time counts from here, not from the pause
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.resume_reading()
 
     def stop_reading(self) -> None:
         """No more input: the buffered data is still delivered, then the task ends."""
@@ -122,6 +146,7 @@ class Connection(asyncio.Protocol):
                 pass
         self._paused = True
         self._eof = True
+        self.server._held.discard(self)
         self._wake()
 
     def close(self) -> None:
@@ -154,6 +179,9 @@ class StreamServer:
         on_connect: ConnectHandler | None = None,
         high_water: int = HIGH_WATER,
         encoding: str | None = None,
+        max_buffered: int = MAX_BUFFERED,
+        idle_timeout: float = 0.0,
+        on_idle: Callable[[Connection], None] | None = None,
     ) -> None:
         self.on_frames = on_frames
         self.on_connect = on_connect
@@ -163,10 +191,18 @@ class StreamServer:
         self.strip_cr = strip_cr
         self.high_water = max(high_water, LOW_WATER + 1)
         self.encoding = encoding  # set: frames are handed on as text (str), else bytes
+        self.max_buffered = max(1, max_buffered)
+        self.idle_timeout = idle_timeout
+        self.on_idle = on_idle
         self.connections: set[Connection] = set()
         self.accepted = 0
+        #: bytes read from all connections and not yet framed
+        self.buffered = 0
+        #: connections whose reading waits for ``buffered`` to come down
+        self._held: set[Connection] = set()
         self._server: asyncio.AbstractServer | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._reaper: asyncio.Task[Any] | None = None
         self._closing = False
 
     async def listen(
@@ -182,7 +218,25 @@ class StreamServer:
             reuse_address=True,
         )
         addr = self._server.sockets[0].getsockname()
+        if self.idle_timeout > 0:
+            self._reaper = self.spawn(self._reap_idle(), "idle connections")
         return str(addr[0]), int(addr[1])
+
+    def _release(self) -> None:
+        """Let the connections held for the total resume (those with room of their own)."""
+        for conn in list(self._held):
+            conn._resume()
+
+    async def _reap_idle(self) -> None:
+        period = min(1.0, self.idle_timeout / 4)
+        while True:
+            await asyncio.sleep(period)
+            limit = time.monotonic() - self.idle_timeout
+            for conn in list(self.connections):
+                if conn.last_data < limit and not (conn._paused or conn._eof or conn._chunks):
+                    conn.stop_reading()  # what it sent is still delivered, then it is closed
+                    if self.on_idle is not None:
+                        self.on_idle(conn)
 
     @property
     def port(self) -> int:
@@ -241,6 +295,9 @@ class StreamServer:
         ``shutdown-timeout`` bounds the whole shutdown and cancels it if need be).
         """
         self._closing = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         if self._server is not None:
             self._server.close()
         for conn in list(self.connections):

@@ -1,4 +1,4 @@
-"""Small helpers of the network collectors: an inventory cache."""
+"""Small helpers of the network collectors: an inventory cache, the stream limits."""
 
 from __future__ import annotations
 
@@ -10,9 +10,39 @@ from typing import Any
 from ..errors import QframeError
 from ..inventory import ContainerQuery, ContainerReply
 from ..message import ContainerInfo
+from ..options import Bytes, Duration, Field, PluginOptions
 from ..plugin import Plugin
+from .stream import Connection
 
-__all__ = ["InventoryCache"]
+__all__ = ["InventoryCache", "StreamLimits", "stream_limits"]
+
+
+class StreamLimits(PluginOptions):
+    """Options of a collector that serves TCP connections (tcp, gelf over TCP)."""
+
+    idle_timeout: Duration = Field(
+        0.0, ge=0, description="close a connection that sent nothing for this long (0: never)"
+    )
+    max_buffer_bytes: Bytes = Field(
+        "64MiB",
+        ge=1,
+        description="bytes read from all connections together and not yet handed on; "
+        "reading pauses above it",
+    )
+
+
+def stream_limits(plugin: Plugin, options: StreamLimits) -> dict[str, Any]:
+    """The StreamServer arguments for ``options``; idle closings are counted and logged."""
+
+    def on_idle(conn: Connection) -> None:
+        plugin.metrics.inc("idle_closed")
+        plugin.log.debug("closing %s:%d: idle for %ss", conn.ip, conn.port, options.idle_timeout)
+
+    return {
+        "max_buffered": options.max_buffer_bytes,
+        "idle_timeout": options.idle_timeout,
+        "on_idle": on_idle,
+    }
 
 
 Requester = Callable[[str, Any, float], Awaitable[Any]]

@@ -131,6 +131,59 @@ async def test_a_full_pipeline_stops_the_reading_and_loses_nothing() -> None:
     assert tcp.metrics.dropped == {}
 
 
+async def test_many_senders_against_a_full_pipeline_stay_within_the_total_buffer_bound() -> None:
+    """16 connections × 1 MB into a slow pipeline with max-buffer-bytes 256 KiB."""
+    conns, n = 16, 80_000  # 12-byte lines: about 1 MB per connection
+    budget = 256 << 10
+    cfg = tcp_pipeline(**{"max-buffer-bytes": budget}, handler={"delay": "5ms", "queue-size": 2000})
+    async with Harness(cfg) as h:
+        tcp = h.plugin("tcp")
+        port = tcp.address[1]
+        peak = 0
+        held = False
+
+        async def client(c: int) -> None:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"".join(b"%02d %08d\n" % (c, i) for i in range(n)))
+            await w.drain()
+            w.close()
+            await w.wait_closed()
+
+        senders = asyncio.gather(*(client(c) for c in range(conns)))
+
+        def done() -> bool:
+            nonlocal peak, held
+            peak = max(peak, tcp.server.buffered)
+            held = held or bool(tcp.server._held)
+            return len(h.captured("out")) == conns * n
+
+        await h.wait_for(done, timeout=120)
+        await senders
+    # over the total, each connection stops after the read that crossed it (≤ 256 KiB
+    # each); without the total each could hold its own high-water mark and more
+    assert peak <= budget + conns * (256 << 10)
+    assert held, "no connection ever waited for the total to come down"
+    got: dict[str, list[str]] = {}
+    for t in texts(h):
+        got.setdefault(t[:2], []).append(t[3:])
+    assert got == {f"{c:02d}": [f"{i:08d}" for i in range(n)] for c in range(conns)}
+
+
+async def test_a_connection_idle_for_idle_timeout_is_closed_after_its_lines_arrived() -> None:
+    cfg, http = http_config(tcp_pipeline(**{"idle-timeout": "300ms"}))
+    async with Harness(cfg) as h:
+        port = h.plugin("tcp").address[1]
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"hello\nlast without newline")
+        await w.drain()
+        assert await asyncio.wait_for(r.read(), 30) == b""  # the server closed it
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+        text = await scrape(http)
+        w.close()
+    assert texts(h) == ["hello", "last without newline"]
+    assert metric(text, "qframe_idle_closed_total", plugin="tcp") == 1
+
+
 async def test_half_closed_reset_and_garbage_connections_do_not_disturb_the_others() -> None:
     async with Harness(tcp_pipeline()) as h:
         tcp = h.plugin("tcp")

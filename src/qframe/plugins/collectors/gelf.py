@@ -17,8 +17,8 @@ from ...net.gelf import (
     to_message,
 )
 from ...net.stream import Connection, StreamServer
-from ...net.support import InventoryCache
-from ...options import Bytes, Duration, Field, PluginOptions
+from ...net.support import InventoryCache, StreamLimits, stream_limits
+from ...options import Bytes, Duration, Field
 from ...plugin import Collector
 
 #: UDP messages are handed on in batches: when this many are ready, or after FLUSH_DELAY
@@ -39,7 +39,9 @@ class GelfCollector(Collector):
       pipeline is full, they are dropped and counted
       (``qframe_dropped_total{reason="queue_full"}``): UDP has no backpressure.
     - ``protocol: tcp``: uncompressed JSON payloads each ended by a NUL byte, many
-      connections at once; a full pipeline stops the reading (nothing is lost).
+      connections at once; a full pipeline stops the reading (nothing is lost); at most
+      ``max-buffer-bytes`` are held for all connections, and ``idle-timeout`` closes
+      silent ones.
 
     Mapping (GELF 1.1): ``short_message`` → message, ``host`` → host (the sender's IP
     when absent), ``level`` → level, ``timestamp`` → time, ``full_message`` and every
@@ -67,7 +69,7 @@ class GelfCollector(Collector):
          "container":{"id":"3f2a…","name":"web1","image":"nginx:1.25"}}
     """
 
-    class Options(PluginOptions):
+    class Options(StreamLimits):
         bind_host: str = Field("0.0.0.0", description="address to listen on")
         port: int = Field(12201, ge=0, le=65535, description="UDP or TCP port to listen on")
         protocol: Literal["udp", "tcp"] = Field("udp", description="udp or tcp")
@@ -129,6 +131,7 @@ class GelfCollector(Collector):
                 delimiter=b"\0",
                 strip_cr=False,
                 on_connect=self._on_connect,
+                **stream_limits(self, o),
             )
             self.address = await self._server.listen(o.bind_host, o.port)
         self.log.info("listening on %s:%d/%s", *self.address, o.protocol)
@@ -161,6 +164,7 @@ class GelfCollector(Collector):
                     self.metrics.set_gauge("udp_kernel_drops", drops)
             if self._server is not None:
                 self.metrics.set_gauge("connections", len(self._server.connections))
+                self.metrics.set_gauge("buffered_bytes", self._server.buffered)
 
     async def stop(self) -> None:
         t, self._transport = self._transport, None

@@ -12,8 +12,8 @@ from pydantic import field_validator, model_validator
 
 from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_logs
 from ...net.stream import Connection, StreamServer, tls_context
-from ...net.support import InventoryCache
-from ...options import Bytes, Field, PluginOptions
+from ...net.support import InventoryCache, StreamLimits, stream_limits
+from ...options import Bytes, Field
 from ...plugin import Collector
 
 
@@ -56,8 +56,13 @@ class TcpCollector(Collector):
     ``container`` from the inventory when configured and found.  A line longer than
     ``max-line-bytes`` is cut to it and tagged ``_truncated``.
 
+    Limits: all connections together hold at most ``max-buffer-bytes`` read but not yet
+    handed on (above it reading pauses); with ``idle-timeout`` a connection that sent
+    nothing for that long is closed (keepalive probes find dead peers in any case).
+
     Metrics: ``qframe_truncated_total``, ``qframe_invalid_json_total``,
-    ``qframe_connections_total``, gauge ``qframe_connections`` (open now).
+    ``qframe_connections_total``, ``qframe_idle_closed_total``, gauges
+    ``qframe_connections`` (open now) and ``qframe_buffered_bytes``.
 
     Example output (``log`` handler, ``format: json``)::
 
@@ -67,7 +72,7 @@ class TcpCollector(Collector):
          "fields":{"remote_ip":"10.88.0.5","remote_port":40412}}
     """
 
-    class Options(PluginOptions):
+    class Options(StreamLimits):
         bind_host: str = Field("0.0.0.0", description="address to listen on")
         bind_port: int = Field(11001, ge=0, le=65535, description="TCP port to listen on")
         format: Literal["line", "json"] = Field(
@@ -128,6 +133,7 @@ class TcpCollector(Collector):
             max_frame=o.max_line_bytes,
             on_connect=self._on_connect,
             encoding=o.encoding if o.format == "line" else None,
+            **stream_limits(self, o),
         )
         self.address = await self.server.listen(o.bind_host, o.bind_port, tls)
         self.log.info(
@@ -142,6 +148,7 @@ class TcpCollector(Collector):
             await asyncio.sleep(1.0)
             if self.server is not None:
                 self.metrics.set_gauge("connections", len(self.server.connections))
+                self.metrics.set_gauge("buffered_bytes", self.server.buffered)
 
     async def stop(self) -> None:
         server, self.server = self.server, None
