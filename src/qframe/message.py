@@ -396,6 +396,19 @@ def _json_strings(texts: list[str], between: bytes) -> bytes:
     return between.join([dumps(t) for t in texts])
 
 
+def _plain(m: Message) -> bool:
+    """A message whose JSON is its text between a head and a tail a run can share."""
+    f = m._fields
+    return (
+        bool(m.message)
+        and not m.id
+        and not m._tags
+        and not m._labels
+        and m.metric is None
+        and (f is None or type(f) is SharedFields)
+    )
+
+
 def json_lines(batch: list[Message]) -> bytes:
     """The canonical JSON of every message, each followed by a newline.
 
@@ -408,7 +421,7 @@ def json_lines(batch: list[Message]) -> bytes:
     :class:`UniformBatch` is one such run by its maker's promise: it is not compared.
     """
     dumps = orjson.dumps
-    if type(batch) is UniformBatch and batch:
+    if type(batch) is UniformBatch and batch and _plain(batch[0]):
         m = batch[0]
         text = m.message
         line = dumps(m.to_dict(), default=_json_default)
@@ -425,17 +438,9 @@ def json_lines(batch: list[Message]) -> bytes:
         line = dumps(m.to_dict(), default=_json_default)
         put(line)
         put(b"\n")
-        text = m.message
-        fields = m._fields
-        if not (
-            text
-            and not m.id
-            and not m._tags
-            and not m._labels
-            and m.metric is None
-            and (fields is None or type(fields) is SharedFields)
-        ):
+        if not _plain(m):
             continue
+        text, fields = m.message, m._fields
         t, host, path, cont = m.time, m.host, m.source_path, m.container
         kind, level, ok = m.kind, m.level, m.source_success
         j = i

@@ -119,6 +119,14 @@ def test_a_uniform_batch_is_encoded_exactly(texts: list[str]) -> None:
         assert json_lines(batch) == one_by_one(batch)
 
 
+def test_a_uniform_batch_that_breaks_its_promise_is_still_encoded_exactly() -> None:
+    batch = UniformBatch(new_logs(["", "b"], 1.0, "h", "tcp"))  # an empty first text
+    assert json_lines(batch) == one_by_one(batch)
+    batch[1].add_tag("t")
+    batch.reverse()
+    assert json_lines(batch) == one_by_one(batch)  # a tagged first message
+
+
 def test_uniform_batches_become_plain_lists_when_sliced_copied_or_merged() -> None:
     b = UniformBatch(new_logs(["a", "b", "c"], 1.0, "h", "tcp"))
     assert type(b[:2]) is list and type(b.copy()) is list and type(b + b) is list
