@@ -10,7 +10,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import field_validator, model_validator
 
-from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_logs
+from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_log, new_logs
 from ...net.stream import Connection, StreamServer, tls_context
 from ...net.support import InventoryCache, StreamLimits, stream_limits
 from ...options import Bytes, Field
@@ -196,9 +196,11 @@ class TcpCollector(Collector):
         bad = 0
         cuts = set(cut)
         for i, f in enumerate(frames):
-            head = f.lstrip()[:1]
-            if not head:
-                continue  # blank lines carry nothing
+            head = f[:1]
+            if head != b"{":
+                head = f.lstrip()[:1]
+                if not head:
+                    continue  # blank lines carry nothing
             obj: Any = None
             if head == b"{":
                 try:
@@ -207,29 +209,25 @@ class TcpCollector(Collector):
                     obj = None
             if type(obj) is dict:
                 text = obj.pop("message", "")
-                fields = obj
-                fields["remote_ip"] = ip
-                fields["remote_port"] = port
-                m = Message(
-                    text if type(text) is str else orjson.dumps(text).decode(),
-                    now,
-                    host=ip,
-                    source_path=[path],
-                    fields=fields,
-                    container=c,
-                )
+                if type(text) is not str:
+                    text = orjson.dumps(text).decode()
+                obj["remote_ip"] = ip
+                obj["remote_port"] = port
+                m = new_log(text, now, ip, [path], "", obj, None, c)
             else:
                 bad += 1
-                m = Message(
+                m = new_log(
                     f.decode(enc, "replace"),
                     now,
-                    host=ip,
-                    source_path=[path],
-                    fields={"remote_ip": ip, "remote_port": port},
-                    container=c,
-                    tags=["_jsonparsefailure"],
+                    ip,
+                    [path],
+                    "",
+                    {"remote_ip": ip, "remote_port": port},
+                    None,
+                    c,
                 )
-            if i in cuts:
+                m.add_tag("_jsonparsefailure")
+            if cuts and i in cuts:
                 m.add_tag("_truncated")
             batch.append(m)
         if cut:
