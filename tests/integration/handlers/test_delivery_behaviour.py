@@ -197,6 +197,38 @@ async def test_the_dead_letter_file_is_rotated_at_its_size_limit_keeping_one_old
     assert 0 < len(kept) < 40
 
 
+async def test_without_composable_templates_the_template_is_installed_in_the_legacy_form(
+    dest: Destination, tmp_path: Path
+) -> None:
+    """Elasticsearch 7.0-7.7 has no /_index_template: it answers "no handler found"."""
+
+    async def old_es(request: web.Request, body: bytes) -> web.StreamResponse:
+        if request.path.startswith("/_index_template/"):
+            error = f"no handler found for uri [{request.path}] and method [PUT]"
+            return web.json_response({"error": error, "status": 405}, status=405)
+        if request.path.startswith("/_template/"):
+            return web.json_response({"acknowledged": True})
+        return await Destination.all_created(request, body)
+
+    dest.respond = old_es
+    template = {
+        "priority": 7,
+        "template": {"settings": {"number_of_shards": 1}, "mappings": {"dynamic": False}},
+    }
+    async with Harness(config("elasticsearch", dest.url, tmp_path, template=template)) as h:
+        await h.plugin("src").send(msgs(2))
+        await h.wait_for(lambda: h.plugin("src").acked == 2)
+        assert h.plugin("out").metrics.counter("template_errors") == 0
+    paths = [r.path for r, _ in dest.requests]
+    assert paths[:3] == ["/_index_template/qframe", "/_template/qframe", "/_bulk"]
+    assert orjson.loads(dest.requests[1][1]) == {
+        "index_patterns": ["qframe-*"],
+        "order": 7,
+        "settings": {"number_of_shards": 1},
+        "mappings": {"dynamic": False},
+    }
+
+
 async def test_an_unauthorised_answer_is_retried_until_the_destination_accepts(
     dest: Destination, tmp_path: Path
 ) -> None:

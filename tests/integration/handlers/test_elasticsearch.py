@@ -11,7 +11,7 @@ import pytest
 from qframe.message import ContainerInfo, Message
 from qframe.testing import Harness
 from tests.services import free_port
-from tests.services.osmem import Osmem
+from tests.services.osmem import Osmem, OsmemHttpError
 from tests.services.tcpproxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -213,6 +213,20 @@ async def test_the_seed_options_and_an_index_template_are_honoured(
     assert tpl["index_template"]["index_patterns"] == ["apps-*"]
     assert osmem.indices() == ["apps-2026.11.26"]
     assert osmem.mapping("apps-2026.11.26")["seq"]["type"] == "keyword"
+
+
+async def test_a_legacy_index_template_goes_to_the_legacy_api_and_is_applied(
+    osmem: Osmem, tmp_path: Path
+) -> None:
+    template = {"order": 5, "mappings": {"properties": {"seq": {"type": "keyword"}}}}
+    cfg = config(osmem.url, tmp_path, **{"template": template, "template-name": "old"})
+    async with Harness(cfg) as h:
+        await h.plugin("src").send(msgs(3))
+        await h.wait_for(lambda: h.plugin("src").acked == 3)
+    (index,) = osmem.indices()
+    assert osmem.mapping(index)["seq"]["type"] == "keyword"
+    with pytest.raises(OsmemHttpError):
+        osmem.request("GET", "/_index_template/old")  # not installed as a composable one
 
 
 async def test_a_dead_url_in_the_list_fails_over_to_the_live_one(

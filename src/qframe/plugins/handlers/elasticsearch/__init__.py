@@ -78,7 +78,8 @@ class ElasticsearchHandler(DeliveringHandler):
         )
         template: dict[str, Any] | str = Field(
             "",
-            description="index template installed at start: a mapping, JSON text or a file path",
+            description="index template installed at start (composable, or legacy with "
+            "mappings/settings at the top): a mapping, JSON text or a file path",
         )
         template_name: str = Field("qframe", description="name of the installed index template")
         pipeline: str = Field("", description="ingest pipeline the documents go through")
@@ -156,22 +157,38 @@ class ElasticsearchHandler(DeliveringHandler):
         return t
 
     async def _install_template(self) -> None:
-        """PUT the index template, retrying until the server answers; documents wait for it."""
+        """PUT the index template, retrying until the server answers; documents wait for it.
+
+        A composable template (``template: {mappings: …}``, Elasticsearch 7.8+ and
+        OpenSearch) goes to ``/_index_template``; a legacy one (``mappings``/``settings``
+        at the top) to ``/_template``.  A server without the composable API (Elasticsearch
+        before 7.8) gets the composable template in the legacy form.
+        """
         name = self.options.template_name
-        status, text = await self.setup_request(
-            "index template",
-            "PUT",
-            f"/_index_template/{name}",
-            lambda st: st not in (401, 403, 408, 429),
-            data=orjson.dumps(self._template),
-            headers={"Content-Type": "application/json"},
+        body = self._template or {}
+        legacy = is_legacy_template(body)
+        status, text = await self._put_template(
+            f"/_template/{name}" if legacy else f"/_index_template/{name}", body
         )
+        if not legacy and (status in (404, 405) or "no handler found" in text.lower()):
+            self.log.info("no composable index templates here: installing %s as legacy", name)
+            status, text = await self._put_template(f"/_template/{name}", as_legacy(body))
         if status < 300:
             self.log.info("index template %s installed", name)
         else:
             self.log.error("index template refused (%d): %s", status, text[:500])
             self.metrics.inc("template_errors")
         self._template_ready.set()
+
+    async def _put_template(self, path: str, body: dict[str, Any]) -> tuple[int, str]:
+        return await self.setup_request(
+            "index template",
+            "PUT",
+            path,
+            lambda st: st not in (401, 403, 408, 429),
+            data=orjson.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
 
     async def ready(self) -> None:
         if not self._template_ready.is_set():
@@ -194,3 +211,19 @@ class ElasticsearchHandler(DeliveringHandler):
 
     def encode(self, m: Message) -> bytes | None:  # replaced per instance in __init__
         return self.encoder.encode(m)
+
+
+def is_legacy_template(t: dict[str, Any]) -> bool:
+    """A legacy (``/_template``) body has its mappings/settings/aliases at the top level."""
+    return "template" not in t and any(k in t for k in ("mappings", "settings", "aliases"))
+
+
+def as_legacy(t: dict[str, Any]) -> dict[str, Any]:
+    """A composable index template in the legacy form (``priority`` becomes ``order``)."""
+    out: dict[str, Any] = {"index_patterns": t.get("index_patterns", [])}
+    if "priority" in t:
+        out["order"] = t["priority"]
+    if "version" in t:
+        out["version"] = t["version"]
+    out.update(t.get("template") or {})
+    return out
