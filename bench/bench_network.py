@@ -194,7 +194,19 @@ input(type="imtcp" address="127.0.0.1" port="{port}" ruleset="bench" supportOcte
         shutil.rmtree(work, ignore_errors=True)  # dirty pages dropped, not written back later
 
 
-def bench_qframe_tcp(tmp: Path, data: Path, n: int) -> tuple[float, float]:
+def json_lines_file(data: Path, tmp: Path) -> Path:
+    """The Apache lines as JSON objects (message plus three fields), one per line."""
+    import orjson
+
+    out = tmp / "json-lines.txt"
+    with open(data, "rb") as f, open(out, "wb") as o:
+        for i, line in enumerate(f):
+            rec = {"message": line.rstrip(b"\n").decode(), "app": "web", "status": 200, "n": i}
+            o.write(orjson.dumps(rec) + b"\n")
+    return out
+
+
+def bench_qframe_tcp(tmp: Path, data: Path, n: int, fmt: str = "line") -> tuple[float, float]:
     port = free_port()
     work = Path(tempfile.mkdtemp(prefix="qframe-", dir=tmp))
     out = work / "out.json"
@@ -203,7 +215,7 @@ def bench_qframe_tcp(tmp: Path, data: Path, n: int) -> tuple[float, float]:
         f"""log: {{level: warn}}
 data-dir: {work / "data"}
 collector:
-  tcp: {{bind-host: 127.0.0.1, bind-port: {port}}}
+  tcp: {{bind-host: 127.0.0.1, bind-port: {port}, format: {fmt}}}
 handler:
   out: {{kind: log, inputs: [tcp], format: json, path: "{out}"}}
 """
@@ -372,6 +384,23 @@ def main() -> int:
             n / max(0.01, statistics.median(x[1] for x in q)),
             "lines/cpu-s",
             "qframe tcp -> log json: lines per CPU-second of the daemon (one core)",
+        )
+        jdata = json_lines_file(data, tmp)
+        js = [bench_qframe_tcp(tmp, jdata, n, "json") for _ in range(rounds)]
+        report(
+            "network",
+            "tcp_json_lines_per_s",
+            statistics.median(x[0] for x in js),
+            "lines/s",
+            f"qframe tcp format json (message + 3 fields per line) -> log json, {n} lines,"
+            f" one connection, median of {rounds}",
+        )
+        report(
+            "network",
+            "tcp_json_lines_per_cpu_s",
+            n / max(0.01, statistics.median(x[1] for x in js)),
+            "lines/cpu-s",
+            "qframe tcp format json -> log json: lines per CPU-second of the daemon",
         )
         for variant, runs in r.items():
             if not runs:

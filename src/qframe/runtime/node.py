@@ -31,12 +31,21 @@ _get_success = attrgetter("source_success")
 _get_path = attrgetter("source_path")
 
 
+def _uniform(batch: list[Message]) -> bool:
+    """A UniformBatch's messages differ only in their text: the first one speaks for all."""
+    return type(batch) is UniformBatch and bool(batch)
+
+
 def _start_paths(batch: list[Message], name: str) -> None:
     """A collector's messages whose source_path is empty start it with the collector."""
-    if not all(map(_get_path, batch)):  # a C loop: collectors usually set it themselves
-        for m in batch:
-            if not m.source_path:
-                m.source_path.append(name)
+    if _uniform(batch):
+        if batch[0].source_path:
+            return
+    elif all(map(_get_path, batch)):  # a C loop: collectors usually set it themselves
+        return
+    for m in batch:
+        if not m.source_path:
+            m.source_path.append(name)
 
 
 def _extend_paths(batch: list[Message], name: str) -> None:
@@ -83,6 +92,11 @@ class Node:
             node, mode = subs[0]
             if mode is None:
                 return [(node, batch)]
+            if _uniform(batch):
+                ok = batch[0].source_success is mode
+                if not ok:
+                    ack(batch)
+                return [(node, batch)] if ok else []
             if mode is True and all(map(_get_success, batch)):  # the usual case, a C loop
                 return [(node, batch)]
             sel = [m for m in batch if m.source_success is mode]
