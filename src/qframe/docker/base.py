@@ -45,6 +45,12 @@ class DockerOptions(PluginOptions):
     tls_key: str = Field("", description="client key file for tcp:// with TLS")
     tls_verify: bool = Field(False, description="use TLS for tcp:// even without a CA file")
     timeout: Duration = Field("10s", description="connect and request timeout (not for streams)")
+    tcp_keepalive: Duration = Field(
+        "30s",
+        ge=0,
+        description="tcp:// engines: silence before TCP keepalive probes, so a vanished "
+        "engine is noticed (0: off)",
+    )
     reconnect_max: Duration = Field(
         "30s", description="longest wait between attempts to reach the engine"
     )
@@ -87,6 +93,7 @@ class DockerCollector(Collector):
             tls_key=o.tls_key,
             tls_verify=o.tls_verify,
             timeout=o.timeout,
+            keepalive=o.tcp_keepalive,
         )
         self.cache = ContainerCache(self.client)
         self._connect_lock = asyncio.Lock()

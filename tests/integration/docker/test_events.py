@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from qframe.testing import Harness, wait_until
 from tests.integration.docker.helpers import of, pipeline
+from tests.services import free_port, require_binary
 from tests.services.podman import IMAGE, PodmanService
 
 
@@ -84,3 +90,53 @@ async def test_action_and_label_filters_keep_only_the_matching_events(
         await wait_until(lambda: len(of(out, keep)) >= 2, timeout=20)
     assert [m.fields["action"] for m in of(out, keep)] == ["start", "remove"]
     assert of(out, other) == []
+
+
+@pytest.fixture
+def tcp_engine(podman: PodmanService) -> Iterator[int]:
+    """Podman's API socket behind socat on a TCP port: a tcp:// engine."""
+    socat = require_binary("socat")
+    port = free_port()
+    proxy = subprocess.Popen(
+        [
+            socat,
+            f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr",
+            f"UNIX-CONNECT:{podman.docker_host[len('unix://') :]}",
+        ]
+    )
+    try:
+        yield port
+    finally:
+        proxy.terminate()
+        proxy.wait()
+
+
+def keepalive_timers(port: int) -> tuple[list[float], int]:
+    """(seconds left on each keepalive timer, connections) of our connections to port."""
+    listing = subprocess.run(
+        [require_binary("ss"), "-tnoH", "state", "established", f"( dport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    units = {"ms": 0.001, "sec": 1.0, "min": 60.0}
+    found = re.findall(r"timer:\(keepalive,([\d.]+)(ms|sec|min)", listing)
+    return [float(v) * units[u] for v, u in found], len(listing.splitlines())
+
+
+async def test_connections_to_a_tcp_engine_send_keepalive_probes_after_tcp_keepalive(
+    podman: PodmanService, tcp_engine: int, tmp_path: Path
+) -> None:
+    """An engine whose host vanished without closing is noticed within seconds, not hours."""
+    cfg = pipeline(
+        f"tcp://127.0.0.1:{tcp_engine}", tmp_path, {"docker-events": {"tcp-keepalive": "7s"}}
+    )
+    async with Harness(cfg) as h:
+        await wait_until(lambda: h.plugin("docker-events").watcher.connections > 0)
+        name = podman.unique("ka")
+        podman.run(name)
+        await wait_until(lambda: bool(of(h.captured("out"), name)))  # events flow over TCP
+        timers, connections = keepalive_timers(tcp_engine)
+    podman.rm(name)
+    assert connections >= 1 and len(timers) == connections  # every one has the timer
+    assert max(timers) <= 7.0  # not the system's two hours
