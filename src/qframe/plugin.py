@@ -74,6 +74,11 @@ class Plugin:
     async def on_tick(self) -> None:
         """Called every tick (global ``tick`` or own ``ticker-ms``) when overridden."""
 
+    def adopt(self, previous: Plugin) -> None:
+        """On a reload (SIGHUP), before :meth:`start`: ``previous`` is the stopped instance
+        of the same name and kind in the pipeline being replaced.  Take over state worth
+        keeping (an index, a cache); its options may have changed.  Default: nothing."""
+
     # -- Back channel ------------------------------------------------------------
     def on_request(self, request: Any, reply: asyncio.Future[Any]) -> None:
         """Answer a Back-channel request: set ``reply``'s result now or later.

@@ -108,13 +108,28 @@ class Daemon:
         logging.getLogger("qframe").setLevel(LEVELS.get(spec.log_level, logging.INFO))
         for w in spec.warnings:
             log.warning("%s", w)
-        await self.pipeline.shutdown()
+        old = self.pipeline
+        await old.shutdown()
         new = Pipeline(spec, self.registry.plugins)
+        _hand_over(old, new)
         try:
             await new.start()
         except StartupError as exc:
             log.error("reload failed to start (%s); restarting the previous pipeline", exc)
             new = Pipeline(old_spec, self.registry.plugins)
+            _hand_over(old, new)
             await new.start()
         self.pipeline = new
         log.info("reloaded: %d instances", len(new.nodes))
+
+
+def _hand_over(old: Pipeline, new: Pipeline) -> None:
+    """Each new instance may adopt the state of the stopped one of the same name and kind."""
+    for key, node in new.nodes.items():
+        before = old.nodes.get(key)
+        if before is None or before.spec.kind != node.spec.kind:
+            continue
+        try:
+            node.plugin.adopt(before.plugin)
+        except Exception as exc:  # a plugin's bug: it starts afresh
+            log.error("%s could not take over its previous state: %r", key, exc, exc_info=exc)

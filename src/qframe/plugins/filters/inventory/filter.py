@@ -11,7 +11,7 @@ from typing import Any
 from ....inventory import ContainerQuery, ContainerReply
 from ....message import KIND_EVENT, ContainerInfo, Message
 from ....options import Duration, Field, PluginOptions
-from ....plugin import Filter
+from ....plugin import Filter, Plugin
 from .index import ContainerIndex, Entry, norm_id
 from .waiting import Held, Key, PendingQuery, WaitIndex, describe_keys, message_keys, query_keys
 
@@ -107,6 +107,12 @@ class InventoryFilter(Filter):
         self._stopping = False
 
     # -- life --------------------------------------------------------------------------
+    def adopt(self, previous: Plugin) -> None:
+        """After a reload the containers known so far, those in their grace period too,
+        are kept: docker-events only replays the running ones."""
+        if isinstance(previous, InventoryFilter):
+            self.index = previous.index
+
     async def start(self) -> None:
         self._stopping = False
         self.spawn(self._release_expired(), "held-messages")
