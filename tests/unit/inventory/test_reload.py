@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import yaml
@@ -20,6 +21,8 @@ async def test_a_reload_keeps_the_containers_known_including_those_just_gone(
     cfg = tmp_path / "qframe.yml"
     cfg.write_text(yaml.safe_dump(pipeline(retain="1h")))
     registry = make_registry()
+    qlog = logging.getLogger("qframe")
+    level = qlog.level  # a reload sets the daemon's log level: given back at the end
     source = ConfigSource(str(cfg))
     daemon = Daemon(source, registry)
     run = asyncio.ensure_future(daemon.run(source.load(registry)))
@@ -49,4 +52,6 @@ async def test_a_reload_keeps_the_containers_known_including_those_just_gone(
         assert gone is not None and gone.info.name == "db"
     finally:
         daemon.request_stop()
-        assert await asyncio.wait_for(run, 30) == 0
+        code = await asyncio.wait_for(run, 30)
+        qlog.setLevel(level)
+    assert code == 0
