@@ -1,0 +1,110 @@
+"""A tcp:// engine behind mutual TLS (Podman's API socket behind socat's OpenSSL listener)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qframe.testing import Harness, wait_until
+from tests.integration.docker.helpers import of, pipeline
+from tests.services import free_port, require_binary
+from tests.services.podman import PodmanService
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run([require_binary("openssl"), *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, all from the CA."""
+    d = tmp_path_factory.mktemp("pki")
+    _openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=qframe test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=d,
+    )  # fmt: skip
+    for name, ext in (
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ):
+        (d / f"{name}.ext").write_text(ext)
+        _openssl(
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=qframe {name}",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d,
+        )  # fmt: skip
+        _openssl(
+            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
+            cwd=d,
+        )  # fmt: skip
+    return d
+
+
+@pytest.fixture
+def tls_engine(podman: PodmanService, pki: Path) -> Iterator[int]:
+    """The engine on a TCP port that speaks TLS only to clients with a certificate of the CA."""
+    port = free_port()
+    proxy = subprocess.Popen(
+        [
+            require_binary("socat"),
+            f"OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,"
+            f"cert={pki / 'server.pem'},key={pki / 'server.key'},cafile={pki / 'ca.pem'},verify=1",
+            f"UNIX-CONNECT:{podman.docker_host[len('unix://') :]}",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield port
+    finally:
+        proxy.terminate()
+        proxy.wait()
+
+
+async def test_events_arrive_from_an_engine_that_asks_for_a_client_certificate(
+    podman: PodmanService, tls_engine: int, pki: Path, tmp_path: Path
+) -> None:
+    tls = {"tls-ca": str(pki / "ca.pem"), "tls-cert": str(pki / "client.pem")}
+    tls["tls-key"] = str(pki / "client.key")
+    cfg = pipeline(f"tcp://127.0.0.1:{tls_engine}", tmp_path, {"docker-events": tls})
+    async with Harness(cfg) as h:
+        events = h.plugin("docker-events")
+        await wait_until(lambda: events.watcher.connections > 0, timeout=20)
+        name = podman.unique("tls")
+        cid = podman.run(name)
+        await wait_until(
+            lambda: any(m.fields["action"] == "start" for m in of(h.captured("out"), name))
+        )
+        assert events.metrics.state == "ok"
+    podman.rm(name)
+    start = next(m for m in of(h.captured("out"), name) if m.fields["action"] == "start")
+    assert start.container is not None and start.container.id == cid  # inspected over TLS too
+
+
+async def test_without_a_client_certificate_the_plugin_is_degraded_and_says_why(
+    tls_engine: int, pki: Path, tmp_path: Path
+) -> None:
+    cfg = pipeline(
+        f"tcp://127.0.0.1:{tls_engine}",
+        tmp_path,
+        {"docker-events": {"tls-ca": str(pki / "ca.pem"), "reconnect-max": "1s"}},
+    )
+    async with Harness(cfg) as h:
+        events = h.plugin("docker-events")
+        await wait_until(lambda: events.metrics.state == "degraded", timeout=20)
+        reason = events.metrics.state_reason
+        assert events.watcher.connections == 0
+    assert reason.startswith("docker engine unavailable: ")  # (the TLS alert or a reset)
