@@ -287,8 +287,12 @@ class Message:
         elif tag not in t:
             t.append(tag)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The canonical form: DESIGN §2 keys, ``@timestamp`` for time, empty parts left out."""
+    def to_dict(self, _containers: dict[int, Any] | None = None) -> dict[str, Any]:
+        """The canonical form: DESIGN §2 keys, ``@timestamp`` for time, empty parts left out.
+
+        ``_containers`` (for encoders of a batch): a cache, by identity, of each container
+        already encoded, whose ``container`` is then that JSON (an ``orjson.Fragment``).
+        """
         d: dict[str, Any] = {"@timestamp": format_time(self.time)}
         if self.id:
             d["id"] = self.id
@@ -307,8 +311,17 @@ class Message:
             d["tags"] = self._tags
         if self._fields:
             d["fields"] = self._fields
-        if self.container is not None:
-            d["container"] = self.container.to_dict()
+        c = self.container
+        if c is not None:
+            if _containers is None:
+                d["container"] = c.to_dict()
+            else:
+                frag = _containers.get(id(c))
+                if frag is None:  # c lives as long as the batch: its id is not reused meanwhile
+                    frag = _containers[id(c)] = orjson.Fragment(
+                        orjson.dumps(c.to_dict(), default=_json_default)
+                    )
+                d["container"] = frag
         if self.metric is not None:
             d["metric"] = self.metric.to_dict()
         return d
@@ -431,11 +444,12 @@ def json_lines(batch: list[Message]) -> bytes:
         return head + _json_strings(list(map(_get_message, batch)), tail + head) + tail
     out: list[bytes] = []
     put = out.append
+    containers: dict[int, Any] = {}
     i, n = 0, len(batch)
     while i < n:
         m = batch[i]
         i += 1
-        line = dumps(m.to_dict(), default=_json_default)
+        line = dumps(m.to_dict(containers), default=_json_default)
         put(line)
         put(b"\n")
         if not _plain(m):

@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import calendar
+import struct
 import time
+from functools import partial
 from typing import Any, NamedTuple
 
 import orjson
@@ -25,6 +27,8 @@ STDERR = 2
 STREAM_NAMES = {0: "stdin", STDOUT: "stdout", STDERR: "stderr"}
 HEADER = 8
 MAX_FRAME = 64 * 1024 * 1024
+_HEADER = struct.Struct(">B3sL")  # stream, padding (must be zeros), size
+_PAD = b"\0\0\0"
 
 
 class LogLine(NamedTuple):
@@ -34,16 +38,26 @@ class LogLine(NamedTuple):
     truncated: bool = False
 
 
+#: ``LogLine`` from a tuple without the Python-level ``__new__`` of a NamedTuple (hot path)
+_line = partial(tuple.__new__, LogLine)
+
+
 class _TsParser:
     """RFC 3339 timestamps as the engine writes them → ns; caches the seconds part."""
 
     def __init__(self) -> None:
         self._cache: dict[bytes, int] = {}
+        self._last_key = b""
+        self._last_sec = 0
 
     def __call__(self, b: bytes) -> int | None:
         if len(b) < 20 or b[10] != 0x54:  # "T"
             return None
         key = b[:19]
+        if key == self._last_key and len(b) == 30 and b[29] == 0x5A and b[19] == 0x2E:
+            digits = b[20:29]  # the engine's usual form: nanoseconds, Z, the same second
+            if digits.isdigit():
+                return self._last_sec * 1_000_000_000 + int(digits)
         sec = self._cache.get(key)
         if sec is None:
             try:
@@ -53,6 +67,7 @@ class _TsParser:
             if len(self._cache) > 4096:
                 self._cache.clear()
             self._cache[key] = sec
+        self._last_key, self._last_sec = key, sec
         i = 19
         n = len(b)
         frac = 0
@@ -128,18 +143,26 @@ class LogDecoder:
             return out
         pos = 0
         n = len(buf)
+        if n < HEADER:
+            return out
+        data = bytes(buf)  # one copy; the frames are sliced from it
+        unpack = _HEADER.unpack_from
         while n - pos >= HEADER:
-            st = buf[pos]
-            if st > 2 or buf[pos + 1] or buf[pos + 2] or buf[pos + 3]:
-                raise DockerProtocolError(f"not a log frame header: {bytes(buf[pos : pos + 8])!r}")
-            size = int.from_bytes(buf[pos + 4 : pos + 8], "big")
+            st, pad, size = unpack(data, pos)
+            if st > 2 or pad != _PAD:
+                raise DockerProtocolError(f"not a log frame header: {data[pos : pos + 8]!r}")
             if size > MAX_FRAME:
                 raise DockerProtocolError(f"log frame of {size} bytes")
-            if n - pos - HEADER < size:
-                break
             start = pos + HEADER
-            self._frame(st, bytes(buf[start : start + size]), out)
             pos = start + size
+            if pos > n:
+                pos = start - HEADER
+                break
+            payload = data[start:pos]
+            if size and payload.find(b"\n") == size - 1:  # the usual frame: one whole line
+                self._entry(st, payload[:-1], True, out)
+            else:
+                self._frame(st, payload, out)
         if pos:
             del buf[:pos]
         return out
@@ -182,7 +205,7 @@ class LogDecoder:
             if len(text) > self.max_line:
                 out.append(LogLine(stream, ts, text[: self.max_line], True))
             else:
-                out.append(LogLine(stream, ts, text))
+                out.append(_line((stream, ts, text, False)))
             return
         trunc = len(text) > self.max_line
         self._partial[stream] = [ts, bytearray(text[: self.max_line]), trunc]

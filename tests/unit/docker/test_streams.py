@@ -137,3 +137,35 @@ def test_json_lines_without_any_newline_are_refused_past_the_limit() -> None:
     dec = JsonLines(max_line=100)
     with pytest.raises(DockerProtocolError):
         dec.feed(b"x" * 200)
+
+
+def test_an_empty_frame_is_no_line_and_the_next_frame_decodes() -> None:
+    d = LogDecoder()
+    empty = bytes([1, 0, 0, 0, 0, 0, 0, 0])
+    line = b"2026-11-26T05:00:00.000000001Z hi\n"
+    framed = bytes([2, 0, 0, 0]) + len(line).to_bytes(4, "big") + line
+    assert d.feed(empty + framed) == [LogLine(2, 1795669200_000000001, b"hi")]
+
+
+def test_consecutive_timestamps_of_one_second_and_then_another_parse_exactly() -> None:
+    d = LogDecoder()
+    stamps = [
+        b"2026-11-26T05:00:00.000000001Z",
+        b"2026-11-26T05:00:00.999999999Z",
+        b"2026-11-26T05:00:00.5Z",
+        b"2026-11-26T05:00:01.000000000Z",
+        b"2026-11-26T05:00:01.000000002+01:00",
+    ]
+    data = b""
+    for i, ts in enumerate(stamps):
+        payload = ts + b" l%d\n" % i
+        data += bytes([1, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+    got = [ln.ts_ns for ln in d.feed(data)]
+    assert got == [parse_ts_ns(ts) for ts in stamps]
+    assert got[:4] == [
+        1795669200_000000001,
+        1795669200_999999999,
+        1795669200_500000000,
+        1795669201_000000000,
+    ]
+    assert got[4] == 1795669201_000000002 - 3600 * 10**9

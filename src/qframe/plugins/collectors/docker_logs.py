@@ -22,7 +22,7 @@ from ...docker import (
 from ...docker.events import EventWatcher
 from ...docker.positions import AckTracker, CheckpointFile, LineCounter, Position
 from ...docker.streams import STREAM_NAMES, LogDecoder, LogLine
-from ...message import KIND_LOG, ContainerInfo, Delivery, Message
+from ...message import ContainerInfo, Delivery, Message, SharedFields, new_log
 from ...options import Bytes, Duration, Field
 
 CHECKPOINT = "positions.json"
@@ -406,19 +406,26 @@ class DockerLogsCollector(DockerCollector):
         batch: list[Message] = []
         replayed = 0
         now = time.time()
+        name = self.name
+        # one fields dict per stream for the whole read (copied if a filter changes it)
+        fields = {k: SharedFields(stream=v) for k, v in STREAM_NAMES.items()}
+        stdout = fields[1]
+        accept = counter.accept
         for ln in lines:
             ts = ln.ts_ns
-            seq = counter.accept(ts)
+            seq = accept(ts)
             if seq < 0:
                 replayed += 1
                 continue
-            m = Message(
+            m = new_log(
                 ln.text.decode("utf-8", "replace"),
                 ts / 1e9 if ts else now,
-                KIND_LOG,
-                id=f"{cid}:{ts}:{seq}",
-                fields={"stream": STREAM_NAMES.get(ln.stream, "stdout")},
-                container=info,
+                "",
+                [name],
+                f"{cid}:{ts}:{seq}",
+                fields.get(ln.stream, stdout),
+                None,
+                info,
             )
             if ln.truncated:
                 m.add_tag("_truncated")
