@@ -318,9 +318,15 @@ class StreamServer:
             self._server = None
 
 
-def tls_context(cert: str, key: str) -> ssl.SSLContext:
-    """A server-side TLS context from PEM files (raises OSError/ssl.SSLError when unusable)."""
+def tls_context(cert: str, key: str, client_ca: str = "") -> ssl.SSLContext:
+    """A server-side TLS context from PEM files (raises OSError/ssl.SSLError when unusable).
+
+    With ``client_ca`` clients must present a certificate that CA signed (mutual TLS).
+    """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key or None)
+    if client_ca:
+        ctx.load_verify_locations(cafile=client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx

@@ -13,36 +13,13 @@ import pytest
 from qframe.testing import Harness, wait_until
 from tests.integration.docker.helpers import of, pipeline
 from tests.services import free_port, require_binary
+from tests.services.pki import make_pki
 from tests.services.podman import PodmanService
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    subprocess.run([require_binary("openssl"), *args], cwd=cwd, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CA, a server certificate for 127.0.0.1 and a client certificate, all from the CA."""
-    d = tmp_path_factory.mktemp("pki")
-    _openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        "-subj", "/CN=qframe test CA", "-keyout", "ca.key", "-out", "ca.pem", cwd=d,
-    )  # fmt: skip
-    for name, ext in (
-        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
-        ("client", "extendedKeyUsage=clientAuth\n"),
-    ):
-        (d / f"{name}.ext").write_text(ext)
-        _openssl(
-            "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=qframe {name}",
-            "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=d,
-        )  # fmt: skip
-        _openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem",
-            cwd=d,
-        )  # fmt: skip
-    return d
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 from qframe.message import Message
 from qframe.testing import Harness, wait_until
 from tests.services import require_binary
+from tests.services.pki import make_pki
 
 from .helpers import (
     container,
@@ -308,6 +309,32 @@ async def test_tls_clients_are_served_when_a_certificate_is_configured(
         await send_lines(port, [b"plain text"])
         await h.wait_for(lambda: len(h.captured("out")) == 5000)
     assert texts(h) == [f"secret {i}" for i in range(5000)]
+
+
+async def test_with_a_client_ca_only_clients_with_its_certificates_are_served(
+    tmp_path: Path,
+) -> None:
+    pki = make_pki(tmp_path)
+    opts = {"tls-cert": str(pki / "server.pem"), "tls-key": str(pki / "server.key")}
+    opts["tls-client-ca"] = str(pki / "ca.pem")
+    async with Harness(tcp_pipeline(**opts)) as h:
+        port = h.plugin("tcp").address[1]
+        anonymous = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        try:  # refused during the handshake, or its first read fails
+            r, w = await asyncio.open_connection("127.0.0.1", port, ssl=anonymous)
+            w.write(b"anonymous\n")
+            await w.drain()
+            assert await asyncio.wait_for(r.read(), 10) == b""
+        except (ssl.SSLError, ConnectionError):
+            pass
+        trusted = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        trusted.load_cert_chain(str(pki / "client.pem"), str(pki / "client.key"))
+        _, w = await asyncio.open_connection("127.0.0.1", port, ssl=trusted)
+        w.write(b"from a known client\n")
+        await w.drain()
+        w.close()
+        await h.wait_for(lambda: len(h.captured("out")) == 1)
+    assert texts(h) == ["from a known client"]
 
 
 async def test_the_inventory_names_the_sender_by_ip_and_an_unknown_one_goes_on_without() -> None:

@@ -37,8 +37,9 @@ def test_each_fast_message_has_its_own_mutable_parts() -> None:
 def test_an_unknown_encoding_or_a_key_without_a_certificate_is_a_config_error() -> None:
     with pytest.raises(ValidationError, match="unknown encoding"):
         TcpCollector.Options.model_validate({"encoding": "klingon"})
-    with pytest.raises(ValidationError, match="tls-key needs tls-cert"):
-        TcpCollector.Options.model_validate({"tls-key": "/k.pem"})
+    for lone in ("tls-key", "tls-client-ca"):
+        with pytest.raises(ValidationError, match="tls-key and tls-client-ca need tls-cert"):
+            TcpCollector.Options.model_validate({lone: "/x.pem"})
     with pytest.raises(ValidationError, match="not ASCII-compatible"):
         TcpCollector.Options.model_validate({"encoding": "utf-16"})
     assert TcpCollector.Options.model_validate({"encoding": "latin-1"}).encoding == "latin-1"

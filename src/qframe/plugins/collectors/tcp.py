@@ -42,6 +42,9 @@ class TcpCollector(Collector):
     message and whose other keys become fields (a line that is not a JSON object is
     forwarded as text, tagged ``_jsonparsefailure`` and counted).
 
+    TLS: ``tls-cert``/``tls-key`` serve TLS (1.2 or later); with ``tls-client-ca`` only
+    clients presenting a certificate signed by that CA are served (mutual TLS).
+
     Backpressure: lines are handed to the pipeline in batches, one per read; while the
     pipeline is full the collector stops reading that connection, so the kernel makes
     the sender wait and nothing that was accepted is lost (also at shutdown).
@@ -83,6 +86,9 @@ class TcpCollector(Collector):
         )
         tls_cert: str = Field("", description="PEM certificate (chain) file: serve TLS when set")
         tls_key: str = Field("", description="PEM private key file for tls-cert")
+        tls_client_ca: str = Field(
+            "", description="PEM CA file: clients must present a certificate it signed"
+        )
         inventory: str = Field(
             "", description="inventory instance to look senders up by IP (empty: off)"
         )
@@ -104,8 +110,8 @@ class TcpCollector(Collector):
 
         @model_validator(mode="after")
         def _tls_pair(self) -> TcpCollector.Options:
-            if self.tls_key and not self.tls_cert:
-                raise ValueError("tls-key needs tls-cert")
+            if (self.tls_key or self.tls_client_ca) and not self.tls_cert:
+                raise ValueError("tls-key and tls-client-ca need tls-cert")
             return self
 
     def __init__(self, *a: Any, **kw: Any) -> None:
@@ -124,7 +130,7 @@ class TcpCollector(Collector):
             raise ValueError("max-line-bytes must be at least 1 byte")
         tls = None
         if o.tls_cert:
-            tls = tls_context(o.tls_cert, o.tls_key)
+            tls = tls_context(o.tls_cert, o.tls_key, o.tls_client_ca)
         if o.inventory:
             self._inv = InventoryCache.for_collector(self, o.inventory, o.inventory_timeout_ms)
         self.server = StreamServer(
@@ -140,7 +146,7 @@ class TcpCollector(Collector):
             "listening on %s:%d (%s%s)",
             *self.address,
             o.format,
-            ", TLS" if tls else "",
+            (", TLS with client certificates" if o.tls_client_ca else ", TLS") if tls else "",
         )
 
     async def run(self) -> None:
