@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from pydantic import model_validator
 
 from ..errors import QframeError
 from ..inventory import ContainerQuery, ContainerReply
 from ..message import ContainerInfo
 from ..options import Bytes, Duration, Field, PluginOptions
 from ..plugin import Plugin
-from .stream import Connection
+from .stream import Connection, tls_context
 
-__all__ = ["InventoryCache", "StreamLimits", "stream_limits"]
+__all__ = ["InventoryCache", "StreamLimits", "server_tls", "stream_limits"]
 
 
 class StreamLimits(PluginOptions):
     """Options of a collector that serves TCP connections (tcp, gelf over TCP)."""
+
+    tls_cert: str = Field("", description="PEM certificate (chain) file: serve TLS when set")
+    tls_key: str = Field("", description="PEM private key file for tls-cert")
+    tls_client_ca: str = Field(
+        "", description="PEM CA file: clients must present a certificate it signed"
+    )
 
     idle_timeout: Duration = Field(
         0.0, ge=0, description="close a connection that sent nothing for this long (0: never)"
@@ -29,6 +38,19 @@ class StreamLimits(PluginOptions):
         description="bytes read from all connections together and not yet handed on; "
         "reading pauses above it",
     )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> StreamLimits:
+        if (self.tls_key or self.tls_client_ca) and not self.tls_cert:
+            raise ValueError("tls-key and tls-client-ca need tls-cert")
+        return self
+
+
+def server_tls(options: StreamLimits) -> ssl.SSLContext | None:
+    """The TLS context of ``tls-cert``/``tls-key``/``tls-client-ca``, or None (plain TCP)."""
+    if not options.tls_cert:
+        return None
+    return tls_context(options.tls_cert, options.tls_key, options.tls_client_ca)
 
 
 def stream_limits(plugin: Plugin, options: StreamLimits) -> dict[str, Any]:

@@ -9,19 +9,23 @@ import logging
 import os
 import random
 import socket
+import ssl
 import struct
 import time
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import graypy
 import orjson
 import pygelf
 import pytest
+from pydantic import ValidationError
 
-from qframe.plugins.collectors.gelf import udp_kernel_drops
+from qframe.plugins.collectors.gelf import GelfCollector, udp_kernel_drops
 from qframe.testing import Harness
+from tests.services.pki import make_pki
 
 from .helpers import (
     container,
@@ -331,6 +335,49 @@ async def test_the_inventory_adds_its_record_by_container_id_or_by_sender_ip() -
     assert got["by ip"].container == local
     ghost = got["unknown id"].container
     assert ghost is not None and ghost.id == "f" * 64 and ghost.name == "ghost"
+
+
+async def test_graypy_and_pygelf_over_tls_arrive_and_a_client_without_a_certificate_does_not(
+    pylogger: logging.Logger, tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path)
+    ca = str(pki / "ca.pem")
+    tls = {"tls-cert": str(pki / "server.pem"), "tls-key": str(pki / "server.key")}
+    async with Harness(gelf_pipeline("tcp", **tls, **{"tls-client-ca": ca})) as h:
+        port = h.plugin("gelf").address[1]
+        mine = {"certfile": str(pki / "client.pem"), "keyfile": str(pki / "client.key")}
+        gray = graypy.GELFTLSHandler("127.0.0.1", port, validate=True, ca_certs=ca, **mine)
+        gray.addFilter(lambda r: setattr(r, "client", "graypy") or True)
+        pyg = pygelf.GelfTlsHandler(
+            host="127.0.0.1", port=port, validate=True, ca_certs=ca, include_extra_fields=True,
+            **mine,
+        )  # fmt: skip
+        pyg.addFilter(lambda r: setattr(r, "client", "pygelf") or True)
+        pylogger.addHandler(gray)
+        pylogger.addHandler(pyg)
+        for i in range(20):
+            await asyncio.to_thread(pylogger.warning, "secret %d", i, extra={"k": i})
+        anonymous = ssl.create_default_context(cafile=ca)
+        try:  # refused during the handshake, or its first read fails
+            r, w = await asyncio.open_connection("127.0.0.1", port, ssl=anonymous)
+            w.write(orjson.dumps({"short_message": "anonymous", "_client": "raw"}) + b"\0")
+            await w.drain()
+            assert await asyncio.wait_for(r.read(), 10) == b""
+        except (ssl.SSLError, ConnectionError):
+            pass
+        await h.wait_for(lambda: len(h.captured("out")) == 40, what="40 messages over TLS")
+    got = by_client(h)
+    assert sorted(got) == ["graypy", "pygelf"]
+    for client in ("graypy", "pygelf"):
+        assert [m.message for m in got[client]] == [f"secret {i}" for i in range(20)]
+        assert [m.fields["k"] for m in got[client]] == list(range(20))
+
+
+def test_tls_options_need_gelf_over_tcp() -> None:
+    with pytest.raises(ValidationError, match="tls-cert needs protocol: tcp"):
+        GelfCollector.Options.model_validate({"tls-cert": "/c.pem"})
+    with pytest.raises(ValidationError, match="need tls-cert"):
+        GelfCollector.Options.model_validate({"protocol": "tcp", "tls-client-ca": "/ca.pem"})
 
 
 async def test_gelf_over_tcp_gets_the_senders_container_from_the_inventory() -> None:

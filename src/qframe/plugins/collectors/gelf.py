@@ -7,6 +7,8 @@ import socket
 import time
 from typing import Any, Literal
 
+from pydantic import model_validator
+
 from ...message import ContainerInfo, Message
 from ...net.gelf import (
     CHUNK_MAGIC,
@@ -17,7 +19,7 @@ from ...net.gelf import (
     to_message,
 )
 from ...net.stream import Connection, StreamServer
-from ...net.support import InventoryCache, StreamLimits, stream_limits
+from ...net.support import InventoryCache, StreamLimits, server_tls, stream_limits
 from ...options import Bytes, Duration, Field
 from ...plugin import Collector
 
@@ -41,7 +43,8 @@ class GelfCollector(Collector):
     - ``protocol: tcp``: uncompressed JSON payloads each ended by a NUL byte, many
       connections at once; a full pipeline stops the reading (nothing is lost); at most
       ``max-buffer-bytes`` are held for all connections, and ``idle-timeout`` closes
-      silent ones.
+      silent ones.  ``tls-cert``/``tls-key`` serve TLS (as Graylog's GELF TLS input;
+      ``tls-client-ca`` asks clients for a certificate of that CA).
 
     Mapping (GELF 1.1): ``short_message`` → message, ``host`` → host (the sender's IP
     when absent), ``level`` → level, ``timestamp`` → time, ``full_message`` and every
@@ -92,6 +95,12 @@ class GelfCollector(Collector):
             2000, ge=0, description="how long to wait for the inventory's answer, in ms"
         )
 
+        @model_validator(mode="after")
+        def _tls_over_tcp(self) -> GelfCollector.Options:
+            if self.tls_cert and self.protocol != "tcp":
+                raise ValueError("tls-cert needs protocol: tcp (GELF over UDP has no TLS)")
+            return self
+
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         o = self.options
@@ -133,7 +142,10 @@ class GelfCollector(Collector):
                 on_connect=self._on_connect,
                 **stream_limits(self, o),
             )
-            self.address = await self._server.listen(o.bind_host, o.port)
+            tls = server_tls(o)
+            self.address = await self._server.listen(o.bind_host, o.port, tls)
+            if tls is not None:
+                self.log.info("TLS%s", " with client certificates" if o.tls_client_ca else "")
         self.log.info("listening on %s:%d/%s", *self.address, o.protocol)
 
     async def _start_udp(self) -> None:

@@ -8,11 +8,11 @@ import time
 from typing import Any, Literal
 
 import orjson
-from pydantic import field_validator, model_validator
+from pydantic import field_validator
 
 from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_log, new_logs
-from ...net.stream import Connection, StreamServer, tls_context
-from ...net.support import InventoryCache, StreamLimits, stream_limits
+from ...net.stream import Connection, StreamServer
+from ...net.support import InventoryCache, StreamLimits, server_tls, stream_limits
 from ...options import Bytes, Field
 from ...plugin import Collector
 
@@ -84,11 +84,6 @@ class TcpCollector(Collector):
         max_line_bytes: Bytes = Field(
             "1MiB", description="longer lines are cut to this size and tagged _truncated"
         )
-        tls_cert: str = Field("", description="PEM certificate (chain) file: serve TLS when set")
-        tls_key: str = Field("", description="PEM private key file for tls-cert")
-        tls_client_ca: str = Field(
-            "", description="PEM CA file: clients must present a certificate it signed"
-        )
         inventory: str = Field(
             "", description="inventory instance to look senders up by IP (empty: off)"
         )
@@ -108,12 +103,6 @@ class TcpCollector(Collector):
                 raise ValueError(f"{v!r} is not ASCII-compatible (utf-8, latin-1, cp1252, …)")
             return v
 
-        @model_validator(mode="after")
-        def _tls_pair(self) -> TcpCollector.Options:
-            if (self.tls_key or self.tls_client_ca) and not self.tls_cert:
-                raise ValueError("tls-key and tls-client-ca need tls-cert")
-            return self
-
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.server: StreamServer | None = None
@@ -128,9 +117,7 @@ class TcpCollector(Collector):
         o = self.options
         if o.max_line_bytes < 1:
             raise ValueError("max-line-bytes must be at least 1 byte")
-        tls = None
-        if o.tls_cert:
-            tls = tls_context(o.tls_cert, o.tls_key, o.tls_client_ca)
+        tls = server_tls(o)
         if o.inventory:
             self._inv = InventoryCache.for_collector(self, o.inventory, o.inventory_timeout_ms)
         self.server = StreamServer(
