@@ -102,6 +102,16 @@ def parse_ts_ns(b: bytes) -> int | None:
     return _TsParser()(b)
 
 
+def _header(data: bytes | bytearray, pos: int) -> tuple[int, int]:
+    """(stream, size) of the log frame header at ``pos``; raises on one that is not."""
+    st, pad, size = _HEADER.unpack_from(data, pos)
+    if st > 2 or pad != _PAD:
+        raise DockerProtocolError(f"not a log frame header: {bytes(data[pos : pos + 8])!r}")
+    if size > MAX_FRAME:
+        raise DockerProtocolError(f"log frame of {size} bytes")
+    return st, size
+
+
 class LogDecoder:
     """Feed it the body of a logs stream chunk by chunk; get complete lines back.
 
@@ -143,16 +153,14 @@ class LogDecoder:
             return out
         pos = 0
         n = len(buf)
-        if n < HEADER:
-            return out
+        if n < HEADER or n < HEADER + _header(buf, 0)[1]:
+            return out  # no whole frame yet (a long one arrives in many reads): no copy
         data = bytes(buf)  # one copy; the frames are sliced from it
         unpack = _HEADER.unpack_from
         while n - pos >= HEADER:
             st, pad, size = unpack(data, pos)
-            if st > 2 or pad != _PAD:
-                raise DockerProtocolError(f"not a log frame header: {data[pos : pos + 8]!r}")
-            if size > MAX_FRAME:
-                raise DockerProtocolError(f"log frame of {size} bytes")
+            if st > 2 or pad != _PAD or size > MAX_FRAME:
+                _header(data, pos)  # raises, saying what is wrong
             start = pos + HEADER
             pos = start + size
             if pos > n:

@@ -169,3 +169,14 @@ def test_consecutive_timestamps_of_one_second_and_then_another_parse_exactly() -
         1795669201_000000000,
     ]
     assert got[4] == 1795669201_000000002 - 3600 * 10**9
+
+
+def test_a_long_frame_arriving_in_many_small_reads_is_one_line() -> None:
+    d = LogDecoder()
+    text = b"x" * 500_000
+    payload = b"2026-11-26T05:00:00.000000001Z " + text + b"\n"
+    data = bytes([1, 0, 0, 0]) + len(payload).to_bytes(4, "big") + payload
+    got = []
+    for i in range(0, len(data), 4096):
+        got += d.feed(data[i : i + 4096])
+    assert got == [LogLine(1, 1795669200_000000001, text)] and d.pending == 0
