@@ -6,7 +6,7 @@
      ``imtcp → omfile``, in three output formats: its default file format, a JSON line
      (timestamp, sender, message: the closest to qframe's output) and the raw line;
    lines/s = lines / (time from the first byte sent until the last line is in the file),
-   median of BENCH_ROUNDS (default 3) alternating runs; also lines per CPU-second of the
+   median of BENCH_ROUNDS (default 5) alternating runs; also lines per CPU-second of the
    receiving process (rsyslog: all its threads), which the machine's load disturbs less.
 2. GELF over UDP to ``qframe run`` with ``gelf → log``: bursts of BENCH_GELF messages at a
    fixed rate, the rate raised while every message arrives; the highest rate with zero
@@ -354,7 +354,7 @@ handler:
 
 def main() -> int:
     n = bench_lines()
-    rounds = int(os.environ.get("BENCH_ROUNDS", 3))
+    rounds = int(os.environ.get("BENCH_ROUNDS", 5))
     data = apache_file(n)
     with tempfile.TemporaryDirectory(prefix="qframe-bench-net-") as t:
         tmp = Path(t)
