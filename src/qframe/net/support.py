@@ -1,4 +1,4 @@
-"""Small helpers of the network collectors: an inventory cache, the stream limits."""
+"""Small helpers of the network collectors: an inventory cache, the stream server options."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from ..options import Bytes, Duration, Field, PluginOptions
 from ..plugin import Plugin
 from .stream import Connection, tls_context
 
-__all__ = ["InventoryCache", "StreamLimits", "server_tls", "stream_limits"]
+__all__ = ["InventoryCache", "StreamServerOptions", "server_tls", "stream_server_args"]
 
 
-class StreamLimits(PluginOptions):
+class StreamServerOptions(PluginOptions):
     """Options of a collector that serves TCP connections (tcp, gelf over TCP)."""
 
     tls_cert: str = Field("", description="PEM certificate (chain) file: serve TLS when set")
@@ -40,20 +40,20 @@ class StreamLimits(PluginOptions):
     )
 
     @model_validator(mode="after")
-    def _tls_pair(self) -> StreamLimits:
+    def _tls_pair(self) -> StreamServerOptions:
         if (self.tls_key or self.tls_client_ca) and not self.tls_cert:
             raise ValueError("tls-key and tls-client-ca need tls-cert")
         return self
 
 
-def server_tls(options: StreamLimits) -> ssl.SSLContext | None:
+def server_tls(options: StreamServerOptions) -> ssl.SSLContext | None:
     """The TLS context of ``tls-cert``/``tls-key``/``tls-client-ca``, or None (plain TCP)."""
     if not options.tls_cert:
         return None
     return tls_context(options.tls_cert, options.tls_key, options.tls_client_ca)
 
 
-def stream_limits(plugin: Plugin, options: StreamLimits) -> dict[str, Any]:
+def stream_server_args(plugin: Plugin, options: StreamServerOptions) -> dict[str, Any]:
     """The StreamServer arguments for ``options``; idle closings are counted and logged."""
 
     def on_idle(conn: Connection) -> None:

@@ -19,7 +19,7 @@ from ...net.gelf import (
     to_message,
 )
 from ...net.stream import Connection, StreamServer
-from ...net.support import InventoryCache, StreamLimits, server_tls, stream_limits
+from ...net.support import InventoryCache, StreamServerOptions, server_tls, stream_server_args
 from ...options import Bytes, Duration, Field
 from ...plugin import Collector
 
@@ -72,7 +72,7 @@ class GelfCollector(Collector):
          "container":{"id":"3f2a…","name":"web1","image":"nginx:1.25"}}
     """
 
-    class Options(StreamLimits):
+    class Options(StreamServerOptions):
         bind_host: str = Field("0.0.0.0", description="address to listen on")
         port: int = Field(12201, ge=0, le=65535, description="UDP or TCP port to listen on")
         protocol: Literal["udp", "tcp"] = Field("udp", description="udp or tcp")
@@ -140,7 +140,7 @@ class GelfCollector(Collector):
                 delimiter=b"\0",
                 strip_cr=False,
                 on_connect=self._on_connect,
-                **stream_limits(self, o),
+                **stream_server_args(self, o),
             )
             tls = server_tls(o)
             self.address = await self._server.listen(o.bind_host, o.port, tls)

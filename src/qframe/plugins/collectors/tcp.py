@@ -12,7 +12,7 @@ from pydantic import field_validator
 
 from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_log, new_logs
 from ...net.stream import Connection, StreamServer
-from ...net.support import InventoryCache, StreamLimits, server_tls, stream_limits
+from ...net.support import InventoryCache, StreamServerOptions, server_tls, stream_server_args
 from ...options import Bytes, Field
 from ...plugin import Collector
 
@@ -75,7 +75,7 @@ class TcpCollector(Collector):
          "fields":{"remote_ip":"10.88.0.5","remote_port":40412}}
     """
 
-    class Options(StreamLimits):
+    class Options(StreamServerOptions):
         bind_host: str = Field("0.0.0.0", description="address to listen on")
         bind_port: int = Field(11001, ge=0, le=65535, description="TCP port to listen on")
         format: Literal["line", "json"] = Field(
@@ -126,7 +126,7 @@ class TcpCollector(Collector):
             max_frame=o.max_line_bytes,
             on_connect=self._on_connect,
             encoding=o.encoding if o.format == "line" else None,
-            **stream_limits(self, o),
+            **stream_server_args(self, o),
         )
         self.address = await self.server.listen(o.bind_host, o.bind_port, tls)
         self.log.info(
