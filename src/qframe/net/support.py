@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -50,7 +51,17 @@ def server_tls(options: StreamServerOptions) -> ssl.SSLContext | None:
     """The TLS context of ``tls-cert``/``tls-key``/``tls-client-ca``, or None (plain TCP)."""
     if not options.tls_cert:
         return None
-    return tls_context(options.tls_cert, options.tls_key, options.tls_client_ca)
+    for key, path in (
+        ("tls-cert", options.tls_cert),
+        ("tls-key", options.tls_key),
+        ("tls-client-ca", options.tls_client_ca),
+    ):
+        if path and not os.access(path, os.R_OK):
+            raise ValueError(f"{key} {path}: not a readable file")
+    try:
+        return tls_context(options.tls_cert, options.tls_key, options.tls_client_ca)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"TLS files {options.tls_cert}, {options.tls_key or '-'}: {exc}") from exc
 
 
 def stream_server_args(plugin: Plugin, options: StreamServerOptions) -> dict[str, Any]:

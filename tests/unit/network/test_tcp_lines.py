@@ -43,3 +43,17 @@ def test_an_unknown_encoding_or_a_key_without_a_certificate_is_a_config_error() 
     with pytest.raises(ValidationError, match="not ASCII-compatible"):
         TcpCollector.Options.model_validate({"encoding": "utf-16"})
     assert TcpCollector.Options.model_validate({"encoding": "latin-1"}).encoding == "latin-1"
+
+
+def test_unusable_tls_files_are_named_in_the_start_error(tmp_path) -> None:
+    from qframe.net.support import server_tls
+
+    missing = TcpCollector.Options.model_validate({"tls-cert": str(tmp_path / "none.pem")})
+    with pytest.raises(ValueError, match=r"tls-cert .*none\.pem: not a readable file"):
+        server_tls(missing)
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    garbage = TcpCollector.Options.model_validate({"tls-cert": str(bad)})
+    with pytest.raises(ValueError, match=r"TLS files .*bad\.pem"):
+        server_tls(garbage)
+    assert server_tls(TcpCollector.Options.model_validate({})) is None
