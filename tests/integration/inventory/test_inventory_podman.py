@@ -5,7 +5,6 @@ on the bridge network whose tcp lines carry its name and image."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import subprocess
@@ -21,32 +20,13 @@ import yaml
 from qframe.inventory import ContainerQuery, ContainerReply
 from qframe.message import Message
 from qframe.testing import Harness, wait_until
+from tests.conftest import Lines
 from tests.services import free_port
 from tests.services.podman import IMAGE, PodmanService
 
 pytestmark = pytest.mark.integration
 
 HOST_SIDE = "10.88.0.1"  # the host's address on podman's default bridge
-
-
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.texts: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.texts.append(record.getMessage())
-
-
-@pytest.fixture
-def daemon_log() -> Iterator[Lines]:
-    h = Lines()
-    logger = logging.getLogger("qframe")
-    logger.addHandler(h)
-    try:
-        yield h
-    finally:
-        logger.removeHandler(h)
 
 
 def events_and_inventory(podman: PodmanService, **extra: Any) -> dict[str, Any]:
@@ -86,7 +66,7 @@ async def test_the_seeds_example_run_two_name_requests_answered_as_each_containe
             assert r2.container is not None
             assert (r2.container.id, r2.container.name, r2.container.image) == (id2, n2, IMAGE)
             assert len(inv.pending) == 0
-        successes = [t for t in daemon_log.texts if t.startswith("SUCCESS > Request:")]
+        successes = [t for t in daemon_log.texts() if t.startswith("SUCCESS > Request:")]
         assert successes == [
             f"SUCCESS > Request: /{n1} (pending: 1)",
             f"SUCCESS > Request: /{n2} (pending: 0)",

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,27 +25,3 @@ def pipeline(**inventory: Any) -> dict[str, Any]:
 async def harness() -> AsyncIterator[Harness]:
     async with Harness(pipeline()) as h:
         yield h
-
-
-class Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def texts(self, level: int = logging.DEBUG) -> list[str]:
-        return [r.getMessage() for r in self.records if r.levelno >= level]
-
-
-@pytest.fixture
-def daemon_log() -> Iterator[Lines]:
-    """The daemon's log records (the ``qframe`` logger does not propagate to caplog)."""
-    h = Lines()
-    logger = logging.getLogger("qframe")
-    logger.addHandler(h)
-    try:
-        yield h
-    finally:
-        logger.removeHandler(h)

@@ -10,8 +10,9 @@ import pytest
 from qframe.errors import RequestTimeout
 from qframe.inventory import ContainerQuery, ContainerReply
 from qframe.testing import Harness, wait_until
+from tests.conftest import Lines
 
-from .conftest import Lines, pipeline
+from .conftest import pipeline
 from .events import cid_for, event, info
 
 
