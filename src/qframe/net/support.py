@@ -18,7 +18,24 @@ from ..options import Bytes, Duration, Field, PluginOptions
 from ..plugin import Plugin
 from .stream import Connection, tls_context
 
-__all__ = ["InventoryCache", "StreamServerOptions", "server_tls", "stream_server_args"]
+__all__ = [
+    "InventoryCache",
+    "InventoryOptions",
+    "StreamServerOptions",
+    "server_tls",
+    "stream_server_args",
+]
+
+
+class InventoryOptions(PluginOptions):
+    """Options of a collector that looks its senders up in an inventory (tcp, gelf)."""
+
+    inventory: str = Field(
+        "", description="inventory instance to look senders' containers up in (empty: off)"
+    )
+    inventory_timeout_ms: int = Field(
+        2000, ge=0, description="how long to wait for the inventory's answer, in ms"
+    )
 
 
 class StreamServerOptions(PluginOptions):
@@ -90,8 +107,12 @@ class InventoryCache:
     """
 
     @classmethod
-    def for_collector(cls, plugin: Plugin, target: str, timeout_ms: int) -> InventoryCache:
-        """The cache of a collector's ``inventory:`` option (that instance must exist)."""
+    def for_collector(cls, plugin: Plugin, options: InventoryOptions) -> InventoryCache | None:
+        """The cache of a collector's ``inventory:`` option (that instance must exist), or
+        None when it is off."""
+        target, timeout_ms = options.inventory, options.inventory_timeout_ms
+        if not target:
+            return None
         if not plugin.has_instance(target):
             raise ValueError(f"inventory instance {target!r} is not configured")
         return cls(

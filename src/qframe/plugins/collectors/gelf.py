@@ -19,7 +19,13 @@ from ...net.gelf import (
     to_message,
 )
 from ...net.stream import Connection, StreamServer
-from ...net.support import InventoryCache, StreamServerOptions, server_tls, stream_server_args
+from ...net.support import (
+    InventoryCache,
+    InventoryOptions,
+    StreamServerOptions,
+    server_tls,
+    stream_server_args,
+)
 from ...options import Bytes, Duration, Field
 from ...plugin import Collector
 
@@ -72,7 +78,7 @@ class GelfCollector(Collector):
          "container":{"id":"3f2a…","name":"web1","image":"nginx:1.25"}}
     """
 
-    class Options(StreamServerOptions):
+    class Options(StreamServerOptions, InventoryOptions):
         bind_host: str = Field("0.0.0.0", description="address to listen on")
         port: int = Field(12201, ge=0, le=65535, description="UDP or TCP port to listen on")
         protocol: Literal["udp", "tcp"] = Field("udp", description="udp or tcp")
@@ -87,12 +93,6 @@ class GelfCollector(Collector):
         )
         udp_buffer: Bytes = Field(
             "8MiB", description="socket receive buffer asked for (SO_RCVBUF) for bursts"
-        )
-        inventory: str = Field(
-            "", description="inventory instance to look containers up by id or IP (empty: off)"
-        )
-        inventory_timeout_ms: int = Field(
-            2000, ge=0, description="how long to wait for the inventory's answer, in ms"
         )
 
         @model_validator(mode="after")
@@ -128,8 +128,7 @@ class GelfCollector(Collector):
 
     async def start(self) -> None:
         o = self.options
-        if o.inventory:
-            self._inv = InventoryCache.for_collector(self, o.inventory, o.inventory_timeout_ms)
+        self._inv = InventoryCache.for_collector(self, o)
         if o.protocol == "udp":
             await self._start_udp()
         else:

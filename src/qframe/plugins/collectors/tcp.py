@@ -12,7 +12,13 @@ from pydantic import field_validator
 
 from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_log, new_logs
 from ...net.stream import Connection, StreamServer
-from ...net.support import InventoryCache, StreamServerOptions, server_tls, stream_server_args
+from ...net.support import (
+    InventoryCache,
+    InventoryOptions,
+    StreamServerOptions,
+    server_tls,
+    stream_server_args,
+)
 from ...options import Bytes, Field
 from ...plugin import Collector
 
@@ -75,7 +81,7 @@ class TcpCollector(Collector):
          "fields":{"remote_ip":"10.88.0.5","remote_port":40412}}
     """
 
-    class Options(StreamServerOptions):
+    class Options(StreamServerOptions, InventoryOptions):
         bind_host: str = Field("0.0.0.0", description="address to listen on")
         bind_port: int = Field(11001, ge=0, le=65535, description="TCP port to listen on")
         format: Literal["line", "json"] = Field(
@@ -83,12 +89,6 @@ class TcpCollector(Collector):
         )
         max_line_bytes: Bytes = Field(
             "1MiB", description="longer lines are cut to this size and tagged _truncated"
-        )
-        inventory: str = Field(
-            "", description="inventory instance to look senders up by IP (empty: off)"
-        )
-        inventory_timeout_ms: int = Field(
-            2000, ge=0, description="how long to wait for the inventory's answer, in ms"
         )
         encoding: str = Field("utf-8", description="text encoding (invalid bytes are replaced)")
 
@@ -118,8 +118,7 @@ class TcpCollector(Collector):
         if o.max_line_bytes < 1:
             raise ValueError("max-line-bytes must be at least 1 byte")
         tls = server_tls(o)
-        if o.inventory:
-            self._inv = InventoryCache.for_collector(self, o.inventory, o.inventory_timeout_ms)
+        self._inv = InventoryCache.for_collector(self, o)
         self.server = StreamServer(
             self._on_json if o.format == "json" else self._on_lines,
             self.spawn,
