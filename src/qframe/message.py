@@ -422,6 +422,35 @@ def _plain(m: Message) -> bool:
     )
 
 
+def _run_end(batch: list[Message], i: int) -> int:
+    """The end of the run of messages from ``i`` that differ from ``batch[i - 1]`` (a
+    plain one) only in their text."""
+    m = batch[i - 1]
+    fields, t, host, path, cont = m._fields, m.time, m.host, m.source_path, m.container
+    kind, level, ok = m.kind, m.level, m.source_success
+    n = len(batch)
+    while i < n:
+        x = batch[i]
+        if not (
+            x._fields is fields
+            and x.time == t
+            and x.host == host
+            and x.source_path == path
+            and x.container is cont
+            and x.kind == kind
+            and x.level == level
+            and x.source_success is ok
+            and x.message
+            and not x.id
+            and not x._tags
+            and not x._labels
+            and x.metric is None
+        ):
+            break
+        i += 1
+    return i
+
+
 def json_lines(batch: list[Message]) -> bytes:
     """The canonical JSON of every message, each followed by a newline.
 
@@ -434,14 +463,7 @@ def json_lines(batch: list[Message]) -> bytes:
     :class:`UniformBatch` is one such run by its maker's promise: it is not compared.
     """
     dumps = orjson.dumps
-    if type(batch) is UniformBatch and batch and _plain(batch[0]):
-        m = batch[0]
-        text = m.message
-        line = dumps(m.to_dict(), default=_json_default)
-        cut = line.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
-        head = line[:cut]
-        tail = line[cut + len(dumps(text)) :] + b"\n"
-        return head + _json_strings(list(map(_get_message, batch)), tail + head) + tail
+    uniform = type(batch) is UniformBatch
     out: list[bytes] = []
     put = out.append
     containers: dict[int, Any] = {}
@@ -454,38 +476,16 @@ def json_lines(batch: list[Message]) -> bytes:
         put(b"\n")
         if not _plain(m):
             continue
-        text, fields = m.message, m._fields
-        t, host, path, cont = m.time, m.host, m.source_path, m.container
-        kind, level, ok = m.kind, m.level, m.source_success
-        j = i
-        while j < n:
-            x = batch[j]
-            if not (
-                x._fields is fields
-                and x.time == t
-                and x.host == host
-                and x.source_path == path
-                and x.container is cont
-                and x.kind == kind
-                and x.level == level
-                and x.source_success is ok
-                and x.message
-                and not x.id
-                and not x._tags
-                and not x._labels
-                and x.metric is None
-            ):
-                break
-            j += 1
+        j = n if uniform and i == 1 else _run_end(batch, i)
         if j == i:
             continue
         # the keys before "message" hold strings, whose quotes are escaped: the first
         # unescaped ',"message":' is that key
         cut = line.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
         head = line[:cut]
-        tail = line[cut + len(dumps(text)) :] + b"\n"
+        tail = line[cut + len(dumps(m.message)) :] + b"\n"
         put(head)
-        put(_json_strings([x.message for x in batch[i:j]], tail + head))
+        put(_json_strings(list(map(_get_message, batch[i:j])), tail + head))
         put(tail)
         i = j
     return b"".join(out)
