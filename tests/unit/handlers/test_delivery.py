@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qframe.message import Message
-from qframe.plugins.handlers._delivery import UrlPool, backoff_delay, default_outcome
+from qframe.plugins.common.delivery import UrlPool, backoff_delay, default_outcome
 
 
 def test_backoff_doubles_with_jitter_and_stays_under_the_cap() -> None:

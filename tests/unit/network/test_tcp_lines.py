@@ -46,7 +46,7 @@ def test_an_unknown_encoding_or_a_key_without_a_certificate_is_a_config_error() 
 
 
 def test_unusable_tls_files_are_named_in_the_start_error(tmp_path) -> None:
-    from qframe.net.support import server_tls
+    from qframe.plugins.common.stream_server import server_tls
 
     missing = TcpCollector.Options.model_validate({"tls-cert": str(tmp_path / "none.pem")})
     with pytest.raises(ValueError, match=r"tls-cert .*none\.pem: not a readable file"):

@@ -19,15 +19,10 @@ from ...net.gelf import (
     to_message,
 )
 from ...net.stream import Connection, StreamServer
-from ...net.support import (
-    InventoryCache,
-    InventoryOptions,
-    StreamServerOptions,
-    server_tls,
-    stream_server_args,
-)
 from ...options import Bytes, Duration, Field
 from ...plugin import Collector
+from ..common.inventory import InventoryCache, InventoryOptions
+from ..common.stream_server import StreamServerOptions, server_tls, stream_server_args
 
 #: UDP messages are handed on in batches: when this many are ready, or after FLUSH_DELAY
 FLUSH_COUNT = 1024

@@ -12,15 +12,10 @@ from pydantic import field_validator
 
 from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_log, new_logs
 from ...net.stream import Connection, StreamServer
-from ...net.support import (
-    InventoryCache,
-    InventoryOptions,
-    StreamServerOptions,
-    server_tls,
-    stream_server_args,
-)
 from ...options import Bytes, Field
 from ...plugin import Collector
+from ..common.inventory import InventoryCache, InventoryOptions
+from ..common.stream_server import StreamServerOptions, server_tls, stream_server_args
 
 
 def line_messages(

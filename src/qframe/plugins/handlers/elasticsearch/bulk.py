@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from .._delivery import Item, Outcome
+from ...common.delivery import Item, Outcome
 
 __all__ = ["RETRYABLE", "parse_bulk"]
 

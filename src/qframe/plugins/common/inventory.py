@@ -1,30 +1,24 @@
-"""Small helpers of the network collectors: an inventory cache, the stream server options."""
+"""The inventory client of a collector: look a sender's container up, cache the answer.
+
+A collector with the :class:`InventoryOptions` mixin in its options gets an
+``inventory:`` option; :meth:`InventoryCache.for_collector` turns it into a cache that
+asks that inventory instance over the Back channel (tcp, gelf).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import model_validator
+from ...errors import QframeError
+from ...inventory import ContainerQuery, ContainerReply
+from ...message import ContainerInfo
+from ...options import Field, PluginOptions
+from ...plugin import Plugin
 
-from ..errors import QframeError
-from ..inventory import ContainerQuery, ContainerReply
-from ..message import ContainerInfo
-from ..options import Bytes, Duration, Field, PluginOptions
-from ..plugin import Plugin
-from .stream import Connection, tls_context
-
-__all__ = [
-    "InventoryCache",
-    "InventoryOptions",
-    "StreamServerOptions",
-    "server_tls",
-    "stream_server_args",
-]
+__all__ = ["InventoryCache", "InventoryOptions", "Requester"]
 
 
 class InventoryOptions(PluginOptions):
@@ -36,63 +30,6 @@ class InventoryOptions(PluginOptions):
     inventory_timeout_ms: int = Field(
         2000, ge=0, description="how long to wait for the inventory's answer, in ms"
     )
-
-
-class StreamServerOptions(PluginOptions):
-    """Options of a collector that serves TCP connections (tcp, gelf over TCP)."""
-
-    tls_cert: str = Field("", description="PEM certificate (chain) file: serve TLS when set")
-    tls_key: str = Field("", description="PEM private key file for tls-cert")
-    tls_client_ca: str = Field(
-        "", description="PEM CA file: clients must present a certificate it signed"
-    )
-
-    idle_timeout: Duration = Field(
-        0.0, ge=0, description="close a connection that sent nothing for this long (0: never)"
-    )
-    max_buffer_bytes: Bytes = Field(
-        "64MiB",
-        ge=1,
-        description="bytes read from all connections together and not yet handed on; "
-        "reading pauses above it",
-    )
-
-    @model_validator(mode="after")
-    def _tls_pair(self) -> StreamServerOptions:
-        if (self.tls_key or self.tls_client_ca) and not self.tls_cert:
-            raise ValueError("tls-key and tls-client-ca need tls-cert")
-        return self
-
-
-def server_tls(options: StreamServerOptions) -> ssl.SSLContext | None:
-    """The TLS context of ``tls-cert``/``tls-key``/``tls-client-ca``, or None (plain TCP)."""
-    if not options.tls_cert:
-        return None
-    for key, path in (
-        ("tls-cert", options.tls_cert),
-        ("tls-key", options.tls_key),
-        ("tls-client-ca", options.tls_client_ca),
-    ):
-        if path and not os.access(path, os.R_OK):
-            raise ValueError(f"{key} {path}: not a readable file")
-    try:
-        return tls_context(options.tls_cert, options.tls_key, options.tls_client_ca)
-    except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"TLS files {options.tls_cert}, {options.tls_key or '-'}: {exc}") from exc
-
-
-def stream_server_args(plugin: Plugin, options: StreamServerOptions) -> dict[str, Any]:
-    """The StreamServer arguments for ``options``; idle closings are counted and logged."""
-
-    def on_idle(conn: Connection) -> None:
-        plugin.metrics.inc("idle_closed")
-        plugin.log.debug("closing %s:%d: idle for %ss", conn.ip, conn.port, options.idle_timeout)
-
-    return {
-        "max_buffered": options.max_buffer_bytes,
-        "idle_timeout": options.idle_timeout,
-        "on_idle": on_idle,
-    }
 
 
 Requester = Callable[[str, Any, float], Awaitable[Any]]

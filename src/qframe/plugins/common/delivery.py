@@ -42,9 +42,11 @@ from ...retry import backoff
 __all__ = [
     "DeliveringHandler",
     "DeliveryOptions",
+    "Item",
     "Outcome",
     "UrlPool",
     "backoff_delay",
+    "default_outcome",
     "item_data",
 ]
 

@@ -1,0 +1,12 @@
+"""Code that plugins share (the place a new plugin looks before writing its own).
+
+- :mod:`.delivery`: the base of a handler that batches, retries and dead-letters
+  (elasticsearch, influxdb): :class:`~.delivery.DeliveringHandler`.
+- :mod:`.inventory`: the inventory client of a collector (``inventory:`` option,
+  :class:`~.inventory.InventoryCache`).
+- :mod:`.stream_server`: the options of a collector that serves TCP connections
+  (TLS, idle timeout, read budget).
+
+Import from the module (``from qframe.plugins.common.delivery import …``): this package
+imports nothing itself, so a plugin pays only for what it uses.
+"""
