@@ -1,0 +1,1 @@
+"""What the nats handler (agent side) and the nats collector (aggregator side) share."""

@@ -1,0 +1,366 @@
+"""The batch format on the broker: many messages in one payload, every attribute kept.
+
+A payload is a 5-byte header and a body::
+
+    b"QFB" | version (1 byte) | codec (1 byte: 0 none, 1 zstd, 2 gzip) | body
+
+The body (after decompression) is the JSON array ``[containers, shared, records]``:
+
+- ``containers``: each distinct :class:`~qframe.message.ContainerInfo` of the batch, once;
+- ``shared``: each distinct :class:`~qframe.message.SharedFields` of the batch, once;
+- ``records``: one array per message, ``[tagged, id, time, kind, level, host, message,
+  source_path, source_success, labels, tags, fields, container, metric]``.  ``labels``,
+  ``tags``, ``fields``, ``container`` and ``metric`` are ``0`` when absent; ``fields`` is
+  a positive number ``k`` for ``shared[k - 1]`` and ``container`` one for
+  ``containers[k - 1]``.
+
+JSON alone is not lossless (NaN and infinities, integers past 64 bits, bytes, strings with
+lone surrogates): a record with such a value (``tagged`` = 1) writes it as a one-key object
+``{"\\u0000": [type, text]}``, and a plain object that happens to have the key ``"\\u0000"``
+as ``{"\\u0000": ["o", object]}``.  Times are the message's float as JSON's shortest exact
+representation, so they come back to the bit (nanoseconds included, as far as the float holds
+them).  Tuples and sets come back as lists, other objects as their ``str``.
+
+:func:`decode` raises :class:`FutureFormat` for a payload of a newer version (a newer
+aggregator can read it) and :class:`CorruptPayload` for anything that is not a valid batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import math
+import zlib
+from typing import Any
+
+import orjson
+
+from ..message import ContainerInfo, Message, Metric, SharedFields
+
+__all__ = [
+    "CODECS",
+    "MAGIC",
+    "VERSION",
+    "CorruptPayload",
+    "FutureFormat",
+    "decode",
+    "encode_batch",
+    "encode_record",
+    "payload",
+]
+
+MAGIC = b"QFB"
+VERSION = 1
+CODECS = {"none": 0, "zstd": 1, "gzip": 2}
+#: the largest decompressed body accepted (a compression bomb is a corrupt payload)
+MAX_BODY = 256 * 2**20
+_TAG = "\x00"
+_OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+class CorruptPayload(ValueError):
+    """Not a batch of ours, or damaged."""
+
+
+class FutureFormat(ValueError):
+    """A batch of a format version newer than this reader's."""
+
+
+def _strict(obj: Any) -> Any:
+    raise TypeError(type(obj).__name__)
+
+
+# -- tagging (the slow, exact path) ------------------------------------------------------
+def _tag(v: Any) -> Any:
+    t = type(v)
+    if t is str:
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raw = v.encode("utf-8", "surrogatepass")
+            return {_TAG: ["u", base64.b64encode(raw).decode()]}
+        return v
+    if t is bool or v is None:
+        return v
+    if t is int:
+        return v if -(2**63) <= v < 2**64 else {_TAG: ["i", str(v)]}
+    if t is float:
+        return v if math.isfinite(v) else {_TAG: ["f", repr(v)]}
+    if t is dict or t is SharedFields:
+        out = {_key(k): _tag(x) for k, x in v.items()}
+        return {_TAG: ["o", out]} if _TAG in out else out
+    if t is list or t is tuple or isinstance(v, set | frozenset):
+        return [_tag(x) for x in v]
+    if isinstance(v, bytes | bytearray | memoryview):
+        return {_TAG: ["b", base64.b64encode(bytes(v)).decode()]}
+    if isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int):
+        return _tag(int(v))
+    if isinstance(v, float):
+        return _tag(float(v))
+    if isinstance(v, str):
+        return _tag(str(v))
+    return _tag(str(v))
+
+
+def _key(k: Any) -> str:
+    return k if type(k) is str else str(k)
+
+
+def _untag(v: Any) -> Any:
+    t = type(v)
+    if t is dict:
+        if _TAG in v:
+            if len(v) != 1:
+                raise CorruptPayload("a tagged value with other keys")
+            kind, text = v[_TAG]
+            if kind == "o":
+                return {k: _untag(x) for k, x in text.items()}
+            if kind == "i":
+                return int(text)
+            if kind == "f":
+                return float(text)
+            if kind == "b":
+                return base64.b64decode(text, validate=True)
+            if kind == "u":
+                return base64.b64decode(text, validate=True).decode("utf-8", "surrogatepass")
+            raise CorruptPayload(f"unknown tag {kind!r}")
+        return {k: _untag(x) for k, x in v.items()}
+    if t is list:
+        return [_untag(x) for x in v]
+    return v
+
+
+# -- encoding ----------------------------------------------------------------------------
+class _Tables:
+    """The containers and shared fields of one batch, each once (by identity)."""
+
+    __slots__ = ("cindex", "containers", "shared", "sindex")
+
+    def __init__(self) -> None:
+        self.containers: list[bytes] = []
+        self.cindex: dict[int, int] = {}
+        self.shared: list[bytes] = []
+        self.sindex: dict[int, int] = {}
+        # the objects are kept alive by the messages of the batch: ids are not reused
+
+
+def encode_record(m: Message, tables: _Tables) -> bytes:
+    """One message's record (the slow path is taken only when JSON alone would lose)."""
+    c = m.container
+    cref = 0
+    if c is not None:
+        cref = tables.cindex.get(id(c), 0)
+        if not cref:
+            tables.containers.append(_dumps_exact(c.to_dict()))
+            cref = tables.cindex[id(c)] = len(tables.containers)
+    f = m._fields
+    fref: Any = 0
+    if f:
+        if type(f) is SharedFields:
+            fref = tables.sindex.get(id(f), 0)
+            if not fref:
+                tables.shared.append(_dumps_exact(dict(f)))
+                fref = tables.sindex[id(f)] = len(tables.shared)
+        else:
+            fref = f
+    mt = m.metric
+    rec = [
+        0,
+        m.id,
+        m.time,
+        m.kind,
+        m.level,
+        m.host,
+        m.message,
+        m.source_path,
+        m.source_success,
+        m._labels or 0,
+        m._tags or 0,
+        fref,
+        cref,
+        0 if mt is None else [mt.name, mt.type, mt.fields],
+    ]
+    try:
+        data = orjson.dumps(rec, default=_strict, option=_OPTS)
+    except (TypeError, orjson.JSONEncodeError):
+        data = b""
+    # orjson writes NaN and infinities as null; no null is ours, so a null means "look closer"
+    if not data or b"null" in data:
+        rec[0] = 1
+        data = orjson.dumps(_tag(rec))
+    return data
+
+
+def _dumps_exact(d: dict[str, Any]) -> bytes:
+    try:
+        data = orjson.dumps(d, default=_strict, option=_OPTS)
+        if b"null" not in data:
+            return b"[0," + data + b"]"
+    except (TypeError, orjson.JSONEncodeError):
+        pass
+    return b"[1," + orjson.dumps(_tag(d)) + b"]"
+
+
+def encode_batch(records: list[bytes], tables: _Tables) -> bytes:
+    """The body: ``[containers, shared, records]``."""
+    return b"".join(
+        (
+            b"[[",
+            b",".join(tables.containers),
+            b"],[",
+            b",".join(tables.shared),
+            b"],[",
+            b",".join(records),
+            b"]]",
+        )
+    )
+
+
+def new_tables() -> _Tables:
+    return _Tables()
+
+
+def payload(body: bytes, codec: str = "none", level: int = 3) -> bytes:
+    """Header and (compressed) body."""
+    code = CODECS[codec]
+    if code == 1:
+        import zstandard
+
+        body = zstandard.ZstdCompressor(level=level).compress(body)
+    elif code == 2:
+        body = gzip.compress(body, compresslevel=1)
+    return MAGIC + bytes((VERSION, code)) + body
+
+
+# -- decoding ----------------------------------------------------------------------------
+def _body(data: bytes) -> bytes:
+    if len(data) < 5 or data[:3] != MAGIC:
+        raise CorruptPayload("not a qframe batch (no QFB header)")
+    version, code = data[3], data[4]
+    if version > VERSION:
+        raise FutureFormat(f"format version {version} (this reader knows {VERSION})")
+    if version < 1:
+        raise CorruptPayload(f"format version {version}")
+    body = data[5:]
+    try:
+        if code == 0:
+            return body
+        if code == 1:
+            import zstandard
+
+            with zstandard.ZstdDecompressor().stream_reader(body) as r:
+                out = r.read(MAX_BODY + 1)
+            if len(out) > MAX_BODY:
+                raise CorruptPayload("body too large")
+            return out
+        if code == 2:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out = d.decompress(body, MAX_BODY)
+            if d.unconsumed_tail or not d.eof:
+                raise CorruptPayload("gzip body truncated or too large")
+            return out
+    except CorruptPayload:
+        raise
+    except Exception as exc:
+        raise CorruptPayload(f"bad compression: {exc}") from None
+    raise CorruptPayload(f"unknown codec {code}")
+
+
+def _exact(pair: Any) -> dict[str, Any]:
+    if type(pair) is not list or len(pair) != 2 or type(pair[1]) is not dict:
+        raise CorruptPayload("bad table entry")
+    return _untag(pair[1]) if pair[0] else pair[1]
+
+
+_new = Message.__new__
+_STR = str
+
+
+def decode(data: bytes) -> list[Message]:
+    """The messages of a payload (see the module's doc for the errors)."""
+    body = _body(data)
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptPayload(f"not JSON: {exc}") from None
+    if type(doc) is not list or len(doc) != 3 or not all(type(x) is list for x in doc):
+        raise CorruptPayload("not a [containers, shared, records] array")
+    try:
+        return _messages(doc)
+    except CorruptPayload:
+        raise
+    except Exception as exc:  # wrong types or shapes anywhere
+        raise CorruptPayload(f"bad record: {exc!r}") from None
+
+
+def _messages(doc: list[Any]) -> list[Message]:
+    containers = [ContainerInfo.from_dict(_exact(c)) for c in doc[0]]
+    shared = [SharedFields(_exact(s)) for s in doc[1]]
+    out: list[Message] = []
+    put = out.append
+    new = _new
+    s = _STR
+    for rec in doc[2]:
+        if type(rec) is not list or len(rec) != 14:
+            raise CorruptPayload("a record is not a 14-item array")
+        if rec[0]:
+            rec = _untag(rec)
+        _, mid, t, kind, level, host, text, path, ok, labels, tags, fields, cref, mt = rec
+        if not (
+            type(mid) is s
+            and type(kind) is s
+            and type(host) is s
+            and type(text) is s
+            and type(level) is int
+            and type(path) is list
+            and type(ok) is bool
+            and (type(t) is float or type(t) is int)
+        ):
+            raise CorruptPayload("a record has a value of the wrong type")
+        m = new(Message)
+        m.id = mid
+        m.time = t
+        m.kind = kind
+        m.level = level
+        m.host = host
+        m.message = text
+        if not all(type(p) is s for p in path):
+            raise CorruptPayload("source_path is not a list of strings")
+        m.source_path = path
+        m.source_success = ok
+        if labels:
+            if type(labels) is not dict:
+                raise CorruptPayload("labels is not an object")
+            m._labels = labels
+        else:
+            m._labels = None
+        if tags:
+            if type(tags) is not list:
+                raise CorruptPayload("tags is not an array")
+            m._tags = tags
+        else:
+            m._tags = None
+        if type(fields) is int:
+            m._fields = shared[fields - 1] if fields > 0 else None
+        elif type(fields) is dict:
+            m._fields = fields
+        else:
+            raise CorruptPayload("fields is neither an object nor a table reference")
+        if cref:
+            if type(cref) is not int or cref < 1:
+                raise CorruptPayload("bad container reference")
+            m.container = containers[cref - 1]
+        else:
+            m.container = None
+        if mt:
+            name, mtype, mfields = mt
+            if type(name) is not s or type(mtype) is not s or type(mfields) is not dict:
+                raise CorruptPayload("bad metric")
+            m.metric = Metric(name, mfields, mtype)
+        else:
+            m.metric = None
+        m.ack = None
+        put(m)
+    return out

@@ -1,0 +1,228 @@
+"""The broker's batch format: every attribute of every message comes back exactly."""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qframe.broker import wire
+from qframe.message import ContainerInfo, Message, Metric, SharedFields, new_logs
+
+#: what travels: every slot of Message except the process-local delivery token
+NOT_SENT = {"ack"}
+TRAVELLING = sorted(set(Message.__slots__) - NOT_SENT)
+
+text = st.text(max_size=20)  # any code point, lone surrogates included
+key = st.text(max_size=8).filter(lambda k: k != "\x00") | st.just("\x00")
+scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | text
+    | st.binary(max_size=8)
+)
+value = st.recursive(
+    scalar,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(key, inner, max_size=3),
+    max_leaves=8,
+)
+containers = st.builds(
+    ContainerInfo,
+    id=st.text(alphabet="0123456789abcdef", max_size=64),
+    name=text.map(lambda s: s.lstrip("/")),
+    image=text,
+    labels=st.dictionaries(text, text, max_size=2),
+    ips=st.dictionaries(text, text, max_size=2),
+)
+metrics = st.builds(
+    Metric, text, st.dictionaries(text, value, max_size=3), st.sampled_from(["gauge", "counter"])
+)
+# a strategy for every travelling slot: a slot added to Message without one fails the test
+SLOTS: dict[str, Any] = {
+    "_fields": st.none() | st.dictionaries(key, value, max_size=4),
+    "_labels": st.none() | st.dictionaries(text, text, min_size=1, max_size=3),
+    "_tags": st.none() | st.lists(text, min_size=1, max_size=3),
+    "container": st.none() | containers,
+    "host": text,
+    "id": text,
+    "kind": st.sampled_from(["log", "event", "metric"]) | text,
+    "level": st.integers(min_value=-(2**40), max_value=2**40),
+    "message": text,
+    "metric": st.none() | metrics,
+    "source_path": st.lists(text, max_size=3),
+    "source_success": st.booleans(),
+    # nanosecond epoch times as floats, and any float at all
+    "time": st.integers(min_value=0, max_value=4 * 10**18).map(lambda ns: ns / 1e9)
+    | st.floats(allow_nan=False),
+}
+
+
+def test_every_travelling_slot_has_a_strategy() -> None:
+    assert sorted(SLOTS) == TRAVELLING
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> Message:
+    m = Message.__new__(Message)
+    for slot in TRAVELLING:
+        setattr(m, slot, draw(SLOTS[slot]))
+    m.ack = None
+    return m
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of the same types (NaN equals NaN, -0.0 is not 0.0)."""
+    if type(a) is float and type(b) is float:
+        if math.isnan(a):
+            return math.isnan(b)
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, bytes | bytearray) or isinstance(b, bytes | bytearray):
+        return type(b) is bytes and bytes(a) == b
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, ContainerInfo):
+        return same(a.to_dict(), b.to_dict())
+    if isinstance(a, Metric):
+        return same([a.name, a.type, a.fields], [b.name, b.type, b.fields])
+    return bool(a == b)
+
+
+def normal(slot: str, v: Any) -> Any:
+    return v or None if slot in ("_fields", "_labels", "_tags") else v
+
+
+def round_trip(batch: list[Message], codec: str = "none") -> list[Message]:
+    tables = wire.new_tables()
+    records = [wire.encode_record(m, tables) for m in batch]
+    return wire.decode(wire.payload(wire.encode_batch(records, tables), codec))
+
+
+def assert_equal(sent: list[Message], got: list[Message]) -> None:
+    assert len(got) == len(sent)
+    for a, b in zip(sent, got, strict=True):
+        for slot in TRAVELLING:
+            x, y = normal(slot, getattr(a, slot)), normal(slot, getattr(b, slot))
+            assert same(x, y), f"{slot}: {x!r} != {y!r}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(messages(), max_size=5), st.sampled_from(sorted(wire.CODECS)))
+def test_every_attribute_round_trips(batch: list[Message], codec: str) -> None:
+    assert_equal(batch, round_trip(batch, codec))
+
+
+def test_nanosecond_times_big_ints_floats_and_unicode_are_kept() -> None:
+    t = 1_764_133_200_123_456_789 / 1e9
+    m = Message(
+        "héllo ✓ \U0001f600",
+        t,
+        "event",
+        id="a-1",
+        fields={
+            "big": 2**100,
+            "neg": -(2**80),
+            "nan": math.nan,
+            "inf": -math.inf,
+            "pi": math.pi,
+            "raw": b"\xff\x00",
+            "none": None,
+            "\x00": "a key like our tag",
+        },
+    )
+    (back,) = round_trip([m], "zstd")
+    assert back.time == t and back.message == m.message
+    f = back.fields
+    assert f["big"] == 2**100 and f["neg"] == -(2**80) and math.isnan(f["nan"])
+    assert f["inf"] == -math.inf and f["pi"] == math.pi and f["raw"] == b"\xff\x00"
+    assert f["none"] is None and f["\x00"] == "a key like our tag"
+    # the canonical JSON of the log handler would have lost these
+    assert orjson.loads(orjson.dumps({"t": math.nan}))["t"] is None
+
+
+def test_shared_fields_and_containers_are_sent_once_and_shared_again() -> None:
+    c = ContainerInfo(id="c" * 64, name="web", image="nginx")
+    shared = SharedFields(peer="10.0.0.1:5000")
+    batch = new_logs([f"line {i}" for i in range(50)], 1.5, "h", "tcp", shared, c)
+    tables = wire.new_tables()
+    records = [wire.encode_record(m, tables) for m in batch]
+    body = wire.encode_batch(records, tables)
+    assert body.count(b"10.0.0.1:5000") == 1 and body.count(b"nginx") == 1
+    got = wire.decode(wire.payload(body))
+    assert_equal(batch, got)
+    assert all(m.container is got[0].container for m in got)
+    assert all(type(m._fields) is SharedFields and m._fields is got[0]._fields for m in got)
+
+
+def ours(body: bytes, version: int = wire.VERSION, codec: int = 0) -> bytes:
+    return wire.MAGIC + bytes((version, codec)) + body
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello",
+        b'{"message": "a json line, not ours"}',
+        ours(b"not json"),
+        ours(b"{}"),
+        ours(b"[[],[],[1]]"),
+        ours(b'[[],[],[[0,"",1.0,"log",6,"h","m",["a"],true,0,0,0,0]]]'),  # 13 items
+        ours(b'[[],[],[[0,5,1.0,"log",6,"h","m",["a"],true,0,0,0,0,0]]]'),  # id not a str
+        ours(b'[[],[],[[0,"",1.0,"log",6,"h","m",[1],true,0,0,0,0,0]]]'),
+        ours(b'[[],[],[[0,"",1.0,"log",6,"h","m",[],true,0,0,7,0,0]]]'),  # no shared[6]
+        ours(b'[[],[],[[0,"",1.0,"log",6,"h","m",[],true,0,0,0,3,0]]]'),  # no container
+        ours(b'[[[0,{"name":5}]],[],[[0,"",1.0,"log",6,"h","m",[],true,0,0,0,1,0]]]'),
+        ours(b'[[],[],[[1,"",1.0,"log",6,"h","m",[],true,0,0,{"\\u0000":["?","x"]},0,0]]]'),
+        ours(b"\x28\xb5\x2f\xfd garbage", codec=1),
+        ours(b"garbage", codec=2),
+        ours(gzip.compress(b"[[],[],[]]")[:-4], codec=2),
+        ours(b"[[],[],[]]", codec=9),
+        ours(b"[[],[],[]]", version=0),
+    ],
+)
+def test_what_is_not_a_batch_of_ours_is_corrupt(data: bytes) -> None:
+    with pytest.raises(wire.CorruptPayload):
+        wire.decode(data)
+
+
+def test_a_newer_version_is_told_apart_from_corruption() -> None:
+    with pytest.raises(wire.FutureFormat):
+        wire.decode(ours(b"anything at all", version=wire.VERSION + 1))
+
+
+def test_a_compression_bomb_is_corrupt() -> None:
+    body = gzip.compress(b" " * (wire.MAX_BODY + 10))
+    with pytest.raises(wire.CorruptPayload):
+        wire.decode(ours(body, codec=2))
+
+
+def test_a_zstd_bomb_is_corrupt() -> None:
+    import zstandard
+
+    body = zstandard.ZstdCompressor().compress(b" " * (wire.MAX_BODY + 10))
+    with pytest.raises(wire.CorruptPayload):
+        wire.decode(ours(body, codec=1))
+
+
+def test_ids_are_given_once_to_messages_without_one() -> None:
+    from qframe.broker.ids import IdSource
+
+    a, b = IdSource(), IdSource()
+    batch = [Message("x"), Message("y", id="file:1:0"), Message("z")]
+    assert a.assign(batch) == 2
+    ids = [m.id for m in batch]
+    assert ids[1] == "file:1:0" and ids[0] != ids[2] and ids[0].startswith(a.prefix)
+    assert a.assign(batch) == 0 and [m.id for m in batch] == ids
+    assert a.prefix != b.prefix  # another process (or a restart) has another prefix
