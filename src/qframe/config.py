@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from .errors import ConfigError, ConfigProblem
 from .logs import LEVELS
 from .options import PluginOptions, parse_duration, to_kebab
 from .registry import Registry
+from .yamlload import load_value, load_yaml, read_text
 
 __all__ = ["InstanceSpec", "PipelineSpec", "load_config", "parse_config"]
 
@@ -70,52 +70,18 @@ class PipelineSpec:
         return "\n".join(lines)
 
 
-# -- YAML with positions ---------------------------------------------------------------
+# -- YAML with positions (the guarded loader is in yamlload) ------------------------------
 
 
-def _positions(
-    node: yaml.Node, path: tuple[str, ...], out: dict[tuple[str, ...], tuple[int, int]]
-) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode):
-                p = (*path, str(k.value))
-                out[p] = (k.start_mark.line + 1, k.start_mark.column + 1)
-                _positions(v, p, out)
+def _split_path(path: tuple[str, ...]) -> tuple[str, str]:
+    """A key path as a problem names it: ("handler.es", "url") or ("", "tick")."""
+    if len(path) >= 2 and path[0] in SECTIONS:
+        return ".".join(path[:2]), ".".join(path[2:])
+    return "", ".".join(path)
 
 
 def _load_yaml(text: str, file: str) -> tuple[Any, dict[tuple[str, ...], tuple[int, int]]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        msg = f"YAML syntax error: {exc.problem or exc.context}"
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    file,
-                    "",
-                    "",
-                    msg,
-                    mark.line + 1 if mark else None,
-                    mark.column + 1 if mark else None,
-                )
-            ]
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError([ConfigProblem(file, "", "", f"YAML error: {exc}")]) from exc
-    if node is None:
-        return {}, {}
-    pos: dict[tuple[str, ...], tuple[int, int]] = {}
-    _positions(node, (), pos)
-    loader = yaml.SafeLoader("")
-    try:
-        data = loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        raise ConfigError([ConfigProblem(file, "", "", f"YAML error: {exc}")]) from exc
-    finally:
-        loader.dispose()
-    return data, pos
+    return load_yaml(text, file, _split_path)
 
 
 # -- ${VAR} expansion -----------------------------------------------------------------------
@@ -165,10 +131,7 @@ def _apply_set(
         return
     key, raw = assignment.split("=", 1)
     parts = key.strip().split(".")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+    value = load_value(raw) if raw.strip() else ""
     if parts[0] in SECTIONS:
         if len(parts) < 3:
             problems.append(ConfigProblem("--set", "", key, f"expected {parts[0]}.NAME.KEY=VALUE"))
@@ -198,13 +161,7 @@ def load_config(
     env: dict[str, str] | None = None,
 ) -> PipelineSpec:
     file = os.fspath(path)
-    try:
-        with open(file, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise ConfigError(
-            [ConfigProblem(file, "", "", f"cannot read: {exc.strerror or exc}")]
-        ) from exc
+    text = read_text(file)
     return parse_config(text, registry, file=file, sets=sets, env=env)
 
 
@@ -387,9 +344,7 @@ def parse_config(
     by_name: dict[str, list[InstanceSpec]] = {}
     for i in spec.instances:
         by_name.setdefault(i.name, []).append(i)
-    declared = [
-        f"{s}.{n}" for s in SECTIONS for n in (data.get(s) or {}) if isinstance(data.get(s), dict)
-    ]
+    declared = [f"{s}.{n}" for s in SECTIONS if isinstance(data.get(s), dict) for n in data[s]]
     for inst in spec.instances:
         where = inst.key
         for ref in raw_inputs[inst.key]:

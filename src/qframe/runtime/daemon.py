@@ -104,6 +104,11 @@ class Daemon:
                 log.error("reload rejected: %s", p)
             log.error("reload rejected: the running pipeline is left as it is")
             return
+        except Exception as exc:  # a bug in loading must not take the running pipeline down
+            log.error(
+                "reload rejected: %r; the running pipeline is left as it is", exc, exc_info=exc
+            )
+            return
         old_spec = self.pipeline.spec
         logging.getLogger("qframe").setLevel(LEVELS.get(spec.log_level, logging.INFO))
         for w in spec.warnings:

@@ -175,6 +175,14 @@ def test_sighup_reloads_a_valid_config_and_rejects_an_invalid_one(tmp_path: Path
         proc.stdin.write(b"second\n")
         proc.stdin.flush()
         wait_for(lambda: len(lines(out1)) == 2, what="second line on the old pipeline")
+        # so is a hostile one (a recursive alias), without a traceback
+        cfg.write_text("collector:\n  stdin: &s {inputs: [*s]}\n")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: stderr_has("recursive alias *s"), what="the second rejection")
+        proc.stdin.write(b"second and a half\n")
+        proc.stdin.flush()
+        wait_for(lambda: len(lines(out1)) == 3, what="a third line on the old pipeline")
+        assert not stderr_has("Traceback")
         # a valid one replaces it
         pipeline(tmp_path, out2)
         proc.send_signal(signal.SIGHUP)
@@ -205,6 +213,16 @@ def test_sighup_reloads_a_valid_config_and_rejects_an_invalid_one(tmp_path: Path
             "handler.log.inputs: unknown input 'nope'",
         ),
         ("collector: [\n", "YAML syntax error"),
+        ("a: &a [*a]\n", ":1:8: a: recursive alias *a"),
+        (
+            "collector:\n  stdin: {}\nhandler:\n  log: {kind: log, inputs: stdin, kind: x}\n",
+            ":4:35: handler.log.kind: duplicate key (first at line 4, column 9)",
+        ),
+        (
+            "a0: &a0 [a, a, a, a, a, a, a, a, a, a]\n"
+            + "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)),
+            "more than 100000 values once aliases are expanded",
+        ),
     ],
 )
 def test_validate_and_run_exit_2_on_config_errors_naming_the_key(
@@ -217,6 +235,14 @@ def test_validate_and_run_exit_2_on_config_errors_naming_the_key(
         )
         assert res.returncode == 2
         assert f"{cfg}:" in res.stderr.decode() and expected in res.stderr.decode()
+
+
+def test_validate_exits_2_on_bytes_that_are_not_utf8(tmp_path: Path) -> None:
+    cfg = tmp_path / "bin.yml"
+    cfg.write_bytes(b"collector:\n  stdin: {}\n\xff\xfe\x00garbage")
+    res = subprocess.run([QFRAME, "validate", "-c", str(cfg)], capture_output=True, timeout=30)
+    assert res.returncode == 2
+    assert res.stderr.decode() == f"config error: {cfg}:3:1: not UTF-8 text (byte 0xff)\n"
 
 
 def test_validate_prints_the_compiled_graph(tmp_path: Path) -> None:
