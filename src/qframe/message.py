@@ -4,13 +4,19 @@ A :class:`Message` is a plain object with ``__slots__`` (it is created for every
 line that enters the daemon, so it must be cheap).  ``time`` is the event time as
 seconds since the epoch (UTC, float); the canonical JSON renders it as RFC 3339 with
 microseconds under ``@timestamp``.
+
+This module is the data model (Message, ContainerInfo, Metric, Delivery, the time
+helpers); the fast paths over whole batches (a collector's read, the JSON lines of a
+batch) are in :mod:`qframe.batch`.  A new attribute of Message touches both: its slot,
+``__init__``, ``copy``, ``to_dict``/``from_dict`` and :func:`new_log` here, and
+:func:`qframe.batch.new_logs` and the run rule of :func:`qframe.batch.json_lines`
+there (tests/unit/core/test_message_slots.py fails when one of them is missed).
 """
 
 from __future__ import annotations
 
 import time as _time
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -24,11 +30,9 @@ __all__ = [
     "Message",
     "Metric",
     "SharedFields",
-    "UniformBatch",
     "format_time",
-    "json_lines",
+    "json_default",
     "new_log",
-    "new_logs",
     "parse_time",
 ]
 
@@ -145,24 +149,10 @@ class Metric:
 class SharedFields(dict):  # type: ignore[type-arg]
     """A ``fields`` dict given to every message of one batch (e.g. a connection's address).
 
-    It saves a dict per line, and lets :func:`json_lines` see at once that messages share
-    their fields.  :attr:`Message.fields` copies it on first access, so a change made
+    It saves a dict per line, and lets :func:`qframe.batch.json_lines` see at once that
+    messages share their fields.  :attr:`Message.fields` copies it on first access, so a change made
     through one message stays with that message; read-only paths (``to_dict``, the
     encoders) read it through ``_fields`` without copying.
-    """
-
-    __slots__ = ()
-
-
-class UniformBatch(list):  # type: ignore[type-arg]
-    """A batch whose messages differ only in their (non-empty) text: a collector's read.
-
-    Made by a collector that knows it (the tcp collector, for a read without cut lines:
-    ``UniformBatch(new_logs(...))``), so that :func:`json_lines` can encode the batch
-    without comparing its messages.  The promise holds as long as no message in it is
-    changed: the runtime hands on whatever a filter returns as a plain list, and the only
-    change between a collector and a handler is the runtime's appending of the same name
-    to every source_path.  Slicing, copying or merging batches gives plain lists.
     """
 
     __slots__ = ()
@@ -319,7 +309,7 @@ class Message:
                 frag = _containers.get(id(c))
                 if frag is None:  # c lives as long as the batch: its id is not reused meanwhile
                     frag = _containers[id(c)] = orjson.Fragment(
-                        orjson.dumps(c.to_dict(), default=_json_default)
+                        orjson.dumps(c.to_dict(), default=json_default)
                     )
                 d["container"] = frag
         if self.metric is not None:
@@ -327,7 +317,7 @@ class Message:
         return d
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict(), default=_json_default)
+        return orjson.dumps(self.to_dict(), default=json_default)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Message:
@@ -393,141 +383,6 @@ def new_log(
     return m
 
 
-_MESSAGE_KEY = b',"message":'
-_get_message = attrgetter("message")
-
-
-def _json_strings(texts: list[str], between: bytes) -> bytes:
-    """``between.join(orjson.dumps(t) for t in texts)``, in one encoding when it can.
-
-    JSON leaves DEL (0x7f) unescaped: texts without it are joined by it, encoded in one
-    call, and each DEL of the result is a join (its quotes added), about half the cost.
-    """
-    if "\x7f" not in "".join(texts):
-        return orjson.dumps("\x7f".join(texts)).replace(b"\x7f", b'"' + between + b'"')
-    dumps = orjson.dumps
-    return between.join([dumps(t) for t in texts])
-
-
-def _plain(m: Message) -> bool:
-    """A message whose JSON is its text between a head and a tail a run can share."""
-    f = m._fields
-    return (
-        bool(m.message)
-        and not m.id
-        and not m._tags
-        and not m._labels
-        and m.metric is None
-        and (f is None or type(f) is SharedFields)
-    )
-
-
-def _run_end(batch: list[Message], i: int) -> int:
-    """The end of the run of messages from ``i`` that differ from ``batch[i - 1]`` (a
-    plain one) only in their text."""
-    m = batch[i - 1]
-    fields, t, host, path, cont = m._fields, m.time, m.host, m.source_path, m.container
-    kind, level, ok = m.kind, m.level, m.source_success
-    n = len(batch)
-    while i < n:
-        x = batch[i]
-        if not (
-            x._fields is fields
-            and x.time == t
-            and x.host == host
-            and x.source_path == path
-            and x.container is cont
-            and x.kind == kind
-            and x.level == level
-            and x.source_success is ok
-            and x.message
-            and not x.id
-            and not x._tags
-            and not x._labels
-            and x.metric is None
-        ):
-            break
-        i += 1
-    return i
-
-
-def json_lines(batch: list[Message]) -> bytes:
-    """The canonical JSON of every message, each followed by a newline.
-
-    The same bytes as ``m.to_json() + b"\\n"`` for each message, made faster for the
-    usual batch: a collector's read, whose lines differ only in their text (same time,
-    host, path, container and the same :class:`SharedFields`, or no fields).  The first
-    message of such a run is encoded in full and cut around its ``"message"`` value;
-    the others are that head, their own encoded text and that tail.  A message with an
-    ``id``, tags, labels, a metric or an empty text is encoded on its own.  A
-    :class:`UniformBatch` is one such run by its maker's promise: it is not compared.
-    """
-    dumps = orjson.dumps
-    uniform = type(batch) is UniformBatch
-    out: list[bytes] = []
-    put = out.append
-    containers: dict[int, Any] = {}
-    i, n = 0, len(batch)
-    while i < n:
-        m = batch[i]
-        i += 1
-        line = dumps(m.to_dict(containers), default=_json_default)
-        put(line)
-        put(b"\n")
-        if not _plain(m):
-            continue
-        j = n if uniform and i == 1 else _run_end(batch, i)
-        if j == i:
-            continue
-        # the keys before "message" hold strings, whose quotes are escaped: the first
-        # unescaped ',"message":' is that key
-        cut = line.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
-        head = line[:cut]
-        tail = line[cut + len(dumps(m.message)) :] + b"\n"
-        put(head)
-        put(_json_strings(list(map(_get_message, batch[i:j])), tail + head))
-        put(tail)
-        i = j
-    return b"".join(out)
-
-
-def new_logs(
-    texts: list[str],
-    time: float,
-    host: str,
-    source: str,
-    fields: SharedFields | None = None,
-    container: ContainerInfo | None = None,
-) -> list[Message]:
-    """One ``log`` message per text, all read by ``source`` at ``time`` (a collector's read).
-
-    :func:`new_log` for a whole batch, its body inlined in the loop (about 15% cheaper
-    than calling it per line).  ``fields``, when given, is shared by the messages (a
-    :class:`SharedFields`, copied on a change); each message has its own source_path.
-    """
-    out: list[Message] = []
-    put = out.append
-    new = _new
-    for text in texts:
-        m = new(Message)
-        m.message = text
-        m.time = time
-        m.kind = KIND_LOG
-        m.level = 6
-        m.host = host
-        m.id = ""
-        m.source_path = [source]
-        m.source_success = True
-        m._labels = None
-        m._tags = None
-        m._fields = fields
-        m.container = container
-        m.metric = None
-        m.ack = None
-        put(m)
-    return out
-
-
 def _deepish_copy(d: dict[str, Any]) -> dict[str, Any]:
     return {
         k: (_deepish_copy(v) if type(v) is dict else v.copy() if type(v) is list else v)
@@ -535,7 +390,8 @@ def _deepish_copy(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """orjson's ``default`` for the canonical JSON: what orjson does not encode itself."""
     if isinstance(obj, ContainerInfo | Metric):
         return obj.to_dict()
     if isinstance(obj, bytes | bytearray):

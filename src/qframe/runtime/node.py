@@ -10,7 +10,8 @@ from collections.abc import Awaitable
 from operator import attrgetter, methodcaller
 from typing import TYPE_CHECKING, Any
 
-from ..message import Message, UniformBatch
+from ..batch import UniformBatch
+from ..message import Message
 from ..plugin import Collector, Filter, Handler, Plugin, ack
 from ..retry import backoff
 from ..telemetry import PluginMetrics

@@ -8,16 +8,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qframe import Filter
-from qframe.message import (
-    ContainerInfo,
-    Message,
-    Metric,
-    SharedFields,
-    UniformBatch,
-    json_lines,
-    new_logs,
-)
+from qframe.batch import UniformBatch, json_lines, new_logs
+from qframe.message import ContainerInfo, Message, SharedFields
 from qframe.testing import Harness, wait_until
+
+from .test_message_slots import CHANGE
 
 
 def one_by_one(batch: list[Message]) -> bytes:
@@ -28,22 +23,16 @@ TEXTS = st.text(max_size=40) | st.sampled_from(
     ['a","message":"b', '\\"', '"', "é\u2028\x00", "", "del \x7f", "\x7f"]
 )
 
-#: what a filter may do to one message of a read
+#: what a filter may do to one message of a read: a change of each slot of Message (derived
+#: from its slots, see test_message_slots.py), and changes made in place
 CHANGES = [
     lambda m: None,
+    *(CHANGE[slot] for slot in sorted(Message.__slots__)),
     lambda m: m.add_tag("_grokparsefailure"),
-    lambda m: setattr(m, "id", "x-1"),
-    lambda m: setattr(m, "level", 3),
-    lambda m: setattr(m, "time", m.time + 0.5),
-    lambda m: setattr(m, "host", "other"),
     lambda m: m.source_path.append("grok"),
-    lambda m: setattr(m, "source_success", False),
     lambda m: m.fields.update(status=200),
     lambda m: m.labels.update(env="prod"),
     lambda m: setattr(m, "message", ""),
-    lambda m: setattr(m, "container", ContainerInfo(id="c" * 64, name="web2")),
-    lambda m: setattr(m, "metric", Metric("cpu", {"usage": 1.5})),
-    lambda m: setattr(m, "kind", "event"),
 ]
 
 

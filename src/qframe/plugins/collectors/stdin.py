@@ -9,7 +9,8 @@ import stat
 import sys
 import time
 
-from ...message import Message, new_logs
+from ...batch import new_logs
+from ...message import Message
 from ...options import Bytes, Field, PluginOptions
 from ...plugin import Collector
 

@@ -10,7 +10,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import field_validator
 
-from ...message import ContainerInfo, Message, SharedFields, UniformBatch, new_log, new_logs
+from ...batch import UniformBatch, new_logs
+from ...message import ContainerInfo, Message, SharedFields, new_log
 from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Field
 from ...plugin import Collector

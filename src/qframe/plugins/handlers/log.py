@@ -6,7 +6,8 @@ import os
 import sys
 from typing import Any, BinaryIO, Literal
 
-from ...message import Message, format_time, json_lines
+from ...batch import json_lines
+from ...message import Message, format_time
 from ...options import Field, PluginOptions
 from ...plugin import Handler
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from ....message import ContainerInfo, Message, _json_default, format_time
+from ....message import ContainerInfo, Message, format_time, json_default
 
 __all__ = ["DocumentEncoder"]
 
@@ -107,7 +107,7 @@ class DocumentEncoder:
         d = c.to_dict()
         if self.dedot and c.labels:
             d["labels"] = self._dedot(c.labels)
-        frag = orjson.Fragment(orjson.dumps(d, default=_json_default, option=_OPTS))
+        frag = orjson.Fragment(orjson.dumps(d, default=json_default, option=_OPTS))
         if len(self._containers) > 10_000:
             self._containers.clear()
         # the ContainerInfo is kept referenced, so its id() cannot be reused meanwhile
@@ -165,7 +165,7 @@ class DocumentEncoder:
     # -- the hot path ------------------------------------------------------------------
     def encode(self, m: Message) -> bytes:
         """``{action}\\n{document}\\n`` for one message."""
-        body = orjson.dumps(self.document(m), default=_json_default, option=_OPTS)
+        body = orjson.dumps(self.document(m), default=json_default, option=_OPTS)
         _id = self.doc_id(m)
         index = self.index_for(m.time)
         if _id:
