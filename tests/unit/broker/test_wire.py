@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qframe.batch import new_logs
 from qframe.broker import wire
-from qframe.message import ContainerInfo, Message, Metric, SharedFields, new_logs
+from qframe.message import ContainerInfo, Message, Metric, SharedFields
 
 #: what travels: every slot of Message except the process-local delivery token
 NOT_SENT = {"ack"}
