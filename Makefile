@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test services bench lint format docs clean
+.PHONY: run test install install-test services bench chaos lint format docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,20 +34,26 @@ services:
 
 ## the whole suite: unit + integration (services started and stopped by the tests)
 test: $(TSTAMP) services
-	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff check src tests bench examples chaos
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 ## throughput and memory benchmarks (numbers go to the README and issue notes)
 bench: $(TSTAMP) services
 	$(PY) bench/run.py $(BENCH_ARGS)
 
+## the chaos suite (issue #21): kills, outages, reloads, hostile clients, broken disks and
+## configs against the real daemon; a table of sent/delivered/lost/duplicated/peak RSS.
+## Not part of `make test`. CHAOS_ARGS="--quick" (about 2 min), or scenario names.
+chaos: $(TSTAMP) services
+	$(PY) -m chaos $(CHAOS_ARGS)
+
 lint: $(TSTAMP)
-	$(VENV)/bin/ruff check src tests bench examples
-	$(VENV)/bin/ruff format --check src tests bench examples
+	$(VENV)/bin/ruff check src tests bench examples chaos
+	$(VENV)/bin/ruff format --check src tests bench examples chaos
 
 format: $(TSTAMP)
-	$(VENV)/bin/ruff format src tests bench examples
-	$(VENV)/bin/ruff check --fix src tests bench examples
+	$(VENV)/bin/ruff format src tests bench examples chaos
+	$(VENV)/bin/ruff check --fix src tests bench examples chaos
 
 docs: $(STAMP)
 	$(PY) -m qframe.docs > docs/plugins.md
