@@ -30,7 +30,7 @@ from .ratelog import RateLimitedLog
 
 if TYPE_CHECKING:
     from .runtime.node import Node
-    from .telemetry import PluginMetrics
+    from .telemetry import HandlerTally, PluginMetrics
 
 __all__ = ["Collector", "Filter", "Handler", "Plugin", "ack"]
 
@@ -197,3 +197,11 @@ class Handler(Plugin):
 
     async def handle(self, batch: list[Message]) -> None:
         raise NotImplementedError
+
+    def tally(self) -> HandlerTally | None:
+        """What became of the messages taken so far (the run's summary reads it at the end).
+
+        None (the default): a message is delivered when ``handle()`` returned. A
+        ``manual_ack`` handler reports its own counts.
+        """
+        return None

@@ -8,9 +8,21 @@ counter or gauge the plugin adds with :meth:`PluginMetrics.inc` / :meth:`set_gau
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PluginMetrics", "render_prometheus"]
+__all__ = ["HandlerTally", "PluginMetrics", "render_prometheus"]
+
+
+@dataclass(frozen=True)
+class HandlerTally:
+    """What became of the messages a manual-ack handler took (see ``Handler.tally``)."""
+
+    delivered: int = 0  # confirmed by the destination
+    dead_lettered: int = 0  # refused by it, written to the dead-letter file
+    kept: int = 0  # held in a disk buffer for a later run
+    unconfirmed: int = 0  # none of these (still pending, or abandoned at stop)
+
 
 HEALTH_STATES = ("starting", "ok", "degraded", "failed", "stopped")
 

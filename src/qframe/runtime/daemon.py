@@ -15,6 +15,7 @@ from ..errors import ConfigError, StartupError
 from ..logs import LEVELS
 from ..registry import Registry
 from .pipeline import Pipeline
+from .summary import EXIT_UNDELIVERED, RunSummary, summarize
 
 log = logging.getLogger("qframe.daemon")
 
@@ -53,6 +54,7 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
+        self._past = RunSummary()  # of the pipelines replaced by reloads
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -87,9 +89,16 @@ class Daemon:
                     "stopped%s",
                     "" if drained else " (shutdown timeout: some messages were not drained)",
                 )
-                return 0
+                self._log_summary()
+                return 0  # a service manager reads anything else as a failure
             if self.pipeline.done.is_set():
                 log.info("all input consumed; pipeline drained")
+                if self._log_summary().lost:
+                    log.error(
+                        "exit %d: not every message was delivered (see the summary above)",
+                        EXIT_UNDELIVERED,
+                    )
+                    return EXIT_UNDELIVERED
                 return 0
             self._reload.clear()
             await self._do_reload()
@@ -115,6 +124,7 @@ class Daemon:
             log.warning("%s", w)
         old = self.pipeline
         await old.shutdown()
+        self._past += summarize(old)
         new = Pipeline(spec, self.registry.plugins)
         _hand_over(old, new)
         try:
@@ -126,6 +136,15 @@ class Daemon:
             await new.start()
         self.pipeline = new
         log.info("reloaded: %d instances", len(new.nodes))
+
+    def summary(self) -> RunSummary:
+        """The run so far: the pipelines replaced by reloads and the current one."""
+        return self._past + summarize(self.pipeline) if self.pipeline else self._past
+
+    def _log_summary(self) -> RunSummary:
+        s = self.summary()
+        log.log(logging.WARNING if s.lost else logging.INFO, "summary: %s", s.line())
+        return s
 
 
 def _hand_over(old: Pipeline, new: Pipeline) -> None:

@@ -80,6 +80,7 @@ class Node:
         self._main: asyncio.Task[Any] | None = None
         self._receiver: asyncio.Task[Any] | None = None
         self._finishing = False
+        self.handled = 0  # a handler's messages whose handle() returned (the run's summary)
 
     def __repr__(self) -> str:
         return f"<Node {self.type}.{self.name}>"
@@ -273,6 +274,7 @@ class Node:
         while True:
             try:
                 await p.handle(batch)
+                self.handled += len(batch)
                 if not p.manual_ack:
                     ack(batch)
                 if attempt:

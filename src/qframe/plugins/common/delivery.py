@@ -38,6 +38,7 @@ from ...message import Message, format_time
 from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Handler, ack
 from ...retry import backoff
+from ...telemetry import HandlerTally
 
 __all__ = [
     "DeliveringHandler",
@@ -185,6 +186,7 @@ class DeliveringHandler(Handler):
         self._buf: list[Item] = []
         self._buf_bytes = 0
         self._pending = 0
+        self._abandoned = 0  # left unconfirmed at a stop
         self._max_pending = o.max_pending or 4 * o.batch_size * o.max_in_flight
         self._room = asyncio.Event()
         self._room.set()
@@ -257,11 +259,21 @@ class DeliveringHandler(Handler):
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         # what was not confirmed stays unacknowledged (a replayable source sends it again)
+        self._abandoned += self._pending
         self._pending = 0
         self._room.set()
         if self._session is not None:
             s, self._session = self._session, None
             await s.close()
+
+    def tally(self) -> HandlerTally:
+        m = self.metrics
+        dead = sum(v for (name, _), v in m.counters.items() if name == "dead_letter")
+        return HandlerTally(
+            delivered=int(m.counter("delivered")),
+            dead_lettered=int(dead + m.counter("rejected", reason="encode")),
+            unconfirmed=self._abandoned + self._pending,
+        )
 
     def _shutdown_budget(self) -> float:
         try:
