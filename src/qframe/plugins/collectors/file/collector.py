@@ -16,7 +16,8 @@ from ....plugin import Collector
 from .checkpoint import CheckpointStore, Progress
 from .identity import Identity, read_head
 from .options import FileOptions
-from .tailer import COMPRESSED, Tailer
+from .rotation import recover
+from .tailer import COMPRESSED, MARGIN, Tailer
 from .watch import Watcher
 
 __all__ = ["FileCollector"]
@@ -87,6 +88,10 @@ class FileCollector(Collector):
         self._by_path: dict[str, Tailer] = {}
         self._unopened = 0
         self._watcher: Watcher | None = None
+        self._at_path: dict[str, tuple[tuple[int, int], float]] = {}  # path -> file, when seen
+        self._since = 0.0  # when the loaded checkpoint was written
+        self._failing: dict[tuple[int, int], str] = {}  # files whose last read failed -> why
+        self._conditions: dict[str, str] = {}  # what makes the health degraded, by kind
 
     # -- life ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -99,6 +104,12 @@ class FileCollector(Collector):
             self.metrics.inc("rejected", reason="checkpoint")
             loaded = []
             self._first_start = False  # we did run before: do not skip anything
+        for why in self._store.rejected:
+            self.metrics.inc("rejected", reason="checkpoint")
+            self._rate_log(
+                "checkpoint", f"{self._store.path}: {why}; that file is read from its start"
+            )
+        self._since = self._store.mtime - MARGIN
         for p in loaded:
             self.progress[p.identity.uid] = p
 
@@ -129,14 +140,17 @@ class FileCollector(Collector):
                 pass
 
     async def on_tick(self) -> None:
-        self.save_checkpoint()
         lag = 0
         for t in self.tailers.values():
             try:
-                lag += max(0, os.fstat(t.fd).st_size - t.pos)
+                size = os.fstat(t.fd).st_size
             except OSError:
-                pass
+                continue
+            lag += max(0, size - t.pos)
+            if t.progress is not None:
+                t.progress.size = size
         self.metrics.set_gauge("lag_bytes", lag)
+        self.save_checkpoint()
 
     async def stop(self) -> None:
         self._stopping = True
@@ -170,16 +184,31 @@ class FileCollector(Collector):
             self._store.save(list(self.progress.values()))
         except OSError as exc:
             self.problem("checkpoint_error", f"cannot write checkpoint: {exc}")
+            self._condition("checkpoint", f"cannot write checkpoint {self._store.path}: {exc}")
+        else:
+            self._condition("checkpoint", "")
 
-    def register(self, ident: Identity, path: str, start: int) -> Progress:
-        """A tailer learned the identity of its file (first bytes read)."""
+    def register(self, ident: Identity, path: str, start: int, fresh: bool = False) -> Progress:
+        """A tailer learned the identity of its file (first bytes read).
+
+        ``fresh``: the tailer reads new content from ``start``; a record with the same
+        identity (the same first bytes written again into the same inode) is replaced.
+        """
         p = self.progress.get(ident.uid)
-        if p is None:
+        if p is None or fresh:
             p = Progress(ident, path, start)
             self.progress[ident.uid] = p
         p.path = path
         p.last_seen = time.time()
         return p
+
+    def is_open(self, p: Progress) -> bool:
+        """Is the content behind ``p`` being read (its tailer is open)?"""
+        t = self.tailers.get((p.identity.dev, p.identity.ino))
+        return t is not None and t.progress is p
+
+    def tailer_at(self, path: str) -> Tailer | None:
+        return self._by_path.get(path)
 
     def retire(self, p: Progress) -> None:
         """The content behind ``p`` is gone (truncated): no checkpoint record any more."""
@@ -222,6 +251,13 @@ class FileCollector(Collector):
                 out.append(d)
         return out
 
+    def _watched(self, path: str) -> bool:
+        o = self.options
+        return any(fnmatch.fnmatch(path, os.path.expanduser(x)) for x in o.path) and not any(
+            fnmatch.fnmatch(path, x) or fnmatch.fnmatch(os.path.basename(path), x)
+            for x in o.exclude
+        )
+
     def _glob(self) -> list[str]:
         o = self.options
         found: set[str] = set()
@@ -240,6 +276,7 @@ class FileCollector(Collector):
         self._unopened = 0
         now = time.time()
         seen: set[tuple[int, int]] = set()
+        changed: list[tuple[str, float]] = []
         for path in self._glob():
             try:
                 st = os.stat(path)
@@ -252,27 +289,39 @@ class FileCollector(Collector):
             t = self.tailers.get(key)
             if t is not None:
                 t.attach(path)
-                continue
-            if self._stopping:
-                continue
-            self._open(path, key, st.st_size, first)
-        if first and not self._first_start and not self._stopping:
-            self._recover()
+            elif not self._stopping:
+                self._open(path, key, st.st_size, first)
+            before = self._at_path.get(path)
+            self._at_path[path] = (key, now)
+            if before is not None and before[0] != key:
+                changed.append((path, before[1] - MARGIN))
+        if not self._stopping:
+            # another file at a path: the generations rotated in between are read too
+            for path, since in changed:
+                self.rotated(path, since, seen)
+            if first and not self._first_start:
+                self._recover(seen)
+        for path in [p for p, (_, t) in self._at_path.items() if now - t > FORGET_AFTER]:
+            del self._at_path[path]
+        for key in [k for k in self._failing if k not in seen and k not in self.tailers]:
+            del self._failing[key]
         for p in list(self.progress.values()):
             i = p.identity
-            if (i.dev, i.ino) in seen:
+            t = self.tailers.get((i.dev, i.ino))
+            if (i.dev, i.ino) in seen and (t is None or t.progress is p):
                 p.last_seen = now
             elif (
                 not p.in_flight
-                and (i.dev, i.ino) not in self.tailers
-                and now - p.last_seen > FORGET_AFTER
+                and (t is None or t.progress is not p)  # older content of an open inode
+                and now - p.last_seen > FORGET_AFTER  # (copytruncate) is forgotten too
             ):
                 del self.progress[i.uid]
         self.metrics.set_gauge("files_open", len(self.tailers))
-        if self._unopened:
-            self.set_health("degraded", f"{self._unopened} matching files cannot be opened")
-        else:
-            self.set_health("ok")
+        self._condition(
+            "unopened",
+            f"{self._unopened} matching files cannot be opened" if self._unopened else "",
+        )
+        self._stuck_health()
 
     def _open(self, path: str, key: tuple[int, int], size: int, first: bool) -> None:
         o = self.options
@@ -302,6 +351,12 @@ class FileCollector(Collector):
                 prog.last_seen = time.time()
             else:
                 if prog is not None:  # shrank while we were not looking: new content
+                    self.log.info(
+                        "%s is shorter (%d) than its checkpoint (%d): reading it from its start",
+                        path,
+                        st.st_size,
+                        prog.read_pos,
+                    )
                     self.retire(prog)
                     prog = None
                 start = 0
@@ -310,46 +365,48 @@ class FileCollector(Collector):
                 if head:
                     prog = self.register(Identity.of(key[0], key[1], head), path, start)
                     prog.read_pos = start
-            self._launch(path, fd, key, prog, start)
+            self.launch(path, fd, key, prog, start)
         except OSError as exc:
             os.close(fd)
-            self.problem("open_error", f"cannot read {path}: {exc}")
+            self.read_failed(key, path, exc, "open_error")
 
-    def _launch(
-        self, path: str, fd: int, key: tuple[int, int], prog: Progress | None, start: int
-    ) -> None:
-        t = Tailer(self, path, fd, key[0], key[1], prog, start)
+    def launch(
+        self,
+        path: str,
+        fd: int,
+        key: tuple[int, int],
+        prog: Progress | None,
+        start: int,
+        home: str = "",
+    ) -> Tailer:
+        """Read ``fd`` (the file at ``path``) from ``start``; ``home``: the watched path
+        its records belong to when it is a rotated generation."""
+        t = Tailer(self, path, fd, key[0], key[1], prog, start, home)
         self.tailers[key] = t
         self.moved(t, path)
         self.metrics.inc("files", event="opened")
         self.log.debug("reading %s from %d", path, start)
         t.task = self.spawn(t.run(), f"tail {path}")
+        return t
 
-    def _recover(self) -> None:
-        """First scan after a restart: checkpointed files the globs no longer find.
+    def _recover(self, seen: set[tuple[int, int]]) -> None:
+        """First scan after a restart: checkpointed files no longer where they were.
 
-        A rotation while we were down renamed the file (``create``) or copied it and
-        truncated the original (``copytruncate``); the lines after the checkpoint are in
-        the rotated file: a sibling whose name starts with the old name and whose first
-        bytes match.  It is read from the checkpoint to its end, under the old identity.
+        Rotations while we were down renamed the file (``create``) or copied it and
+        truncated the original (``copytruncate``), maybe several times: for each watched
+        path with such records, :func:`.rotation.recover` reads the rest of the
+        checkpointed file, then every generation written since the checkpoint.
         """
-        open_uids = {t.progress.identity.uid for t in self.tailers.values() if t.progress}
-        for p in list(self.progress.values()):
-            if p.identity.uid in open_uids:
-                continue
-            found = self.find_rotated(p, p.path, p.read_pos)
-            if found is None:
-                continue
-            path, fd, key = found
-            self.log.info(
-                "%s was rotated while stopped: reading %s from %d", p.path, path, p.read_pos
-            )
-            self.metrics.inc("files", event="recovered")
-            try:
-                self._launch(path, fd, key, p, p.read_pos)
-            except OSError as exc:
-                os.close(fd)
-                self.problem("open_error", f"cannot read {path}: {exc}")
+        paths = {p.path for p in self.progress.values() if not self.is_open(p)}
+        paths = {p for p in paths if self._watched(p)}  # not paths dropped from the config
+        for path in sorted(paths):
+            self.rotated(path, self._since, seen)
+
+    def rotated(self, path: str, since: float, seen: set[tuple[int, int]]) -> None:
+        """``path`` names another file than when we last looked at it (``since``)."""
+        n = recover(self, path, since, seen)
+        if n:
+            self.log.info("%s was rotated while stopped or unwatched: %d files to read", path, n)
 
     def find_rotated(
         self, p: Progress, path: str, size: int
@@ -408,6 +465,40 @@ class FileCollector(Collector):
     def problem(self, reason: str, text: str, exc: BaseException | None = None) -> None:
         self.metrics.inc("rejected", reason=reason)
         self._rate_log(reason, text, exc)
+
+    def read_failed(self, key: tuple[int, int], path: str, exc: OSError, reason: str) -> None:
+        """Reading an open file failed: counted, logged; degraded until a read succeeds."""
+        self.problem(reason, f"cannot read {path}: {exc}")
+        self._failing[key] = f"{path}: {exc.strerror or exc}"
+        self._stuck_health()
+
+    def read_ok(self, key: tuple[int, int]) -> None:
+        if self._failing.pop(key, None) is not None:
+            self._stuck_health()
+
+    def _stuck_health(self) -> None:
+        f = self._failing
+        reason = ""
+        if f:
+            first = next(iter(f.values()))
+            reason = f"{len(f)} files cannot be read ({first})"
+        self._condition("stuck", reason)
+
+    def _condition(self, kind: str, reason: str) -> None:
+        """Health: ``degraded`` with every reason set, ``ok`` when none is."""
+        if reason:
+            self._conditions[kind] = reason
+        else:
+            self._conditions.pop(kind, None)
+        c = self._conditions
+        if c:
+            self.set_health("degraded", "; ".join(c[k] for k in sorted(c)))
+        else:
+            self.set_health("ok")
+
+    def log_loss(self, text: str) -> None:
+        """Lines that cannot be read any more (counted by the caller)."""
+        self._rate_log("lost", text)
 
     def bad_text(self, path: str, offset: int) -> None:
         self.metrics.inc("invalid_text")

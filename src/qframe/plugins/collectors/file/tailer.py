@@ -29,6 +29,8 @@ from .multiline import Event, Multiline
 if TYPE_CHECKING:
     from .collector import FileCollector
 
+MARGIN = 1.0  # seconds: file times come from a coarser clock than time.time()
+
 __all__ = ["COMPRESSED", "Tailer"]
 
 TRUNCATED = "_truncated"
@@ -45,10 +47,12 @@ class Tailer:
         ino: int,
         progress: Progress | None,
         start: int,
+        home: str = "",
     ) -> None:
         o = coll.options
         self.coll = coll
         self.path = path
+        self.home = home or path  # the watched path its record belongs to
         self.fd = fd
         self.dev = dev
         self.ino = ino
@@ -64,6 +68,11 @@ class Tailer:
         self.encoding: str = o.encoding
         self.mline = Multiline(o.multiline) if o.multiline is not None else None
         self.task: asyncio.Task[None] | None = None
+        self.gate: asyncio.Event | None = None  # reading starts when it is set
+        self.caught_up = asyncio.Event()  # set at the first end of file (or at the end)
+        self.started = False
+        self.checked_at = time.time()  # when the file was last found as expected
+        self._clean = False  # a read succeeded since the tailer started
         self._waiter: asyncio.Future[None] | None = None
         self._id_prefix = ""
         if progress is not None:
@@ -76,18 +85,22 @@ class Tailer:
     # -- the loop ---------------------------------------------------------------------
     async def run(self) -> None:
         coll = self.coll
+        self.started = True
         try:
+            if self.gate is not None:  # an older generation is read first
+                await self.gate.wait()
             await self._loop()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if isinstance(exc, OSError):
-                coll.problem("read_error", f"{self.path}: {exc}")
+                coll.read_failed((self.dev, self.ino), self.path, exc, "read_error")
             else:  # a bug: logged with its traceback, the file is retried at the next scan
                 coll.problem("internal_error", f"{self.path}: {exc!r}", exc)
             if self.progress is not None:  # reopened later from what was sent
                 self.progress.read_pos = self._commit_point()
         finally:
+            self.caught_up.set()
             coll.closed(self)
 
     async def _loop(self) -> None:
@@ -109,6 +122,10 @@ class Tailer:
                 self.coll.metrics.inc("bytes", len(data))
                 await self._consume(data)
                 continue
+            if not self._clean:
+                self._clean = True
+                self.coll.read_ok((self.dev, self.ino))
+            self.caught_up.set()
             wait = poll
             if self.mline is not None and self.mline.pending_start is not None:
                 timeout = o.multiline.timeout if o.multiline is not None else 0.0
@@ -167,6 +184,7 @@ class Tailer:
                     pass
         if time.monotonic() - self.last_growth >= self.coll.options.close_inactive:
             return "close"
+        self.checked_at = time.time()
         return "ok"
 
     def _detach(self, how: str) -> None:
@@ -180,7 +198,7 @@ class Tailer:
         if path != self.path:
             self.coll.log.info("%s is now %s", self.path, path)
             self.coll.moved(self, path)
-            self.path = path
+            self.path = self.home = path
             if self.progress is not None:
                 self.progress.path = path
         self.detached = False
@@ -190,10 +208,17 @@ class Tailer:
         self.coll.metrics.inc("files", event="truncated")
         self.coll.log.info("%s was truncated at %d; reading from its start", self.path, self.pos)
         await self._read_copy()
+        if self.progress is not None and not self.detached:
+            # copies made by rotations between two looks: read from their start
+            self.coll.rotated(self.path, self.checked_at - MARGIN, set())
         await self._flush_multiline()
         await self._flush_partial()
-        if self.progress is not None:
-            self.coll.retire(self.progress)
+        old = self.progress
+        if old is not None:
+            # the record stays: it names the content now in the copies (read up to here),
+            # so a later look at the directory does not take a copy for a new file
+            old.read_pos = self.pos
+            old.size = max(old.size, self.pos)
         self.progress = None
         self._id_prefix = ""
         self.pos = self.buf_off = 0
@@ -245,7 +270,7 @@ class Tailer:
     def _identify(self) -> None:
         head = read_head(self.fd, self.coll.options.fingerprint_bytes)
         ident = Identity.of(self.dev, self.ino, head)
-        self.progress = self.coll.register(ident, self.path, self.buf_off)
+        self.progress = self.coll.register(ident, self.home, self.buf_off, fresh=True)
         self._id_prefix = ident.uid + "-"
 
     async def _consume(self, data: bytes) -> None:

@@ -1,0 +1,97 @@
+"""Checkpoint records are checked one by one; a file that cannot be read shows in health."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qframe.plugins.collectors.file.checkpoint import CheckpointStore
+from tests.conftest import Lines
+
+from .helpers import append, checkpoint, harness, texts
+
+
+def saved_records(tmp_path: Path) -> list[dict[str, Any]]:
+    f = tmp_path / "data" / "collector.files" / "checkpoints.json"
+    return list(json.loads(f.read_text())["files"])
+
+
+def write_records(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    f = tmp_path / "data" / "collector.files" / "checkpoints.json"
+    f.write_text(json.dumps({"version": 1, "files": records}))
+
+
+@pytest.mark.parametrize(
+    "bad", [-500, -1, True, 1.5, "12", None, 1 << 70], ids=lambda v: f"offset={v!r}"
+)
+async def test_an_invalid_offset_rereads_that_file_and_keeps_the_others(
+    tmp_path: Path, daemon_log: Lines, bad: object
+) -> None:
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_text("a1\na2\n")
+    b.write_text("b1\n")
+    glob = str(tmp_path / "*.log")
+    async with harness(tmp_path, path=glob, start_position="beginning") as h:
+        await h.wait_for(lambda: len(texts(h)) == 3)
+    records = saved_records(tmp_path)
+    for r in records:
+        if r["path"] == str(a):
+            r["offset"] = bad
+    write_records(tmp_path, records)
+    append(a, "a3\n")
+    append(b, "b2\n")
+    async with harness(tmp_path, path=glob) as h:
+        await h.wait_for(lambda: len(texts(h)) == 4, what="a read again from 0, b resumed")
+        coll = h.plugin("files")
+        assert sorted(texts(h)) == ["a1", "a2", "a3", "b2"]
+        assert coll.metrics.counter("rejected", reason="checkpoint") == 1
+        assert coll.metrics.state == "ok"
+    assert checkpoint(tmp_path) == {str(a): 9, str(b): 6}
+    warned = [t for t in daemon_log.texts(logging.WARNING) if "read from its start" in t]
+    assert len(warned) == 1 and "offset" in warned[0], warned
+
+
+def test_every_record_field_is_checked(tmp_path: Path) -> None:
+    good = {"path": "/x.log", "dev": 1, "ino": 2, "fp": "ab" * 16, "fp_len": 5, "offset": 9}
+    bad = [
+        {**good, "dev": -1},
+        {**good, "ino": "2"},
+        {**good, "fp": "zz"},
+        {**good, "fp_len": 0},
+        {**good, "path": ""},
+        {**good, "size": -3},
+        {**good, "seen": "yesterday"},
+        {k: v for k, v in good.items() if k != "offset"},
+        ["not", "an", "object"],
+    ]
+    (tmp_path / "checkpoints.json").write_text(json.dumps({"version": 1, "files": [good, *bad]}))
+    store = CheckpointStore(tmp_path)
+    (p,) = store.load()
+    assert (p.path, p.committed) == ("/x.log", 9)
+    assert len(store.rejected) == len(bad)
+
+
+async def test_a_file_whose_reads_keep_failing_makes_health_degraded_until_it_goes(
+    tmp_path: Path,
+) -> None:
+    ok = tmp_path / "ok.log"
+    ok.write_text("ok 1\n")
+    stuck = tmp_path / "stuck.log"
+    os.symlink("/proc/self/mem", stuck)  # a regular file whose every read fails with EIO
+    glob = str(tmp_path / "*.log")
+    async with harness(tmp_path, path=glob, start_position="beginning") as h:
+        coll = h.plugin("files")
+        await h.wait_for(lambda: coll.metrics.counter("rejected", reason="open_error") >= 2)
+        assert texts(h) == ["ok 1"]
+        assert coll.metrics.state == "degraded"
+        assert "1 files cannot be read" in coll.metrics.state_reason
+        assert "stuck.log" in coll.metrics.state_reason
+        append(ok, "ok 2\n")  # the other files flow on
+        await h.wait_for(lambda: texts(h) == ["ok 1", "ok 2"])
+        stuck.unlink()
+        await h.wait_for(lambda: coll.metrics.state == "ok", what="healthy once it is gone")
