@@ -136,13 +136,14 @@ def _untag(v: Any) -> Any:
 class _Tables:
     """The containers and shared fields of one batch, each once (by identity)."""
 
-    __slots__ = ("cindex", "containers", "shared", "sindex")
+    __slots__ = ("cindex", "containers", "shared", "sindex", "size")
 
     def __init__(self) -> None:
         self.containers: list[bytes] = []
         self.cindex: dict[int, int] = {}
         self.shared: list[bytes] = []
         self.sindex: dict[int, int] = {}
+        self.size = 0  # bytes of the entries
         # the objects are kept alive by the messages of the batch: ids are not reused
 
 
@@ -153,7 +154,9 @@ def encode_record(m: Message, tables: _Tables) -> bytes:
     if c is not None:
         cref = tables.cindex.get(id(c), 0)
         if not cref:
-            tables.containers.append(_dumps_exact(c.to_dict()))
+            entry = _dumps_exact(c.to_dict())
+            tables.containers.append(entry)
+            tables.size += len(entry) + 1
             cref = tables.cindex[id(c)] = len(tables.containers)
     f = m._fields
     fref: Any = 0
@@ -161,7 +164,9 @@ def encode_record(m: Message, tables: _Tables) -> bytes:
         if type(f) is SharedFields:
             fref = tables.sindex.get(id(f), 0)
             if not fref:
-                tables.shared.append(_dumps_exact(dict(f)))
+                entry = _dumps_exact(dict(f))
+                tables.shared.append(entry)
+                tables.size += len(entry) + 1
                 fref = tables.sindex[id(f)] = len(tables.shared)
         else:
             fref = f

@@ -1,0 +1,197 @@
+"""The connection to NATS of a plugin: its options, and a link that never blocks start-up.
+
+:class:`NatsLink` connects in the background (``start`` does not wait for NATS), fails
+over across the configured URLs, reconnects forever, and turns nats-py's callbacks into
+the plugin's health (``degraded`` with the reason while the link is down) and one
+rate-limited log line per cause — never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import nats
+from nats.aio.client import Client
+
+from ..options import Duration, Field, PluginOptions, StrList
+
+if TYPE_CHECKING:
+    from ..plugin import Plugin
+
+__all__ = ["NatsLink", "NatsOptions", "token_safe"]
+
+
+class NatsOptions(PluginOptions):
+    """Where NATS is and how to log in (shared by the nats handler and collector)."""
+
+    url: StrList = Field(
+        default_factory=lambda: ["nats://127.0.0.1:4222"],
+        description="NATS server URL(s): one, a list or a comma string (failover across them)",
+    )
+    username: str = Field("", description="user name")
+    password: str = Field("", description="password")
+    token: str = Field("", description="authentication token")
+    creds: str = Field("", description="credentials file (JWT and nkey seed; needs nkeys)")
+    nkey_seed: str = Field("", description="file holding an nkey seed (needs nkeys)")
+    tls_ca: str = Field("", description="CA bundle (PEM) to verify the server with")
+    tls_cert: str = Field("", description="client certificate (PEM) for mutual TLS")
+    tls_key: str = Field("", description="client certificate's key (PEM)")
+    tls_verify: bool = Field(True, description="verify the server's certificate and host name")
+    reconnect_wait: Duration = Field(1.0, gt=0, description="pause before reconnecting to a URL")
+    request_timeout: Duration = Field(
+        5.0, gt=0, description="time allowed for a JetStream request (publish, ack, fetch)"
+    )
+
+
+def _urls(o: NatsOptions) -> list[str]:
+    return [u if "://" in u else f"nats://{u}" for u in o.url]
+
+
+def _tls(o: NatsOptions) -> ssl.SSLContext | None:
+    if not (o.tls_ca or o.tls_cert or any(u.startswith("tls://") for u in o.url)):
+        return None
+    ctx = ssl.create_default_context(cafile=o.tls_ca or None)
+    if not o.tls_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if o.tls_cert:
+        ctx.load_cert_chain(o.tls_cert, o.tls_key or None)
+    return ctx
+
+
+_BAD_TOKEN = str.maketrans({c: "_" for c in " \t\r\n.*>"})
+
+
+def token_safe(value: str) -> str:
+    """A value made into one valid subject token (no spaces, dots or wildcards)."""
+    return value.translate(_BAD_TOKEN) or "_"
+
+
+class NatsLink:
+    """One NATS connection for one plugin instance."""
+
+    def __init__(
+        self,
+        plugin: Plugin,
+        options: NatsOptions,
+        on_connect: Callable[[Client], Awaitable[None]],
+    ) -> None:
+        self.plugin = plugin
+        self.o = options
+        self.on_connect = on_connect
+        self.nc: Client | None = None
+        self.ready = asyncio.Event()
+        self.reason = "connecting to NATS"
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- life --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.plugin.set_health("degraded", self.reason)
+        self._task = self.plugin.spawn(self._connect(), "nats-connect")
+
+    async def close(self) -> None:
+        self._closing = True
+        self.ready.clear()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        nc, self.nc = self.nc, None
+        if nc is not None and not nc.is_closed:
+            try:
+                await asyncio.wait_for(nc.close(), 5.0)
+            except Exception as exc:
+                self._cause("close", exc)
+
+    async def _connect(self) -> None:
+        o = self.o
+        kw: dict[str, Any] = {}
+        if o.username:
+            kw["user"], kw["password"] = o.username, o.password
+        if o.token:
+            kw["token"] = o.token
+        if o.creds:
+            kw["user_credentials"] = o.creds
+        if o.nkey_seed:
+            kw["nkeys_seed"] = o.nkey_seed
+        tls = _tls(o)
+        if tls is not None:
+            kw["tls"] = tls
+        self.nc = await nats.connect(
+            servers=_urls(o),
+            name=f"qframe {self.plugin.name}",
+            error_cb=self._error,
+            disconnected_cb=self._disconnected,
+            reconnected_cb=self._reconnected,
+            closed_cb=self._closed,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=o.reconnect_wait,  # type: ignore[arg-type]
+            connect_timeout=max(1, int(o.request_timeout)),
+            **kw,
+        )
+        await self._setup()
+
+    async def _setup(self) -> None:
+        """The plugin's own set-up (stream, consumer), retried until it succeeds."""
+        attempt = 0
+        while not self._closing:
+            nc = self.nc
+            if nc is None or not nc.is_connected:
+                return  # reconnected_cb runs it again
+            try:
+                await self.on_connect(nc)
+            except Exception as exc:
+                attempt += 1
+                self._down(f"set-up: {_describe(exc)}")
+                self._cause("setup", exc)
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempt, 6)))
+                continue
+            self.reason = ""
+            self.plugin.set_health("ok")
+            self.ready.set()
+            return
+
+    # -- nats-py's callbacks (they must not raise) -------------------------------------
+    async def _error(self, exc: Exception) -> None:
+        if not self.ready.is_set():
+            self._down(_describe(exc))
+        self._cause("error", exc)
+
+    async def _disconnected(self) -> None:
+        if not self._closing:
+            self._down("disconnected from NATS")
+
+    async def _reconnected(self) -> None:
+        nc = self.nc
+        url = nc.connected_url.netloc if nc is not None and nc.connected_url else "?"
+        self.plugin.log.info("reconnected to NATS at %s", url)
+        self.plugin.spawn(self._setup(), "nats-setup")
+
+    async def _closed(self) -> None:
+        if not self._closing:
+            self._down("connection to NATS closed")
+
+    def _down(self, reason: str) -> None:
+        self.ready.clear()
+        self.reason = reason
+        self.plugin.set_health("degraded", reason)
+
+    def _cause(self, what: str, exc: BaseException) -> None:
+        text = _describe(exc)
+        self.plugin.warn_limited(f"nats-{what}-{type(exc).__name__}", "NATS %s: %s", what, text)
+
+    # -- use ---------------------------------------------------------------------------
+    async def wait_ready(self) -> Client:
+        await self.ready.wait()
+        assert self.nc is not None
+        return self.nc
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and text != name else name

@@ -1,0 +1,277 @@
+"""nats: the aggregator side of scale-out — batches pulled from a JetStream durable consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections import deque
+from operator import attrgetter, methodcaller
+from typing import Any, Literal
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import api
+
+from ...broker import wire
+from ...broker.conn import NatsLink, NatsOptions
+from ...message import Delivery
+from ...options import Bytes, Duration, Field
+from ...plugin import Collector
+from ...retry import backoff
+from ..common.dead_letter import DeadLetterFile
+
+__all__ = ["NatsCollector"]
+
+_get_path = attrgetter("source_path")
+
+
+class NatsCollector(Collector):
+    """Pulls batches of messages published by ``nats`` handlers from a JetStream stream.
+
+    All aggregators of a group share one ``durable`` consumer: each batch goes to exactly
+    one of them.  A batch is acknowledged to JetStream only once every one of its messages
+    was acknowledged by this aggregator's handlers (end-to-end, as file and docker-logs
+    do); while it waits (a destination down for minutes) the collector tells JetStream the
+    batch is in progress, so it is not handed to another aggregator, and it pulls no more
+    while ``max-outstanding`` batches wait.  A crash means redelivery: the messages keep
+    their ids, and Elasticsearch's ``_id`` absorbs the replay.
+
+    A batch of a newer format version is negatively acknowledged with ``nak-delay`` (a
+    newer aggregator will take it during a rolling upgrade); a payload that is not a batch
+    of ours (or badly compressed) is written to the dead-letter file, counted and
+    terminated (``AckTerm``): never redelivered forever.  Example::
+
+        collector:
+          bus: {kind: nats, url: "nats://n1:4222,nats://n2:4222", durable: indexers}
+    """
+
+    class Options(NatsOptions):
+        stream: str = Field("QFRAME", description="the JetStream stream to read")
+        durable: str = Field(
+            "qframe", description="consumer name shared by the aggregators of a group"
+        )
+        subject: str = Field(
+            "", description="subject filter of a new consumer (default: all of the stream)"
+        )
+        deliver: Literal["all", "new"] = Field(
+            "all", description="where a new consumer starts: all of the stream, or new messages"
+        )
+        ack_wait: Duration = Field(
+            30.0, gt=0, description="JetStream redelivers a batch not acknowledged within this"
+        )
+        max_ack_pending: int = Field(
+            1000, ge=1, description="unacknowledged batches JetStream allows the consumer"
+        )
+        batch: int = Field(8, ge=1, description="batches pulled per request")
+        max_outstanding: int = Field(
+            16, ge=1, description="batches of this aggregator waiting for acks before it pauses"
+        )
+        nak_delay: Duration = Field(
+            30.0, ge=0, description="redelivery delay of a batch of a newer format version"
+        )
+        dead_letter: str = Field(
+            "",
+            description="JSON-lines file for unreadable payloads (default: dead-letter.jsonl in the instance's data dir)",
+        )
+        dead_letter_max_bytes: Bytes = Field(
+            "100MiB", ge=0, description="rotate the dead-letter file past this size (0: no limit)"
+        )
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        o: NatsCollector.Options = self.options  # type: ignore[assignment]
+        self.o = o
+        self._link = NatsLink(self, o, self._setup)
+        self._sub: Any = None
+        #: pulled batches waiting for their messages' acks: id(msg) -> (msg, last signal)
+        self._outstanding: dict[int, tuple[Msg, list[float]]] = {}
+        self._room = asyncio.Event()
+        self._room.set()
+        self._done: deque[Msg] = deque()
+        self._wake = asyncio.Event()
+        self._dead_file: DeadLetterFile | None = None
+
+    # -- life --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._dead_file = DeadLetterFile(self, self.o.dead_letter, self.o.dead_letter_max_bytes)
+        self._link.start()
+
+    async def stop(self) -> None:
+        """Wait (within the shutdown budget) for the handlers to finish what was pulled."""
+        try:
+            budget = max(0.5, float(self._node.pipeline.shutdown_timeout) - 1.5)
+        except AttributeError:
+            budget = 5.0
+        deadline = time.monotonic() + budget
+        while self._outstanding and time.monotonic() < deadline:
+            await self._flush_acks()
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+            except TimeoutError:
+                pass
+        await self._flush_acks()
+        if self._outstanding:
+            self.log.warning(
+                "stopping with %d batches unacknowledged: JetStream will deliver them again",
+                len(self._outstanding),
+            )
+        await self._link.close()
+
+    async def _setup(self, nc: Client) -> None:
+        o = self.o
+        js = nc.jetstream(timeout=o.request_timeout)
+        config = api.ConsumerConfig(
+            durable_name=o.durable,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=o.ack_wait,
+            max_ack_pending=o.max_ack_pending,
+            deliver_policy=api.DeliverPolicy.NEW if o.deliver == "new" else api.DeliverPolicy.ALL,
+            max_deliver=-1,
+        )
+        if o.subject:
+            config.filter_subject = o.subject
+        try:
+            await js.consumer_info(o.stream, o.durable)
+        except nats.js.errors.NotFoundError:
+            await js.add_consumer(o.stream, config)
+            self.log.info("created consumer %s on stream %s", o.durable, o.stream)
+        if self._sub is None:  # a subscription outlives reconnections
+            self._sub = await js.pull_subscribe_bind(durable=o.durable, stream=o.stream)
+
+    # -- the pull loop -----------------------------------------------------------------
+    async def run(self) -> None:
+        self.spawn(self._acker(), "nats-acks")
+        o = self.o
+        failures = 0
+        while True:
+            await self._link.wait_ready()
+            if len(self._outstanding) >= o.max_outstanding:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            want = min(o.batch, o.max_outstanding - len(self._outstanding))
+            sub = self._sub
+            try:
+                msgs = await sub.fetch(want, timeout=min(5.0, o.request_timeout))
+            except (nats.errors.TimeoutError, TimeoutError):
+                failures = 0
+                continue
+            except Exception as exc:
+                failures += 1
+                self.warn_limited(
+                    f"fetch-{type(exc).__name__}", "NATS fetch: %s: %s", type(exc).__name__, exc
+                )
+                await asyncio.sleep(backoff(failures, 0.2, 5.0, jitter=True))
+                continue
+            failures = 0
+            for msg in msgs:
+                await self._take(msg)
+
+    async def _take(self, msg: Msg) -> None:
+        try:
+            batch = wire.decode(msg.data)
+        except wire.FutureFormat as exc:
+            self.metrics.inc("future_format")
+            self.warn_limited(
+                "future", "a batch of a newer format, left for a newer aggregator: %s", exc
+            )
+            await self._reply(msg.nak(delay=self.o.nak_delay))
+            return
+        except wire.CorruptPayload as exc:
+            self._corrupt(msg, str(exc))
+            await self._reply(msg.term())
+            return
+        meta = _metadata(msg)
+        if meta is not None and meta.num_delivered > 1:
+            self.metrics.inc("redelivered")
+        if not batch:
+            await self._reply(msg.ack())
+            return
+        now = time.monotonic()
+        self._outstanding[id(msg)] = (msg, [now])
+        token = Delivery(len(batch), lambda: self._finished(msg))
+        name = self.name
+        for m in batch:
+            m.ack = token
+        deque(map(methodcaller("append", name), map(_get_path, batch)), maxlen=0)
+        self.metrics.inc("batches")
+        await self.emit(batch)
+
+    def _finished(self, msg: Msg) -> None:
+        """Every message of a pulled batch was acknowledged downstream (sync: queue the ack)."""
+        self._done.append(msg)
+        self._wake.set()
+
+    async def _acker(self) -> None:
+        """Acks of finished batches, and in-progress signals for the ones still waiting."""
+        every = max(0.2, self.o.ack_wait / 3)
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=min(1.0, every))
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self._flush_acks()
+            now = time.monotonic()
+            for msg, last in list(self._outstanding.values()):
+                if now - last[0] >= every:
+                    last[0] = now
+                    await self._reply(msg.in_progress())
+                    self.metrics.inc("in_progress")
+
+    async def _flush_acks(self) -> None:
+        done = self._done
+        while done:
+            msg = done.popleft()
+            self._outstanding.pop(id(msg), None)
+            await self._reply(msg.ack())
+            self.metrics.inc("acked")
+        if len(self._outstanding) < self.o.max_outstanding:
+            self._room.set()
+
+    async def _reply(self, coro: Any) -> None:
+        """An ack, nak, term or in-progress signal: a lost one means a redelivery, no more."""
+        try:
+            await coro
+        except Exception as exc:
+            self.warn_limited(
+                f"reply-{type(exc).__name__}",
+                "NATS acknowledgement not sent (the batch will come again): %s: %s",
+                type(exc).__name__,
+                exc,
+            )
+
+    def _corrupt(self, msg: Msg, reason: str) -> None:
+        self.metrics.inc("corrupt", reason=reason.split(":", 1)[0][:40])
+        meta = _metadata(msg)
+        record = {
+            "error": reason,
+            "subject": msg.subject,
+            "stream_seq": meta.sequence.stream if meta is not None else None,
+            "payload_b64": base64.b64encode(msg.data[:65536]).decode(),
+            "payload_bytes": len(msg.data),
+        }
+        assert self._dead_file is not None
+        try:
+            self._dead_file.write([record])
+        except OSError as exc:
+            self.metrics.errors += 1
+            self.warn_limited("dead-letter-write", "dead-letter file not written: %r", exc)
+        self.warn_limited(
+            "corrupt",
+            "an unreadable payload on %s, written to %s and terminated: %s",
+            msg.subject,
+            self._dead_file.path,
+            reason,
+        )
+
+
+def _metadata(msg: Msg) -> Any:
+    try:
+        return msg.metadata
+    except Exception:
+        return None

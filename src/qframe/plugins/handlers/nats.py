@@ -1,0 +1,453 @@
+"""nats: the agent side of scale-out — batches of messages published to NATS JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any, Literal
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.js import api
+from pydantic import field_validator
+
+from ...broker import wire
+from ...broker.conn import NatsLink, NatsOptions, token_safe
+from ...broker.ids import IdSource
+from ...message import Message
+from ...options import Bytes, Duration, Field, StrList
+from ...plugin import Handler, ack
+from ...retry import backoff
+from ..common.dead_letter import DeadLetterFile
+
+__all__ = ["NatsHandler"]
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+#: header and framing room kept free under the server's max_payload
+_MARGIN = 4096
+
+
+def subject_template(template: str) -> Callable[[Message], str] | None:
+    """A function giving a message's subject, or None when the subject is fixed."""
+    parts = _PLACEHOLDER.split(template)
+    if len(parts) == 1:
+        return None
+    getters: list[Callable[[Message], str] | str] = []
+    for i, p in enumerate(parts):
+        if i % 2 == 0:
+            if p:
+                getters.append(p)
+            continue
+        getters.append(_getter(p))
+
+    def subject(m: Message) -> str:
+        return "".join(g if type(g) is str else g(m) for g in getters)  # type: ignore[operator]
+
+    return subject
+
+
+def _getter(name: str) -> Callable[[Message], str]:
+    if name == "kind":
+        return lambda m: token_safe(m.kind)
+    if name == "host":
+        return lambda m: token_safe(m.host)
+    if name == "container.name":
+        return lambda m: token_safe(m.container.name if m.container is not None else "")
+    if name.startswith("fields.") and len(name) > 7:
+        key = name[7:]
+        return lambda m: token_safe(str(m._fields.get(key, "")) if m._fields else "")
+    raise ValueError(
+        f"unknown placeholder {{{name}}} (known: kind, host, container.name, fields.NAME)"
+    )
+
+
+class _Batch:
+    """Messages on their way to one subject: records encoded against the batch's tables."""
+
+    __slots__ = (
+        "messages",
+        "msg_id",
+        "payload",
+        "records",
+        "size",
+        "size_tables",
+        "subject",
+        "tables",
+    )
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.messages: list[Message] = []
+        self.records: list[bytes] = []
+        self.tables = wire.new_tables()
+        self.size = 0
+        self.size_tables = 0
+        self.payload = b""
+        self.msg_id = ""
+
+
+class NatsHandler(Handler):
+    """Publishes messages to NATS JetStream, many per NATS message, acknowledged on PubAck.
+
+    Every message without an id gets one first (``<random per process>-<sequence>``): a
+    batch redelivered by JetStream keeps its ids, so Elasticsearch's ``_id`` absorbs a
+    replay.  A batch's bytes and ``Nats-Msg-Id`` are fixed at its first attempt and reused
+    on every retry (JetStream drops the duplicate within ``duplicate-window``).
+
+    While NATS is unreachable or the stream is full (``discard: new``) batches are retried
+    and the input waits once ``max-pending`` messages are unconfirmed: backpressure, never
+    a drop; ``/health`` says ``degraded`` with the reason.  Start-up does not wait for NATS.
+    A message larger than the server's ``max_payload`` on its own is dead-lettered.
+
+    The payload format (lossless: times, big and non-finite numbers, bytes) is read by the
+    ``nats`` collector of an aggregator.  Example::
+
+        handler:
+          bus: {kind: nats, inputs: [tcp, files], url: "nats://n1:4222,nats://n2:4222",
+                subject: "qframe.{kind}.{host}", replicas: 3, max-bytes: 10GiB}
+    """
+
+    manual_ack = True
+
+    class Options(NatsOptions):
+        subject: str = Field(
+            "qframe.events",
+            description="subject; placeholders {kind}, {host}, {container.name}, {fields.NAME}",
+        )
+        stream: str = Field("QFRAME", description="the JetStream stream")
+        create_stream: bool = Field(
+            True, description="create the stream if missing (else only publish to it)"
+        )
+        stream_subjects: StrList = Field(
+            default_factory=lambda: ["qframe.>"], description="subjects of a created stream"
+        )
+        replicas: int = Field(1, ge=1, le=5, description="replicas of a created stream")
+        max_bytes: Bytes = Field(
+            0, ge=0, description="size limit of a created stream (0: the server's limit)"
+        )
+        max_age: Duration = Field(0.0, ge=0, description="age limit of a created stream (0: none)")
+        duplicate_window: Duration = Field(
+            600.0, gt=0, description="JetStream's de-duplication window of a created stream"
+        )
+        batch_size: int = Field(1000, ge=1, description="messages per NATS message")
+        batch_bytes: Bytes = Field(
+            "900KiB",
+            ge=1024,
+            description="encoded bytes per NATS message (kept under the server's max_payload)",
+        )
+        max_in_flight: int = Field(4, ge=1, description="publishes awaiting their PubAck at once")
+        max_pending: int = Field(
+            0,
+            ge=0,
+            description="unconfirmed messages held before input waits (0: 4 × batch-size × max-in-flight)",
+        )
+        compression: Literal["none", "zstd", "gzip"] = Field(
+            "none", description="compression of the batch payload"
+        )
+        retry_initial: Duration = Field(0.2, gt=0, description="first retry delay (then doubled)")
+        retry_max: Duration = Field(10.0, gt=0, description="longest retry delay")
+        dead_letter: str = Field(
+            "",
+            description="JSON-lines file for messages too large to publish (default: dead-letter.jsonl in the instance's data dir)",
+        )
+        dead_letter_max_bytes: Bytes = Field(
+            "100MiB", ge=0, description="rotate the dead-letter file past this size (0: no limit)"
+        )
+
+        @field_validator("subject")
+        @classmethod
+        def _valid_subject(cls, v: str) -> str:
+            subject_template(v)
+            if not v or " " in v or any(t in ("*", ">", "") for t in v.split(".")):
+                raise ValueError(f"{v!r} is not a subject to publish to")
+            return v
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        o: NatsHandler.Options = self.options  # type: ignore[assignment]
+        self.o = o
+        self._subject_of = subject_template(o.subject)
+        self._ids = IdSource()
+        self._bufs: dict[str, _Batch] = {}
+        self._batch_seq = 0
+        self._pending = 0
+        self._max_pending = o.max_pending or 4 * o.batch_size * o.max_in_flight
+        self._room = asyncio.Event()
+        self._room.set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sem = asyncio.Semaphore(o.max_in_flight)
+        self._limit = o.batch_bytes
+        self._js: Any = None
+        self._dead_file: DeadLetterFile | None = None
+        self._link = NatsLink(self, o, self._setup)
+
+    # -- life --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._dead_file = DeadLetterFile(self, self.o.dead_letter, self.o.dead_letter_max_bytes)
+        self._link.start()
+
+    async def _setup(self, nc: Client) -> None:
+        o = self.o
+        js = nc.jetstream(timeout=o.request_timeout)
+        self._limit = max(1024, min(o.batch_bytes, nc.max_payload - _MARGIN))
+        if o.create_stream:
+            await self._ensure_stream(js)
+        self._js = js
+
+    async def _ensure_stream(self, js: Any) -> None:
+        o = self.o
+        want = api.StreamConfig(
+            name=o.stream,
+            subjects=list(o.stream_subjects),
+            num_replicas=o.replicas,
+            max_bytes=o.max_bytes or -1,
+            max_age=o.max_age,
+            discard=api.DiscardPolicy.NEW,
+            duplicate_window=o.duplicate_window,
+            storage=api.StorageType.FILE,
+        )
+        try:
+            info = await js.stream_info(o.stream)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(want)
+            self.log.info("created stream %s over %s", o.stream, ", ".join(o.stream_subjects))
+            return
+        have = info.config
+        diffs = [
+            f"{k}: {getattr(have, k)!r} (configured {getattr(want, k)!r})"
+            for k in ("subjects", "num_replicas", "discard", "duplicate_window")
+            if _norm(getattr(have, k)) != _norm(getattr(want, k))
+        ]
+        if diffs:
+            self.warn_limited(
+                "stream-differs",
+                "stream %s exists with other settings, left as it is: %s",
+                o.stream,
+                "; ".join(diffs),
+                every=3600,
+            )
+
+    async def stop(self) -> None:
+        for subject in list(self._bufs):
+            self._dispatch(subject)
+        if self._tasks:
+            timeout = self._shutdown_budget()
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout)
+            except TimeoutError:
+                self.log.error(
+                    "%d messages not confirmed by NATS within %.1fs: left unacknowledged",
+                    self._pending,
+                    timeout,
+                )
+            tasks = list(self._tasks)
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._pending = 0
+        self._room.set()
+        await self._link.close()
+
+    def _shutdown_budget(self) -> float:
+        try:
+            total = float(self._node.pipeline.shutdown_timeout)
+        except AttributeError:
+            total = 30.0
+        return max(0.5, total - 1.5)
+
+    # -- input -------------------------------------------------------------------------
+    async def handle(self, batch: list[Message]) -> None:
+        self._ids.assign(batch)
+        subject_of = self._subject_of
+        if subject_of is None:
+            self._add(self.o.subject, batch)
+        else:
+            groups: dict[str, list[Message]] = {}
+            for m in batch:
+                groups.setdefault(subject_of(m), []).append(m)
+            for subject, ms in groups.items():
+                self._add(subject, ms)
+        if self._pending >= self._max_pending:
+            for subject in list(self._bufs):
+                self._dispatch(subject)
+            self._room.clear()
+            self.metrics.set_gauge("pending", self._pending)
+            await self._room.wait()
+
+    def _add(self, subject: str, messages: list[Message]) -> None:
+        o = self.o
+        limit, bsize = self._limit, o.batch_size
+        b = self._bufs.get(subject)
+        if b is None:
+            b = self._bufs[subject] = _Batch(subject)
+        encode = wire.encode_record
+        too_big: list[tuple[Message, int]] = []
+        for m in messages:
+            try:
+                rec = encode(m, b.tables)
+            except Exception as exc:  # a bug: never a loop, never a crash
+                self._dead([(m, f"encode: {exc!r}")])
+                continue
+            n = len(rec) + b.tables.size - b.size_tables
+            if n > limit:
+                too_big.append((m, n))
+                continue
+            if b.size + n > limit and b.records:
+                # the record refers to b's tables: encode it again for the next batch
+                self._dispatch(subject)
+                b = self._bufs[subject] = _Batch(subject)
+                rec = encode(m, b.tables)
+                n = len(rec) + b.tables.size
+            b.messages.append(m)
+            b.records.append(rec)
+            b.size += n + 1
+            b.size_tables = b.tables.size
+            self._pending += 1
+            if len(b.records) >= bsize:
+                self._dispatch(subject)
+                b = self._bufs[subject] = _Batch(subject)
+        if too_big:
+            self._dead(
+                [
+                    (m, f"{n} bytes: over the {limit}-byte limit of one NATS message")
+                    for m, n in too_big
+                ]
+            )
+
+    async def on_tick(self) -> None:
+        for subject in list(self._bufs):
+            self._dispatch(subject)
+        self.metrics.set_gauge("pending", self._pending)
+
+    def _dispatch(self, subject: str) -> None:
+        b = self._bufs.pop(subject, None)
+        if b is None or not b.records:
+            return
+        self._seal(b)
+        self._idle.clear()
+        t = asyncio.ensure_future(self._deliver(b))
+        self._tasks.add(t)
+        t.add_done_callback(self._task_done)
+
+    def _seal(self, b: _Batch) -> None:
+        """The batch's bytes and id, fixed for every attempt."""
+        self._batch_seq += 1
+        b.msg_id = f"{self._ids.prefix}.b{self._batch_seq:x}"
+        b.payload = wire.payload(wire.encode_batch(b.records, b.tables), self.o.compression)
+        b.records = []
+        b.tables = wire.new_tables()
+
+    def _task_done(self, t: asyncio.Task[None]) -> None:
+        self._tasks.discard(t)
+        if not t.cancelled() and t.exception() is not None:
+            self.metrics.errors += 1
+            self.log.error("delivery task failed: %r", t.exception(), exc_info=t.exception())
+        if not self._tasks:
+            self._idle.set()
+
+    def _confirmed(self, n: int) -> None:
+        self._pending -= n
+        if self._pending < self._max_pending and not self._room.is_set():
+            self._room.set()
+
+    # -- delivery ----------------------------------------------------------------------
+    async def _deliver(self, b: _Batch) -> None:
+        o = self.o
+        attempt = 0
+        headers = {"Nats-Msg-Id": b.msg_id}
+        while True:
+            await self._link.wait_ready()
+            js = self._js
+            async with self._sem:
+                try:
+                    res = await js.publish(
+                        b.subject,
+                        b.payload,
+                        timeout=o.request_timeout,
+                        stream=o.stream,
+                        headers=dict(headers),
+                    )
+                except nats.errors.MaxPayloadError:
+                    await self._split(b)
+                    return
+                except Exception as exc:
+                    reason = _reason(exc, b.subject)
+                else:
+                    reason = ""
+            if not reason:
+                if res.duplicate:
+                    self.metrics.inc("duplicates")
+                ack(b.messages)
+                self.metrics.inc("delivered", len(b.messages))
+                self.metrics.inc("batches")
+                self._confirmed(len(b.messages))
+                if attempt and self._link.ready.is_set():
+                    self.set_health("ok")
+                return
+            attempt += 1
+            self.metrics.inc("retried", len(b.messages), reason=reason.split(":", 1)[0][:40])
+            self.set_health("degraded", reason)
+            self.warn_limited(
+                f"publish-{reason[:30]}", "%d messages will be retried: %s", len(b.messages), reason
+            )
+            await asyncio.sleep(backoff(attempt, o.retry_initial, o.retry_max, jitter=True))
+
+    async def _split(self, b: _Batch) -> None:
+        """Refused by the client as larger than max_payload (nothing was stored): halves."""
+        ms = b.messages
+        if len(ms) == 1:
+            self._dead([(ms[0], f"{len(b.payload)} bytes: over the server's max_payload")], True)
+            return
+        self.metrics.inc("splits")
+        halves = []
+        for part in (ms[: len(ms) // 2], ms[len(ms) // 2 :]):
+            h = _Batch(b.subject)
+            h.messages = part
+            h.records = [wire.encode_record(m, h.tables) for m in part]
+            self._seal(h)
+            halves.append(self._deliver(h))
+        await asyncio.gather(*halves)
+
+    def _dead(self, dead: list[tuple[Message, str]], pending: bool = False) -> None:
+        records = []
+        for m, reason in dead:
+            self.metrics.inc("dead_letter", reason=reason.split(":", 1)[0][:40])
+            try:
+                record: Any = m.to_dict()
+            except Exception:
+                record = repr(m)
+            records.append({"error": reason, "message": record})
+        assert self._dead_file is not None
+        try:
+            self._dead_file.write(records)
+        except OSError as exc:
+            self.metrics.errors += 1
+            self.warn_limited("dead-letter-write", "dead-letter file not written: %r", exc)
+        self.warn_limited(
+            "dead-letter", "%d messages dead-lettered: %s", len(dead), dead[0][1], every=10.0
+        )
+        ack([m for m, _ in dead])
+        if pending:
+            self._confirmed(len(dead))
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, list):
+        return sorted(v)
+    if hasattr(v, "value"):
+        return v.value
+    return v
+
+
+def _reason(exc: BaseException, subject: str) -> str:
+    if isinstance(exc, nats.js.errors.NoStreamResponseError | nats.errors.NoRespondersError):
+        return f"no stream takes subject {subject} (no responders)"
+    if isinstance(exc, nats.js.errors.APIError):
+        return f"JetStream: {exc.description or exc} (code {exc.err_code})"
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and text != name else name
