@@ -493,3 +493,33 @@ def file_collector(path: Path, **extra: Any) -> dict[str, Any]:
         "scan-interval": "200ms",
         **extra,
     }
+
+
+def service(start: Callable[[], Any]) -> Any:
+    """Start a tests/services service; its "unavailable" (a pytest skip or, with CI=true,
+    a failure) becomes :class:`Skip`."""
+    try:
+        return start()
+    except BaseException as exc:
+        if type(exc).__name__ in ("Skipped", "Failed"):
+            raise Skip(str(exc)) from None
+        raise
+
+
+def os_tally(server: Any, index: str, tag: str) -> tuple[Counter[int], int]:
+    """Line numbers of ``tag`` in an osmem index (how often each), and the number of docs
+    (read with the scroll API: a search window ends at 10,000)."""
+    total = server.count(index)
+    c: Counter[int] = Counter()
+    if total == 0:
+        return c, 0
+    res = server.request("POST", f"/{index}/_search?scroll=1m", {"size": 5000})
+    while True:
+        hits = res["hits"]["hits"]
+        if not hits:
+            break
+        c.update(tally((str(h["_source"].get("message", "")) for h in hits), tag))
+        res = server.request(
+            "POST", "/_search/scroll", {"scroll": "1m", "scroll_id": res["_scroll_id"]}
+        )
+    return c, total

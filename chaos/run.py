@@ -24,6 +24,11 @@ SCENARIOS = [
     "negative_offset",
     "config_hazards",
     "health_enospc",
+    "file_kill",
+    "es_outage",
+    "gelf_bomb",
+    "idle_conns",
+    "docker_restart",
 ]
 
 
