@@ -9,9 +9,18 @@ and the kernel's window makes the sender wait.  Nothing that was read is dropped
 at :meth:`StreamServer.close` every connection stops reading and its buffer and
 last unterminated frame are still delivered.
 
-Memory: besides each connection's ``high_water``, all connections together hold at most
-about ``max_buffered`` bytes (plus one read each): above it the connection that read
-stops reading until the pipeline has taken half of it.  With ``idle_timeout`` a
+Memory: every byte a connection holds is counted in ``buffered`` from the read until the
+pipeline has taken it: read and not yet framed, framed and being handed on, and the
+unfinished line (frame) waiting for its delimiter.  Each connection holds at most
+``high_water`` bytes of unframed reads and ``max_frame`` bytes of an unfinished frame
+(a longer one is cut by the :class:`~qframe.net.framing.Framer`).  All connections
+together hold at most ``max_buffered`` bytes (plus one read): when a read reaches it,
+every connection stops reading until the pipeline has taken half of what is not an
+unfinished frame.  Pausing alone cannot free unfinished frames (a peer that never sends
+the delimiter holds its bytes for ever; once every connection does, nothing would move),
+so unfinished frames may use at most half of ``max_buffered``: beyond it the one of the
+connection holding the most is discarded, the rest of it up to the delimiter skipped,
+and ``on_cut(conn, nbytes)`` told (the connection stays open).  With ``idle_timeout`` a
 connection that sent nothing for that long is closed (what it sent is delivered).
 """
 
@@ -24,6 +33,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from .framing import Framer
@@ -39,10 +49,17 @@ MAX_BUFFERED = 64 << 20
 #: (connection, frames: bytes, or str when the server decodes, indexes of cut frames)
 FramesHandler = Callable[["Connection", list[Any], list[int]], Awaitable[None]]
 ConnectHandler = Callable[["Connection"], Awaitable[None]]
+#: (connection, bytes of its unfinished frame that were discarded)
+CutHandler = Callable[["Connection", int], None]
+_by_partial = attrgetter("_partial")
 
 
 class Connection(asyncio.Protocol):
-    """One accepted connection: its peer address, its buffer and its reading state."""
+    """One accepted connection: its peer address, its buffer and its reading state.
+
+    Its bytes counted in ``server.buffered``: ``_size`` read and not yet framed,
+    ``_inflight`` framed and being handed on, ``_partial`` its unfinished frame.
+    """
 
     def __init__(self, server: StreamServer) -> None:
         self.server = server
@@ -50,8 +67,16 @@ class Connection(asyncio.Protocol):
         self.ip = ""
         self.port = 0
         self.context: Any = None  # set by the collector's on_connect (e.g. a ContainerInfo)
+        self.framer = Framer(server.max_frame, server.delimiter, server.strip_cr)
+        enc = server.encoding
+        self._feed: Callable[[bytes], list[Any]] = (
+            self.framer.feed if enc is None else partial(self.framer.feed_text, encoding=enc)
+        )
         self._chunks: list[bytes] = []
         self._size = 0
+        self._inflight = 0
+        self._partial = 0
+        self._ended = False
         self._paused = False
         self._eof = False
         self._waiter: asyncio.Future[None] | None = None
@@ -75,6 +100,8 @@ class Connection(asyncio.Protocol):
         self.server._accepted(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._ended:  # its task is over (cannot happen once the transport is closed)
+            return
         n = len(data)
         self._chunks.append(data)
         self._size += n
@@ -82,9 +109,14 @@ class Connection(asyncio.Protocol):
         self.last_data = time.monotonic()
         srv = self.server
         srv.buffered += n
-        if not self._paused and (self._size >= srv.high_water or srv.buffered >= srv.max_buffered):
-            self._paused = True
-            self.transport.pause_reading()  # type: ignore[union-attr]
+        if srv.buffered > srv.peak:
+            srv.peak = srv.buffered
+        if not self._paused:
+            if srv.buffered >= srv.max_buffered:
+                srv._hold_all()  # this connection as well
+            elif self._size >= srv.high_water:
+                self._paused = True
+                self.transport.pause_reading()  # type: ignore[union-attr]
         self._wake()
 
     def eof_received(self) -> bool:
@@ -111,22 +143,77 @@ class Connection(asyncio.Protocol):
         self._waiter = asyncio.get_running_loop().create_future()
         await self._waiter
 
-    def _take(self) -> list[bytes]:
+    def _frame(self) -> tuple[list[Any], list[int]]:
+        """The frames completed by what was read, and the indexes of those cut.
+
+        What was read now counts as being handed on (until :meth:`_handed_on`), but for
+        what went into the unfinished frame.
+        """
         chunks = self._chunks
-        if chunks:
+        if not chunks:
+            return [], []
+        self._chunks = []
+        self._inflight += self._size
+        self._size = 0
+        feed = self._feed
+        framer = self.framer
+        frames = feed(chunks[0])
+        cut = framer.cut
+        for c in chunks[1:]:  # each read split on its own: no copy of the buffer
+            more = feed(c)
+            if framer.cut:
+                cut = cut + [len(frames) + i for i in framer.cut]
+            frames += more
+        if framer.pending != self._partial:
+            self._account()
+        return frames, cut
+
+    def _finish(self) -> tuple[list[Any], list[int]]:
+        """At end of stream: the unfinished frame, if any, as the last frame."""
+        framer = self.framer
+        frames: list[Any] = framer.finish()
+        enc = self.server.encoding
+        if frames and enc is not None:
+            frames = [f.decode(enc, "replace") for f in frames]
+        self._account()
+        return frames, framer.cut
+
+    def _account(self) -> None:
+        """Count the change of the unfinished frame (bytes move between it and the frames
+        being handed on); discard the largest unfinished frames when they use too much."""
+        moved = self.framer.pending - self._partial
+        if moved:
+            self._partial += moved
+            self._inflight -= moved
             srv = self.server
-            srv.buffered -= self._size
-            self._chunks = []
-            self._size = 0
-            if srv._held and srv.buffered < srv.max_buffered // 2:
-                srv._release()
-        return chunks
+            srv.partial += moved
+            if srv.partial > srv.max_partial:
+                srv._cut_partial()
+
+    def _handed_on(self) -> None:
+        """The frames of the last :meth:`_frame` were taken by the pipeline."""
+        n = self._inflight
+        if n:
+            self._inflight = 0
+            self.server._drained(n)
+
+    def _forget(self) -> None:
+        """The connection's task is over: nothing of it is held any more."""
+        self._ended = True
+        srv = self.server
+        srv.partial -= self._partial
+        n = self._size + self._inflight + self._partial
+        self._chunks = []
+        self._size = self._inflight = self._partial = 0
+        srv._held.discard(self)
+        if n:
+            srv._drained(n)
 
     def _resume(self) -> None:
         if not self._paused or self._eof or self._size > LOW_WATER:
             return
         srv = self.server
-        if srv.buffered >= srv.max_buffered // 2:
+        if not srv._can_resume():
             srv._held.add(self)  # the connections' total is too high: wait for _release
             return
         srv._held.discard(self)
@@ -165,7 +252,9 @@ class StreamServer:
     ``on_frames(conn, frames, cut)`` receives the frames completed by each read (``cut``
     lists those cut to ``max_frame``); ``on_connect(conn)`` runs before the first frames
     of a connection (e.g. an inventory lookup); ``spawn`` starts the per-connection
-    task (the plugin's own ``spawn``, so that errors are logged and tasks cancelled).
+    task (the plugin's own ``spawn``, so that errors are logged and tasks cancelled);
+    ``on_cut(conn, nbytes)`` is told when an unfinished frame is discarded for the
+    total (``max_buffered``), to count and log it.
     """
 
     def __init__(
@@ -182,6 +271,7 @@ class StreamServer:
         max_buffered: int = MAX_BUFFERED,
         idle_timeout: float = 0.0,
         on_idle: Callable[[Connection], None] | None = None,
+        on_cut: CutHandler | None = None,
     ) -> None:
         self.on_frames = on_frames
         self.on_connect = on_connect
@@ -194,10 +284,19 @@ class StreamServer:
         self.max_buffered = max(1, max_buffered)
         self.idle_timeout = idle_timeout
         self.on_idle = on_idle
+        self.on_cut = on_cut
         self.connections: set[Connection] = set()
         self.accepted = 0
-        #: bytes read from all connections and not yet framed
+        #: bytes held for all connections: read and not yet taken by the pipeline (framed
+        #: or not), and their unfinished frames
         self.buffered = 0
+        #: of which in unfinished frames, kept at most ``max_partial``
+        self.partial = 0
+        self.max_partial = self.max_buffered // 2
+        #: the highest ``buffered`` seen
+        self.peak = 0
+        #: unfinished frames discarded to keep ``partial`` within ``max_partial``
+        self.cuts = 0
         #: connections whose reading waits for ``buffered`` to come down
         self._held: set[Connection] = set()
         self._server: asyncio.AbstractServer | None = None
@@ -222,10 +321,46 @@ class StreamServer:
             self._reaper = self.spawn(self._reap_idle(), "idle connections")
         return str(addr[0]), int(addr[1])
 
+    def _can_resume(self) -> bool:
+        """Reading may resume once half of what is not unfinished frames was taken (half of
+        the room the unfinished frames leave): always true when nothing else is held."""
+        return 2 * self.buffered - self.partial < self.max_buffered
+
+    def _hold_all(self) -> None:
+        """The total is reached: every connection stops reading (not only the next to read:
+        with many connections, one read each would be far beyond the total)."""
+        for conn in self.connections:
+            if not (conn._paused or conn._eof):
+                conn._paused = True
+                t = conn.transport
+                if t is not None and not t.is_closing():
+                    t.pause_reading()
+                self._held.add(conn)
+
+    def _drained(self, n: int) -> None:
+        self.buffered -= n
+        if self._held and self._can_resume():
+            self._release()
+
     def _release(self) -> None:
         """Let the connections held for the total resume (those with room of their own)."""
         for conn in list(self._held):
             conn._resume()
+
+    def _cut_partial(self) -> None:
+        """Discard the largest unfinished frames until they fit in ``max_partial``."""
+        while self.partial > self.max_partial and self.connections:
+            conn = max(self.connections, key=_by_partial)
+            n = conn._partial
+            if not n:
+                break
+            conn.framer.discard()
+            conn._partial = 0
+            self.partial -= n
+            self.cuts += 1
+            if self.on_cut is not None:
+                self.on_cut(conn, n)
+            self._drained(n)
 
     async def _reap_idle(self) -> None:
         period = min(1.0, self.idle_timeout / 4)
@@ -254,37 +389,25 @@ class StreamServer:
         task.add_done_callback(self._tasks.discard)
 
     async def _serve(self, conn: Connection) -> None:
-        framer = Framer(self.max_frame, self.delimiter, self.strip_cr)
-        enc = self.encoding
-        feed: Callable[[bytes], list[Any]] = (
-            framer.feed if enc is None else partial(framer.feed_text, encoding=enc)
-        )
         on_frames = self.on_frames
         try:
             if self.on_connect is not None:
                 await self.on_connect(conn)
             while True:
                 await conn._wait()
-                chunks = conn._take()
-                if chunks:
-                    frames = feed(chunks[0])
-                    cut = framer.cut
-                    for c in chunks[1:]:  # each read split on its own: no copy of the buffer
-                        more = feed(c)
-                        if framer.cut:
-                            cut = cut + [len(frames) + i for i in framer.cut]
-                        frames += more
+                if conn._chunks:
+                    frames, cut = conn._frame()
                     if frames:
                         await on_frames(conn, frames, cut)
+                    conn._handed_on()
                     conn._resume()
                 elif conn._eof:
-                    frames = framer.finish()
-                    if frames and enc is not None:
-                        frames = [f.decode(enc, "replace") for f in frames]
+                    frames, cut = conn._finish()
                     if frames:
-                        await on_frames(conn, frames, framer.cut)
+                        await on_frames(conn, frames, cut)
                     break
         finally:
+            conn._forget()
             self.connections.discard(conn)
             conn.close()
 

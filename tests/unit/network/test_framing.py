@@ -125,3 +125,20 @@ def test_text_frames_are_the_decoded_byte_frames_whatever_the_path(
         assert as_text.feed_text(c) == want
         assert as_text.cut == as_bytes.cut
         assert as_text.pending == as_bytes.pending <= limit
+
+
+def test_an_unfinished_line_grown_over_many_chunks_is_whole_and_can_be_discarded() -> None:
+    framer = Framer(100)
+    for part in (b"ab", b"cd", b"ef"):
+        assert framer.feed(part) == []
+    assert framer.pending == 6
+    assert framer.feed(b"g\r\nh") == [b"abcdefg"]
+    assert framer.feed(b"ij") == [] and framer.pending == 3
+    assert framer.discard() == 3 and framer.pending == 0
+    assert framer.feed(b"kl\nm") == []  # the rest of the discarded line is skipped
+    assert framer.discard() == 1  # (m)
+    assert framer.feed(b"rest\nnext\n") == [b"next"]
+    assert framer.discard() == 0  # nothing held: nothing is skipped
+    assert framer.feed(b"more\n") == [b"more"]
+    assert framer.feed(b"x" * 60) == [] and framer.feed(b"y" * 60) == [b"x" * 60 + b"y" * 40]
+    assert framer.cut == [0] and framer.pending == 0

@@ -22,7 +22,12 @@ from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Duration, Field
 from ...plugin import Collector
 from ..common.inventory import InventoryCache, InventoryOptions
-from ..common.stream_server import StreamServerOptions, server_tls, stream_server_args
+from ..common.stream_server import (
+    StreamServerOptions,
+    server_tls,
+    stream_gauges,
+    stream_server_args,
+)
 
 #: UDP messages are handed on in batches: when this many are ready, or after FLUSH_DELAY
 FLUSH_COUNT = 1024
@@ -43,8 +48,10 @@ class GelfCollector(Collector):
       (``qframe_dropped_total{reason="queue_full"}``): UDP has no backpressure.
     - ``protocol: tcp``: uncompressed JSON payloads each ended by a NUL byte, many
       connections at once; a full pipeline stops the reading (nothing is lost); at most
-      ``max-buffer-bytes`` are held for all connections, and ``idle-timeout`` closes
-      silent ones.  ``tls-cert``/``tls-key`` serve TLS (as Graylog's GELF TLS input;
+      ``max-buffer-bytes`` are held for all connections, unfinished frames included
+      (those may use half of it: beyond, the largest is discarded and counted in
+      ``qframe_dropped_total{reason="buffer_budget"}``; see the tcp collector), and
+      ``idle-timeout`` closes silent ones.  ``tls-cert``/``tls-key`` serve TLS (as Graylog's GELF TLS input;
       ``tls-client-ca`` asks clients for a certificate of that CA).
 
     Mapping (GELF 1.1): ``short_message`` → message, ``host`` → host (the sender's IP
@@ -63,7 +70,9 @@ class GelfCollector(Collector):
     ``pending_overflow`` (evicted), ``oversized``, ``decompression_bomb``,
     ``bad_compression``, ``invalid_json``, ``missing_field``, ``empty``.
     Gauges: ``qframe_gelf_pending_bytes`` (chunks held), ``qframe_udp_kernel_drops``
-    (datagrams the kernel dropped because the socket buffer was full).
+    (datagrams the kernel dropped because the socket buffer was full); over TCP
+    ``qframe_connections``, ``qframe_buffered_bytes``, ``qframe_buffered_unfinished_bytes``
+    and ``qframe_buffered_peak_bytes``.
 
     Example output (``log`` handler, ``format: json``)::
 
@@ -130,11 +139,10 @@ class GelfCollector(Collector):
             self._server = StreamServer(
                 self._on_frames,
                 self.spawn,
-                max_frame=o.max_message_bytes,
                 delimiter=b"\0",
                 strip_cr=False,
                 on_connect=self._on_connect,
-                **stream_server_args(self, o),
+                **stream_server_args(self, o, o.max_message_bytes, "frame", "max-message-bytes"),
             )
             tls = server_tls(o)
             self.address = await self._server.listen(o.bind_host, o.port, tls)
@@ -169,8 +177,7 @@ class GelfCollector(Collector):
                 if drops is not None:
                     self.metrics.set_gauge("udp_kernel_drops", drops)
             if self._server is not None:
-                self.metrics.set_gauge("connections", len(self._server.connections))
-                self.metrics.set_gauge("buffered_bytes", self._server.buffered)
+                stream_gauges(self, self._server)
 
     async def stop(self) -> None:
         t, self._transport = self._transport, None
@@ -186,6 +193,7 @@ class GelfCollector(Collector):
         server, self._server = self._server, None
         if server is not None:
             await server.close()
+            stream_gauges(self, server)
         self.assembler.clear()
 
     # -- rejects -------------------------------------------------------------------------

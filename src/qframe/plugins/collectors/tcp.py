@@ -16,7 +16,12 @@ from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Field
 from ...plugin import Collector
 from ..common.inventory import InventoryCache, InventoryOptions
-from ..common.stream_server import StreamServerOptions, server_tls, stream_server_args
+from ..common.stream_server import (
+    StreamServerOptions,
+    server_tls,
+    stream_gauges,
+    stream_server_args,
+)
 
 
 def line_messages(
@@ -61,13 +66,24 @@ class TcpCollector(Collector):
     ``container`` from the inventory when configured and found.  A line longer than
     ``max-line-bytes`` is cut to it and tagged ``_truncated``.
 
-    Limits: all connections together hold at most ``max-buffer-bytes`` read but not yet
-    handed on (above it reading pauses); with ``idle-timeout`` a connection that sent
-    nothing for that long is closed (keepalive probes find dead peers in any case).
+    Limits: a connection holds at most 256 KiB read ahead and one unfinished line of at
+    most ``max-line-bytes``; all connections together hold at most ``max-buffer-bytes``
+    (read and not yet handed on, unfinished lines included): when a read reaches it,
+    every connection stops reading until the pipeline has taken half of it.  Unfinished
+    lines (a peer that never sends the newline) cannot be freed by waiting, so they may
+    use at most half of ``max-buffer-bytes``: beyond it the largest is discarded, with
+    the rest of that line up to its newline (the connection stays open, its next line is
+    whole), counted in ``qframe_dropped_total{reason="buffer_budget"}`` and logged.
+    With ``idle-timeout`` a connection that sent nothing for that long is closed
+    (keepalive probes find dead peers in any case).
 
     Metrics: ``qframe_truncated_total``, ``qframe_invalid_json_total``,
-    ``qframe_connections_total``, ``qframe_idle_closed_total``, gauges
-    ``qframe_connections`` (open now) and ``qframe_buffered_bytes``.
+    ``qframe_connections_total``, ``qframe_idle_closed_total``,
+    ``qframe_dropped_total{reason="buffer_budget"}`` and
+    ``qframe_discarded_bytes_total{reason="buffer_budget"}``, gauges
+    ``qframe_connections`` (open now), ``qframe_buffered_bytes`` (held now),
+    ``qframe_buffered_unfinished_bytes`` (of which unfinished lines) and
+    ``qframe_buffered_peak_bytes`` (the most held since start).
 
     Example output (``log`` handler, ``format: json``)::
 
@@ -118,10 +134,9 @@ class TcpCollector(Collector):
         self.server = StreamServer(
             self._on_json if o.format == "json" else self._on_lines,
             self.spawn,
-            max_frame=o.max_line_bytes,
             on_connect=self._on_connect,
             encoding=o.encoding if o.format == "line" else None,
-            **stream_server_args(self, o),
+            **stream_server_args(self, o, o.max_line_bytes),
         )
         self.address = await self.server.listen(o.bind_host, o.bind_port, tls)
         self.log.info(
@@ -135,14 +150,13 @@ class TcpCollector(Collector):
         while True:
             await asyncio.sleep(1.0)
             if self.server is not None:
-                self.metrics.set_gauge("connections", len(self.server.connections))
-                self.metrics.set_gauge("buffered_bytes", self.server.buffered)
+                stream_gauges(self, self.server)
 
     async def stop(self) -> None:
         server, self.server = self.server, None
         if server is not None:
             await server.close()
-            self.metrics.set_gauge("connections", 0)
+            stream_gauges(self, server)
 
     # -- per connection ------------------------------------------------------------------
     async def _on_connect(self, conn: Connection) -> None:

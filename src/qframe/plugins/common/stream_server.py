@@ -2,7 +2,8 @@
 
 :class:`StreamServerOptions` holds the TLS files, the idle timeout and the read buffer
 budget; :func:`server_tls` and :func:`stream_server_args` turn them into the arguments
-of :class:`~qframe.net.stream.StreamServer`.
+of :class:`~qframe.net.stream.StreamServer`; :func:`stream_gauges` reports what its
+connections hold.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from typing import Any
 
 from pydantic import model_validator
 
-from ...net.stream import Connection, tls_context
+from ...net.stream import Connection, StreamServer, tls_context
 from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Plugin
 
-__all__ = ["StreamServerOptions", "server_tls", "stream_server_args"]
+__all__ = ["StreamServerOptions", "server_tls", "stream_gauges", "stream_server_args"]
 
 
 class StreamServerOptions(PluginOptions):
@@ -35,8 +36,9 @@ class StreamServerOptions(PluginOptions):
     max_buffer_bytes: Bytes = Field(
         "64MiB",
         ge=1,
-        description="bytes read from all connections together and not yet handed on; "
-        "reading pauses above it",
+        description="bytes all connections together hold (read and not yet handed on, "
+        "unfinished lines included): reading pauses above it; beyond half of it in "
+        "unfinished lines, the largest is discarded (counted, dropped reason buffer_budget)",
     )
 
     @model_validator(mode="after")
@@ -63,15 +65,59 @@ def server_tls(options: StreamServerOptions) -> ssl.SSLContext | None:
         raise ValueError(f"TLS files {options.tls_cert}, {options.tls_key or '-'}: {exc}") from exc
 
 
-def stream_server_args(plugin: Plugin, options: StreamServerOptions) -> dict[str, Any]:
-    """The StreamServer arguments for ``options``; idle closings are counted and logged."""
+def stream_server_args(
+    plugin: Plugin,
+    options: StreamServerOptions,
+    max_frame: int,
+    what: str = "line",
+    key: str = "max-line-bytes",
+) -> dict[str, Any]:
+    """The StreamServer arguments for ``options`` and ``max_frame`` (the option ``key``);
+    idle closings and unfinished ``what``s discarded for the total are counted and logged."""
+    if max_frame > options.max_buffer_bytes // 2:
+        plugin.log.warning(
+            "%s (%d) is more than half of max-buffer-bytes (%d): a %s longer than %d bytes "
+            "is discarded before its end comes",
+            key,
+            max_frame,
+            options.max_buffer_bytes,
+            what,
+            options.max_buffer_bytes // 2,
+        )
 
     def on_idle(conn: Connection) -> None:
         plugin.metrics.inc("idle_closed")
         plugin.log.debug("closing %s:%d: idle for %ss", conn.ip, conn.port, options.idle_timeout)
 
+    def on_cut(conn: Connection, n: int) -> None:
+        plugin.metrics.drop("buffer_budget")
+        plugin.metrics.inc("discarded_bytes", n, reason="buffer_budget")
+        plugin.warn_limited(
+            "buffer_budget",
+            "discarded an unfinished %s of %d bytes from %s:%d (and its rest): unfinished "
+            "%ss of all connections may hold half of max-buffer-bytes (%d bytes)",
+            what,
+            n,
+            conn.ip,
+            conn.port,
+            what,
+            options.max_buffer_bytes,
+            burst=5,
+        )
+
     return {
+        "max_frame": max_frame,
         "max_buffered": options.max_buffer_bytes,
         "idle_timeout": options.idle_timeout,
         "on_idle": on_idle,
+        "on_cut": on_cut,
     }
+
+
+def stream_gauges(plugin: Plugin, server: StreamServer) -> None:
+    """Connections open, bytes they hold (of which unfinished frames), the peak of those."""
+    m = plugin.metrics
+    m.set_gauge("connections", len(server.connections))
+    m.set_gauge("buffered_bytes", server.buffered)
+    m.set_gauge("buffered_unfinished_bytes", server.partial)
+    m.set_gauge("buffered_peak_bytes", server.peak)
