@@ -90,7 +90,6 @@ class NatsLink:
 
     # -- life --------------------------------------------------------------------------
     def start(self) -> None:
-        self.plugin.set_health("degraded", self.reason)
         self._task = self.plugin.spawn(self._connect(), "nats-connect")
 
     async def close(self) -> None:
@@ -107,6 +106,8 @@ class NatsLink:
                 self._cause("close", exc)
 
     async def _connect(self) -> None:
+        # after the runtime's "ok" that follows start(): not ok until connected and set up
+        self.plugin.set_health("degraded", self.reason)
         o = self.o
         kw: dict[str, Any] = {}
         if o.username:
@@ -185,6 +186,11 @@ class NatsLink:
         self.plugin.warn_limited(f"nats-{what}-{type(exc).__name__}", "NATS %s: %s", what, text)
 
     # -- use ---------------------------------------------------------------------------
+    def restate(self) -> None:
+        """Health again after the runtime said ``ok`` (a collector's (re)start)."""
+        if not self.ready.is_set():
+            self.plugin.set_health("degraded", self.reason)
+
     async def wait_ready(self) -> Client:
         await self.ready.wait()
         assert self.nc is not None

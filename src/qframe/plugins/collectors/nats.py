@@ -144,6 +144,7 @@ class NatsCollector(Collector):
 
     # -- the pull loop -----------------------------------------------------------------
     async def run(self) -> None:
+        self._link.restate()
         self.spawn(self._acker(), "nats-acks")
         o = self.o
         failures = 0

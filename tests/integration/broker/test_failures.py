@@ -1,0 +1,256 @@
+"""The broker path when things go wrong: hostile payloads, a destination down, NATS down."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+
+from qframe.broker import wire
+from qframe.message import Message
+from qframe.runtime.node import MAX_BATCH
+from qframe.testing import Harness, wait_until
+from tests.services.nats import NatsServer
+from tests.services.osmem import Osmem
+from tests.services.tcpproxy import TcpProxy
+
+pytestmark = pytest.mark.integration
+
+#: how long NATS stays down in the middle of test_nats_down_at_start_and_in_the_middle
+OUTAGE = float(os.environ.get("QFRAME_NATS_OUTAGE", "30"))
+
+
+def agent(url: str, data: Path, stream: str, src: dict[str, Any], **handler: Any) -> dict[str, Any]:
+    return {
+        "tick": "50ms",
+        "data-dir": str(data / "agent"),
+        "collector": {"src": src},
+        "handler": {
+            "bus": {
+                "kind": "nats",
+                "inputs": ["src"],
+                "url": url,
+                "stream": stream,
+                "subject": f"{stream.lower()}.logs",
+                "stream-subjects": [f"{stream.lower()}.>"],
+                "retry-initial": "20ms",
+                "retry-max": "500ms",
+                "reconnect-wait": "200ms",
+                **handler,
+            }
+        },
+    }
+
+
+def aggregator(
+    url: str, data: Path, stream: str, out: dict[str, Any], **collector: Any
+) -> dict[str, Any]:
+    return {
+        "tick": "50ms",
+        "data-dir": str(data / "aggregator"),
+        "collector": {
+            "bus": {
+                "kind": "nats",
+                "url": url,
+                "stream": stream,
+                "durable": "group",
+                "reconnect-wait": "200ms",
+                **collector,
+            }
+        },
+        "handler": {"out": {"inputs": ["bus"], **out}},
+    }
+
+
+async def publish_raw(url: str, subject: str, payloads: list[bytes]) -> None:
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for p in payloads:
+            await js.publish(subject, p)
+    finally:
+        await nc.close()
+
+
+async def consumer_info(url: str, stream: str, durable: str) -> Any:
+    nc = await nats.connect(url)
+    try:
+        return await nc.jetstream().consumer_info(stream, durable)
+    finally:
+        await nc.close()
+
+
+def good_batch(texts: list[str]) -> bytes:
+    tables = wire.new_tables()
+    records = [
+        wire.encode_record(Message(t, 1.0, id=f"raw-{i}"), tables) for i, t in enumerate(texts)
+    ]
+    return wire.payload(wire.encode_batch(records, tables), "zstd")
+
+
+async def test_hostile_and_future_payloads_leave_the_aggregator_up(
+    nats_url: str, tmp_path: Path
+) -> None:
+    stream = "HOSTILE"
+    future = wire.MAGIC + bytes((wire.VERSION + 1, 0)) + b"a format from the future"
+    hostile = [
+        b"",
+        b"plain text, not ours",
+        b'{"message": "a json line"}',
+        wire.MAGIC + bytes((wire.VERSION, 1)) + b"not zstd at all",
+        wire.MAGIC + bytes((wire.VERSION, 0)) + b'[[],[],[["wrong"]]]',
+    ]
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().add_stream(name=stream, subjects=["hostile.>"])
+    finally:
+        await nc.close()
+    config = aggregator(
+        nats_url, tmp_path, stream, {"kind": "capture"}, **{"nak-delay": "200ms", "ack-wait": "5s"}
+    )
+    async with Harness(config) as h:
+        await publish_raw(nats_url, "hostile.logs", [*hostile, future, good_batch(["one", "two"])])
+        await h.wait_for(lambda: len(h.captured("out")) == 2, what="the good batch")
+        bus = h.plugin("bus")
+        await h.wait_for(
+            lambda: sum(v for (k, _), v in bus.metrics.counters.items() if k == "corrupt") == 5,
+            what="every hostile payload counted",
+        )
+        # the future batch is offered again and again (nak with a delay), never terminated
+        await h.wait_for(lambda: bus.metrics.counter("future_format") >= 3, what="naks")
+        assert [m.message for m in h.captured("out")] == ["one", "two"]
+        assert bus.metrics.restarts == 0 and bus.metrics.errors == 0
+        info = await consumer_info(nats_url, stream, "group")
+        assert info.num_ack_pending + info.num_pending >= 1  # the future batch is still there
+    dead = [
+        json.loads(line)
+        for line in (tmp_path / "aggregator/collector.bus/dead-letter.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    assert len(dead) == 5
+    assert all(d["error"] and "payload_b64" in d and d["collector"] == "bus" for d in dead)
+    info = await consumer_info(nats_url, stream, "group")
+    assert info.num_ack_pending + info.num_pending == 1  # hostile ones terminated, not pending
+
+
+async def test_a_destination_down_longer_than_ack_wait_gets_no_batch_twice(
+    nats_url: str, tmp_path: Path
+) -> None:
+    stream = "SLOWES"
+    n = 400
+    server = Osmem.start()
+    proxy = await TcpProxy.start(server.port)
+    es = {
+        "kind": "elasticsearch",
+        "url": f"http://127.0.0.1:{proxy.port}",
+        "retry-initial": "50ms",
+        "retry-max": "300ms",
+        "timeout": "2s",
+    }
+    src = {"kind": "list", "ack": True, "linger": True}
+    try:
+        await proxy.cut()
+        async with (
+            Harness(agent(nats_url, tmp_path, stream, src, **{"batch-size": 50})) as a,
+            Harness(aggregator(nats_url, tmp_path, stream, es, **{"ack-wait": "1s"})) as g,
+        ):
+            await a.plugin("src").send([Message(f"line {i}", 1.0 + i) for i in range(n)])
+            await a.wait_for(lambda: a.plugin("src").acked == n, what="all in the stream")
+            bus, out = g.plugin("bus"), g.plugin("out")
+            # three in-progress signals of one batch: more than ack-wait passed
+            await g.wait_for(
+                lambda: (
+                    bus.metrics.counter("in_progress") >= 3 * bus.metrics.counter("batches")
+                    and bus.metrics.counter("batches") > 0
+                ),
+                timeout=30,
+                what="batches held past ack-wait",
+            )
+            assert out.metrics.state == "degraded"
+            await proxy.restore()
+            await g.wait_for(lambda: server.count("qframe-*") == n, timeout=60, what="all indexed")
+            await g.wait_for(lambda: bus.metrics.counter("acked") * 50 >= n, what="acked to NATS")
+            assert bus.metrics.counter("redelivered") == 0
+            info = await consumer_info(nats_url, stream, "group")
+            assert info.num_redelivered == 0 and info.num_ack_pending == 0
+        docs = server.search("qframe-*", size=n + 10)
+        assert sorted(d["_source"]["message"] for d in docs) == sorted(
+            f"line {i}" for i in range(n)
+        )
+    finally:
+        await proxy.close()
+        server.stop()
+
+
+async def test_nats_down_at_start_and_in_the_middle_loses_nothing(
+    nats_node: NatsServer, tmp_path: Path
+) -> None:
+    stream = "OUTAGE"
+    log = tmp_path / "app.log"
+    out = tmp_path / "out.jsonl"
+    log.write_bytes(b"")
+    files = {
+        "kind": "file",
+        "path": str(log),
+        "start-position": "beginning",
+        "poll-interval": "20ms",
+        "scan-interval": "200ms",
+        "read-bytes": "32KiB",  # at most ~440 lines per read
+    }
+    max_pending = 400
+    handler = {"batch-size": 100, "max-pending": max_pending, "max-in-flight": 2}
+    written = 0
+    peak = 0
+
+    def write(n: int) -> None:
+        nonlocal written
+        with open(log, "a") as f:
+            for _ in range(n):
+                f.write(f"line {written:08d} {'x' * 60}\n")
+                written += 1
+
+    def received() -> list[str]:
+        if not out.exists():
+            return []
+        data = out.read_bytes()
+        return [json.loads(x)["message"] for x in data[: data.rfind(b"\n") + 1].splitlines()]
+
+    nats_node.stop()
+    async with Harness(agent(nats_node.url, tmp_path, stream, files, **handler)) as a:
+        bus = a.plugin("bus")
+
+        async def watch() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, bus._pending)
+                await asyncio.sleep(0.005)
+
+        watcher = asyncio.ensure_future(watch())
+        write(5000)
+        await a.wait_for(lambda: bus._pending >= max_pending, what="backpressure while down")
+        assert bus.metrics.state == "degraded" and "NATS" in bus.metrics.state_reason
+        nats_node.start_again()
+        log_out = {"kind": "log", "format": "json", "path": str(out)}
+        async with Harness(aggregator(nats_node.url, tmp_path, stream, log_out)) as g:
+            await g.wait_for(lambda: len(received()) >= 2500, timeout=60, what="half")
+            nats_node.stop()
+            await a.wait_for(lambda: bus.metrics.state == "degraded", what="noticed")
+            write(5000)
+            await asyncio.sleep(OUTAGE)  # the outage itself: nothing to wait for but time
+            assert bus.metrics.state == "degraded"
+            nats_node.start_again()
+            await g.wait_for(lambda: len(received()) >= written, timeout=120, what="every line")
+            await wait_until(lambda: bus.metrics.state == "ok", what="agent ok again")
+        watcher.cancel()
+    got = received()
+    assert len(got) == written == 10_000
+    assert sorted(got) == [f"line {i:08d} {'x' * 60}" for i in range(written)]
+    # bounded memory: never more held than max-pending and one input batch (the runtime
+    # merges queued reads up to MAX_BATCH messages; one read is under 32KiB)
+    assert max_pending <= peak <= max_pending + MAX_BATCH
