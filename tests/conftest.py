@@ -6,11 +6,24 @@ from collections.abc import Iterator
 import pytest
 
 from qframe.logs import setup_logging
+from qframe.telemetry import PluginMetrics
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _qframe_logging() -> None:
     setup_logging("debug")
+
+
+@pytest.fixture(autouse=True)
+def _declared_metrics_only() -> Iterator[None]:
+    """A test fails when a plugin run in it sets a counter or gauge it did not declare
+    (``exported_metrics``, see qframe.telemetry.MetricSpec)."""
+    PluginMetrics.undeclared = seen = []
+    try:
+        yield
+    finally:
+        PluginMetrics.undeclared = None
+    assert not seen, f"metrics set but not declared in exported_metrics: {sorted(set(seen))}"
 
 
 class Lines(logging.Handler):

@@ -408,14 +408,13 @@ def parse_config(
         if inst.type == "handler":
             continue
         cons = consumers.get(inst.key, [])
-        if not cons and not getattr(
-            registry.get(inst.type, inst.kind), "may_have_no_consumer", False
-        ):
-            spec.warnings.append(f"{file}: {inst.key}: nobody consumes its output")
         cls = registry.get(inst.type, inst.kind)
+        if not cons and not (cls is not None and cls.may_have_no_consumer):
+            spec.warnings.append(f"{file}: {inst.key}: nobody consumes its output")
         if (
             cons
-            and getattr(cls, "sets_source_success", False)
+            and cls is not None
+            and cls.sets_source_success
             and not any(c.options.source_success in ("false", "any") for c in cons)
         ):
             spec.warnings.append(

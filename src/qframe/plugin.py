@@ -1,7 +1,8 @@
 """Base classes for the three kinds of plugins.
 
 A plugin class has a nested ``Options`` schema (a :class:`~qframe.options.PluginOptions`
-subclass) and a docstring that documents it.  The runtime creates one instance per
+subclass), the metrics it exports (``exported_metrics``, :class:`~qframe.telemetry.MetricSpec`)
+and a docstring that documents it: ``make docs`` renders all three into docs/plugins.md.  The runtime creates one instance per
 configured name and gives it a context (:class:`~qframe.runtime.node.Node`) through
 which it emits messages, sends Back-channel requests and reports health.
 
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .message import Message
 from .options import PluginOptions
 from .ratelog import RateLimitedLog
+from .telemetry import MetricSpec
 
 if TYPE_CHECKING:
     from .runtime.node import Node
@@ -55,6 +57,17 @@ class Plugin:
     #: "collector" | "filter" | "handler"
     type: ClassVar[str] = ""
     version: ClassVar[str] = "0.1.0"
+    #: the counters and gauges the plugin sets besides the core ones (received, emitted,
+    #: dropped, errors, restarts, queue depth, up); a subclass adds to its bases' (see
+    #: :meth:`metric_specs`); setting one not declared fails the tests
+    exported_metrics: ClassVar[tuple[MetricSpec, ...]] = ()
+    #: the plugin sets ``source_success`` (False for what it did not match, like grok):
+    #: the config warns when no consumer takes ``source-success: false`` (or ``any``)
+    sets_source_success: ClassVar[bool] = False
+    #: a collector or filter whose output may go unconsumed (it is useful for the
+    #: Back-channel requests it answers, like the inventory): no "nobody consumes its
+    #: output" warning
+    may_have_no_consumer: ClassVar[bool] = False
 
     def __init__(self, name: str, options: PluginOptions, node: Node) -> None:
         self.name = name
@@ -154,6 +167,15 @@ class Plugin:
     @classmethod
     def wants_tick(cls) -> bool:
         return cls.on_tick is not Plugin.on_tick
+
+    @classmethod
+    def metric_specs(cls) -> list[MetricSpec]:
+        """``exported_metrics`` of this class and its bases (a subclass's own win)."""
+        specs: dict[tuple[str, str], MetricSpec] = {}
+        for c in reversed(cls.__mro__):
+            for spec in c.__dict__.get("exported_metrics", ()):
+                specs[(spec.name, spec.type)] = spec
+        return list(specs.values())
 
 
 class Collector(Plugin):

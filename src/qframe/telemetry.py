@@ -3,15 +3,17 @@
 Every plugin instance has a :class:`PluginMetrics`: the core telemetry every plugin
 emits (received, emitted, dropped by reason, errors, restarts, queue depth) plus any
 counter or gauge the plugin adds with :meth:`PluginMetrics.inc` / :meth:`set_gauge`.
+Those it declares, as :class:`MetricSpec` in its class's ``exported_metrics`` (next to
+its options); ``make docs`` lists them in docs/plugins.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal, NamedTuple
 
-__all__ = ["HandlerTally", "PluginMetrics", "render_prometheus"]
+__all__ = ["HandlerTally", "MetricSpec", "PluginMetrics", "render_prometheus"]
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,36 @@ class HandlerTally:
     unconfirmed: int = 0  # none of these (still pending, or abandoned at stop)
 
 
+class MetricSpec(NamedTuple):
+    """A metric a plugin exports besides the core ones.
+
+    A ``counter`` named ``x`` (:meth:`PluginMetrics.inc`) is exported as
+    ``qframe_x_total``, a ``gauge`` (:meth:`PluginMetrics.set_gauge`) as ``qframe_x``;
+    both carry the labels plugin, kind and type, and those ``help`` names.
+    """
+
+    name: str
+    type: Literal["counter", "gauge"]
+    help: str
+
+    @property
+    def exported_name(self) -> str:
+        return f"qframe_{self.name}_total" if self.type == "counter" else f"qframe_{self.name}"
+
+
 HEALTH_STATES = ("starting", "ok", "degraded", "failed", "stopped")
 
 
 class PluginMetrics:
+    """The telemetry of one plugin instance."""
+
+    #: None, or (set by the tests, see tests/conftest.py) a list to which every counter or
+    #: gauge set without a declaration (``exported_metrics``) is added
+    undeclared: ClassVar[list[str] | None] = None
+
     __slots__ = (
         "counters",
+        "declared",
         "dropped",
         "emitted",
         "errors",
@@ -45,7 +71,9 @@ class PluginMetrics:
         "type",
     )
 
-    def __init__(self, plugin: str, kind: str, type: str) -> None:
+    def __init__(
+        self, plugin: str, kind: str, type: str, declared: Iterable[MetricSpec] = ()
+    ) -> None:
         self.plugin = plugin
         self.kind = kind
         self.type = type
@@ -60,6 +88,12 @@ class PluginMetrics:
         self.queue_capacity = 0
         self.state = "starting"
         self.state_reason = ""
+        #: the (name, type) of each metric the plugin declared
+        self.declared = frozenset((d.name, d.type) for d in declared)
+
+    def _undeclared(self, name: str, type: str) -> None:
+        if (name, type) not in self.declared and PluginMetrics.undeclared is not None:
+            PluginMetrics.undeclared.append(f"{self.type} {self.kind}: {type} {name!r}")
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
@@ -68,9 +102,14 @@ class PluginMetrics:
         """Add to a plugin-specific counter, exported as ``qframe_<name>_total``."""
         key = (name, tuple(sorted(labels.items())))
         self.counters[key] = self.counters.get(key, 0) + n
+        if PluginMetrics.undeclared is not None:
+            self._undeclared(name, "counter")
 
     def set_gauge(self, name: str, value: float, **labels: str) -> None:
+        """Set a plugin-specific gauge, exported as ``qframe_<name>``."""
         self.gauges[(name, tuple(sorted(labels.items())))] = value
+        if PluginMetrics.undeclared is not None:
+            self._undeclared(name, "gauge")
 
     def counter(self, name: str, **labels: str) -> float:
         return self.counters.get((name, tuple(sorted(labels.items()))), 0)

@@ -11,6 +11,7 @@ from ..message import ContainerInfo, Message
 from ..options import Duration, Field, PluginOptions
 from ..plugin import Collector
 from ..retry import backoff
+from ..telemetry import MetricSpec
 from .client import DockerClient, DockerError
 from .info import ContainerCache
 
@@ -80,6 +81,12 @@ class DockerCollector(Collector):
     """
 
     Options = DockerOptions
+
+    exported_metrics = (
+        MetricSpec("engine_errors", "counter", "times the Docker engine was found unavailable"),
+        MetricSpec("rejected", "counter", "bad input from the engine, by reason"),
+        MetricSpec("rescans", "counter", "rescans of the container list"),
+    )
     options: DockerOptions
 
     def __init__(self, *a: Any, **kw: Any) -> None:

@@ -62,7 +62,7 @@ class Node:
         self.spec = spec
         self.name = spec.name
         self.type = spec.type
-        self.metrics = PluginMetrics(spec.name, spec.kind, spec.type)
+        self.metrics = PluginMetrics(spec.name, spec.kind, spec.type, cls.metric_specs())
         opts = spec.options
         self.tick_interval = opts.ticker_ms / 1000 if opts.ticker_ms else pipeline.tick
         # subscribers: (node, mode) with mode True / False / None (any)

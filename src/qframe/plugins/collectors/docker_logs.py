@@ -24,6 +24,7 @@ from ...docker.positions import AckTracker, CheckpointFile, LineCounter, Positio
 from ...docker.streams import STREAM_NAMES, LogDecoder, LogLine
 from ...message import ContainerInfo, Delivery, Message, SharedFields, new_log
 from ...options import Bytes, Duration, Field
+from ...telemetry import MetricSpec
 
 CHECKPOINT = "positions.json"
 GONE_ACTIONS = frozenset({"destroy", "remove"})
@@ -154,6 +155,15 @@ class DockerLogsCollector(DockerCollector):
             description="list the running containers this often and follow any not yet "
             "followed (a safety net under the events; 0: never)",
         )
+
+    exported_metrics = (
+        MetricSpec("streams", "gauge", "open log streams"),
+        MetricSpec("skipped", "counter", "containers left out by skip-container-label"),
+        MetricSpec("follow_cut", "counter", "follow streams cut because the container stopped"),
+        MetricSpec("rescan_found", "counter", "containers found by a rescan, not by events"),
+        MetricSpec("replayed", "counter", "lines skipped on resume (emitted before)"),
+        MetricSpec("truncated", "counter", "lines cut to max-line-bytes and tagged _truncated"),
+    )
 
     options: Options
 

@@ -20,6 +20,7 @@ from ...docker.events import EventWatcher
 from ...docker.streams import JsonLines
 from ...message import KIND_METRIC, ContainerInfo, Message, parse_time
 from ...options import Duration, Field
+from ...telemetry import MetricSpec
 
 #: the engine answers ``read`` as the zero time before the first sample
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -74,6 +75,13 @@ class DockerStatsCollector(DockerCollector):
             description="keep at most one sample per container this often (0: every sample "
             "the engine sends: Docker each second, Podman each 5 s)",
         )
+
+    exported_metrics = (
+        MetricSpec("streams", "gauge", "open stats streams"),
+        MetricSpec("skipped", "counter", "containers left out by skip-container-label"),
+        MetricSpec("thinned", "counter", "samples left out by interval"),
+        MetricSpec("rescan_found", "counter", "containers found by a rescan, not by events"),
+    )
 
     options: Options
 

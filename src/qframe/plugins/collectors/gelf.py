@@ -21,8 +21,10 @@ from ...net.gelf import (
 from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Duration, Field
 from ...plugin import Collector
+from ...telemetry import MetricSpec
 from ..common.inventory import InventoryCache, InventoryOptions
 from ..common.stream_server import (
+    STREAM_SERVER_METRICS,
     StreamServerOptions,
     server_tls,
     stream_gauges,
@@ -104,6 +106,17 @@ class GelfCollector(Collector):
             if self.tls_cert and self.protocol != "tcp":
                 raise ValueError("tls-cert needs protocol: tcp (GELF over UDP has no TLS)")
             return self
+
+    exported_metrics = (
+        *STREAM_SERVER_METRICS,
+        MetricSpec("rejected", "counter", "GELF messages refused, by reason"),
+        MetricSpec("gelf_pending_bytes", "gauge", "bytes of UDP chunks held for reassembly"),
+        MetricSpec(
+            "udp_kernel_drops",
+            "gauge",
+            "datagrams the kernel dropped because the socket buffer was full",
+        ),
+    )
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)

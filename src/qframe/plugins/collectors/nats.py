@@ -21,7 +21,8 @@ from ...message import Delivery
 from ...options import Bytes, Duration, Field
 from ...plugin import Collector
 from ...retry import backoff
-from ..common.dead_letter import DeadLetterFile
+from ...telemetry import MetricSpec
+from ..common.dead_letter import DEAD_LETTER_METRICS, DeadLetterFile
 
 __all__ = ["NatsCollector"]
 
@@ -79,6 +80,22 @@ class NatsCollector(Collector):
         dead_letter_max_bytes: Bytes = Field(
             "100MiB", ge=0, description="rotate the dead-letter file past this size (0: no limit)"
         )
+
+    exported_metrics = (
+        *DEAD_LETTER_METRICS,
+        MetricSpec("batches", "counter", "batches pulled and handed on"),
+        MetricSpec(
+            "acked", "counter", "batches acknowledged to JetStream (every message delivered)"
+        ),
+        MetricSpec("in_progress", "counter", "in-progress signals sent for batches still waiting"),
+        MetricSpec("redelivered", "counter", "batches JetStream delivered more than once"),
+        MetricSpec("future_format", "counter", "batches of a newer format version, nak'd"),
+        MetricSpec(
+            "corrupt",
+            "counter",
+            "payloads that are not a batch, dead-lettered and terminated, by reason",
+        ),
+    )
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)

@@ -13,6 +13,7 @@ from ...batch import new_logs
 from ...message import Message
 from ...options import Bytes, Field, PluginOptions
 from ...plugin import Collector
+from ...telemetry import MetricSpec
 
 CHUNK = 256 * 1024
 
@@ -33,6 +34,10 @@ class StdinCollector(Collector):
             "1MiB", description="longer lines are cut and tagged _truncated"
         )
         encoding: str = Field("utf-8", description="text encoding (invalid bytes are replaced)")
+
+    exported_metrics = (
+        MetricSpec("truncated", "counter", "lines cut to max-line-bytes and tagged _truncated"),
+    )
 
     async def run(self) -> None:
         fd = sys.stdin.fileno() if sys.stdin is not None else -1

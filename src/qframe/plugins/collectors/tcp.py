@@ -15,8 +15,10 @@ from ...message import ContainerInfo, Message, SharedFields, new_log
 from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Field
 from ...plugin import Collector
+from ...telemetry import MetricSpec
 from ..common.inventory import InventoryCache, InventoryOptions
 from ..common.stream_server import (
+    STREAM_SERVER_METRICS,
     StreamServerOptions,
     server_tls,
     stream_gauges,
@@ -114,6 +116,16 @@ class TcpCollector(Collector):
             if "\n{}".encode(v, "replace") != b"\n{}":  # lines are split on the byte 0x0a
                 raise ValueError(f"{v!r} is not ASCII-compatible (utf-8, latin-1, cp1252, …)")
             return v
+
+    exported_metrics = (
+        *STREAM_SERVER_METRICS,
+        MetricSpec("truncated", "counter", "lines cut to max-line-bytes and tagged _truncated"),
+        MetricSpec(
+            "invalid_json",
+            "counter",
+            "lines of format: json that are not a JSON object (tagged _jsonparsefailure)",
+        ),
+    )
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)

@@ -15,11 +15,18 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ...message import format_time
+from ...telemetry import MetricSpec
 
 if TYPE_CHECKING:
     from ...plugin import Plugin
 
-__all__ = ["DeadLetterFile"]
+__all__ = ["DEAD_LETTER_METRICS", "DeadLetterFile"]
+
+#: the metrics a :class:`DeadLetterFile` sets: part of the ``exported_metrics`` of a plugin
+#: that writes one
+DEAD_LETTER_METRICS = (
+    MetricSpec("dead_letter_rotations", "counter", "rotations of the dead-letter file"),
+)
 
 
 class DeadLetterFile:

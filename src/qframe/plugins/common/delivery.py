@@ -38,7 +38,7 @@ from ...message import Message, format_time
 from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Handler, ack
 from ...retry import backoff
-from ...telemetry import HandlerTally
+from ...telemetry import HandlerTally, MetricSpec
 
 __all__ = [
     "DeliveringHandler",
@@ -176,6 +176,21 @@ class DeliveringHandler(Handler):
 
     manual_ack = True
     Options: ClassVar[type[PluginOptions]] = DeliveryOptions
+
+    exported_metrics = (
+        MetricSpec("delivered", "counter", "messages the destination confirmed"),
+        MetricSpec("retried", "counter", "messages sent again, by reason"),
+        MetricSpec("rejected", "counter", "messages refused before sending (reason encode)"),
+        MetricSpec(
+            "dead_letter",
+            "counter",
+            "messages the destination refused, written to the dead-letter file, by status",
+        ),
+        MetricSpec("dead_letter_rotations", "counter", "rotations of the dead-letter file"),
+        MetricSpec("requests", "counter", "requests sent, by status (HTTP status or error)"),
+        MetricSpec("splits", "counter", "batches split in halves to find a refused message"),
+        MetricSpec("pending", "gauge", "messages not confirmed yet"),
+    )
     #: the path that requests are sent to, relative to the base URL
     urls: list[str]
 

@@ -17,8 +17,32 @@ from pydantic import model_validator
 from ...net.stream import Connection, StreamServer, tls_context
 from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Plugin
+from ...telemetry import MetricSpec
 
-__all__ = ["StreamServerOptions", "server_tls", "stream_gauges", "stream_server_args"]
+__all__ = [
+    "STREAM_SERVER_METRICS",
+    "StreamServerOptions",
+    "server_tls",
+    "stream_gauges",
+    "stream_server_args",
+]
+
+#: the metrics of a collector that serves TCP connections, part of its ``exported_metrics``
+#: (set by :func:`stream_server_args`, :func:`stream_gauges` and, ``connections``
+#: accepted, by the collector)
+STREAM_SERVER_METRICS = (
+    MetricSpec("connections", "counter", "connections accepted"),
+    MetricSpec("idle_closed", "counter", "connections closed by idle-timeout"),
+    MetricSpec(
+        "discarded_bytes",
+        "counter",
+        "bytes of unfinished frames discarded for the buffer budget, by reason",
+    ),
+    MetricSpec("connections", "gauge", "connections open now"),
+    MetricSpec("buffered_bytes", "gauge", "bytes read from all connections and not handed on yet"),
+    MetricSpec("buffered_unfinished_bytes", "gauge", "of those, bytes of unfinished frames"),
+    MetricSpec("buffered_peak_bytes", "gauge", "the peak of buffered_bytes"),
+)
 
 
 class StreamServerOptions(PluginOptions):

@@ -11,6 +11,7 @@ from ...grok import Grok, GrokError, GrokTimeout, PatternLibrary, field_path
 from ...message import Message
 from ...options import Field, PluginOptions
 from ...plugin import Filter
+from ...telemetry import MetricSpec
 
 FAILURE_TAG = "_grokparsefailure"
 TIMEOUT_TAG = "_groktimeout"
@@ -89,6 +90,14 @@ class GrokFilter(Filter):
         def _compiles(self) -> GrokFilter.Options:
             build(self)  # every pattern problem is a config error
             return self
+
+    exported_metrics = (
+        MetricSpec("matched", "counter", "messages a pattern matched"),
+        MetricSpec(
+            "unmatched", "counter", "messages no pattern matched (tagged _grokparsefailure)"
+        ),
+        MetricSpec("timeouts", "counter", "matches abandoned at timeout-ms (tagged _groktimeout)"),
+    )
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)

@@ -20,7 +20,8 @@ from ...message import Message
 from ...options import Bytes, Duration, Field, StrList
 from ...plugin import Handler, ack
 from ...retry import backoff
-from ..common.dead_letter import DeadLetterFile
+from ...telemetry import MetricSpec
+from ..common.dead_letter import DEAD_LETTER_METRICS, DeadLetterFile
 
 __all__ = ["NatsHandler"]
 
@@ -163,6 +164,17 @@ class NatsHandler(Handler):
             if not v or " " in v or any(t in ("*", ">", "") for t in v.split(".")):
                 raise ValueError(f"{v!r} is not a subject to publish to")
             return v
+
+    exported_metrics = (
+        *DEAD_LETTER_METRICS,
+        MetricSpec("delivered", "counter", "messages JetStream confirmed"),
+        MetricSpec("batches", "counter", "batches JetStream confirmed"),
+        MetricSpec("duplicates", "counter", "batches JetStream had already stored (Nats-Msg-Id)"),
+        MetricSpec("retried", "counter", "messages published again, by reason"),
+        MetricSpec("splits", "counter", "batches split in halves for the server's max_payload"),
+        MetricSpec("dead_letter", "counter", "messages written to the dead-letter file, by reason"),
+        MetricSpec("pending", "gauge", "messages not confirmed yet"),
+    )
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)

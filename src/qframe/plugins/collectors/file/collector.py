@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from ....plugin import Collector
+from ....telemetry import MetricSpec
 from .checkpoint import CheckpointStore, Progress
 from .identity import Identity, read_head
 from .options import FileOptions
@@ -73,6 +74,32 @@ class FileCollector(Collector):
     """
 
     Options = FileOptions
+
+    exported_metrics = (
+        MetricSpec(
+            "files",
+            "counter",
+            "file events, by event (opened, closed, renamed, deleted, truncated, copy_read, recovered)",
+        ),
+        MetricSpec("bytes", "counter", "bytes read"),
+        MetricSpec("truncated", "counter", "lines cut to max-line-bytes and tagged _truncated"),
+        MetricSpec(
+            "invalid_text", "counter", "lines with bytes invalid in the file's encoding (replaced)"
+        ),
+        MetricSpec(
+            "rejected",
+            "counter",
+            "files that cannot be opened or read (and a bad checkpoint), by reason",
+        ),
+        MetricSpec(
+            "files_lost", "counter", "rotated files lost before read to their end, by reason"
+        ),
+        MetricSpec("lost_bytes", "counter", "unread bytes of the files lost, by reason"),
+        MetricSpec("files_open", "gauge", "files open now"),
+        MetricSpec(
+            "lag_bytes", "gauge", "bytes written to the open files and not read yet (on tick)"
+        ),
+    )
     options: FileOptions
 
     def __init__(self, *a: Any, **kw: Any) -> None:

@@ -12,6 +12,7 @@ from ....inventory import ContainerQuery, ContainerReply
 from ....message import KIND_EVENT, ContainerInfo, Message
 from ....options import Duration, Field, PluginOptions
 from ....plugin import Filter, Plugin
+from ....telemetry import MetricSpec
 from .index import ContainerIndex, Entry, norm_id
 from .waiting import Held, Key, PendingQuery, WaitIndex, describe_keys, message_keys, query_keys
 
@@ -93,6 +94,21 @@ class InventoryFilter(Filter):
         max_poll_wait: Duration = Field(
             "5m", description="the longest wait a long-poll on the ops endpoint may ask for"
         )
+
+    exported_metrics = (
+        MetricSpec("requests", "counter", "Back-channel lookups answered, by result"),
+        MetricSpec(
+            "enriched",
+            "counter",
+            "messages given their container, by what found it (id, name, ip, wait)",
+        ),
+        MetricSpec("missed", "counter", "messages sent on without a container, by reason"),
+        MetricSpec("evicted", "counter", "containers forgotten after retain"),
+        MetricSpec("rejected", "counter", "events that cannot be used, by reason"),
+        MetricSpec("containers", "gauge", "containers known"),
+        MetricSpec("pending_requests", "gauge", "lookups waiting for their container"),
+        MetricSpec("held_messages", "gauge", "messages held for their container"),
+    )
 
     options: Options
 

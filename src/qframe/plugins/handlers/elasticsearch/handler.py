@@ -15,6 +15,7 @@ from pydantic import field_validator
 
 from ....message import Message
 from ....options import Field, StrList
+from ....telemetry import MetricSpec
 from ...common.delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, item_data
 from .bulk import parse_bulk
 from .encode import DocumentEncoder, split_item
@@ -103,6 +104,10 @@ class ElasticsearchHandler(DeliveringHandler):
             if v:
                 cls._valid_index(v + "-%Y.%m.%d")
             return v
+
+    exported_metrics = (
+        MetricSpec("template_errors", "counter", "failed attempts to install the index template"),
+    )
 
     options: Options
 
