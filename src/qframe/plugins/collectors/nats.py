@@ -217,6 +217,7 @@ class NatsCollector(Collector):
             m.ack = token
         deque(map(methodcaller("append", name), map(_get_path, batch)), maxlen=0)
         self.metrics.inc("batches")
+        self.metrics.received += len(batch)
         await self.emit(batch)
 
     def _finished(self, msg: Msg) -> None:

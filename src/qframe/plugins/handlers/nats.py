@@ -20,7 +20,7 @@ from ...message import Message
 from ...options import Bytes, Duration, Field, StrList
 from ...plugin import Handler, ack
 from ...retry import backoff
-from ...telemetry import MetricSpec
+from ...telemetry import HandlerTally, MetricSpec
 from ..common.dead_letter import DEAD_LETTER_METRICS, DeadLetterFile
 
 __all__ = ["NatsHandler"]
@@ -185,6 +185,7 @@ class NatsHandler(Handler):
         self._bufs: dict[str, _Batch] = {}
         self._batch_seq = 0
         self._pending = 0
+        self._abandoned = 0  # left unconfirmed at a stop
         self._max_pending = o.max_pending or 4 * o.batch_size * o.max_in_flight
         self._room = asyncio.Event()
         self._room.set()
@@ -260,9 +261,19 @@ class NatsHandler(Handler):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        self._abandoned += self._pending
         self._pending = 0
         self._room.set()
         await self._link.close()
+
+    def tally(self) -> HandlerTally:
+        m = self.metrics
+        dead = sum(v for (name, _), v in m.counters.items() if name == "dead_letter")
+        return HandlerTally(
+            delivered=int(m.counter("delivered")),
+            dead_lettered=int(dead),
+            unconfirmed=self._abandoned + self._pending,
+        )
 
     def _shutdown_budget(self) -> float:
         try:
