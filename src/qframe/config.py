@@ -10,7 +10,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -19,6 +19,9 @@ from .logs import LEVELS
 from .options import PluginOptions, parse_duration, to_kebab
 from .registry import Registry
 from .yamlload import load_value, load_yaml, read_text
+
+if TYPE_CHECKING:
+    from .plugin import Plugin
 
 __all__ = ["InstanceSpec", "PipelineSpec", "load_config", "parse_config"]
 
@@ -172,19 +175,54 @@ def parse_config(
     sets: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> PipelineSpec:
-    data, pos = _load_yaml(text, file)
-    problems: list[ConfigProblem] = []
+    """The pipeline a configuration text describes; every problem found in it at once.
 
-    def problem(where: str, key: str, msg: str, path: tuple[str, ...] | None = None) -> None:
+    The steps: read the YAML (with positions), apply ``--set`` and expand ``${VAR}``,
+    read the global keys, read the instances (each one's options validated by its
+    plugin's schema), resolve their ``inputs`` into a graph and look for cycles; any
+    problem raises :class:`ConfigError` with all of them.  Then the warnings.
+    """
+    data, pos = _load_yaml(text, file)
+    problems = _Problems(file, pos)
+    data = _prepare(data, sets, env, problems)
+    spec = PipelineSpec(file=file)
+    _read_globals(data, spec, problems)
+    raw_inputs = _read_instances(data, registry, spec, problems)
+    _resolve_inputs(data, spec, raw_inputs, problems)
+    _find_cycles(spec, problems)
+    if not spec.instances and not problems:
+        problems.add("", "", "no plugin instances: add a collector and a handler")
+    if problems:
+        raise ConfigError(list(problems))
+    spec.warnings += _warnings(spec, registry)
+    return spec
+
+
+class _Problems(list[ConfigProblem]):
+    """The problems found so far, each placed at the nearest line known along its key path."""
+
+    def __init__(self, file: str, pos: dict[tuple[str, ...], tuple[int, int]]) -> None:
+        super().__init__()
+        self.file = file
+        self.pos = pos
+
+    def add(self, where: str, key: str, msg: str, path: tuple[str, ...] | None = None) -> None:
         line = col = None
         if path is not None:
             # the nearest recorded position along the path
             for i in range(len(path), 0, -1):
-                if path[:i] in pos:
-                    line, col = pos[path[:i]]
+                if path[:i] in self.pos:
+                    line, col = self.pos[path[:i]]
                     break
-        problems.append(ConfigProblem(file, where, key, msg, line, col))
+        self.append(ConfigProblem(self.file, where, key, msg, line, col))
 
+
+def _prepare(
+    data: Any, sets: list[str] | None, env: dict[str, str] | None, problems: _Problems
+) -> dict[str, Any]:
+    """The top level as a mapping, with the ``--set`` assignments applied and ``${VAR}``
+    expanded (from ``env``, default: the process environment)."""
+    file = problems.file
     if not isinstance(data, dict):
         raise ConfigError(
             [
@@ -203,21 +241,23 @@ def parse_config(
     for p, var in missing:
         where = ".".join(p[:2]) if p and p[0] in SECTIONS else ""
         key = ".".join(p[2:]) if p and p[0] in SECTIONS else ".".join(p)
-        problem(
+        problems.add(
             where,
             key,
             f"environment variable ${{{var}}} is not set and has no default (use ${{{var}:-default}})",
             p,
         )
+    return data
 
-    spec = PipelineSpec(file=file)
+
+def _read_globals(data: dict[str, Any], spec: PipelineSpec, problems: _Problems) -> None:
+    """The top-level keys other than the sections: log, tick, http, data-dir, …"""
+    problem = problems.add
     for k in data:
         if k not in GLOBAL_KEYS:
             problem(
                 "", str(k), f"unknown top-level key{_suggest(str(k), list(GLOBAL_KEYS))}", (str(k),)
             )
-
-    # globals
     logcfg = data.get("log")
     if logcfg is not None:
         if isinstance(logcfg, dict):
@@ -264,7 +304,13 @@ def parse_config(
         else:
             problem("", "data-dir", "expected a directory path", ("data-dir",))
 
-    # instances
+
+def _read_instances(
+    data: dict[str, Any], registry: Registry, spec: PipelineSpec, problems: _Problems
+) -> dict[str, list[str]]:
+    """Each instance of the collector, filter and handler sections, its options validated
+    by its plugin's schema, added to ``spec``; returns their ``inputs`` as written."""
+    problem = problems.add
     raw_inputs: dict[str, list[str]] = {}
     for section in SECTIONS:
         block = data.get(section)
@@ -285,47 +331,11 @@ def parse_config(
                 problem(where, "", "expected a mapping of options (or {})", ppath)
                 continue
             kind = str(opts.get("kind") or name)
-            cls = registry.get(section, kind)
+            cls = _plugin_class(registry, section, kind, opts, where, ppath, problems)
             if cls is None:
-                broken = registry.broken.get((section, kind))
-                if broken:
-                    problem(
-                        where,
-                        "kind",
-                        f"{section} kind {kind!r} failed to load: {broken}",
-                        (*ppath, "kind"),
-                    )
-                else:
-                    known = registry.kinds(section)
-                    problem(
-                        where,
-                        "kind",
-                        f"unknown {section} kind {kind!r}{_suggest(kind, known)}; known: {', '.join(known) or 'none'}",
-                        (*ppath, "kind") if "kind" in opts else ppath,
-                    )
                 continue
-            try:
-                options = cls.Options.model_validate(opts)
-            except ValidationError as exc:
-                fields = [to_kebab(f) for f in cls.Options.model_fields]
-                for err in exc.errors():
-                    loc = [str(x) for x in err["loc"]]
-                    key = ".".join(loc)
-                    kpath = (*ppath, *loc)
-                    if err["type"] == "extra_forbidden" and len(loc) == 1:
-                        problem(
-                            where,
-                            key,
-                            f"unknown option for kind {kind!r}{_suggest(loc[0], fields)}",
-                            kpath,
-                        )
-                    elif err["type"] == "missing":
-                        problem(where, key, "required option is missing", ppath)
-                    else:
-                        msg = err["msg"].removeprefix("Value error, ")
-                        if loc and "got " not in msg:
-                            msg += f" (got {err.get('input')!r})"
-                        problem(where, key, msg, kpath)
+            options = _validate_options(cls, kind, opts, where, ppath, problems)
+            if options is None:
                 continue
             options.kind = kind
             inst = InstanceSpec(section, name, kind, options)
@@ -338,8 +348,83 @@ def parse_config(
                     "missing: a filter or handler must list the instances it takes messages from",
                     ppath,
                 )
+    return raw_inputs
 
-    # graph: resolve inputs
+
+def _plugin_class(
+    registry: Registry,
+    section: str,
+    kind: str,
+    opts: dict[str, Any],
+    where: str,
+    ppath: tuple[str, ...],
+    problems: _Problems,
+) -> type[Plugin] | None:
+    """The plugin class of an instance's ``kind``, or None (a problem: unknown, or broken)."""
+    cls = registry.get(section, kind)
+    if cls is not None:
+        return cls
+    broken = registry.broken.get((section, kind))
+    if broken:
+        problems.add(
+            where,
+            "kind",
+            f"{section} kind {kind!r} failed to load: {broken}",
+            (*ppath, "kind"),
+        )
+    else:
+        known = registry.kinds(section)
+        problems.add(
+            where,
+            "kind",
+            f"unknown {section} kind {kind!r}{_suggest(kind, known)}; known: {', '.join(known) or 'none'}",
+            (*ppath, "kind") if "kind" in opts else ppath,
+        )
+    return None
+
+
+def _validate_options(
+    cls: type[Plugin],
+    kind: str,
+    opts: dict[str, Any],
+    where: str,
+    ppath: tuple[str, ...],
+    problems: _Problems,
+) -> PluginOptions | None:
+    """An instance's options validated by its plugin's schema, or None (a problem per error)."""
+    try:
+        return cls.Options.model_validate(opts)
+    except ValidationError as exc:
+        fields = [to_kebab(f) for f in cls.Options.model_fields]
+        for err in exc.errors():
+            loc = [str(x) for x in err["loc"]]
+            key = ".".join(loc)
+            kpath = (*ppath, *loc)
+            if err["type"] == "extra_forbidden" and len(loc) == 1:
+                problems.add(
+                    where,
+                    key,
+                    f"unknown option for kind {kind!r}{_suggest(loc[0], fields)}",
+                    kpath,
+                )
+            elif err["type"] == "missing":
+                problems.add(where, key, "required option is missing", ppath)
+            else:
+                msg = err["msg"].removeprefix("Value error, ")
+                if loc and "got " not in msg:
+                    msg += f" (got {err.get('input')!r})"
+                problems.add(where, key, msg, kpath)
+        return None
+
+
+def _resolve_inputs(
+    data: dict[str, Any],
+    spec: PipelineSpec,
+    raw_inputs: dict[str, list[str]],
+    problems: _Problems,
+) -> None:
+    """Each instance's ``inputs`` (a name, or ``type.name`` when names clash) resolved to
+    the keys of the instances it takes messages from (``resolved_inputs``)."""
     by_key = {i.key: i for i in spec.instances}
     by_name: dict[str, list[InstanceSpec]] = {}
     for i in spec.instances:
@@ -347,6 +432,7 @@ def parse_config(
     declared = [f"{s}.{n}" for s in SECTIONS if isinstance(data.get(s), dict) for n in data[s]]
     for inst in spec.instances:
         where = inst.key
+        ipath = (inst.type, inst.name, "inputs")
         for ref in raw_inputs[inst.key]:
             if ref in by_key:
                 cands = [by_key[ref]]
@@ -356,50 +442,43 @@ def parse_config(
                 if ref in declared or any(d.endswith("." + ref) for d in declared):
                     continue  # that instance has its own error already
                 names = sorted({i.name for i in spec.instances if i is not inst})
-                problem(
-                    where,
-                    "inputs",
-                    f"unknown input {ref!r}{_suggest(ref, names)}",
-                    (inst.type, inst.name, "inputs"),
-                )
+                problems.add(where, "inputs", f"unknown input {ref!r}{_suggest(ref, names)}", ipath)
                 continue
             if len(cands) > 1:
-                problem(
+                problems.add(
                     where,
                     "inputs",
                     f"input {ref!r} is ambiguous: write {' or '.join(c.key for c in cands)}",
-                    (inst.type, inst.name, "inputs"),
+                    ipath,
                 )
                 continue
             up = cands[0]
             if up.type == "handler":
-                problem(
-                    where,
-                    "inputs",
-                    f"input {ref!r} is a handler; handlers emit nothing",
-                    (inst.type, inst.name, "inputs"),
+                problems.add(
+                    where, "inputs", f"input {ref!r} is a handler; handlers emit nothing", ipath
                 )
                 continue
             if up.key not in inst.resolved_inputs:
                 inst.resolved_inputs.append(up.key)
 
-    # cycles
+
+def _find_cycles(spec: PipelineSpec, problems: _Problems) -> None:
+    by_key = {i.key: i for i in spec.instances}
     for cycle in _cycles(spec.instances):
         first = by_key[cycle[0]]
-        problem(
+        problems.add(
             first.key,
             "inputs",
             "cycle: " + " → ".join([*cycle, cycle[0]]),
             (first.type, first.name, "inputs"),
         )
 
-    if not spec.instances and not problems:
-        problem("", "", "no plugin instances: add a collector and a handler")
 
-    if problems:
-        raise ConfigError(problems)
-
-    # warnings
+def _warnings(spec: PipelineSpec, registry: Registry) -> list[str]:
+    """What is valid but likely a mistake: output nobody consumes, or unmatched messages
+    (source_success false) that no consumer takes."""
+    file = spec.file
+    warnings = []
     consumers: dict[str, list[InstanceSpec]] = {}
     for inst in spec.instances:
         for up in inst.resolved_inputs:
@@ -410,18 +489,18 @@ def parse_config(
         cons = consumers.get(inst.key, [])
         cls = registry.get(inst.type, inst.kind)
         if not cons and not (cls is not None and cls.may_have_no_consumer):
-            spec.warnings.append(f"{file}: {inst.key}: nobody consumes its output")
+            warnings.append(f"{file}: {inst.key}: nobody consumes its output")
         if (
             cons
             and cls is not None
             and cls.sets_source_success
             and not any(c.options.source_success in ("false", "any") for c in cons)
         ):
-            spec.warnings.append(
+            warnings.append(
                 f"{file}: {inst.key}: messages it does not match (source_success false) have no consumer; "
                 "add one with `source-success: false` to keep them"
             )
-    return spec
+    return warnings
 
 
 def _valid_listen(s: str) -> bool:
