@@ -90,7 +90,20 @@ class Plugin:
     def adopt(self, previous: Plugin) -> None:
         """On a reload (SIGHUP), before :meth:`start`: ``previous`` is the stopped instance
         of the same name and kind in the pipeline being replaced.  Take over state worth
-        keeping (an index, a cache); its options may have changed.  Default: nothing."""
+        keeping (an index, a cache, what ``previous`` left in :meth:`hand_over`); its
+        options differ (a collector whose options did not change is not replaced: it keeps
+        running).  Default: nothing."""
+
+    def hand_over(self, successor: Plugin | None) -> None:
+        """On a reload, before :meth:`stop`: this instance is replaced by ``successor`` (same
+        name and kind, other options; it adopts this one once stopped) or removed (None).
+        A collector may leave open in ``stop`` what the successor can serve on (a listening
+        socket whose address did not change, open connections) instead of closing it, and
+        counts what it has to close.  Default: nothing."""
+
+    async def handed_over(self) -> None:
+        """After a reload (the successor started, or the previous config was restarted):
+        close what was left for a successor and not taken, counted.  Default: nothing."""
 
     # -- Back channel ------------------------------------------------------------
     def on_request(self, request: Any, reply: asyncio.Future[Any]) -> None:

@@ -157,6 +157,17 @@ class Framer:
             self._rest = tail
         return frames
 
+    def take_rest(self) -> tuple[bytes, bool]:
+        """Hand the unfinished frame on (a reload's handover): (its bytes, whether the
+        framer is skipping the tail of an over-long frame); the framer is reset."""
+        rest = self._held(b"") if self._rest or self._parts else b""
+        skipping, self._skipping = self._skipping, False
+        return rest, skipping
+
+    def skip(self) -> None:
+        """Continue a predecessor that was skipping an over-long frame's tail."""
+        self._skipping = True
+
     def finish(self) -> list[bytes]:
         """At end of stream: the last frame when it had no delimiter (else nothing)."""
         self.cut = []

@@ -27,18 +27,22 @@ connection that sent nothing for that long is closed (what it sent is delivered)
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import socket
 import ssl
+import termios
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
 from typing import Any
 
 from .framing import Framer
 
-__all__ = ["Connection", "StreamServer"]
+__all__ = ["Connection", "Handoff", "StreamServer"]
 
 log = logging.getLogger("qframe.net")
 
@@ -67,11 +71,8 @@ class Connection(asyncio.Protocol):
         self.ip = ""
         self.port = 0
         self.context: Any = None  # set by the collector's on_connect (e.g. a ContainerInfo)
-        self.framer = Framer(server.max_frame, server.delimiter, server.strip_cr)
-        enc = server.encoding
-        self._feed: Callable[[bytes], list[Any]] = (
-            self.framer.feed if enc is None else partial(self.framer.feed_text, encoding=enc)
-        )
+        self.handed_over = False  # served by a predecessor before a reload (take_over)
+        self._set_framer(Framer(server.max_frame, server.delimiter, server.strip_cr))
         self._chunks: list[bytes] = []
         self._size = 0
         self._inflight = 0
@@ -79,9 +80,18 @@ class Connection(asyncio.Protocol):
         self._ended = False
         self._paused = False
         self._eof = False
+        self._detached = False  # a reload hands it to another server (Handoff)
+        self._shut = False  # closed by the server (StreamServer.close), not by the peer
         self._waiter: asyncio.Future[None] | None = None
         self.bytes_in = 0
         self.last_data = time.monotonic()
+
+    def _set_framer(self, framer: Framer) -> None:
+        self.framer = framer
+        enc = self.server.encoding
+        self._feed: Callable[[bytes], list[Any]] = (
+            framer.feed if enc is None else partial(framer.feed_text, encoding=enc)
+        )
 
     # -- protocol callbacks (the event loop calls these) ---------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -138,7 +148,7 @@ class Connection(asyncio.Protocol):
                 w.set_result(None)
 
     async def _wait(self) -> None:
-        if self._chunks or self._eof:
+        if self._chunks or self._eof or self._detached:
             return
         self._waiter = asyncio.get_running_loop().create_future()
         await self._waiter
@@ -210,7 +220,7 @@ class Connection(asyncio.Protocol):
             srv._drained(n)
 
     def _resume(self) -> None:
-        if not self._paused or self._eof or self._size > LOW_WATER:
+        if not self._paused or self._eof or self._detached or self._size > LOW_WATER:
             return
         srv = self.server
         if not srv._can_resume():
@@ -241,9 +251,78 @@ class Connection(asyncio.Protocol):
         if t is not None and not t.is_closing():
             t.close()
 
+    def unread(self) -> int:
+        """Bytes the kernel received for this connection that were not read (0 if unknown)."""
+        t = self.transport
+        sock = t.get_extra_info("socket") if t is not None else None
+        if sock is None:
+            return 0
+        try:
+            buf = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+            return int.from_bytes(buf, "little")
+        except (OSError, ValueError):
+            return 0
+
+    # -- a reload's handover -------------------------------------------------------------
+    def _detach(self) -> None:
+        """Stop reading for a handover; the serving task ends at its next frame boundary."""
+        t = self.transport
+        if t is not None and not t.is_closing() and not self._paused:
+            try:
+                t.pause_reading()
+            except RuntimeError:
+                pass
+        self._paused = True
+        self._detached = True
+        self.server._held.discard(self)
+        self._wake()
+
+    def _move_to(self, server: StreamServer) -> None:
+        """Join ``server`` (a reload's successor): the unfinished frame goes back to the
+        front of the unframed bytes, framed again with the new server's settings."""
+        old = self.server
+        rest, skipping = self.framer.take_rest()
+        old.partial -= self._partial
+        held = self._size + self._inflight + self._partial
+        old.buffered -= held
+        if rest:
+            self._chunks.insert(0, rest)
+        self._size += self._inflight + self._partial
+        self._inflight = self._partial = 0
+        self.server = server
+        server.buffered += held
+        framer = Framer(server.max_frame, server.delimiter, server.strip_cr)
+        if skipping:
+            framer.skip()
+        self._set_framer(framer)
+        self._detached = False
+        self.handed_over = True
+
     @property
     def paused(self) -> bool:
         return self._paused
+
+
+@dataclass
+class Handoff:
+    """What a server leaves to its successor on a reload (:meth:`StreamServer.detach`):
+    its listening sockets (duplicates: the kernel's backlog of new connections stays) and
+    its open connections, reading paused, each with the bytes read but not yet framed."""
+
+    sockets: list[socket.socket]
+    connections: list[Connection] = field(default_factory=list)
+
+    def close(self) -> tuple[int, int]:
+        """Close everything (nobody took it): (connections closed, bytes lost with them)."""
+        for s in self.sockets:
+            s.close()
+        self.sockets = []
+        lost = 0
+        for c in self.connections:
+            lost += c.unread() + c._size + c._inflight + c._partial
+            c.close()
+        n, self.connections = len(self.connections), []
+        return n, lost
 
 
 class StreamServer:
@@ -303,6 +382,7 @@ class StreamServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reaper: asyncio.Task[Any] | None = None
         self._closing = False
+        self._unread = 0  # bytes the kernel held for connections closed by close()
 
     async def listen(
         self, host: str, port: int, tls: ssl.SSLContext | None = None, backlog: int = 1024
@@ -320,6 +400,55 @@ class StreamServer:
         if self.idle_timeout > 0:
             self._reaper = self.spawn(self._reap_idle(), "idle connections")
         return str(addr[0]), int(addr[1])
+
+    async def take_over(
+        self, handoff: Handoff, tls: ssl.SSLContext | None = None, backlog: int = 1024
+    ) -> tuple[str, int]:
+        """Serve the listening sockets and the connections of a predecessor (a reload)."""
+        loop = asyncio.get_running_loop()
+        socks, handoff.sockets = handoff.sockets, []
+        try:
+            self._server = await loop.create_server(
+                lambda: Connection(self), sock=socks[0], ssl=tls, backlog=backlog
+            )
+        except BaseException:
+            handoff.sockets = socks  # still the predecessor's (a restarted old config's)
+            raise
+        for extra in socks[1:]:  # a second address family of the same name (rare)
+            extra.close()
+        addr = self._server.sockets[0].getsockname()
+        if self.idle_timeout > 0:
+            self._reaper = self.spawn(self._reap_idle(), "idle connections")
+        conns, handoff.connections = handoff.connections, []
+        for conn in conns:
+            conn._move_to(self)
+            self.accepted -= 1  # not a new one
+            self._accepted(conn)
+            conn._resume()
+        return str(addr[0]), int(addr[1])
+
+    async def detach(self) -> Handoff:
+        """Stop accepting and reading but close nothing: a reload's successor takes the
+        listening sockets and the connections over (:meth:`take_over`).  What was framed
+        is delivered first; what was not stays with each connection."""
+        self._closing = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+        socks: list[socket.socket] = []
+        if self._server is not None:
+            for s in self._server.sockets:
+                socks.append(socket.socket(fileno=os.dup(s.fileno())))
+            self._server.close()  # closes its own descriptors: the duplicates keep listening
+            self._server = None
+        conns = list(self.connections)
+        for conn in conns:
+            conn._detach()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
+        self.connections.clear()
+        # a connection whose task had ended (its peer closed it) is not handed over
+        return Handoff(socks, [c for c in conns if not c._ended])
 
     def _can_resume(self) -> bool:
         """Reading may resume once half of what is not unfinished frames was taken (half of
@@ -395,6 +524,8 @@ class StreamServer:
                 await self.on_connect(conn)
             while True:
                 await conn._wait()
+                if conn._detached:
+                    return
                 if conn._chunks:
                     frames, cut = conn._frame()
                     if frames:
@@ -407,15 +538,20 @@ class StreamServer:
                         await on_frames(conn, frames, cut)
                     break
         finally:
-            conn._forget()
             self.connections.discard(conn)
-            conn.close()
+            if not conn._detached:  # else its successor serves it on
+                conn._forget()
+                if conn._shut:
+                    self._unread += conn.unread()
+                conn.close()
 
-    async def close(self, timeout: float | None = None) -> None:
+    async def close(self, timeout: float | None = None) -> tuple[int, int]:
         """Stop accepting and reading; deliver what was read; close every connection.
 
         Without ``timeout`` it waits until everything read is delivered (the pipeline's
         ``shutdown-timeout`` bounds the whole shutdown and cancels it if need be).
+        Returns the connections it closed and the bytes the kernel held for them unread
+        (lost: the peers had sent them).
         """
         self._closing = True
         if self._reaper is not None:
@@ -423,7 +559,11 @@ class StreamServer:
             self._reaper = None
         if self._server is not None:
             self._server.close()
+        closed = 0
         for conn in list(self.connections):
+            if not conn._eof:  # the peer did not end it: we do
+                closed += 1
+                conn._shut = True
             conn.stop_reading()
         tasks = list(self._tasks)
         if tasks:
@@ -431,6 +571,7 @@ class StreamServer:
             for t in pending:
                 t.cancel()
         for conn in list(self.connections):
+            self._unread += conn.unread()
             conn.close()
         self.connections.clear()
         if self._server is not None:
@@ -439,6 +580,7 @@ class StreamServer:
             except TimeoutError:
                 pass
             self._server = None
+        return closed, self._unread
 
 
 def tls_context(cert: str, key: str, client_ca: str = "") -> ssl.SSLContext:

@@ -56,9 +56,10 @@ class Channel:
             if not p.done():
                 p.set_result(None)
 
-    async def put(self, batch: list[Message]) -> None:
+    async def put(self, batch: list[Message]) -> bool:
+        """Queue ``batch``, waiting while full; False (nothing queued) once closed."""
         if not batch:
-            return
+            return True
         while self.count >= self.capacity and not self.closed:
             fut = asyncio.get_running_loop().create_future()
             self._putters.append(fut)
@@ -70,9 +71,12 @@ class Channel:
                 # pass the wake-up on so that no other producer stays blocked
                 self._wake_putters()
                 raise
+        if self.closed:
+            return False
         self._batches.append(batch)
         self.count += len(batch)
         self._wake_getter()
+        return True
 
     def put_nowait(self, batch: list[Message]) -> bool:
         """Queue ``batch`` when there is room; return False (and queue nothing) when full."""
@@ -83,6 +87,21 @@ class Channel:
             self.count += len(batch)
             self._wake_getter()
         return True
+
+    def push(self, batch: list[Message]) -> None:
+        """Queue ``batch`` even beyond the capacity (a reload's held batches, once)."""
+        if batch:
+            self._batches.append(batch)
+            self.count += len(batch)
+            self._wake_getter()
+
+    def take_all(self) -> list[Message]:
+        """Empty the queue: every message it held (an abandoned consumer's)."""
+        out = [m for b in self._batches for m in b]
+        self._batches.clear()
+        self.count = 0
+        self._wake_putters()
+        return out
 
     async def get(self, max_messages: int = 4096) -> list[Message] | _Tick | None:
         """Next batch, ``TICK``, or ``None`` once closed and empty."""

@@ -123,19 +123,70 @@ class Daemon:
         for w in spec.warnings:
             log.warning("%s", w)
         old = self.pipeline
-        await old.shutdown()
-        self._past += summarize(old)
-        new = Pipeline(spec, self.registry.plugins)
+        keep = unchanged_collectors(old, spec)
+        new = Pipeline(spec, self.registry.plugins, kept={k: old.nodes[k] for k in keep})
+        replaced = [n.plugin for k, n in old.nodes.items() if k not in keep]
+        _announce(old, new, keep)
+        await old.retire(keep)
+        self._past += summarize(old)  # the kept collectors left it: they count in the new one
         _hand_over(old, new)
         try:
             await new.start()
         except StartupError as exc:
             log.error("reload failed to start (%s); restarting the previous pipeline", exc)
-            new = Pipeline(old_spec, self.registry.plugins)
+            new = Pipeline(old_spec, self.registry.plugins, kept=new.kept)
             _hand_over(old, new)
             await new.start()
+        for plugin in replaced:
+            try:
+                await plugin.handed_over()
+            except Exception as exc:
+                log.error("%s: closing what was left: %r", plugin.name, exc, exc_info=exc)
         self.pipeline = new
-        log.info("reloaded: %d instances", len(new.nodes))
+        log.info("reloaded: %d instances (%d kept running)", len(new.nodes), len(keep))
+
+
+def unchanged_collectors(old: Pipeline, spec: PipelineSpec) -> set[str]:
+    """The running collectors a reload keeps: same kind and options (inputs included),
+    inputs that are kept collectors themselves, and the same data-dir."""
+    if str(old.spec.data_dir) != str(spec.data_dir):
+        return set()
+    new = {i.key: i for i in spec.instances}
+    keep: set[str] = set()
+    for key, node in old.nodes.items():
+        inst = new.get(key)
+        if (
+            inst is not None
+            and node.type == "collector"
+            and inst.kind == node.spec.kind
+            and not node.finished.is_set()
+            and type(inst.options) is type(node.spec.options)
+            and inst.options.model_dump() == node.spec.options.model_dump()
+        ):
+            keep.add(key)
+    changed = True
+    while changed:  # a collector whose inputs are not all kept is replaced as well
+        changed = False
+        for key in list(keep):
+            if any(up not in keep for up in new[key].resolved_inputs):
+                keep.discard(key)
+                changed = True
+    return keep
+
+
+def _announce(old: Pipeline, new: Pipeline, keep: set[str]) -> None:
+    """Each replaced instance learns its successor (same name and kind) before it stops."""
+    for key, node in old.nodes.items():
+        if key in keep:
+            continue
+        after = new.nodes.get(key)
+        successor = (
+            after.plugin if after is not None and after.spec.kind == node.spec.kind else None
+        )
+        try:
+            node.plugin.hand_over(successor)
+        except Exception as exc:  # a plugin's bug: it stops as usual
+            log.error("%s could not prepare its handover: %r", key, exc, exc_info=exc)
 
     def summary(self) -> RunSummary:
         """The run so far: the pipelines replaced by reloads and the current one."""
@@ -151,7 +202,7 @@ def _hand_over(old: Pipeline, new: Pipeline) -> None:
     """Each new instance may adopt the state of the stopped one of the same name and kind."""
     for key, node in new.nodes.items():
         before = old.nodes.get(key)
-        if before is None or before.spec.kind != node.spec.kind:
+        if before is None or key in new.kept or before.spec.kind != node.spec.kind:
             continue
         try:
             node.plugin.adopt(before.plugin)

@@ -81,6 +81,13 @@ class Node:
         self._receiver: asyncio.Task[Any] | None = None
         self._finishing = False
         self.handled = 0  # a handler's messages whose handle() returned (the run's summary)
+        # a reload that keeps this (collector) node: its emits wait at the gate until the
+        # next pipeline took it over; ``_emitting`` counts the emits in flight
+        self._gate: asyncio.Future[None] | None = None
+        self._emitting = 0
+        self._idle: asyncio.Future[None] | None = None
+        self._held: list[list[Message]] = []
+        self._held_count = 0
 
     def __repr__(self) -> str:
         return f"<Node {self.type}.{self.name}>"
@@ -129,18 +136,34 @@ class Node:
     async def emit(self, batch: list[Message]) -> None:
         if not batch:
             return
+        while self._gate is not None:  # a reload is moving this node to the next pipeline
+            await asyncio.shield(self._gate)
         if self.type == "collector":
             _start_paths(batch, self.name)
-        for node, part in self._route(batch):
-            inbox = node.inbox
-            assert inbox is not None
-            if inbox.closed:
-                node.metrics.drop("closed", len(part))
-                ack(part)
-            else:
-                await inbox.put(part)
+        self._emitting += 1
+        try:
+            for node, part in self._route(batch):
+                inbox = node.inbox
+                assert inbox is not None
+                if inbox.closed or not await inbox.put(part):
+                    node.metrics.drop("closed", len(part))
+                    ack(part)
+        finally:
+            self._emitting -= 1
+            idle = self._idle
+            if not self._emitting and idle is not None and not idle.done():
+                idle.set_result(None)
 
     def emit_nowait(self, batch: list[Message]) -> bool:
+        if self._gate is not None:
+            # held for the next pipeline, as much as one full queue would hold
+            if self._held_count + len(batch) > self.spec.options.queue_size:
+                return False
+            if self.type == "collector":
+                _start_paths(batch, self.name)
+            self._held.append(batch)
+            self._held_count += len(batch)
+            return True
         if any(node.inbox is not None and node.inbox.full for node, _ in self.subs):
             return False
         if self.type == "collector":
@@ -149,6 +172,48 @@ class Node:
             assert node.inbox is not None
             node.inbox.put_nowait(part)
         return True
+
+    # -- reload: a kept node moves to the next pipeline -------------------------------------
+    async def close_gate(self) -> None:
+        """Make new emits wait (``emit_nowait`` holds its batches) until :meth:`rebind`;
+        return once no emit is in flight, so that nothing more goes to the old subscribers."""
+        loop = asyncio.get_running_loop()
+        if self._gate is None:
+            self._gate = loop.create_future()
+        while self._emitting:
+            self._idle = loop.create_future()
+            await self._idle
+        self._idle = None
+
+    def detach(self, keep: set[str]) -> None:
+        """Leave the old pipeline: its subscribers (but kept nodes) see this upstream end."""
+        subs, self.subs = self.subs, []
+        if self.finished.is_set():
+            return  # _finish told them already
+        for node, _ in subs:
+            if node.spec.key not in keep:
+                node.upstream_finished()
+
+    def rebind(
+        self, pipeline: Pipeline, spec: InstanceSpec, subs: list[tuple[Node, bool | None]]
+    ) -> None:
+        """Join ``pipeline`` (already started) with its subscribers and open the gate."""
+        self.pipeline = pipeline
+        self.spec = spec
+        opts = spec.options
+        self.tick_interval = opts.ticker_ms / 1000 if opts.ticker_ms else pipeline.tick
+        self.subs = subs
+        if self.finished.is_set():  # it ended during the reload: they must not wait for it
+            for node, _ in subs:
+                node.upstream_finished()
+        held, self._held, self._held_count = self._held, [], 0
+        for batch in held:
+            for node, part in self._route(batch):
+                assert node.inbox is not None
+                node.inbox.push(part)
+        gate, self._gate = self._gate, None
+        if gate is not None and not gate.done():
+            gate.set_result(None)
 
     # -- background tasks -------------------------------------------------------------
     def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task[Any]:
@@ -335,6 +400,7 @@ class Node:
         self.finished.set()
         for node, _ in self.subs:
             node.upstream_finished()
+        self.pipeline.node_finished()
 
     def upstream_finished(self) -> None:
         self.live_upstreams -= 1

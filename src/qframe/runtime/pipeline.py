@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RequestTimeout, StartupError, UnknownTarget
-from ..plugin import Collector, Plugin
+from ..plugin import Collector, Plugin, ack
 from ..telemetry import PluginMetrics
 from .node import Node
 
@@ -23,28 +23,44 @@ __all__ = ["Pipeline"]
 class Pipeline:
     """Build with a validated :class:`~qframe.config.PipelineSpec` and the plugin classes."""
 
-    def __init__(self, spec: PipelineSpec, classes: dict[tuple[str, str], type[Plugin]]) -> None:
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        classes: dict[tuple[str, str], type[Plugin]],
+        kept: dict[str, Node] | None = None,
+    ) -> None:
+        """``kept``: running collector nodes of the previous pipeline (a reload) that join
+        this one as they are; :meth:`start` wires them to their new subscribers."""
         self.spec = spec
         self.tick = spec.tick
         self.data_dir = Path(spec.data_dir)
         self.shutdown_timeout = spec.shutdown_timeout
         self.nodes: dict[str, Node] = {}  # "type.name" -> node
+        self.kept: dict[str, Node] = dict(kept or {})
         self._by_name: dict[str, list[Node]] = {}
+        self._specs = {inst.key: inst for inst in spec.instances}
         for inst in spec.instances:
-            node = Node(self, inst, classes[(inst.type, inst.kind)])
+            node = self.kept.get(inst.key) or Node(self, inst, classes[(inst.type, inst.kind)])
             self.nodes[inst.key] = node
             self._by_name.setdefault(inst.name, []).append(node)
+        # a kept node keeps emitting to its old subscribers until start(): its new ones wait
+        self._kept_subs: dict[str, list[tuple[Node, bool | None]]] = {k: [] for k in self.kept}
         for inst in spec.instances:
             node = self.nodes[inst.key]
             mode = {"true": True, "false": False, "any": None}[inst.options.source_success]
             for up_key in inst.resolved_inputs:
                 up = self.nodes[up_key]
-                up.subs.append((node, mode))
-                node.upstreams.append(up)
-            node.live_upstreams = len(node.upstreams)
+                subs = self._kept_subs[up_key] if up_key in self.kept else up.subs
+                subs.append((node, mode))
+                if inst.key not in self.kept:  # a kept node's inputs are kept ones: as they were
+                    node.upstreams.append(up)
+            if inst.key not in self.kept:
+                node.live_upstreams = len(node.upstreams)
+        self._tick_groups: dict[float, list[Node]] = {}
         self._tickers: list[asyncio.Task[Any]] = []
         self._http: Any = None
         self._stopping = False
+        self._closing = False
         self.done = asyncio.Event()
 
     # -- lookup and Back channel ---------------------------------------------------------
@@ -99,6 +115,8 @@ class Pipeline:
         started: list[Node] = []
         try:
             for node in reversed(self.topo_order()):
+                if node.spec.key in self.kept:
+                    continue  # running already
                 try:
                     await node.plugin.start()
                 except Exception as exc:
@@ -116,14 +134,21 @@ class Pipeline:
                 except Exception:
                     log.exception("stop of %s failed", node.name)
             raise
-        self._start_tickers()
         for node in self.topo_order():
-            node.launch()
-        log.info("pipeline started: %d instances", len(self.nodes))
-        asyncio.get_running_loop().create_task(self._watch())
+            if node.spec.key not in self.kept:
+                node.launch()
+        for key, node in self.kept.items():
+            node.rebind(self, self._specs[key], self._kept_subs[key])
+        self._start_tickers()
+        log.info(
+            "pipeline started: %d instances%s",
+            len(self.nodes),
+            f" ({len(self.kept)} kept running: {', '.join(self.kept)})" if self.kept else "",
+        )
+        self.node_finished()
 
     def _start_tickers(self) -> None:
-        groups: dict[float, list[Node]] = {}
+        groups = self._tick_groups
         for node in self.nodes.values():
             if node.plugin.wants_tick():
                 groups.setdefault(node.tick_interval, []).append(node)
@@ -138,11 +163,15 @@ class Pipeline:
                 if not n.finished.is_set():
                     n.tick()
 
-    async def _watch(self) -> None:
-        await asyncio.gather(*(n.finished.wait() for n in self.nodes.values()))
-        await self._close()
+    def node_finished(self) -> None:
+        """A node finished (or left): once all have, the pipeline is done."""
+        if self._closing or not all(n.finished.is_set() for n in self.nodes.values()):
+            return
+        self._closing = True
+        asyncio.get_running_loop().create_task(self._close())
 
     async def _close(self) -> None:
+        self._closing = True
         for t in self._tickers:
             t.cancel()
         self._tickers.clear()
@@ -176,8 +205,67 @@ class Pipeline:
         except TimeoutError:
             pending = [n.name for n in self.nodes.values() if not n.finished.is_set()]
             log.error("shutdown timeout: %s did not drain; cancelling", ", ".join(pending))
-            for n in self.nodes.values():
-                n.cancel()
-                n.finished.set()
+            self._abandon()
             await self._close()
             return False
+
+    def _abandon(self) -> None:
+        """Cancel every node; what their queues still hold is counted as dropped."""
+        for n in self.nodes.values():
+            n.cancel()
+            if n.inbox is not None:
+                left = n.inbox.take_all()
+                if left:
+                    n.metrics.drop("shutdown_timeout", len(left))
+                    ack(left)
+                n.inbox.close()
+            n.finished.set()
+
+    async def retire(self, keep: set[str], timeout: float | None = None) -> bool:
+        """Reload: stop the collectors but those in ``keep`` and drain the rest.
+
+        The kept collectors go on running: their emits wait until the next pipeline takes
+        them over (:meth:`start` of a pipeline built with ``kept``), they leave this one
+        once none of their emits is in flight, and what they emitted before drains here.
+        Returns True when everything drained within the timeout.
+        """
+        self._stopping = True
+        timeout = self.shutdown_timeout if timeout is None else timeout
+        kept = [self.nodes[k] for k in keep]
+        log.info(
+            "reload: collectors stop (%d kept running), in-flight messages drain (timeout %.1fs)",
+            len(kept),
+            timeout,
+        )
+
+        async def drain() -> None:
+            for node in self.nodes.values():
+                if isinstance(node.plugin, Collector) and node.spec.key not in keep:
+                    await node.stop_collector()
+            for node in kept:
+                await node.close_gate()
+            self._release(kept, keep)
+            await self.done.wait()
+
+        try:
+            await asyncio.wait_for(drain(), timeout)
+            return True
+        except TimeoutError:
+            self._release([n for n in kept if n.spec.key in self.nodes], keep)
+            pending = [n.name for n in self.nodes.values() if not n.finished.is_set()]
+            log.error("reload: %s did not drain in time; cancelling", ", ".join(pending))
+            self._abandon()
+            await self._close()
+            return False
+
+    def _release(self, nodes: list[Node], keep: set[str]) -> None:
+        """The kept nodes leave this pipeline (their new one wires them in its start)."""
+        for node in nodes:
+            if node._gate is None:  # the timeout came first: no emit may reach us any more
+                node._gate = asyncio.get_running_loop().create_future()
+            node.detach(keep)
+            self.nodes.pop(node.spec.key, None)
+            for group in self._tick_groups.values():
+                if node in group:
+                    group.remove(node)
+        self.node_finished()

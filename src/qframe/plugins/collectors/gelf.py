@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from typing import Any, Literal
@@ -18,13 +19,14 @@ from ...net.gelf import (
     parse_gelf,
     to_message,
 )
-from ...net.stream import Connection, StreamServer
+from ...net.stream import Connection, Handoff, StreamServer
 from ...options import Bytes, Duration, Field
-from ...plugin import Collector
+from ...plugin import Plugin
 from ...telemetry import MetricSpec
 from ..common.inventory import InventoryCache, InventoryOptions
 from ..common.stream_server import (
     STREAM_SERVER_METRICS,
+    SocketHandover,
     StreamServerOptions,
     server_tls,
     stream_gauges,
@@ -38,7 +40,7 @@ FLUSH_DELAY = 0.005
 MAX_WAITING = 10_000
 
 
-class GelfCollector(Collector):
+class GelfCollector(SocketHandover):
     """Receives GELF messages, as Graylog does, e.g. from Docker's ``gelf`` log driver.
 
     - ``protocol: udp``: one payload per datagram, plain JSON, zlib or gzip (Docker's
@@ -55,6 +57,13 @@ class GelfCollector(Collector):
       ``qframe_dropped_total{reason="buffer_budget"}``; see the tcp collector), and
       ``idle-timeout`` closes silent ones.  ``tls-cert``/``tls-key`` serve TLS (as Graylog's GELF TLS input;
       ``tls-client-ca`` asks clients for a certificate of that CA).
+
+    Reload (SIGHUP): unchanged options keep the collector running; changed ones on the
+    same ``bind-host``, ``port`` and ``protocol`` hand the socket (UDP: with the datagrams
+    the kernel holds, and the chunks being reassembled when those options did not change;
+    TCP: the listening socket and the open connections) to the new instance; else the
+    TCP connections are closed and counted (``qframe_closed_connections_total{reason}``,
+    ``qframe_lost_bytes_total{reason}``).
 
     Mapping (GELF 1.1): ``short_message`` → message, ``host`` → host (the sender's IP
     when absent), ``level`` → level, ``timestamp`` → time, ``full_message`` and every
@@ -158,7 +167,7 @@ class GelfCollector(Collector):
                 **stream_server_args(self, o, o.max_message_bytes, "frame", "max-message-bytes"),
             )
             tls = server_tls(o)
-            self.address = await self._server.listen(o.bind_host, o.port, tls)
+            self.address = await self.serve(self._server, o.bind_host, o.port, tls)
             if tls is not None:
                 self.log.info("TLS%s", " with client certificates" if o.tls_client_ca else "")
         self.log.info("listening on %s:%d/%s", *self.address, o.protocol)
@@ -166,15 +175,22 @@ class GelfCollector(Collector):
     async def _start_udp(self) -> None:
         o = self.options
         loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in o.bind_host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
+        h = self.take_handoff()
+        if h is not None and h.sockets:  # a reload: the predecessor's socket, its datagrams
+            sock = h.sockets.pop()
+            self.handoff_taken(h)
             _set_rcvbuf(sock, o.udp_buffer)
-            sock.bind((o.bind_host, o.port))
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
+            self.log.info("reload: took over the UDP socket")
+        else:
+            family = socket.AF_INET6 if ":" in o.bind_host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                _set_rcvbuf(sock, o.udp_buffer)
+                sock.bind((o.bind_host, o.port))
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                raise
         transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
         self._transport = transport  # type: ignore[assignment]
         addr = sock.getsockname()
@@ -192,9 +208,33 @@ class GelfCollector(Collector):
             if self._server is not None:
                 stream_gauges(self, self._server)
 
+    def listen_address(self) -> tuple[str, int, str]:
+        o = self.options
+        return (o.bind_host, o.port, o.protocol)
+
+    def adopt(self, previous: Plugin) -> None:
+        super().adopt(previous)
+        if not isinstance(previous, GelfCollector):
+            return
+        a, o, p = previous.assembler, self.options, previous.options
+        same = (o.reassembly_timeout, o.max_pending_bytes, o.max_message_bytes) == (
+            p.reassembly_timeout,
+            p.max_pending_bytes,
+            p.max_message_bytes,
+        )
+        if same and a.pending_bytes:  # the chunks of messages being reassembled go on
+            a.on_reject = self._count_reject
+            self.assembler = a
+            previous.assembler = ChunkAssembler(
+                p.reassembly_timeout, p.max_pending_bytes, p.max_message_bytes
+            )
+
     async def stop(self) -> None:
         t, self._transport = self._transport, None
         if t is not None:
+            sock = t.get_extra_info("socket")
+            if self._passes_on and sock is not None:  # the kernel's datagrams stay for it
+                self.handoff = Handoff([socket.socket(fileno=os.dup(sock.fileno()))])
             t.close()
             self._flush()
         # messages still waiting for the inventory go on without its answer
@@ -205,9 +245,10 @@ class GelfCollector(Collector):
             await self.emit(held)
         server, self._server = self._server, None
         if server is not None:
-            await server.close()
+            await self.release(server)
             stream_gauges(self, server)
-        self.assembler.clear()
+        if not self._passes_on:  # else the successor may go on with its chunks (adopt)
+            self.assembler.clear()
 
     # -- rejects -------------------------------------------------------------------------
     def _count_reject(self, reason: str, n: int = 1) -> None:
@@ -305,7 +346,8 @@ class GelfCollector(Collector):
 
     # -- TCP -------------------------------------------------------------------------------
     async def _on_connect(self, conn: Connection) -> None:
-        self.metrics.inc("connections")
+        if not conn.handed_over:  # counted by the predecessor
+            self.metrics.inc("connections")
 
     async def _on_frames(self, conn: Connection, frames: list[bytes], cut: list[int]) -> None:
         ip, port = conn.ip, conn.port

@@ -14,11 +14,11 @@ from ...batch import UniformBatch, new_logs
 from ...message import ContainerInfo, Message, SharedFields, new_log
 from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Field
-from ...plugin import Collector
 from ...telemetry import MetricSpec
 from ..common.inventory import InventoryCache, InventoryOptions
 from ..common.stream_server import (
     STREAM_SERVER_METRICS,
+    SocketHandover,
     StreamServerOptions,
     server_tls,
     stream_gauges,
@@ -42,7 +42,7 @@ def line_messages(
     return new_logs(frames, now, ip, source, fields, container)
 
 
-class TcpCollector(Collector):
+class TcpCollector(SocketHandover):
     """Listens on a TCP port; every line a client sends becomes one ``log`` message.
 
     Lines end with ``\\n`` (a ``\\r`` before it is removed; an empty line is an empty
@@ -68,6 +68,11 @@ class TcpCollector(Collector):
     ``container`` from the inventory when configured and found.  A line longer than
     ``max-line-bytes`` is cut to it and tagged ``_truncated``.
 
+    Reload (SIGHUP): when its options did not change the collector keeps running, its
+    connections untouched; when they did but not its address, the new instance takes the
+    listening socket and the open connections over (nothing the senders wrote is lost);
+    otherwise the connections are closed and counted (see Metrics).
+
     Limits: a connection holds at most 256 KiB read ahead and one unfinished line of at
     most ``max-line-bytes``; all connections together hold at most ``max-buffer-bytes``
     (read and not yet handed on, unfinished lines included): when a read reaches it,
@@ -82,7 +87,10 @@ class TcpCollector(Collector):
     Metrics: ``qframe_truncated_total``, ``qframe_invalid_json_total``,
     ``qframe_connections_total``, ``qframe_idle_closed_total``,
     ``qframe_dropped_total{reason="buffer_budget"}`` and
-    ``qframe_discarded_bytes_total{reason="buffer_budget"}``, gauges
+    ``qframe_discarded_bytes_total{reason="buffer_budget"}``,
+    ``qframe_closed_connections_total{reason}`` and ``qframe_lost_bytes_total{reason}``
+    (connections closed by a reload that moved the address, or by the shutdown, and the
+    bytes they had sent that were not read yet), gauges
     ``qframe_connections`` (open now), ``qframe_buffered_bytes`` (held now),
     ``qframe_buffered_unfinished_bytes`` (of which unfinished lines) and
     ``qframe_buffered_peak_bytes`` (the most held since start).
@@ -150,7 +158,7 @@ class TcpCollector(Collector):
             encoding=o.encoding if o.format == "line" else None,
             **stream_server_args(self, o, o.max_line_bytes),
         )
-        self.address = await self.server.listen(o.bind_host, o.bind_port, tls)
+        self.address = await self.serve(self.server, o.bind_host, o.bind_port, tls)
         self.log.info(
             "listening on %s:%d (%s%s)",
             *self.address,
@@ -164,15 +172,19 @@ class TcpCollector(Collector):
             if self.server is not None:
                 stream_gauges(self, self.server)
 
+    def listen_address(self) -> tuple[str, int]:
+        return (self.options.bind_host, self.options.bind_port)
+
     async def stop(self) -> None:
         server, self.server = self.server, None
         if server is not None:
-            await server.close()
+            await self.release(server)
             stream_gauges(self, server)
 
     # -- per connection ------------------------------------------------------------------
     async def _on_connect(self, conn: Connection) -> None:
-        self.metrics.inc("connections")
+        if not conn.handed_over:  # counted by the predecessor
+            self.metrics.inc("connections")
         conn.context = None
         if self._inv is not None:
             conn.context = await self._inv.lookup("ip", conn.ip)

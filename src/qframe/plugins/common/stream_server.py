@@ -3,7 +3,8 @@
 :class:`StreamServerOptions` holds the TLS files, the idle timeout and the read buffer
 budget; :func:`server_tls` and :func:`stream_server_args` turn them into the arguments
 of :class:`~qframe.net.stream.StreamServer`; :func:`stream_gauges` reports what its
-connections hold.
+connections hold.  :class:`SocketHandover` passes the listening socket and the open
+connections to the successor of a reload.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import Any
 
 from pydantic import model_validator
 
-from ...net.stream import Connection, StreamServer, tls_context
+from ...net.stream import Connection, Handoff, StreamServer, tls_context
 from ...options import Bytes, Duration, Field, PluginOptions
-from ...plugin import Plugin
+from ...plugin import Collector, Plugin
 from ...telemetry import MetricSpec
 
 __all__ = [
     "STREAM_SERVER_METRICS",
+    "SocketHandover",
     "StreamServerOptions",
     "server_tls",
     "stream_gauges",
@@ -42,6 +44,17 @@ STREAM_SERVER_METRICS = (
     MetricSpec("buffered_bytes", "gauge", "bytes read from all connections and not handed on yet"),
     MetricSpec("buffered_unfinished_bytes", "gauge", "of those, bytes of unfinished frames"),
     MetricSpec("buffered_peak_bytes", "gauge", "the peak of buffered_bytes"),
+    MetricSpec(
+        "closed_connections",
+        "counter",
+        "open connections closed by qframe (a reload that moved the address, the shutdown)"
+        ", by reason",
+    ),
+    MetricSpec(
+        "lost_bytes",
+        "counter",
+        "bytes those connections had sent that were not read yet, by reason",
+    ),
 )
 
 
@@ -145,3 +158,97 @@ def stream_gauges(plugin: Plugin, server: StreamServer) -> None:
     m.set_gauge("buffered_bytes", server.buffered)
     m.set_gauge("buffered_unfinished_bytes", server.partial)
     m.set_gauge("buffered_peak_bytes", server.peak)
+
+
+_CARRIED = frozenset({"connections", "closed_connections", "lost_bytes"})
+
+
+class SocketHandover(Collector):
+    """A reload's handover of a collector's sockets (tcp, gelf), a base class.
+
+    When a reload replaces the collector (its options changed) by one listening on the
+    same address, ``stop`` leaves the listening socket and the open connections (with
+    the bytes read but not yet framed) to the successor, which serves them on: the data
+    the kernel holds for them is not lost and the senders see nothing.  When it cannot
+    (the address changed, the collector was removed), the connections are closed and
+    counted: ``qframe_closed_connections_total{reason}`` and the bytes the kernel had
+    received for them unread, ``qframe_lost_bytes_total{reason}`` (``reload`` or
+    ``shutdown``), with a warning.
+    """
+
+    #: what stop() left for the successor (taken in its start, else closed after the reload)
+    handoff: Handoff | None = None
+    _passes_on = False
+    _retiring = False
+    _previous: SocketHandover | None = None
+
+    def listen_address(self) -> tuple[Any, ...]:
+        """What must be equal for a successor to take the sockets over."""
+        raise NotImplementedError
+
+    def hand_over(self, successor: Plugin | None) -> None:
+        self._retiring = True
+        self._passes_on = (
+            isinstance(successor, SocketHandover)
+            and successor.listen_address() == self.listen_address()
+        )
+
+    def adopt(self, previous: Plugin) -> None:
+        if isinstance(previous, SocketHandover):
+            self._previous = previous
+            # the connections' counters go on (those counted while it stopped too)
+            counters = self.metrics.counters
+            for key, v in previous.metrics.counters.items():
+                if key[0] in _CARRIED:
+                    counters[key] = counters.get(key, 0) + v
+
+    def take_handoff(self) -> Handoff | None:
+        """In start: what the predecessor left (the caller must clear ``previous.handoff``
+        only once it serves it: a failed start leaves it to the restarted old config)."""
+        prev = self._previous
+        return prev.handoff if prev is not None and prev.handoff is not None else None
+
+    def handoff_taken(self, handoff: Handoff) -> None:
+        prev, self._previous = self._previous, None
+        if prev is not None and prev.handoff is handoff:
+            prev.handoff = None
+
+    async def serve(
+        self, server: StreamServer, host: str, port: int, tls: ssl.SSLContext | None
+    ) -> tuple[str, int]:
+        """Listen on ``host:port``, or serve on what the predecessor left."""
+        h = self.take_handoff()
+        if h is None or not h.sockets:
+            self._previous = None
+            return await server.listen(host, port, tls)
+        n = len(h.connections)
+        addr = await server.take_over(h, tls)
+        self.handoff_taken(h)
+        self.log.info("reload: took over the listening socket and %d open connection(s)", n)
+        return addr
+
+    async def release(self, server: StreamServer) -> None:
+        """Stop serving: hand over to the successor, or close (counting what is lost)."""
+        if self._passes_on:
+            self.handoff = await server.detach()
+            return
+        closed, unread = await server.close()
+        self.count_closed(closed, unread, "reload" if self._retiring else "shutdown")
+
+    def count_closed(self, closed: int, unread: int, reason: str) -> None:
+        if not closed:
+            return
+        self.metrics.inc("closed_connections", closed, reason=reason)
+        self.metrics.inc("lost_bytes", unread, reason=reason)
+        self.log.warning(
+            "%s: closed %d open connection(s); %d byte(s) they had sent were not read yet",
+            reason,
+            closed,
+            unread,
+        )
+
+    async def handed_over(self) -> None:
+        h, self.handoff = self.handoff, None
+        if h is not None:  # nobody took it (the successor failed to start)
+            closed, unread = h.close()
+            self.count_closed(closed, unread, "reload")
