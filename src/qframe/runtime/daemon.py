@@ -145,6 +145,15 @@ class Daemon:
         self.pipeline = new
         log.info("reloaded: %d instances (%d kept running)", len(new.nodes), len(keep))
 
+    def summary(self) -> RunSummary:
+        """The run so far: the pipelines replaced by reloads and the current one."""
+        return self._past + summarize(self.pipeline) if self.pipeline else self._past
+
+    def _log_summary(self) -> RunSummary:
+        s = self.summary()
+        log.log(logging.WARNING if s.lost else logging.INFO, "summary: %s", s.line())
+        return s
+
 
 def unchanged_collectors(old: Pipeline, spec: PipelineSpec) -> set[str]:
     """The running collectors a reload keeps: same kind and options (inputs included),
@@ -187,15 +196,6 @@ def _announce(old: Pipeline, new: Pipeline, keep: set[str]) -> None:
             node.plugin.hand_over(successor)
         except Exception as exc:  # a plugin's bug: it stops as usual
             log.error("%s could not prepare its handover: %r", key, exc, exc_info=exc)
-
-    def summary(self) -> RunSummary:
-        """The run so far: the pipelines replaced by reloads and the current one."""
-        return self._past + summarize(self.pipeline) if self.pipeline else self._past
-
-    def _log_summary(self) -> RunSummary:
-        s = self.summary()
-        log.log(logging.WARNING if s.lost else logging.INFO, "summary: %s", s.line())
-        return s
 
 
 def _hand_over(old: Pipeline, new: Pipeline) -> None:
