@@ -34,7 +34,7 @@ EXIT_UNDELIVERED = 3
 #: drop reasons that are the configuration's intent, not a loss
 INTENDED_DROPS = frozenset({"filtered"})
 #: drops the runtime counts for a handler outside ``handle()`` or for its failure
-_RUNTIME_DROPS = frozenset({"closed", "handler_error"})
+_RUNTIME_DROPS = frozenset({"closed", "handler_error", "shutdown_timeout"})
 
 
 @dataclass
