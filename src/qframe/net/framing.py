@@ -21,6 +21,9 @@ from __future__ import annotations
 
 __all__ = ["Framer"]
 
+#: pieces of an unfinished frame shorter than this are joined to the next one
+SMALL = 4096
+
 
 class Framer:
     """Split a byte stream on ``delimiter`` with a bound on the size of one frame.
@@ -85,16 +88,27 @@ class Framer:
         return head
 
     def _extend(self, tail: bytes) -> list[bytes]:
-        """A chunk without a delimiter: it lengthens the unfinished frame."""
+        """A chunk without a delimiter: it lengthens the unfinished frame.
+
+        Small pieces are joined to the one before (below ``SMALL`` bytes): a peer that
+        trickles a byte at a time must not cost an object per byte.
+        """
         if not tail:
             return []
         if len(self._rest) + self._extra + len(tail) > self.max_frame:
             return self._hold(self._held(tail), [])
-        if self._rest:
-            self._parts.append(tail)
+        parts = self._parts
+        if parts:
+            if len(parts[-1]) < SMALL:
+                parts[-1] += tail
+            else:
+                parts.append(tail)
             self._extra += len(tail)
+        elif len(self._rest) < SMALL:
+            self._rest += tail
         else:
-            self._rest = tail
+            parts.append(tail)
+            self._extra += len(tail)
         return []
 
     def feed(self, data: bytes) -> list[bytes]:

@@ -10,8 +10,8 @@ at :meth:`StreamServer.close` every connection stops reading and its buffer and
 last unterminated frame are still delivered.
 
 Memory: every byte a connection holds is counted in ``buffered`` from the read until the
-pipeline has taken it: read and not yet framed, framed and being handed on, and the
-unfinished line (frame) waiting for its delimiter.  Each connection holds at most
+pipeline has taken it: read and not yet framed (plus ``READ_OVERHEAD`` per read), framed
+and being handed on, and the unfinished line (frame) waiting for its delimiter.  Each connection holds at most
 ``high_water`` bytes of unframed reads and ``max_frame`` bytes of an unfinished frame
 (a longer one is cut by the :class:`~qframe.net.framing.Framer`).  All connections
 together hold at most ``max_buffered`` bytes (plus one read): when a read reaches it,
@@ -49,6 +49,8 @@ log = logging.getLogger("qframe.net")
 HIGH_WATER = 256 << 10
 LOW_WATER = 64 << 10
 MAX_BUFFERED = 64 << 20
+#: memory a read costs besides its bytes (its object and list slot), counted with them
+READ_OVERHEAD = 64
 
 #: (connection, frames: bytes, or str when the server decodes, indexes of cut frames)
 FramesHandler = Callable[["Connection", list[Any], list[int]], Awaitable[None]]
@@ -112,10 +114,10 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._ended:  # its task is over (cannot happen once the transport is closed)
             return
-        n = len(data)
         self._chunks.append(data)
+        self.bytes_in += len(data)
+        n = len(data) + READ_OVERHEAD  # a trickle of tiny reads costs its objects too
         self._size += n
-        self.bytes_in += n
         self.last_data = time.monotonic()
         srv = self.server
         srv.buffered += n

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qframe.net.stream import READ_OVERHEAD as R
 from qframe.net.stream import Connection, StreamServer
 
 
@@ -81,21 +82,34 @@ def held_by_connections(srv: StreamServer) -> int:
     return sum(c._size + c._inflight + c.framer.pending for c in srv.connections)
 
 
+def test_a_trickle_of_tiny_reads_is_counted_with_its_objects_and_held_in_few_pieces() -> None:
+    srv = server(max_buffered=1 << 30)
+    a, _ = connect(srv)
+    for _ in range(10_000):
+        a.data_received(b"z")
+    assert srv.buffered == 10_000 * (1 + R)  # read, not framed: one object per read
+    handed_on(a)
+    assert srv.buffered == srv.partial == 10_000
+    assert len(a.framer._parts) <= 3  # joined into pieces of 4 KiB, not 10,000 objects
+    a.data_received(b"\n")
+    assert handed_on(a) == [b"z" * 10_000]
+
+
 def test_at_the_total_every_connection_stops_and_resumes_once_half_of_it_was_taken() -> None:
     srv = server(max_buffered=1000)
     a, ta = connect(srv)
     b, tb = connect(srv)
     _, tc = connect(srv)
-    a.data_received(b"x" * 599 + b"\n")
-    assert ta.reading and srv.buffered == 600
-    b.data_received(b"y" * 499 + b"\n")  # the total crosses 1,000: every reader stops
-    assert not (ta.reading or tb.reading or tc.reading) and srv.buffered == 1100
-    assert a._frame() == ([b"x" * 599], [])
-    assert srv.buffered == 1100  # framed, but the pipeline has not taken it yet
+    a.data_received(b"x" * 299 + b"\n")  # each read counts R bytes more, for its object
+    assert ta.reading and srv.buffered == 300 + R
+    b.data_received(b"y" * 599 + b"\n")  # the total crosses 1,000: every reader stops
+    assert not (ta.reading or tb.reading or tc.reading) and srv.buffered == 900 + 2 * R
+    assert a._frame() == ([b"x" * 299], [])
+    assert srv.buffered == 900 + 2 * R  # framed, but the pipeline has not taken it yet
     a._handed_on()
-    a._resume()  # its own buffer is empty, but the total (500) is not below half of 1,000
-    assert not ta.reading and srv.buffered == 500
-    assert handed_on(b) == [b"y" * 499]  # the total drops to 0: held connections resume
+    a._resume()  # its own buffer is empty, but the total (600 + R) is not below half of 1,000
+    assert not ta.reading and srv.buffered == 600 + R
+    assert handed_on(b) == [b"y" * 599]  # the total drops to 0: held connections resume
     assert ta.reading and tb.reading and tc.reading and srv.buffered == 0
 
 
@@ -165,7 +179,7 @@ def test_reading_resumes_when_every_connection_holds_an_unfinished_line() -> Non
     srv = server(max_buffered=1000, cuts=cuts)
     conns = [connect(srv, p) for p in range(1, 6)]
     for conn, _ in conns:
-        conn.data_received(b"z" * 240)  # the fifth read reaches the total: every reader stops
+        conn.data_received(b"z" * 240)  # the total is reached: every reader stops
     assert not any(t.reading for _, t in conns)
     for conn, _ in conns:
         handed_on(conn)
