@@ -41,7 +41,11 @@ STREAM_SERVER_METRICS = (
         "bytes of unfinished frames discarded for the buffer budget, by reason",
     ),
     MetricSpec("connections", "gauge", "connections open now"),
-    MetricSpec("buffered_bytes", "gauge", "bytes read from all connections and not handed on yet"),
+    MetricSpec(
+        "buffered_bytes",
+        "gauge",
+        "bytes all connections hold: read and not handed on yet, unfinished frames included",
+    ),
     MetricSpec("buffered_unfinished_bytes", "gauge", "of those, bytes of unfinished frames"),
     MetricSpec("buffered_peak_bytes", "gauge", "the peak of buffered_bytes"),
     MetricSpec(
