@@ -121,9 +121,10 @@ def update_readme(results: list[Result], quick: bool) -> None:
     text = readme.read_text()
     a, b = text.index(BEGIN), text.index(END)
     when = time.strftime("%Y-%m-%d", time.gmtime())
+    legend = "\n".join(f"- `{r.name}`: {load(r.name).TITLE}" for r in results)
     block = (
         f"{BEGIN}\n{table(results)}\n\n`make chaos{' CHAOS_ARGS=--quick' if quick else ''}`"
-        f", {when}; the notes of each scenario are in its output.\n"
+        f", {when}; the notes of each scenario are in its output.\n\n{legend}\n"
     )
     readme.write_text(text[:a] + block + text[b:])
 

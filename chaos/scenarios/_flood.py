@@ -85,7 +85,18 @@ def flood_scenario(
             f"{n}{labels}={v:g}"
             for n, labels, v in q.metrics()
             if v
-            and any(w in n for w in ("cut", "evict", "budget", "partial", "closed", "overflow"))
+            and any(
+                w in n
+                for w in (
+                    "cut",
+                    "evict",
+                    "budget",
+                    "discard",
+                    "buffered_peak",
+                    "closed",
+                    "overflow",
+                )
+            )
         ]
         if extra:
             res.note("connection counters: %s", ", ".join(extra))

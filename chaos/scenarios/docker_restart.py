@@ -31,8 +31,8 @@ def run(ctx: Context) -> Result:
     from tests.services.podman import PodmanService
 
     res = Result(NAME)
-    lines = ctx.scale(1500, 500)
-    restarts = ctx.scale(3, 2)
+    lines = ctx.scale(1500, 300)
+    restarts = ctx.scale(3, 1)
     svc = service(PodmanService.launch)
     counter = (
         f"i=0; while [ $i -lt {lines} ]; do printf 'chaos-d-%09d x\\n' $i; i=$((i+1)); "

@@ -34,8 +34,8 @@ def run(ctx: Context) -> Result:
     from tests.services.tcpproxy import TcpProxy
 
     res = Result(NAME)
-    lines = ctx.scale(10_000, 3_000)
-    outage = ctx.scalef(30.0, 8.0)
+    lines = ctx.scale(10_000, 2_000)
+    outage = ctx.scalef(30.0, 6.0)
     rate = lines / (outage + 10)
     port = free_port()
     server = service(Osmem.start)
@@ -73,8 +73,13 @@ def run(ctx: Context) -> Result:
             res.note("health during the outage: %s", await asyncio.to_thread(q.status))
             await asyncio.sleep(outage - (time.monotonic() - t0))
             await proxy.restore()
+            back = time.monotonic()
             stats = await sender
+            ctx.say("sender done %.1fs after the outage", time.monotonic() - back)
             await await_for(lambda: server.count("chaos") >= lines, ctx.scalef(90, 45), 0.5)
+            res.note(
+                "every document indexed %.0f s after the outage ended", time.monotonic() - back
+            )
             return stats
         finally:
             await proxy.close()

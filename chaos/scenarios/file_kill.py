@@ -32,8 +32,8 @@ def run(ctx: Context) -> Result:
     from tests.services.osmem import Osmem
 
     res = Result(NAME)
-    lines = ctx.scale(20_000, 6_000)
-    kills = ctx.scale(10, 4)
+    lines = ctx.scale(20_000, 4_000)
+    kills = ctx.scale(10, 3)
     span = 3 + kills * 1.5
     log = ctx.tmp / "app.log"
     log.write_bytes(b"")

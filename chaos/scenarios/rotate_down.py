@@ -35,10 +35,10 @@ DEFECT = "3"
 
 def run(ctx: Context) -> Result:
     res = Result(NAME)
-    lines = ctx.scale(30_000, 10_000)
+    lines = ctx.scale(30_000, 8_000)
     period = ctx.scalef(5.0, 2.0)  # seconds between rotations
     down = 3.6 * period  # 3 rotations while qframe is down
-    kills = ctx.scale(10, 4)
+    kills = ctx.scale(10, 3)
     span = 4 + down + kills * 1.5 + 3
     log = ctx.tmp / "app.log"
     out = ctx.tmp / "out.json"
