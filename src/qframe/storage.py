@@ -16,13 +16,18 @@ def atomic_write(path: Path, data: bytes) -> None:
     tmp = d / f".{path.name}.{os.getpid()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):  # no half-written temp file left (a full disk)
+            os.unlink(tmp)
+        raise
     with contextlib.suppress(OSError):  # some filesystems refuse to fsync a directory
         dfd = os.open(d, os.O_RDONLY)
         try:

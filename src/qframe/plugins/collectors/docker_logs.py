@@ -91,7 +91,9 @@ class DockerLogsCollector(DockerCollector):
     handlers acknowledged it, its container's position (newest timestamp delivered,
     and how many lines had exactly that timestamp) is checkpointed to
     ``<data-dir>/collector.<name>/positions.json`` (written atomically every tick and at
-    shutdown).  After a restart of qframe, a stream resumes from the checkpoint; after
+    shutdown; while it cannot be written — a full disk — the plugin is ``degraded``
+    with the reason and ``qframe_rejected_total{reason="checkpoint_error"}`` counts the
+    failures).  After a restart of qframe, a stream resumes from the checkpoint; after
     the engine went away and came back, from the last line emitted.  Resuming asks the
     engine for ``since`` = that second and skips the lines already delivered: those
     older than the position's timestamp, and the first *count* lines stamped exactly
@@ -175,6 +177,7 @@ class DockerLogsCollector(DockerCollector):
         self.trackers: dict[str, AckTracker] = {}
         self._store: CheckpointFile | None = None
         self._dirty = False
+        self._save_error = ""  # why the last checkpoint write failed ("" when it did not)
         self._closing = False
         # containers not to follow: skipped by label, or running at start with skip-running
         self._ignored: set[str] = set()
@@ -219,7 +222,21 @@ class DockerLogsCollector(DockerCollector):
             self._dirty = False
         except OSError as exc:
             self.metrics.errors += 1
+            self.metrics.inc("rejected", reason="checkpoint_error")
             self.warn("checkpoint", "cannot write %s: %s", self._store.path, exc)
+            self._save_error = f"cannot write checkpoint {self._store.path}: {exc}"
+            if self.metrics.state == "ok":
+                self.set_health("ok")  # becomes degraded with the reason
+        else:
+            was, self._save_error = self._save_error, ""
+            if was and self.metrics.state_reason == was:
+                self.set_health("ok")
+
+    def set_health(self, state: str, reason: str = "") -> None:
+        """Degraded while checkpoints cannot be written, whatever the engine's state."""
+        if state == "ok" and self._save_error:
+            state, reason = "degraded", self._save_error
+        super().set_health(state, reason)
 
     def _on_commit(self) -> None:
         self._dirty = True

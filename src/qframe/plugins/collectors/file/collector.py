@@ -17,8 +17,8 @@ from ....telemetry import MetricSpec
 from .checkpoint import CheckpointStore, Progress
 from .identity import Identity, read_head
 from .options import FileOptions
-from .rotation import recover
-from .tailer import COMPRESSED, MARGIN, Tailer
+from .rotation import MARGIN, recover
+from .tailer import Tailer
 from .watch import Watcher
 
 __all__ = ["FileCollector"]
@@ -44,14 +44,33 @@ class FileCollector(Collector):
     file is read to its end (its descriptor stays open until ``close-inactive``).
     Copytruncate: a size below the read position or a changed fingerprint restarts
     reading at 0, after the lines not yet read are taken from the copy (same
-    directory, name starting with the file's name, first bytes matching).  Globs should leave out rotated copies (``exclude: ["*.1", "*.gz"]``),
-    otherwise a copy is a new file and is read again.
+    directory, name starting with the file's name, first bytes matching).
+
+    **Rotations nobody saw** (several while qframe was down, or between two looks):
+    at start, when another file appears at a watched path, and after a truncation,
+    the rotated forms of the path in its directory (``app.log.1``, ``app.log.2.gz``,
+    ``app.log-20261205``) are matched to the checkpoint by identity; the checkpointed
+    file is read from its offset, then every generation written since qframe last
+    looked, from 0 and oldest first, then the live file.  A glob may match the rotated
+    names too (each is then tailed as itself, and read once).  What is gone cannot be
+    read: a generation compressed before it was read to its end, or a checkpointed
+    file deleted with bytes the checkpoint knew were unread, is counted in
+    ``qframe_files_lost_total{reason=compressed|deleted}`` and
+    ``qframe_lost_bytes_total{reason}`` and logged.
 
     **Delivery.** Every batch carries a delivery token; the checkpoint
     (``<data-dir>/collector.<name>/checkpoints.json``, written atomically on tick and
     at stop) holds per file the offset below which every line was acknowledged by
     every handler.  After a crash reading resumes there: lines may repeat, none is
     lost, and as ids are deterministic a de-duplicating destination keeps one copy.
+    Each checkpoint record is checked on load; an invalid one (a negative offset, a
+    field of the wrong type) is counted (``rejected{reason="checkpoint"}``), logged,
+    and its file read from its start; the other records are used.
+
+    **Health** is ``degraded``, with the reason, while a matching file cannot be
+    opened, while a file's reads keep failing, or while the checkpoint cannot be
+    written (``rejected{reason="checkpoint_error"}``, e.g. a full disk); ``ok`` again
+    once none of that holds.
 
     **Emits** one ``log`` message per line (or per multiline group): ``message`` the
     text (``encoding``, invalid bytes replaced and counted), ``id``
@@ -59,10 +78,11 @@ class FileCollector(Collector):
     offset of the line), ``fields.lines`` (multiline groups of more than one line).
     Lines over ``max-line-bytes`` are cut and tagged ``_truncated``; blank lines are
     skipped.  Counters: ``qframe_files_total{event=opened|closed|renamed|deleted|truncated}``,
-    (and ``copy_read``, ``recovered``: lines taken from a rotated copy), ``qframe_bytes_total``,
-    ``qframe_truncated_total``, ``qframe_invalid_text_total``,
-    ``qframe_rejected_total{reason=…}`` (files that cannot be opened or read: health
-    ``degraded`` while any matching file cannot be opened); gauges ``qframe_files_open``,
+    (and ``copy_read``: lines taken from a copy; ``recovered``: a rotated generation
+    read), ``qframe_files_lost_total{reason}``, ``qframe_lost_bytes_total{reason}``,
+    ``qframe_bytes_total``, ``qframe_truncated_total``, ``qframe_invalid_text_total``,
+    ``qframe_rejected_total{reason=…}`` (files that cannot be opened or read,
+    checkpoints that cannot be read or written); gauges ``qframe_files_open``,
     ``qframe_lag_bytes`` (bytes written to the open files and not read yet, on tick).
 
     Example::
@@ -434,49 +454,6 @@ class FileCollector(Collector):
         n = recover(self, path, since, seen)
         if n:
             self.log.info("%s was rotated while stopped or unwatched: %d files to read", path, n)
-
-    def find_rotated(
-        self, p: Progress, path: str, size: int
-    ) -> tuple[str, int, tuple[int, int]] | None:
-        """The rotated form of ``p``'s file: (path, open fd, (dev, ino)) or None.
-
-        A file next to ``path`` whose name starts with its name (not compressed, not open
-        here) with more than ``size`` bytes and first bytes matching the fingerprint;
-        the same inode (renamed) is preferred, then the newest.
-        """
-        d, base = os.path.split(path)
-        try:
-            names = os.listdir(d or ".")
-        except OSError:
-            return None
-        best: tuple[tuple[bool, float], str, int, tuple[int, int]] | None = None
-        for name in names:
-            if not name.startswith(base) or name.endswith(COMPRESSED):
-                continue
-            full = os.path.join(d, name)
-            try:
-                fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
-                continue
-            try:
-                st = os.fstat(fd)
-                key = (st.st_dev, st.st_ino)
-                ok = (
-                    stat.S_ISREG(st.st_mode)
-                    and key not in self.tailers
-                    and st.st_size > size
-                    and p.identity.matches(read_head(fd, p.identity.fp_len))
-                )
-            except OSError:
-                ok = False
-            rank = (key == (p.identity.dev, p.identity.ino), st.st_mtime) if ok else None
-            if rank is not None and (best is None or rank > best[0]):
-                if best is not None:
-                    os.close(best[2])
-                best = (rank, full, fd, key)
-            else:
-                os.close(fd)
-        return None if best is None else (best[1], best[2], best[3])
 
     def closed(self, t: Tailer) -> None:
         """A tailer ended (inactive, read error, stop)."""

@@ -14,13 +14,16 @@ device + inode + fingerprint against the checkpoint records, then
   from 0, oldest first (mtime, then inode), after the recovered file;
 - the current file at the watched path is read after them (its tailer waits);
 - what cannot be read any more is counted and logged: a record's file that only
-  survives compressed (``files_lost{reason="compressed"}``, with the unread bytes in
-  ``lost_bytes``), or is gone (``reason="deleted"``: counted when the checkpoint knew
-  of bytes not read yet), and unknown generations that are compressed already.
+  survives compressed (``files_lost{reason="compressed"}``; its unread lines are
+  counted in ``dropped{reason="rotated_away"}``, its bytes in ``lost_bytes``), or is
+  gone (``reason="deleted"``: counted, with ``lost_bytes``, when the checkpoint knew
+  of bytes not read yet — a deleted file's lines cannot be counted), and unknown
+  generations that are compressed already.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bz2
 import gzip
 import lzma
@@ -32,14 +35,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .identity import read_head
-from .tailer import COMPRESSED
 
 if TYPE_CHECKING:
     from .checkpoint import Progress
     from .collector import FileCollector
     from .tailer import Tailer
 
-__all__ = ["Generation", "recover", "siblings"]
+__all__ = ["COMPRESSED", "MARGIN", "Generation", "find_copy", "recover", "siblings"]
+
+COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
+MARGIN = 1.0  # seconds: file times come from a coarser clock than time.time()
 
 # what follows the watched name in a rotated one: a separator, then anything with a digit
 _SUFFIX = re.compile(r"[.\-_][^/]*\d[^/]*")
@@ -182,7 +187,8 @@ def _recover(
             continue  # its descriptor still reads the content
         if g.compressed:
             if p.path == live and (g.size < 0 or g.size > p.read_pos):
-                _lost(coll, p, "compressed", g.size - p.read_pos if g.size >= 0 else -1, g.path)
+                what = f"{p.path} (inode {p.identity.ino}) was compressed to {g.path}"
+                _lost_compressed(coll, g.path, p.read_pos, what)
                 coll.retire(p)
         elif g.size > p.read_pos:
             chain.append((g, p, p.read_pos))
@@ -193,7 +199,12 @@ def _recover(
             continue
         unread = p.size - p.read_pos
         if unread > 0:
-            _lost(coll, p, "deleted", unread, "")
+            coll.metrics.inc("files_lost", reason="deleted")
+            coll.metrics.inc("lost_bytes", unread, reason="deleted")
+            coll.log_loss(
+                f"{p.path} (inode {p.identity.ino}) was deleted before it was read to its "
+                f"end: at least {unread} bytes after offset {p.read_pos} lost"
+            )
         else:
             coll.log.debug("%s (read to its end at %d) is gone", live, p.read_pos)
         coll.retire(p)
@@ -201,10 +212,7 @@ def _recover(
         if g.path in claimed or g.mtime < since or g.size == 0:
             continue
         if g.compressed:  # a generation nobody read, compressed already
-            coll.metrics.inc("files_lost", reason="compressed")
-            if g.size > 0:
-                coll.metrics.inc("lost_bytes", g.size, reason="compressed")
-            coll.log_loss(f"{g.path}: rotated and compressed before it was read: lost")
+            _lost_compressed(coll, g.path, 0, f"{g.path} was rotated and compressed unread")
         else:
             chain.append((g, None, 0))
     chain.sort(key=lambda c: (c[0].mtime, c[0].key[1]))
@@ -241,13 +249,90 @@ def _launch(
     return len(chain)
 
 
-def _lost(coll: FileCollector, p: Progress, reason: str, unread: int, where: str) -> None:
-    coll.metrics.inc("files_lost", reason=reason)
-    if unread > 0:
-        coll.metrics.inc("lost_bytes", unread, reason=reason)
-    amount = f"{unread} bytes" if unread >= 0 else "the lines"
-    how = f"was compressed to {where}" if reason == "compressed" else "was deleted"
-    coll.log_loss(
-        f"{p.path} (inode {p.identity.ino}) {how} before it was read to its end: "
-        f"{amount} after offset {p.read_pos} lost"
-    )
+def _lost_compressed(coll: FileCollector, path: str, offset: int, what: str) -> None:
+    """Count what a compressed generation holds after ``offset``: lines, bytes, the file.
+
+    The lines are counted by decompressing it once, in a thread (it may be large):
+    ``dropped{reason="rotated_away"}`` then says how many lines were never read.
+    """
+    coll.metrics.inc("files_lost", reason="compressed")
+
+    async def count() -> None:
+        try:
+            lines, size = await asyncio.to_thread(_count_after, path, offset)
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+            coll.log_loss(f"{what} before it was read to its end: lines after {offset} lost")
+            coll.log.debug("cannot count the lines of %s: %s", path, exc)
+            return
+        coll.metrics.drop("rotated_away", lines)
+        coll.metrics.inc("lost_bytes", size - offset, reason="compressed")
+        coll.log_loss(
+            f"{what} before it was read to its end: {lines} lines "
+            f"({size - offset} bytes) after offset {offset} lost"
+        )
+
+    coll.spawn(count(), f"count {path}")
+
+
+def _count_after(path: str, offset: int) -> tuple[int, int]:
+    """(lines, text size) of a compressed file after byte ``offset`` of its text."""
+    opener = next((o for ext, o in _OPENERS.items() if path.endswith(ext)), None)
+    if opener is None:
+        raise OSError(f"no decompressor for {path}")
+    lines = pos = 0
+    last = b"\n"
+    with opener(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            end = pos + len(chunk)
+            if end > offset:
+                part = chunk[max(0, offset - pos) :]
+                lines += part.count(b"\n")
+                last = part[-1:]
+            pos = end
+    if last != b"\n":
+        lines += 1  # an unterminated last line
+    return lines, max(pos, offset)
+
+
+def find_copy(
+    coll: FileCollector, p: Progress, path: str, size: int
+) -> tuple[str, int, tuple[int, int]] | None:
+    """The rotated form of ``p``'s file: (path, open fd, (dev, ino)) or None.
+
+    A file next to ``path`` whose name starts with its name (not compressed, not open
+    here) with more than ``size`` bytes and first bytes matching the fingerprint;
+    the same inode (renamed) is preferred, then the newest.
+    """
+    d, base = os.path.split(path)
+    try:
+        names = os.listdir(d or ".")
+    except OSError:
+        return None
+    best: tuple[tuple[bool, float], str, int, tuple[int, int]] | None = None
+    for name in names:
+        if not name.startswith(base) or name.endswith(COMPRESSED):
+            continue
+        full = os.path.join(d, name)
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            key = (st.st_dev, st.st_ino)
+            ok = (
+                stat.S_ISREG(st.st_mode)
+                and key not in coll.tailers
+                and st.st_size > size
+                and p.identity.matches(read_head(fd, p.identity.fp_len))
+            )
+        except OSError:
+            ok = False
+        rank = (key == (p.identity.dev, p.identity.ino), st.st_mtime) if ok else None
+        if rank is not None and (best is None or rank > best[0]):
+            if best is not None:
+                os.close(best[2])
+            best = (rank, full, fd, key)
+        else:
+            os.close(fd)
+    return None if best is None else (best[1], best[2], best[3])

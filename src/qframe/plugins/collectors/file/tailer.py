@@ -25,16 +25,14 @@ from ....message import Delivery, Message, new_log
 from .checkpoint import Progress
 from .identity import Identity, read_head
 from .multiline import Event, Multiline
+from .rotation import MARGIN, find_copy
 
 if TYPE_CHECKING:
     from .collector import FileCollector
 
-MARGIN = 1.0  # seconds: file times come from a coarser clock than time.time()
-
-__all__ = ["COMPRESSED", "Tailer"]
+__all__ = ["Tailer"]
 
 TRUNCATED = "_truncated"
-COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".zip", ".Z")
 
 
 class Tailer:
@@ -237,7 +235,7 @@ class Tailer:
         p = self.progress
         if p is None:
             return
-        found = self.coll.find_rotated(p, self.path, self.pos)
+        found = find_copy(self.coll, p, self.path, self.pos)
         if found is None:
             return
         copy, fd, _key = found
