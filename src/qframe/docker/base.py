@@ -84,7 +84,11 @@ class DockerCollector(Collector):
 
     exported_metrics = (
         MetricSpec("engine_errors", "counter", "times the Docker engine was found unavailable"),
-        MetricSpec("rejected", "counter", "bad input from the engine, by reason"),
+        MetricSpec(
+            "rejected",
+            "counter",
+            "bad input from the engine (docker-logs: checkpoint_error), by reason",
+        ),
         MetricSpec("rescans", "counter", "rescans of the container list"),
     )
     options: DockerOptions

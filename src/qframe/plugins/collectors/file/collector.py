@@ -109,7 +109,7 @@ class FileCollector(Collector):
         MetricSpec(
             "rejected",
             "counter",
-            "files that cannot be opened or read (and a bad checkpoint), by reason",
+            "files that cannot be opened or read, checkpoints that cannot be read or written, by reason",
         ),
         MetricSpec(
             "files_lost", "counter", "rotated files lost before read to their end, by reason"
