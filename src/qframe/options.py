@@ -143,6 +143,8 @@ def describe(options: type[PluginOptions]) -> list[dict[str, Any]]:
     rows = []
     for name, f in options.model_fields.items():
         default = "(required)" if f.is_required() else f.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):  # a nested mapping (like a handler's buffer)
+            default = default.model_dump(mode="json", by_alias=True)
         rows.append(
             {
                 "key": to_kebab(name),
@@ -158,6 +160,8 @@ def describe(options: type[PluginOptions]) -> list[dict[str, Any]]:
 def _type_name(t: Any, meta: list[Any]) -> str:
     if t is None:
         return "any"
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        return "mapping"
     if meta:
         for m in meta:
             fn = getattr(m, "func", None)

@@ -115,6 +115,14 @@ class PluginMetrics:
         return self.counters.get((name, tuple(sorted(labels.items()))), 0)
 
     def snapshot(self) -> dict[str, Any]:
+        snap = self._snapshot()
+        backlog = self.gauges.get(("disk_buffer_events", ()))
+        if backlog is not None:  # a handler's disk buffer: its backlog
+            size = self.gauges.get(("disk_buffer_bytes", ()), 0)
+            snap["disk_buffer"] = {"events": int(backlog), "bytes": int(size)}
+        return snap
+
+    def _snapshot(self) -> dict[str, Any]:
         return {
             "plugin": self.plugin,
             "kind": self.kind,

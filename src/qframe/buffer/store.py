@@ -78,14 +78,21 @@ class DiskStore:
 
     # -- open / close ---------------------------------------------------------------------
     def open(self) -> OpenReport:
-        rep = OpenReport()
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock()
+        try:
+            return self._open()
+        except BaseException:
+            self.close(persist=False)
+            raise
+
+    def _open(self) -> OpenReport:
+        rep = OpenReport()
+        self.segments, self.events = {}, {}
         fmt = self.path / "FORMAT"
         if fmt.exists():
             text = fmt.read_text(errors="replace")
             if text != FORMAT_LINE:
-                self.close()
                 raise FormatError(
                     f"{self.path}: format {text.strip()[:60]!r} is not {FORMAT_LINE.strip()!r}"
                 )

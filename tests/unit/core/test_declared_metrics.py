@@ -73,7 +73,9 @@ def common_imports(path: Path) -> set[Path]:
             for _ in range(n.level - 1):
                 base = base.parent
             target = base.joinpath(*n.module.split(".")).with_suffix(".py")
-            if target.parent == PLUGINS / "common" and target.exists():
+            # plugins/common, and the disk buffer (qframe/buffer) the delivering handlers use
+            common = target.parent in (PLUGINS / "common", PLUGINS.parent / "buffer")
+            if common and target.exists():
                 out.add(target)
     return out
 

@@ -34,6 +34,10 @@ import aiohttp
 import orjson
 from pydantic import model_validator
 
+from ...broker.ids import IdSource
+from ...buffer.options import BufferOptions
+from ...buffer.queue import METRICS as BUFFER_METRICS
+from ...buffer.queue import DiskQueue
 from ...message import Message, format_time
 from ...options import Bytes, Duration, Field, PluginOptions
 from ...plugin import Handler, ack
@@ -91,6 +95,12 @@ class DeliveryOptions(PluginOptions):
     tls_cert: str = Field("", description="client certificate (PEM) for mutual TLS")
     tls_key: str = Field("", description="client certificate's key (PEM)")
     tls_verify: bool = Field(True, description="verify the server's certificate and host name")
+    buffer: BufferOptions = Field(
+        default_factory=BufferOptions,
+        description="type (memory or disk), max-bytes, when-full (block or drop-newest), "
+        "fsync-interval: disk keeps accepted messages through crashes and outages "
+        "(README: Disk buffers)",
+    )
     ticker_msec: int | None = Field(
         None, ge=1, description="the seed's name for ticker-ms (flush interval in milliseconds)"
     )
@@ -190,6 +200,7 @@ class DeliveringHandler(Handler):
         MetricSpec("requests", "counter", "requests sent, by status (HTTP status or error)"),
         MetricSpec("splits", "counter", "batches split in halves to find a refused message"),
         MetricSpec("pending", "gauge", "messages not confirmed yet"),
+        *BUFFER_METRICS,
     )
     #: the path that requests are sent to, relative to the base URL
     urls: list[str]
@@ -211,6 +222,10 @@ class DeliveringHandler(Handler):
         self._sem = asyncio.Semaphore(o.max_in_flight)
         self._session: aiohttp.ClientSession | None = None
         self._pool = UrlPool(self.base_urls())
+        self._disk: DiskQueue | None = None
+        if o.buffer.type == "disk":
+            self._disk = DiskQueue(self)
+            self._ids = IdSource()
 
     # -- subclass API ------------------------------------------------------------------
     def base_urls(self) -> list[str]:
@@ -256,11 +271,17 @@ class DeliveringHandler(Handler):
             json_serialize=lambda x: orjson.dumps(x).decode(),
         )
         self.set_health("ok")
+        if self._disk is not None:
+            await self._disk.open(self.data_dir / "buffer")
 
     async def stop(self) -> None:
+        if self._disk is not None:  # what is not confirmed stays on disk, kept
+            await self._disk.stop_reading()
         self._dispatch()
         if self._tasks:
             timeout = self._shutdown_budget()
+            if self._disk is not None:
+                timeout = min(timeout, 2.0)
             try:
                 await asyncio.wait_for(self._idle.wait(), timeout)
             except TimeoutError:
@@ -273,8 +294,10 @@ class DeliveringHandler(Handler):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        # what was not confirmed stays unacknowledged (a replayable source sends it again)
-        self._abandoned += self._pending
+        if self._disk is not None:
+            await self._disk.close()
+        else:  # what was not confirmed stays unacknowledged (a replayable source sends it again)
+            self._abandoned += self._pending
         self._pending = 0
         self._room.set()
         if self._session is not None:
@@ -287,7 +310,8 @@ class DeliveringHandler(Handler):
         return HandlerTally(
             delivered=int(m.counter("delivered")),
             dead_lettered=int(dead + m.counter("rejected", reason="encode")),
-            unconfirmed=self._abandoned + self._pending,
+            kept=self._disk.kept() if self._disk is not None else 0,
+            unconfirmed=self._abandoned + (self._pending if self._disk is None else 0),
         )
 
     def _shutdown_budget(self) -> float:
@@ -299,6 +323,8 @@ class DeliveringHandler(Handler):
 
     # -- input -------------------------------------------------------------------------
     async def handle(self, batch: list[Message]) -> None:
+        if self._disk is not None:
+            self._ids.assign(batch)  # stable ids before the record is written
         encode = self.encode
         try:
             encoded: list[Any] = list(map(encode, batch))
@@ -313,6 +339,10 @@ class DeliveringHandler(Handler):
         else:
             items = list(zip(batch, encoded, strict=True))
             size = sum(map(len, encoded))
+        if self._disk is not None:
+            if items:
+                await self._disk.put([m for m, _ in items], [d for _, d in items])
+            return
         if items:
             self._add(items, size)
         if self._pending >= self._max_pending:

@@ -1,0 +1,94 @@
+"""Shared by the disk-buffer integration tests: qframe as a subprocess, tcp in, osmem out."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tests.integration.file.helpers import QframeRun
+from tests.integration.network.helpers import metric
+from tests.services import free_port
+
+__all__ = ["BufferedRun", "os_lines", "send"]
+
+
+class BufferedRun(QframeRun):
+    """tcp on a fixed port → one handler with ``buffer: {type: disk}``; /metrics, /health."""
+
+    def __init__(self, tmp: Path, handler: dict[str, Any], **buffer: Any) -> None:
+        self.tcp_port = free_port()
+        self.http_port = free_port()
+        self.data = tmp / "data"
+        config = {
+            "log": {"level": "info"},
+            "tick": "100ms",
+            "data-dir": str(self.data),
+            "http": f"127.0.0.1:{self.http_port}",
+            "collector": {
+                "tcp": {"kind": "tcp", "bind-host": "127.0.0.1", "bind-port": self.tcp_port}
+            },
+            "handler": {
+                "out": {
+                    "inputs": ["tcp"],
+                    "retry-initial": "100ms",
+                    "retry-max": "500ms",
+                    "buffer": {"type": "disk", "fsync-interval": "100ms", **buffer},
+                    **handler,
+                }
+            },
+        }
+        super().__init__(tmp, config)
+
+    def metrics(self) -> str:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http_port}/metrics", timeout=2
+            ) as r:
+                return str(r.read().decode())
+        except OSError:
+            return ""
+
+    def metric(self, name: str) -> float:
+        return metric(self.metrics(), name, plugin="out")
+
+    def health(self) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http_port}/health", timeout=2
+            ) as r:
+                return dict(json.loads(r.read()))
+        except urllib.error.HTTPError as e:
+            return dict(json.loads(e.read()))
+        except OSError:
+            return {}
+
+    def out_health(self) -> dict[str, Any]:
+        for p in self.health().get("plugins", []):
+            if p["plugin"] == "out":
+                return dict(p)
+        return {}
+
+
+def send(port: int, lines: range, tag: str = "line") -> None:
+    """Lines ``<tag> <n>`` over one connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"".join(f"{tag} {n}\n".encode() for n in lines))
+
+
+def os_lines(server: Any, index: str = "qframe-*") -> tuple[Counter[str], int]:
+    """Every message in the index (how often each, read with scroll) and the doc count."""
+    total = server.count(index)
+    c: Counter[str] = Counter()
+    if total == 0:
+        return c, 0
+    res = server.request("POST", f"/{index}/_search?scroll=1m", {"size": 5000})
+    while hits := res["hits"]["hits"]:
+        c.update(str(h["_source"].get("message", "")) for h in hits)
+        res = server.request(
+            "POST", "/_search/scroll", {"scroll": "1m", "scroll_id": res["_scroll_id"]}
+        )
+    return c, total
