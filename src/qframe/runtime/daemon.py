@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from .. import __version__
@@ -130,12 +131,17 @@ class Daemon:
         await old.retire(keep)
         self._past += summarize(old)  # the kept collectors left it: they count in the new one
         _hand_over(old, new)
+        new.hand_back = True
         try:
             await new.start()
         except StartupError as exc:
             log.error("reload failed to start (%s); restarting the previous pipeline", exc)
-            new = Pipeline(old_spec, self.registry.plugins, kept=new.kept)
-            _hand_over(old, new)
+            failed = new
+            new = Pipeline(old_spec, self.registry.plugins, kept=failed.kept)
+            # each adopts the failed instance (which adopted the old one), or else the old one
+            _hand_over(failed, new)
+            _hand_over(old, new, skip=_same_kind(failed, new))
+            replaced += [n.plugin for k, n in failed.nodes.items() if k not in failed.kept]
             await new.start()
         for plugin in replaced:
             try:
@@ -198,11 +204,17 @@ def _announce(old: Pipeline, new: Pipeline, keep: set[str]) -> None:
             log.error("%s could not prepare its handover: %r", key, exc, exc_info=exc)
 
 
-def _hand_over(old: Pipeline, new: Pipeline) -> None:
+def _same_kind(a: Pipeline, b: Pipeline) -> set[str]:
+    return {k for k, n in a.nodes.items() if k in b.nodes and b.nodes[k].spec.kind == n.spec.kind}
+
+
+def _hand_over(old: Pipeline, new: Pipeline, skip: Collection[str] = ()) -> None:
     """Each new instance may adopt the state of the stopped one of the same name and kind."""
     for key, node in new.nodes.items():
         before = old.nodes.get(key)
         if before is None or key in new.kept or before.spec.kind != node.spec.kind:
+            continue
+        if key in skip:
             continue
         try:
             node.plugin.adopt(before.plugin)

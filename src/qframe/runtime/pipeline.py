@@ -61,6 +61,9 @@ class Pipeline:
         self._http: Any = None
         self._stopping = False
         self._closing = False
+        #: a reload's pipeline: when its start fails, its started instances leave their
+        #: sockets to the restarted old config (Plugin.hand_over)
+        self.hand_back = False
         self.done = asyncio.Event()
 
     # -- lookup and Back channel ---------------------------------------------------------
@@ -129,6 +132,10 @@ class Pipeline:
                 self._http = await start_http_server(self, self.spec.http)
         except BaseException:
             for node in started:
+                if self.hand_back:
+                    # a reload: the old config, restarted, takes over what it serves on
+                    # (its instance of the same name adopts this one)
+                    node.plugin.hand_over(node.plugin)
                 try:
                     await node.plugin.stop()
                 except Exception:

@@ -206,16 +206,26 @@ class SocketHandover(Collector):
                 if key[0] in _CARRIED:
                     counters[key] = counters.get(key, 0) + v
 
-    def take_handoff(self) -> Handoff | None:
-        """In start: what the predecessor left (the caller must clear ``previous.handoff``
-        only once it serves it: a failed start leaves it to the restarted old config)."""
+    def _holder(self) -> SocketHandover | None:
+        """The predecessor holding a handoff: the one adopted, or (the restarted old config
+        after a failed reload adopts the failed instance) the one that instance adopted."""
         prev = self._previous
-        return prev.handoff if prev is not None and prev.handoff is not None else None
+        while prev is not None and prev.handoff is None:
+            prev = prev._previous
+        return prev
+
+    def take_handoff(self) -> Handoff | None:
+        """In start: what the predecessor left (the caller clears it with
+        :meth:`handoff_taken` once it serves it: a failed start leaves it to the
+        restarted old config)."""
+        holder = self._holder()
+        return holder.handoff if holder is not None else None
 
     def handoff_taken(self, handoff: Handoff) -> None:
-        prev, self._previous = self._previous, None
-        if prev is not None and prev.handoff is handoff:
-            prev.handoff = None
+        holder = self._holder()
+        if holder is not None and holder.handoff is handoff:
+            holder.handoff = None
+        self._previous = None
 
     async def serve(
         self, server: StreamServer, host: str, port: int, tls: ssl.SSLContext | None
@@ -223,7 +233,6 @@ class SocketHandover(Collector):
         """Listen on ``host:port``, or serve on what the predecessor left."""
         h = self.take_handoff()
         if h is None or not h.sockets:
-            self._previous = None
             return await server.listen(host, port, tls)
         n = len(h.connections)
         addr = await server.take_over(h, tls)

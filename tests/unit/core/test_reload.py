@@ -1,0 +1,192 @@
+"""SIGHUP reloads (issue #21, defect 2), in process: a collector whose options did not change
+keeps running and what it emitted before the reload is delivered and acknowledged; a tcp or
+gelf collector whose options changed hands its socket and connections (an unfinished line
+too) to its successor; a reload that fails to start gives them back to the old config."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from qframe.runtime.daemon import ConfigSource, Daemon
+from qframe.testing import make_registry, wait_until
+
+
+@asynccontextmanager
+async def daemon(tmp_path: Path, config: dict[str, Any]) -> AsyncIterator[Daemon]:
+    cfg = tmp_path / "qframe.yml"
+    cfg.write_text(yaml.safe_dump({"data-dir": str(tmp_path / "data"), **config}))
+    registry = make_registry()
+    qlog = logging.getLogger("qframe")
+    level = qlog.level  # a reload sets the daemon's log level: given back at the end
+    source = ConfigSource(str(cfg))
+    d = Daemon(source, registry)
+    run = asyncio.ensure_future(d.run(source.load(registry)))
+    try:
+        await wait_until(lambda: d.pipeline is not None and d.pipeline.find("out") is not None)
+        yield d
+    finally:
+        d.request_stop()
+        code = await asyncio.wait_for(run, 30)
+        qlog.setLevel(level)
+        assert code == 0
+
+
+async def reload(d: Daemon, tmp_path: Path, config: dict[str, Any]) -> None:
+    before = d.pipeline
+    (tmp_path / "qframe.yml").write_text(
+        yaml.safe_dump({"data-dir": str(tmp_path / "data"), **config})
+    )
+    d.request_reload()
+    await wait_until(lambda: d.pipeline is not before, what="the reload")
+
+
+def plugin(d: Daemon, name: str) -> Any:
+    assert d.pipeline is not None
+    node = d.pipeline.find(name)
+    assert node is not None
+    return node.plugin
+
+
+async def test_an_unchanged_collector_keeps_running_and_its_earlier_messages_are_acknowledged(
+    tmp_path: Path,
+) -> None:
+    def config(delay: str) -> dict[str, Any]:
+        return {
+            "collector": {"src": {"kind": "list", "ack": True, "linger": True}},
+            "handler": {"out": {"kind": "capture", "inputs": ["src"], "delay": delay}},
+        }
+
+    async with daemon(tmp_path, config("20ms")) as d:
+        src = plugin(d, "src")
+        old_out = plugin(d, "out")
+        from qframe.message import Message
+
+        for b in range(20):
+            await src.send([Message(f"m{b}-{i}") for i in range(50)])
+        await wait_until(lambda: len(old_out.messages) > 0, what="the first batch")
+        # the old handler is slow: much is still queued when the reload comes
+        await reload(d, tmp_path, config("0s"))
+        assert plugin(d, "src") is src  # the same instance, still running
+        new_out = plugin(d, "out")
+        assert new_out is not old_out
+        for b in range(20, 30):
+            await src.send([Message(f"m{b}-{i}") for i in range(50)])
+        await wait_until(lambda: src.acked == 1500, what="every message acknowledged")
+        got = [m.message for m in old_out.messages + new_out.messages]
+        assert got == [f"m{b}-{i}" for b in range(30) for i in range(50)]  # once, in order
+        assert len(old_out.messages) >= 1000  # all emitted before the reload drained there
+
+
+def net_config(kind: str, **opts: Any) -> dict[str, Any]:
+    port_key = "bind-port" if kind == "tcp" else "port"
+    extra = {"protocol": "tcp"} if kind == "gelf" else {}
+    return {
+        "collector": {
+            "net": {"kind": kind, "bind-host": "127.0.0.1", port_key: 0, **extra, **opts}
+        },
+        "handler": {"out": {"kind": "capture", "inputs": ["net"]}},
+    }
+
+
+FRAMES = {
+    "tcp": (b"first\nhel", b"lo\n", "hello"),
+    "gelf": (
+        b'{"short_message":"first"}\0{"short_mess',
+        b'age":"hello"}\0',
+        "hello",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", ["tcp", "gelf"])
+async def test_changed_options_hand_the_socket_and_an_unfinished_line_to_the_successor(
+    tmp_path: Path, kind: str
+) -> None:
+    head, tail, whole = FRAMES[kind]
+    async with daemon(tmp_path, net_config(kind)) as d:
+        old = plugin(d, "net")
+        port = old.address[1]
+        _, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(head)
+        await w.drain()
+        old_out = plugin(d, "out")
+        await wait_until(lambda: len(old_out.messages) == 1, what="the first message")
+        await reload(d, tmp_path, net_config(kind, **{"idle-timeout": "1h"}))
+        new = plugin(d, "net")
+        assert new is not old and new.address[1] == port  # the same socket (port 0 kept)
+        w.write(tail)  # the rest of the line, over the same connection
+        await w.drain()
+        new_out = plugin(d, "out")
+        await wait_until(lambda: len(new_out.messages) == 1, what="the line across the reload")
+        assert new_out.messages[0].message == whole
+        assert old_out.messages[0].message == "first"
+        m = new.metrics
+        assert m.counter("connections") == 1  # accepted once, served by both
+        assert m.counter("closed_connections", reason="reload") == 0
+        # a new connection to the same port is served by the successor
+        _, w2 = await asyncio.open_connection("127.0.0.1", port)
+        w2.write(b'{"short_message":"second"}\0' if kind == "gelf" else b"second\n")
+        await w2.drain()
+        await wait_until(lambda: len(new_out.messages) == 2, what="a new connection")
+        w.close()
+        w2.close()
+
+
+async def test_gelf_udp_keeps_its_port_and_socket_across_a_reload(tmp_path: Path) -> None:
+    def config(**opts: Any) -> dict[str, Any]:
+        return {
+            "collector": {"net": {"kind": "gelf", "bind-host": "127.0.0.1", "port": 0, **opts}},
+            "handler": {"out": {"kind": "capture", "inputs": ["net"]}},
+        }
+
+    async with daemon(tmp_path, config()) as d:
+        port = plugin(d, "net").address[1]
+        await reload(d, tmp_path, config(**{"udp-buffer": "4MiB"}))
+        assert plugin(d, "net").address[1] == port
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b'{"short_message":"after"}', ("127.0.0.1", port))
+        out = plugin(d, "out")
+        await wait_until(lambda: [m.message for m in out.messages] == ["after"], what="it")
+
+
+async def test_a_reload_that_fails_to_start_gives_the_connections_back(tmp_path: Path) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    taken = busy.getsockname()[1]
+    try:
+        async with daemon(tmp_path, net_config("tcp")) as d:
+            old = plugin(d, "net")
+            port = old.address[1]
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"one\npart")
+            await w.drain()
+            await wait_until(lambda: len(plugin(d, "out").messages) == 1, what="one")
+            bad = net_config("tcp", **{"max-line-bytes": "4KiB"})
+            # started before net (the last collector starts first): it fails on a busy port
+            bad["collector"]["blocked"] = {
+                "kind": "tcp",
+                "bind-host": "127.0.0.1",
+                "bind-port": taken,
+            }
+            bad["handler"]["out"]["inputs"] = ["net", "blocked"]
+            await reload(d, tmp_path, bad)
+            assert d.pipeline is not None and d.pipeline.find("blocked") is None  # old config
+            again = plugin(d, "net")
+            assert again.address[1] == port
+            w.write(b"ial\n")
+            await w.drain()
+            out = plugin(d, "out")
+            await wait_until(lambda: [m.message for m in out.messages] == ["partial"], what="it")
+            w.close()
+    finally:
+        busy.close()
