@@ -16,8 +16,9 @@ from pydantic import ValidationError
 
 from .errors import ConfigError, ConfigProblem
 from .logs import LEVELS
-from .options import PluginOptions, parse_duration, to_kebab
+from .options import PluginOptions, is_secret, parse_duration, to_kebab
 from .registry import Registry
+from .urls import redact_text
 from .yamlload import load_value, load_yaml, read_text
 
 if TYPE_CHECKING:
@@ -411,9 +412,9 @@ def _validate_options(
                 problems.add(where, key, "required option is missing", ppath)
             else:
                 msg = err["msg"].removeprefix("Value error, ")
-                if loc and "got " not in msg:
+                if loc and "got " not in msg and not is_secret(cls.Options, loc[0]):
                     msg += f" (got {err.get('input')!r})"
-                problems.add(where, key, msg, kpath)
+                problems.add(where, key, redact_text(msg), kpath)
         return None
 
 

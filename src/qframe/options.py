@@ -13,7 +13,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["Bytes", "Duration", "Field", "PluginOptions", "SourceSuccess", "StrList"]
+__all__ = [
+    "SECRET",
+    "Bytes",
+    "Duration",
+    "Field",
+    "PluginOptions",
+    "SourceSuccess",
+    "StrList",
+    "is_secret",
+]
+
+#: ``Field(..., json_schema_extra=SECRET)``: a value never shown (config errors, docs)
+SECRET: dict[str, Any] = {"secret": True}
 
 
 def to_kebab(name: str) -> str:
@@ -136,6 +148,13 @@ class PluginOptions(BaseModel):
 
 
 COMMON_OPTIONS = frozenset(PluginOptions.model_fields)
+
+
+def is_secret(options: type[BaseModel], key: str) -> bool:
+    """True when the option ``key`` (kebab or snake case) is declared with ``SECRET``."""
+    f = options.model_fields.get(key.replace("-", "_"))
+    extra = f.json_schema_extra if f is not None else None
+    return isinstance(extra, dict) and bool(extra.get("secret"))
 
 
 def describe(options: type[PluginOptions]) -> list[dict[str, Any]]:

@@ -80,7 +80,7 @@ class _GuardedLoader(yaml.SafeLoader):
                 raise _Refused(
                     f"recursive alias *{event.anchor}: it refers to a node that contains it",
                     event.start_mark,
-                    tuple(self.path),
+                    (*self.path, *_step(parent, index)),
                 )
             return super().compose_node(parent, index)  # type: ignore[no-any-return]
         event = self.peek_event()
@@ -89,12 +89,8 @@ class _GuardedLoader(yaml.SafeLoader):
                 f"nested more than {MAX_DEPTH} levels deep", event.start_mark, tuple(self.path[:3])
             )
         anchor = event.anchor
-        pushed = isinstance(parent, yaml.MappingNode) and isinstance(index, yaml.ScalarNode)
-        if pushed:
-            self.path.append(str(index.value))
-        elif isinstance(parent, yaml.SequenceNode) and isinstance(index, int):
-            self.path.append(str(index))
-            pushed = True
+        step = _step(parent, index)
+        self.path.extend(step)
         if anchor is not None:
             self.open_anchors.add(anchor)
         self.depth += 1
@@ -107,7 +103,7 @@ class _GuardedLoader(yaml.SafeLoader):
         self._weigh(node)
         if isinstance(node, yaml.MappingNode):
             self._check_keys(node)
-        if pushed:
+        if step:
             self.path.pop()
         return node
 
@@ -144,6 +140,15 @@ class _GuardedLoader(yaml.SafeLoader):
                     key.start_mark,
                 )
             )
+
+
+def _step(parent: yaml.Node | None, index: Any) -> tuple[str, ...]:
+    """The key path component of a node composed under ``parent`` at ``index``."""
+    if isinstance(parent, yaml.MappingNode) and isinstance(index, yaml.ScalarNode):
+        return (str(index.value),)  # a value: its key
+    if isinstance(parent, yaml.SequenceNode) and isinstance(index, int):
+        return (str(index),)
+    return ()
 
 
 def read_text(file: str) -> str:

@@ -133,14 +133,14 @@ class DockerCollector(Collector):
                 if was_down:
                     self.log.info(
                         "engine back at %s after %.1fs (API %s)",
-                        self.client.host,
+                        self.client.shown,
                         time.monotonic() - was_down,
                         self.client.api_version,
                     )
                 else:
                     self.log.info(
                         "connected to %s (%s, API %s)",
-                        self.client.host,
+                        self.client.shown,
                         info.get("Version", "?"),
                         self.client.api_version,
                     )
@@ -169,7 +169,7 @@ class DockerCollector(Collector):
         reason = str(exc) or type(exc).__name__
         self.set_health("degraded", f"docker engine unavailable: {reason}")
         self.metrics.inc("engine_errors")
-        self.warn("engine", "docker engine at %s unavailable: %s", self.client.host, reason)
+        self.warn("engine", "docker engine at %s unavailable: %s", self.client.shown, reason)
 
     def warn(self, key: str, fmt: str, *args: Any, every: float = 30.0) -> None:
         """Log a warning at most once per ``every`` seconds per key (with a repeat count)."""

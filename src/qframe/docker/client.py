@@ -28,6 +28,7 @@ import aiohttp
 import orjson
 
 from ..errors import PluginError
+from ..urls import redact, redact_text
 
 __all__ = [
     "DEFAULT_HOST",
@@ -123,6 +124,7 @@ class DockerClient:
         keepalive: float = 30.0,
     ) -> None:
         self.host = host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+        self.shown = redact(self.host)  # what logs and errors show: no credentials
         self.keepalive = keepalive
         self.requested_version = api_version
         self.api_version = "" if api_version == "auto" else api_version.lstrip("v")
@@ -135,7 +137,7 @@ class DockerClient:
         self._base = ""
 
     def __repr__(self) -> str:
-        return f"DockerClient({self.host!r}, api={self.api_version or 'auto'})"
+        return f"DockerClient({self.shown!r}, api={self.api_version or 'auto'})"
 
     # -- connection -------------------------------------------------------------------------
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -183,7 +185,9 @@ class DockerClient:
         except (ValueError, OSError) as exc:
             if connector is not None:
                 self._orphans.append(connector)
-            raise DockerUnavailable(f"bad docker host {self.host!r}: {exc}") from exc
+            raise DockerUnavailable(
+                f"bad docker host {self.shown!r}: {redact_text(str(exc))}"
+            ) from exc
         self._connector = connector
         self._base = str(docker.docker_host).rstrip("/")
         return docker
@@ -226,12 +230,12 @@ class DockerClient:
     def _describe(self, exc: BaseException) -> str:
         os_err = getattr(exc, "os_error", None)
         if isinstance(os_err, PermissionError):
-            return f"permission denied on {self.host}"
+            return f"permission denied on {self.shown}"
         if isinstance(os_err, FileNotFoundError):
-            return f"no Docker API socket at {self.host}"
+            return f"no Docker API socket at {self.shown}"
         if isinstance(os_err, ConnectionRefusedError):
-            return f"connection refused by {self.host}"
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return f"connection refused by {self.shown}"
+        return redact_text(f"{type(exc).__name__}: {exc}") if str(exc) else type(exc).__name__
 
     async def _request(
         self, method: str, path: str, params: dict[str, Any] | None, versioned: bool, timeout: Any

@@ -51,7 +51,7 @@ def test_aliases_below_the_limit_are_expanded() -> None:
 def test_a_recursive_alias_is_refused_with_its_place() -> None:
     (p,) = problems("collector:\n  stdin: &s {inputs: [*s]}\n")
     assert p == (
-        "p.yml:2:23: collector.stdin.inputs: "
+        "p.yml:2:23: collector.stdin.inputs.0: "
         "recursive alias *s: it refers to a node that contains it"
     )
 

@@ -39,10 +39,11 @@ from ...buffer.options import BufferOptions
 from ...buffer.queue import METRICS as BUFFER_METRICS
 from ...buffer.queue import DiskQueue
 from ...message import Message, format_time
-from ...options import Bytes, Duration, Field, PluginOptions
+from ...options import SECRET, Bytes, Duration, Field, PluginOptions, to_kebab
 from ...plugin import Handler, ack
 from ...retry import backoff
 from ...telemetry import HandlerTally, MetricSpec
+from ...urls import check_base_url, has_credentials, redact
 
 __all__ = [
     "DeliveringHandler",
@@ -89,8 +90,8 @@ class DeliveryOptions(PluginOptions):
         description="past this size the dead-letter file is renamed to <file>.1 (replacing an "
         "older one) and a new one begun; 0: no limit",
     )
-    username: str = Field("", description="basic-auth user")
-    password: str = Field("", description="basic-auth password")
+    username: str = Field("", description="basic-auth user (or user:password@ in url, not both)")
+    password: str = Field("", description="basic-auth password", json_schema_extra=SECRET)
     tls_ca: str = Field("", description="CA bundle (PEM) to verify the server with")
     tls_cert: str = Field("", description="client certificate (PEM) for mutual TLS")
     tls_key: str = Field("", description="client certificate's key (PEM)")
@@ -109,6 +110,33 @@ class DeliveryOptions(PluginOptions):
     def _seed_ticker(self) -> DeliveryOptions:
         if self.ticker_msec is not None and self.ticker_ms is None:
             self.ticker_ms = self.ticker_msec
+        return self
+
+    #: options that authenticate through the Authorization header, besides username/password
+    auth_options: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _credentials_once(self) -> DeliveryOptions:
+        """Valid base URLs, and credentials given one way (aiohttp refuses two at request time)."""
+        urls = list(getattr(self, "url", None) or [])
+        for u in urls:
+            why = check_base_url(u)
+            if why:
+                raise ValueError(f"url {redact(u)!r}: {why}")
+        basic = [k for k in ("username", "password") if getattr(self, k)]
+        tokens = [to_kebab(k) for k in self.auth_options if getattr(self, k)]
+        in_url = [redact(u) for u in urls if has_credentials(u)]
+        if in_url and (basic or tokens):
+            raise ValueError(
+                f"credentials both in url ({', '.join(in_url)}) and in {', '.join(basic + tokens)}: "
+                "give them once, in the URL (user:password@) or in the options"
+            )
+        if self.password and not self.username:
+            raise ValueError("password is set but username is not")
+        if basic and tokens:
+            raise ValueError(
+                f"username/password and {tokens[0]} are two ways to authenticate: give one"
+            )
         return self
 
 

@@ -7,14 +7,14 @@ import base64
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
 import yaml
 from pydantic import field_validator
 
 from ....message import Message
-from ....options import Field, StrList
+from ....options import SECRET, Field, StrList
 from ....telemetry import MetricSpec
 from ...common.delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, item_data
 from .bulk import parse_bulk
@@ -51,6 +51,7 @@ class ElasticsearchHandler(DeliveringHandler):
     """
 
     class Options(DeliveryOptions):
+        auth_options: ClassVar[tuple[str, ...]] = ("api_key",)
         url: StrList = Field(
             default_factory=list,
             description="base URL or list of URLs (round-robin, failover); default http://host:port",
@@ -66,7 +67,11 @@ class ElasticsearchHandler(DeliveringHandler):
             "",
             description="index name, strftime of the event time in UTC (default qframe-%Y.%m.%d)",
         )
-        api_key: str = Field("", description="API key (id:key or its base64 form)")
+        api_key: str = Field(
+            "",
+            description="API key (id:key or its base64 form); not with username/password",
+            json_schema_extra=SECRET,
+        )
         op_type: Literal["index", "create"] = Field(
             "index", description="bulk action: index (overwrite by _id) or create (data streams)"
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 import urllib.parse
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ....message import Message
-from ....options import Field, StrList
+from ....options import SECRET, Field, StrList
 from ...common.delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, item_data
 from .lineproto import PRECISIONS, LineEncoder
 
@@ -47,6 +47,7 @@ class InfluxdbHandler(DeliveringHandler):
     """
 
     class Options(DeliveryOptions):
+        auth_options: ClassVar[tuple[str, ...]] = ("token",)
         url: StrList = Field(
             default_factory=list,
             description="base URL or list of URLs (failover); default http://host:port",
@@ -62,7 +63,9 @@ class InfluxdbHandler(DeliveringHandler):
         create_database: bool = Field(True, description="v1: CREATE DATABASE at start")
         org: str = Field("", description="v2 organisation")
         bucket: str = Field("", description="v2 bucket (setting it selects the v2 API)")
-        token: str = Field("", description="v2 API token")
+        token: str = Field(
+            "", description="v2 API token; not with username/password", json_schema_extra=SECRET
+        )
         precision: Literal["s", "ms", "us", "ns"] = Field(
             "s", description="timestamp precision of the written points"
         )
