@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 
 import click
@@ -132,7 +133,7 @@ def plugins(kind: str | None, as_json: bool) -> None:
             )
             continue
         click.echo(f"{t} {k}\n")
-        click.echo(_dedent(c.__doc__ or ""))
+        click.echo(plain(_dedent(c.__doc__ or "")))
         click.echo("\nOptions:")
         for r in rows:
             default = json.dumps(r["default"], default=str)
@@ -147,13 +148,36 @@ def version() -> None:
 
 
 def _first_line(doc: str | None) -> str:
-    return (doc or "").strip().splitlines()[0] if doc and doc.strip() else ""
+    """The docstring's first paragraph on one line, as plain text (its summary)."""
+    text = plain(_dedent(doc or "")).strip()
+    return " ".join(text.split("\n\n", 1)[0].split())
 
 
 def _dedent(doc: str) -> str:
     import inspect
 
     return inspect.cleandoc(doc)
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`<]*?)\s*(?:<[^`>]*>)?`")  # :class:`~a.B` → a.B
+_LITERAL = re.compile(r"``(.+?)``|`([^`]+)`")
+
+
+def plain(text: str) -> str:
+    """reStructuredText inline markup as plain text for the terminal: ``x`` → x,
+    :class:`~m.C` → C, a paragraph ending in ``::`` (a literal block follows) ends in ``:``."""
+
+    def role(m: re.Match[str]) -> str:
+        target = m.group(1)
+        return (
+            target.rsplit(".", 1)[-1]
+            if m.group(0).startswith(":") and "~" in m.group(0)
+            else target
+        )
+
+    text = _ROLE.sub(role, text)
+    text = _LITERAL.sub(lambda m: m.group(1) or m.group(2), text)
+    return re.sub(r"(\S) ?::$", r"\1:", text, flags=re.M)
 
 
 try:  # the grok debugger lives with the grok compiler

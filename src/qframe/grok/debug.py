@@ -222,7 +222,7 @@ def diagnose(
     caps = {}
     pg.extract(pm.groups(), caps)
     end = pm.end()
-    rest = text[end : end + 40]
+    rest = text[end : end + QUOTE]
     return Diagnosis(
         False,
         caps,
@@ -232,8 +232,25 @@ def diagnose(
         end=end,
         next_part=parts[lo],
         reason=(
-            f"the first {lo} of {len(parts)} parts match {text[pm.start() : end][-40:]!r} "
+            f"the first {lo} of {len(parts)} parts match {_middle(text[pm.start() : end])!r} "
             f"(characters {pm.start()}-{end}); the next part {parts[lo]!r} does not match "
-            f"at {rest!r}"
+            f"at {_head(rest, text[end:])!r}"
         ),
     )
+
+
+#: the longest piece of the line a diagnosis quotes
+QUOTE = 40
+
+
+def _middle(s: str) -> str:
+    """``s``, or its start and end around an ellipsis when it is longer than :data:`QUOTE`."""
+    if len(s) <= QUOTE:
+        return s
+    head = QUOTE // 3
+    return s[:head] + "…" + s[-(QUOTE - head - 1) :]
+
+
+def _head(shown: str, whole: str) -> str:
+    """``shown`` (the start of ``whole``) with an ellipsis when ``whole`` goes on."""
+    return shown + "…" if len(whole) > len(shown) else shown

@@ -89,3 +89,14 @@ def test_an_alternation_is_diagnosed_by_its_closest_alternative() -> None:
     why = str(rows[0]["why"])
     assert why.startswith("alternative 2 of 2 ('%{HTTPD24_ERRORLOG}')")
     assert "'%{POSINT:pid}' does not match at 'x] oops'" in why
+
+
+def test_a_long_partial_match_is_quoted_by_its_start_and_end_around_an_ellipsis() -> None:
+    line = '127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 x "http://a/a/very/long/referrer/page" "b"'
+    code, rows, _ = grok("-p", "%{COMBINEDAPACHELOG}", line)
+    assert code == 1
+    why = str(rows[0]["why"])
+    assert why.startswith(
+        "the first 16 of 21 parts match '127.0.0.1 - f…700] \"GET / HTTP/1.0\" 200 ' (characters 0-68)"
+    )
+    assert why.endswith('does not match at \'x "http://a/a/very/long/referrer/page" "…\'')
