@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import nats
 from nats.aio.client import Client
 
-from ..options import Duration, Field, PluginOptions, StrList
+from ..options import SECRET, Duration, Field, PluginOptions, StrList
+from ..urls import redact_text
 
 if TYPE_CHECKING:
     from ..plugin import Plugin
@@ -32,8 +33,8 @@ class NatsOptions(PluginOptions):
         description="NATS server URL(s): one, a list or a comma string (failover across them)",
     )
     username: str = Field("", description="user name")
-    password: str = Field("", description="password")
-    token: str = Field("", description="authentication token")
+    password: str = Field("", description="password", json_schema_extra=SECRET)
+    token: str = Field("", description="authentication token", json_schema_extra=SECRET)
     creds: str = Field("", description="credentials file (JWT and nkey seed; needs nkeys)")
     nkey_seed: str = Field("", description="file holding an nkey seed (needs nkeys)")
     tls_ca: str = Field("", description="CA bundle (PEM) to verify the server with")
@@ -168,7 +169,8 @@ class NatsLink:
 
     async def _reconnected(self) -> None:
         nc = self.nc
-        url = nc.connected_url.netloc if nc is not None and nc.connected_url else "?"
+        u = nc.connected_url if nc is not None else None
+        url = f"{u.hostname}:{u.port}" if u is not None else "?"  # not netloc: no credentials
         self.plugin.log.info("reconnected to NATS at %s", url)
         self.plugin.spawn(self._setup(), "nats-setup")
 
@@ -182,7 +184,7 @@ class NatsLink:
         self.plugin.set_health("degraded", reason)
 
     def _cause(self, what: str, exc: BaseException) -> None:
-        text = _describe(exc)
+        text = redact_text(_describe(exc))
         self.plugin.warn_limited(f"nats-{what}-{type(exc).__name__}", "NATS %s: %s", what, text)
 
     # -- use ---------------------------------------------------------------------------

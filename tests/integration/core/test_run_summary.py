@@ -102,3 +102,16 @@ def test_a_daemon_stopped_by_sigterm_exits_0_and_logs_what_it_could_not_deliver(
     assert summary(rest) == (
         "read 2, delivered 0, dead-lettered 0, dropped 0, undelivered 2 (handler.es 2)"
     )
+
+
+def test_a_batch_run_to_a_nats_server_that_is_down_exits_3(tmp_path: Path) -> None:
+    cfg = tmp_path / "p.yml"
+    cfg.write_text(
+        f"tick: 0.2s\nshutdown-timeout: 2s\ndata-dir: {tmp_path}/data\ncollector: {{stdin: {{}}}}\n"
+        f"handler:\n  bus: {{kind: nats, inputs: stdin, url: 'nats://127.0.0.1:{free_port()}'}}\n"
+    )
+    res = batch(cfg, b"a\nb\n")
+    assert res.returncode == 3, res.stderr.decode()[-2000:]
+    assert summary(res.stderr) == (
+        "read 2, delivered 0, dead-lettered 0, dropped 0, undelivered 2 (handler.bus 2)"
+    )
