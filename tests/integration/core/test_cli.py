@@ -213,7 +213,7 @@ def test_sighup_reloads_a_valid_config_and_rejects_an_invalid_one(tmp_path: Path
             "handler.log.inputs: unknown input 'nope'",
         ),
         ("collector: [\n", "YAML syntax error"),
-        ("a: &a [*a]\n", ":1:8: a: recursive alias *a"),
+        ("a: &a [*a]\n", ":1:8: a.0: recursive alias *a"),
         (
             "collector:\n  stdin: {}\nhandler:\n  log: {kind: log, inputs: stdin, kind: x}\n",
             ":4:35: handler.log.kind: duplicate key (first at line 4, column 9)",
