@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
-from click.testing import CliRunner
+from qframe.cli import _first_line, plain
 
-from qframe.cli import _first_line, main, plain
+# a process of its own: the command sets up logging for the whole process
+QFRAME = str(Path(sys.executable).with_name("qframe"))
+
+
+def qframe(*args: str) -> tuple[int, str]:
+    res = subprocess.run([QFRAME, *args], capture_output=True, timeout=60)
+    return res.returncode, res.stdout.decode()
 
 
 def test_plain_drops_inline_markup_and_literal_block_markers() -> None:
@@ -32,17 +41,17 @@ def test_the_summary_is_the_whole_first_paragraph() -> None:
 
 
 def test_plugins_lists_plain_one_line_summaries() -> None:
-    res = CliRunner().invoke(main, ["plugins"])
-    assert res.exit_code == 0
-    assert "``" not in res.output and ":class:" not in res.output
-    assert "one log message per line (\\n or \\r\\n)." in res.output
-    as_json = json.loads(CliRunner().invoke(main, ["plugins", "--json"]).output)
+    code, out = qframe("plugins")
+    assert code == 0
+    assert "``" not in out and ":class:" not in out
+    assert "one log message per line (\\n or \\r\\n)." in out
+    as_json = json.loads(qframe("plugins", "--json")[1])
     grok = next(p for p in as_json["plugins"] if p["kind"] == "grok")
     assert grok["doc"].endswith("merges the captures into fields.")
 
 
 def test_describe_prints_plain_text() -> None:
-    res = CliRunner().invoke(main, ["plugins", "--describe", "docker-logs"])
-    assert res.exit_code == 0
-    assert "``" not in res.output and ":class:" not in res.output
-    assert "(see FollowGuard)" in res.output
+    code, out = qframe("plugins", "--describe", "docker-logs")
+    assert code == 0
+    assert "``" not in out and ":class:" not in out
+    assert "(see FollowGuard)" in out
