@@ -33,7 +33,7 @@ from .store import BufferLocked, DiskStore, Pos
 if TYPE_CHECKING:
     from ..plugins.common.delivery import DeliveringHandler
 
-__all__ = ["METRICS", "DiskQueue", "RecordToken", "pack_items", "unpack_items"]
+__all__ = ["METRICS", "DiskQueue", "RecordToken", "buffer_path", "pack_items", "unpack_items"]
 
 METRICS = (
     MetricSpec("disk_buffer_events", "gauge", "messages held in the disk buffer"),
@@ -47,6 +47,11 @@ METRICS = (
 _U32 = struct.Struct("<I")
 #: queues open in this process by path (a reloaded handler waits for its predecessor)
 _OPEN: dict[Path, DiskQueue] = {}
+
+
+def buffer_path(data_dir: Path, handler: str) -> Path:
+    """Where the disk buffer of the handler instance ``handler`` lives."""
+    return Path(data_dir) / f"handler.{handler}" / "buffer"
 
 
 def pack_items(datas: Iterable[bytes]) -> bytes:
@@ -256,7 +261,7 @@ class DiskQueue:
 
     def _persist(self) -> None:
         try:
-            self.store.persist()
+            self.store.persist(reclaim=bool(self._error) or not self._space.is_set())
         except OSError as exc:
             self._failed("watermark", exc)
         if self.store.bytes < self.o.max_bytes:

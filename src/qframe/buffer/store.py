@@ -275,21 +275,27 @@ class DiskStore:
             for n in self.events:  # all confirmed: what damage hid from the count is gone
                 self.events[n] = 0
 
-    def persist(self) -> None:
-        """Write the watermark (atomically) and delete the segments behind it."""
+    def persist(self, reclaim: bool = False) -> None:
+        """Delete the segments behind the watermark, then write it (atomically).
+
+        Deleting first is safe (a deleted segment was wholly confirmed; a watermark in an
+        older, missing segment means the first one that is left) and frees space on a full
+        disk before anything is written.  ``reclaim``: a wholly confirmed head segment is
+        closed and deleted too, however small (a full disk or buffer).
+        """
         wm = self.watermark
         if wm == self._persisted:
             return
         seg, off = wm
-        if seg == self.head and off >= self.segments[seg] and off >= self.segment_bytes // 2:
-            # all of the head is confirmed: start a new one so that it can go
+        whole = seg == self.head and off >= self.segments[seg]
+        if whole and off > 0 and (reclaim or off >= self.segment_bytes // 2):
             self._roll()
             seg, off = wm = self.watermark = (self.head, 0)
+        for n in [n for n in self.segments if n < seg]:
+            self._unlink(n)
         packed = _MARK.pack(seg, off, 0)[:16]
         self._write_atomic("confirmed", packed + struct.pack("<I", zlib.crc32(packed)))
         self._persisted = wm
-        for n in [n for n in self.segments if n < seg]:
-            self._unlink(n)
 
     def _unlink(self, n: int) -> None:
         try:

@@ -37,7 +37,7 @@ from pydantic import model_validator
 from ...broker.ids import IdSource
 from ...buffer.options import BufferOptions
 from ...buffer.queue import METRICS as BUFFER_METRICS
-from ...buffer.queue import DiskQueue
+from ...buffer.queue import DiskQueue, buffer_path
 from ...message import Message, format_time
 from ...options import SECRET, Bytes, Duration, Field, PluginOptions, to_kebab
 from ...plugin import Handler, ack
@@ -300,7 +300,8 @@ class DeliveringHandler(Handler):
         )
         self.set_health("ok")
         if self._disk is not None:
-            await self._disk.open(self.data_dir / "buffer")
+            # not self.data_dir: a read-only data-dir makes the handler degraded, not failed
+            await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
 
     async def stop(self) -> None:
         if self._disk is not None:  # what is not confirmed stays on disk, kept

@@ -73,6 +73,11 @@ class InfluxdbHandler(DeliveringHandler):
             "", description="write events and logs as points of this measurement (off when empty)"
         )
         host_tag: bool = Field(True, description="tag points with the message's host")
+        distinct_times: bool = Field(
+            True,
+            description="event points of one series and time get offsets of one precision "
+            "unit, so that none overwrites another (precisions ms, us, ns)",
+        )
         batch_size: int = Field(5000, ge=1, description="points per request")
 
     options: Options
@@ -80,7 +85,7 @@ class InfluxdbHandler(DeliveringHandler):
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         o = self.options
-        self.encoder = LineEncoder(o.precision, o.measurement, o.host_tag)
+        self.encoder = LineEncoder(o.precision, o.measurement, o.host_tag, o.distinct_times)
         self.encode = self.encoder.encode  # type: ignore[method-assign]
         if o.bucket:
             q = {"bucket": o.bucket, "precision": o.precision}

@@ -79,8 +79,12 @@ class LineEncoder:
         precision: str = "s",
         measurement: str = "",
         host_tag: bool = True,
+        distinct: bool = True,
     ) -> None:
         self.mult = PRECISIONS[precision][0]
+        #: event points of one series keep distinct times (sub-second precisions only)
+        self.distinct = distinct and self.mult > 1.0
+        self._last: dict[str, int] = {}
         self.event_measurement = measurement
         self.host_tag = host_tag
         self._keys: dict[str, str] = {}
@@ -145,7 +149,17 @@ class LineEncoder:
         if not fields or not name:
             return None
         ts = int(m.time) if self.mult == 1.0 else int(m.time * self.mult)
-        return f"{self._series_key(name, labels, m.host)} {fields} {ts}\n"
+        series = self._series_key(name, labels, m.host)
+        if metric is None and self.distinct:
+            # lines of one read share their time: a point of the same series and time
+            # would overwrite the one before, so each gets the next precision unit
+            last = self._last.get(series)
+            if last is not None and 0 <= last - ts < self.mult:
+                ts = last + 1
+            if len(self._last) > 100_000:
+                self._last.clear()
+            self._last[series] = ts
+        return f"{series} {fields} {ts}\n"
 
     def encode(self, m: Message) -> bytes | None:
         s = self.line(m)
