@@ -101,6 +101,11 @@ class Plugin:
         socket whose address did not change, open connections) instead of closing it, and
         counts what it has to close.  Default: nothing."""
 
+    def reload_kept(self) -> None:
+        """On a reload that keeps this instance running (its options did not change):
+        re-read what its options name and may have changed on disk (TLS certificates).
+        Default: nothing."""
+
     async def handed_over(self) -> None:
         """After a reload (the successor started, or the previous config was restarted):
         close what was left for a successor and not taken, counted.  Default: nothing."""

@@ -143,6 +143,11 @@ class Daemon:
             _hand_over(old, new, skip=_same_kind(failed, new))
             replaced += [n.plugin for k, n in failed.nodes.items() if k not in failed.kept]
             await new.start()
+        for key in new.kept:
+            try:
+                new.nodes[key].plugin.reload_kept()
+            except Exception as exc:
+                log.error("%s: re-reading its files failed: %r", key, exc, exc_info=exc)
         for plugin in replaced:
             try:
                 await plugin.handed_over()

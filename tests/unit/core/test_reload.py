@@ -31,7 +31,7 @@ async def daemon(tmp_path: Path, config: dict[str, Any]) -> AsyncIterator[Daemon
     d = Daemon(source, registry)
     run = asyncio.ensure_future(d.run(source.load(registry)))
     try:
-        await wait_until(lambda: d.pipeline is not None and d.pipeline.find("out") is not None)
+        await wait_until(lambda: started(d), what="the pipeline to start")
         yield d
     finally:
         d.request_stop()
@@ -40,13 +40,18 @@ async def daemon(tmp_path: Path, config: dict[str, Any]) -> AsyncIterator[Daemon
         assert code == 0
 
 
+def started(d: Daemon) -> bool:
+    p = d.pipeline
+    return p is not None and all(n.plugin.metrics.state == "ok" for n in p.nodes.values())
+
+
 async def reload(d: Daemon, tmp_path: Path, config: dict[str, Any]) -> None:
     before = d.pipeline
     (tmp_path / "qframe.yml").write_text(
         yaml.safe_dump({"data-dir": str(tmp_path / "data"), **config})
     )
     d.request_reload()
-    await wait_until(lambda: d.pipeline is not before, what="the reload")
+    await wait_until(lambda: d.pipeline is not before and started(d), what="the reload")
 
 
 def plugin(d: Daemon, name: str) -> Any:
@@ -190,3 +195,46 @@ async def test_a_reload_that_fails_to_start_gives_the_connections_back(tmp_path:
             w.close()
     finally:
         busy.close()
+
+
+async def test_a_kept_tls_collector_serves_a_renewed_certificate_after_a_reload(
+    tmp_path: Path,
+) -> None:
+    import shutil
+    import ssl
+
+    from tests.services.pki import make_pki
+
+    first, second, live = (tmp_path / n for n in ("first", "second", "live"))
+    for d in (first, second, live):
+        d.mkdir()
+    make_pki(first)
+    make_pki(second)
+    for f in ("server.pem", "server.key"):
+        shutil.copy(first / f, live / f)
+    config = net_config(
+        "tcp", **{"tls-cert": str(live / "server.pem"), "tls-key": str(live / "server.key")}
+    )
+
+    def client(ca: Path) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(ca / "ca.pem"))
+        ctx.check_hostname = False
+        return ctx
+
+    async with daemon(tmp_path, config) as d:
+        tcp = plugin(d, "net")
+        port = tcp.address[1]
+        _, w1 = await asyncio.open_connection("127.0.0.1", port, ssl=client(first))
+        for f in ("server.pem", "server.key"):  # renewed on disk
+            shutil.copy(second / f, live / f)
+        await reload(d, tmp_path, config)
+        assert plugin(d, "net") is tcp  # kept running
+        _, w2 = await asyncio.open_connection("127.0.0.1", port, ssl=client(second))
+        w1.write(b"old\n")
+        w2.write(b"new\n")
+        await asyncio.gather(w1.drain(), w2.drain())
+        out = plugin(d, "out")
+        await wait_until(lambda: len(out.messages) == 2, what="both connections' lines")
+        assert sorted(m.message for m in out.messages) == ["new", "old"]
+        w1.close()
+        w2.close()

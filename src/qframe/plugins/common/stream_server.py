@@ -185,6 +185,7 @@ class SocketHandover(Collector):
     _passes_on = False
     _retiring = False
     _previous: SocketHandover | None = None
+    _tls: ssl.SSLContext | None = None
 
     def listen_address(self) -> tuple[Any, ...]:
         """What must be equal for a successor to take the sockets over."""
@@ -227,10 +228,26 @@ class SocketHandover(Collector):
             holder.handoff = None
         self._previous = None
 
+    def reload_kept(self) -> None:
+        """Kept running by a reload: new connections get the TLS files as they are now
+        (a renewed certificate); unusable files leave the previous ones in place."""
+        ctx, o = self._tls, self.options
+        if ctx is None or not isinstance(o, StreamServerOptions) or not o.tls_cert:
+            return
+        try:
+            ctx.load_cert_chain(o.tls_cert, o.tls_key or None)
+            if o.tls_client_ca:
+                ctx.load_verify_locations(cafile=o.tls_client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            self.log.error("reload: TLS files unusable, the previous ones stay: %s", exc)
+            return
+        self.log.info("reload: TLS files re-read")
+
     async def serve(
         self, server: StreamServer, host: str, port: int, tls: ssl.SSLContext | None
     ) -> tuple[str, int]:
         """Listen on ``host:port``, or serve on what the predecessor left."""
+        self._tls = tls
         h = self.take_handoff()
         if h is None or not h.sockets:
             return await server.listen(host, port, tls)
