@@ -238,3 +238,46 @@ async def test_a_kept_tls_collector_serves_a_renewed_certificate_after_a_reload(
         assert sorted(m.message for m in out.messages) == ["new", "old"]
         w1.close()
         w2.close()
+
+
+async def test_a_kept_file_collector_goes_on_and_its_checkpoint_stays_right(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"a{i}\n" for i in range(100)))
+
+    def config(queue_size: int) -> dict[str, Any]:
+        return {
+            "collector": {
+                "files": {
+                    "kind": "file",
+                    "path": [str(log)],
+                    "start-position": "beginning",
+                    "poll-interval": "50ms",
+                    "scan-interval": "200ms",
+                }
+            },
+            "handler": {"out": {"kind": "capture", "inputs": ["files"], "queue-size": queue_size}},
+        }
+
+    seen: list[str] = []
+    async with daemon(tmp_path, config(1000)) as d:
+        files = plugin(d, "files")
+        out = plugin(d, "out")
+        await wait_until(lambda: len(out.messages) == 100, what="the first 100 lines")
+        seen += [m.message for m in out.messages]
+        await reload(d, tmp_path, config(500))
+        assert plugin(d, "files") is files
+        with log.open("a") as f:
+            f.write("".join(f"b{i}\n" for i in range(100)))
+        out = plugin(d, "out")
+        await wait_until(lambda: len(out.messages) == 100, what="the lines after the reload")
+        seen += [m.message for m in out.messages]
+    # a restart resumes from the checkpoint: nothing again, the new lines only
+    with log.open("a") as f:
+        f.write("c0\n")
+    async with daemon(tmp_path, config(1000)) as d:
+        out = plugin(d, "out")
+        await wait_until(lambda: len(out.messages) >= 1, what="the line written while down")
+    seen += [m.message for m in out.messages]  # all it got, until it stopped
+    assert seen == [f"a{i}" for i in range(100)] + [f"b{i}" for i in range(100)] + ["c0"]
