@@ -204,3 +204,20 @@ async def test_two_copytruncates_between_two_looks_at_runtime_lose_nothing(
         tailer.wake()
         await h.wait_for(lambda: len(texts(h)) == 4, what="a2, b1 and c1")
         assert sorted(texts(h)) == ["a1", "a2", "b1 b1", "c1 c1"]
+
+
+async def test_a_rotated_file_shorter_than_its_checkpoint_is_read_from_its_start(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("a1\n")  # identified by these 3 bytes
+    async with harness(tmp_path, path=str(log), start_position="beginning") as h:
+        await h.wait_for(lambda: texts(h) == ["a1"])
+        append(log, "a2 more\n")
+        await h.wait_for(lambda: texts(h) == ["a1", "a2 more"])
+    rotate(log)
+    os.truncate(tmp_path / "app.log.1", 3)  # the same first bytes, shorter than the offset
+    append(log, "b1\n")
+    async with harness(tmp_path, path=str(log)) as h:
+        await h.wait_for(lambda: len(texts(h)) == 2)
+        assert texts(h) == ["a1", "b1"]

@@ -192,6 +192,16 @@ def _recover(
                 coll.retire(p)
         elif g.size > p.read_pos:
             chain.append((g, p, p.read_pos))
+        elif g.size < p.read_pos and g.key == (p.identity.dev, p.identity.ino):
+            # its own file, shorter than the offset: not the content the record knew
+            coll.log.info(
+                "%s is shorter (%d) than its checkpoint (%d): reading it from its start",
+                g.path,
+                g.size,
+                p.read_pos,
+            )
+            coll.retire(p)
+            chain.append((g, None, 0))
     for p in mine:
         i = p.identity
         key = (i.dev, i.ino)
