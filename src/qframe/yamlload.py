@@ -168,17 +168,23 @@ def read_text(file: str) -> str:
         raise _error(file, f"not UTF-8 text (byte 0x{data[exc.start]:02x})", line, column) from exc
 
 
+CONFIG_HINT = " (collector:, filter:, handler:, …)"
+
+
 def load_yaml(
-    text: str, file: str, split: Splitter = _default_split
+    text: str, file: str, split: Splitter = _default_split, hint: str = CONFIG_HINT
 ) -> tuple[dict[str, Any], Positions]:
     """Parse one YAML document into a mapping and the (line, column) of every key path.
 
-    An empty document is an empty mapping. ``split`` names a key path in problems.
+    An empty document is an empty mapping. ``split`` names a key path in problems;
+    ``hint`` follows "the top level must be a mapping" (what a config's holds).
     """
-    return _load(text, file, split, mapping=True)  # type: ignore[return-value]
+    return _load(text, file, split, mapping=hint)  # type: ignore[return-value]
 
 
-def _load(text: str, file: str, split: Splitter, mapping: bool) -> tuple[Any, Positions]:
+def _load(text: str, file: str, split: Splitter, mapping: str | None) -> tuple[Any, Positions]:
+    """``mapping``: None for any value, else the hint of the error for a top level that is not
+    a mapping."""
     if len(text) > MAX_BYTES:
         raise _error(file, f"larger than {MAX_BYTES // 1024} KiB: not a config file?")
     try:
@@ -210,11 +216,11 @@ def _load(text: str, file: str, split: Splitter, mapping: bool) -> tuple[Any, Po
                 ]
             )
         if node is None:
-            return ({} if mapping else None), {}
-        if mapping and not isinstance(node, yaml.MappingNode):
+            return ({} if mapping is not None else None), {}
+        if mapping is not None and not isinstance(node, yaml.MappingNode):
             raise _problem(
                 file,
-                "the top level must be a mapping (collector:, filter:, handler:, …)",
+                f"the top level must be a mapping{mapping}",
                 node.start_mark,
             )
         pos: Positions = {}
@@ -237,7 +243,7 @@ def load_value(text: str) -> Any:
     Text that is not a valid (or is a refused) YAML document stays a plain string.
     """
     try:
-        return _load(text, "--set", _default_split, mapping=False)[0]
+        return _load(text, "--set", _default_split, mapping=None)[0]
     except ConfigError:
         return text
 

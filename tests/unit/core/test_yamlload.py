@@ -177,3 +177,26 @@ def test_a_hostile_set_value_stays_a_plain_string() -> None:
     assert p.startswith("p.yml:4:3: handler.log.format:") and "'&a [*a]'" in p
     spec = parse_config(GOOD, REG, file="p.yml", sets=["handler.log.format=json", "tick=2s"])
     assert (spec.tick, spec.instances[1].options.format) == (2.0, "json")
+
+
+def test_an_index_template_file_is_read_with_the_same_guards(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    template = tmp_path / "template.yml"
+    template.write_text("mappings: &m {properties: {x: *m}}\n")
+    cfg = tmp_path / "p.yml"
+    cfg.write_text(
+        "collector: {stdin: {}}\nhandler:\n  es: {kind: elasticsearch, inputs: stdin, "
+        f"url: 'http://127.0.0.1:1', template: '{template}'}}\n"
+    )
+    qframe = str(Path(sys.executable).with_name("qframe"))
+    res = subprocess.run(
+        [qframe, "run", "-c", str(cfg)], capture_output=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    err = res.stderr.decode()
+    assert res.returncode == 1 and "Traceback" not in err
+    assert (
+        f"cannot start: handler.es: {template}:1:31: mappings.properties.x: recursive alias *m"
+        in err
+    )

@@ -6,16 +6,15 @@ import asyncio
 import base64
 import time
 import urllib.parse
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import orjson
-import yaml
 from pydantic import field_validator
 
 from ....message import Message
 from ....options import SECRET, Field, StrList
 from ....telemetry import MetricSpec
+from ....yamlload import load_yaml, read_text
 from ...common.delivery import DeliveringHandler, DeliveryOptions, Item, Outcome, item_data
 from .bulk import parse_bulk
 from .encode import DocumentEncoder, split_item
@@ -156,11 +155,10 @@ class ElasticsearchHandler(DeliveringHandler):
         if not t:
             return None
         if isinstance(t, str):
-            text = t if t.lstrip().startswith("{") else Path(t).read_text()
-            parsed = yaml.safe_load(text)
-            if not isinstance(parsed, dict):
-                raise ValueError(f"template {t[:80]!r} is not a mapping")
-            t = parsed
+            # JSON text or a file, read with the guards of the config loader
+            inline = t.lstrip().startswith("{")
+            text = t if inline else read_text(t)
+            t, _ = load_yaml(text, "template" if inline else t, hint="")
         t = dict(t)
         if "index_patterns" not in t:
             t["index_patterns"] = [self.encoder.index.split("%", 1)[0] + "*"]
