@@ -73,7 +73,9 @@ def new_logs(
 
 
 _MESSAGE_KEY = b',"message":'
+_ID_KEY = b',"id":'
 _get_message = attrgetter("message")
+_get_id = attrgetter("id")
 
 
 def _json_strings(texts: list[str], between: bytes) -> bytes:
@@ -88,23 +90,37 @@ def _json_strings(texts: list[str], between: bytes) -> bytes:
     return between.join([dumps(t) for t in texts])
 
 
+def _json_pairs(run: list[Message], mid: bytes, between: bytes) -> bytes:
+    """``between.join(dumps(m.id) + mid + dumps(m.message) for m in run)``, in one encoding
+    when it can: ids and texts without DEL are joined by one DEL (id to text) and two
+    (message to message), and the result's DELs become the joins."""
+    ids = list(map(_get_id, run))
+    texts = list(map(_get_message, run))
+    if "\x7f" not in "".join(ids) and "\x7f" not in "".join(texts):
+        # ids and texts are not empty: a double DEL is always between two messages
+        data = orjson.dumps("\x7f\x7f".join(map("\x7f".join, zip(ids, texts, strict=True))))
+        return data.replace(b"\x7f\x7f", b'"' + between + b'"').replace(b"\x7f", b'"' + mid + b'"')
+    dumps = orjson.dumps
+    return between.join([dumps(a) + mid + dumps(b) for a, b in zip(ids, texts, strict=True)])
+
+
 def _run_end(batch: list[Message], i: int, stop: int) -> int:
     """The end (at most ``stop``) of the run of plain messages that starts at ``batch[i]``;
     ``i`` when ``batch[i]`` is not plain.
 
-    A message is *plain* when its JSON is its text between a head and a tail that other
-    messages can share: it has a text; no id, tags, labels or metric; and its fields are
+    A message is *plain* when its JSON is its text (and its id) between parts that other
+    messages can share: it has a text; no tags, labels or metric; and its fields are
     none or a :class:`~qframe.message.SharedFields`.  A *run* is plain messages that
     share all the rest with the first one (the same fields and container objects, time,
-    host, source_path, kind, level, source_success).  This is the one place that rule is
-    written; ``ack`` is not part of the JSON.
+    host, source_path, kind, level, source_success), and all have an id or none has.
+    This is the one place that rule is written; ``ack`` is not part of the JSON.
     """
     m = batch[i]
     fields = m._fields
     if not (fields is None or type(fields) is SharedFields):
         return i
     t, host, path, cont = m.time, m.host, m.source_path, m.container
-    kind, level, ok = m.kind, m.level, m.source_success
+    kind, level, ok, has_id = m.kind, m.level, m.source_success, bool(m.id)
     while i < stop:
         x = batch[i]  # the first one is compared with itself: only its plainness counts
         if not (
@@ -117,7 +133,7 @@ def _run_end(batch: list[Message], i: int, stop: int) -> int:
             and x.level == level
             and x.source_success is ok
             and x.message
-            and not x.id
+            and bool(x.id) is has_id
             and not x._tags
             and not x._labels
             and x.metric is None
@@ -150,7 +166,7 @@ def json_lines(batch: list[Message]) -> bytes:
         line = dumps(m.to_dict(containers), default=json_default)
         put(line)
         put(b"\n")
-        if uniform and i == 0:
+        if uniform and i == 0 and not m.id:
             j = n if _run_end(batch, 0, 1) == 1 else 0
         else:
             j = _run_end(batch, i, n)
@@ -160,10 +176,17 @@ def json_lines(batch: list[Message]) -> bytes:
         # the keys before "message" hold strings, whose quotes are escaped: the first
         # unescaped ',"message":' is that key
         cut = line.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
-        head = line[:cut]
         tail = line[cut + len(dumps(m.message)) :] + b"\n"
-        put(head)
-        put(_json_strings(list(map(_get_message, batch[i:j])), tail + head))
+        if m.id:  # "id" is the second key: head, id, the keys between, text, tail
+            at = line.index(_ID_KEY) + len(_ID_KEY)
+            head = line[:at]
+            mid = line[at + len(dumps(m.id)) : cut]
+            put(head)
+            put(_json_pairs(batch[i:j], mid, tail + head))
+        else:
+            head = line[:cut]
+            put(head)
+            put(_json_strings(list(map(_get_message, batch[i:j])), tail + head))
         put(tail)
         i = j
     return b"".join(out)

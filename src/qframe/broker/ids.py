@@ -27,6 +27,12 @@ class IdSource:
         self._seq += 1
         return f"{self.prefix}-{self._seq:x}"
 
+    def take(self, n: int) -> int:
+        """Reserve ``n`` ids; the first one's sequence number (ids are ``<prefix>-<hex seq>``)."""
+        first = self._seq + 1
+        self._seq += n
+        return first
+
     def assign(self, batch: list[Message]) -> int:
         """Give every message without an id one; the number given."""
         n = 0

@@ -12,7 +12,9 @@ The body (after decompression) is the JSON array ``[containers, shared, records]
   source_path, source_success, labels, tags, fields, container, metric]``.  ``labels``,
   ``tags``, ``fields``, ``container`` and ``metric`` are ``0`` when absent; ``fields`` is
   a positive number ``k`` for ``shared[k - 1]`` and ``container`` one for
-  ``containers[k - 1]``.
+  ``containers[k - 1]``.  A run of messages that differ only in their id and text (a
+  collector's read) is one record with ``tagged`` = 2, a list of ids in place of the id
+  and a list of texts in place of the message.
 
 JSON alone is not lossless (NaN and infinities, integers past 64 bits, bytes, strings with
 lone surrogates): a record with such a value (``tagged`` = 1) writes it as a one-key object
@@ -31,11 +33,13 @@ import base64
 import gzip
 import math
 import zlib
+from operator import attrgetter
 from typing import Any
 
 import orjson
 
 from ..message import ContainerInfo, Message, Metric, SharedFields
+from .ids import IdSource
 
 __all__ = [
     "CODECS",
@@ -45,6 +49,7 @@ __all__ = [
     "FutureFormat",
     "decode",
     "encode_batch",
+    "encode_messages",
     "encode_record",
     "payload",
 ]
@@ -208,6 +213,152 @@ def _dumps_exact(d: dict[str, Any]) -> bytes:
     return b"[1," + orjson.dumps(_tag(d)) + b"]"
 
 
+def _runnable(m: Message) -> bool:
+    f = m._fields
+    return (
+        not m._labels
+        and not m._tags
+        and m.metric is None
+        and (f is None or type(f) is SharedFields)
+    )
+
+
+def _run_end(batch: list[Message], i: int) -> int:
+    """The end of the run from ``i`` of messages like ``batch[i - 1]`` but for id and text."""
+    m = batch[i - 1]
+    fields, t, host, path, cont = m._fields, m.time, m.host, m.source_path, m.container
+    kind, level, ok = m.kind, m.level, m.source_success
+    n = len(batch)
+    while i < n:
+        x = batch[i]
+        if not (
+            x._fields is fields
+            and x.time == t
+            and x.container is cont
+            and x.host == host
+            and x.source_path == path
+            and x.kind == kind
+            and x.level == level
+            and x.source_success is ok
+            and not x._tags
+            and not x._labels
+            and x.metric is None
+        ):
+            break
+        i += 1
+    return i
+
+
+_get_id = attrgetter("id")
+_get_text = attrgetter("message")
+_get_path = attrgetter("source_path")
+_get_tags = attrgetter("_tags")
+_get_labels = attrgetter("_labels")
+_get_metric = attrgetter("metric")
+_get_alike = attrgetter("_fields", "time", "container", "host", "kind", "level", "source_success")
+
+
+def _uniform(batch: list[Message]) -> bool:
+    """Every message like the first but for id and text (C loops: a collector's read)."""
+    n = len(batch)
+    if n < 2 or not _runnable(batch[0]):
+        return False
+    m = batch[0]
+    key = _get_alike(m)
+    return (
+        list(map(_get_alike, batch)).count(key) == n
+        and list(map(_get_path, batch)).count(m.source_path) == n
+        and not any(map(_get_tags, batch))
+        and not any(map(_get_labels, batch))
+        and list(map(_get_metric, batch)).count(None) == n
+        and all(map(_get_text, batch))
+        and (any(map(_get_id, batch)) is False or all(map(_get_id, batch)))
+    )
+
+
+def _encode_run(run: list[Message], tables: _Tables, ids: IdSource | None) -> bytes:
+    m = run[0]
+    c = m.container
+    cref = 0
+    if c is not None:
+        cref = tables.cindex.get(id(c), 0)
+        if not cref:
+            entry = _dumps_exact(c.to_dict())
+            tables.containers.append(entry)
+            tables.size += len(entry) + 1
+            cref = tables.cindex[id(c)] = len(tables.containers)
+    f = m._fields
+    fref = 0
+    if f:
+        fref = tables.sindex.get(id(f), 0)
+        if not fref:
+            entry = _dumps_exact(dict(f))
+            tables.shared.append(entry)
+            tables.size += len(entry) + 1
+            fref = tables.sindex[id(f)] = len(tables.shared)
+    tag, id_list = 2, list(map(_get_id, run))
+    if ids is not None and not all(id_list):
+        if not any(id_list):  # ids of our own: a range, not a list
+            tag, id_list = 3, [ids.prefix, ids.take(len(run))]  # type: ignore[list-item]
+        else:
+            for x in run:
+                if not x.id:
+                    x.id = ids.next()
+            id_list = list(map(_get_id, run))
+    rec = [
+        tag,
+        id_list,
+        m.time,
+        m.kind,
+        m.level,
+        m.host,
+        list(map(_get_text, run)),
+        m.source_path,
+        m.source_success,
+        0,
+        0,
+        fref,
+        cref,
+        0,
+    ]
+    try:
+        data = orjson.dumps(rec, default=_strict, option=_OPTS)
+    except (TypeError, orjson.JSONEncodeError):
+        data = b""
+    if not data or b"null" in data:  # something JSON would lose: one record each
+        if tag == 3:
+            for x, k in zip(run, range(id_list[1], id_list[1] + len(run)), strict=True):  # type: ignore[call-overload]
+                x.id = f"{ids.prefix}-{k:x}"  # type: ignore[union-attr]
+        return b",".join([encode_record(x, tables) for x in run])
+    return data
+
+
+def encode_messages(batch: list[Message], ids: IdSource | None = None) -> bytes:
+    """The body of a batch of messages (runs of a collector's read encoded once).
+
+    With ``ids``, every message without an id gets one (a run of them a range of ids).
+    """
+    tables = _Tables()
+    if ids is not None and _uniform(batch):
+        return encode_batch([_encode_run(batch, tables, ids)], tables)
+    out: list[bytes] = []
+    put = out.append
+    i, n = 0, len(batch)
+    while i < n:
+        m = batch[i]
+        i += 1
+        if i < n and _runnable(m):
+            j = _run_end(batch, i)
+            if j > i:
+                put(_encode_run(batch[i - 1 : j], tables, ids))
+                i = j
+                continue
+        if ids is not None and not m.id:
+            m.id = ids.next()
+        put(encode_record(m, tables))
+    return encode_batch(out, tables)
+
+
 def encode_batch(records: list[bytes], tables: _Tables) -> bytes:
     """The body: ``[containers, shared, records]``."""
     return b"".join(
@@ -310,6 +461,9 @@ def _messages(doc: list[Any]) -> list[Message]:
     for rec in doc[2]:
         if type(rec) is not list or len(rec) != 14:
             raise CorruptPayload("a record is not a 14-item array")
+        if rec[0] == 2 or rec[0] == 3:
+            out.extend(_run(rec, containers, shared))
+            continue
         if rec[0]:
             rec = _untag(rec)
         _, mid, t, kind, level, host, text, path, ok, labels, tags, fields, cref, mt = rec
@@ -366,6 +520,69 @@ def _messages(doc: list[Any]) -> list[Message]:
             m.metric = Metric(name, mfields, mtype)
         else:
             m.metric = None
+        m.ack = None
+        put(m)
+    return out
+
+
+def _run(
+    rec: list[Any], containers: list[ContainerInfo], shared: list[SharedFields]
+) -> list[Message]:
+    tag, ids, t, kind, level, host, texts, path, ok, labels, tags, fields, cref, mt = rec
+    s = _STR
+    if tag == 3 and type(texts) is list:
+        if not (
+            type(ids) is list
+            and len(ids) == 2
+            and type(ids[0]) is s
+            and type(ids[1]) is int
+            and ids[1] >= 0
+        ):
+            raise CorruptPayload("a bad id range")
+        prefix = ids[0] + "-"
+        ids = [f"{prefix}{k:x}" for k in range(ids[1], ids[1] + len(texts))]
+    if not (
+        type(ids) is list
+        and type(texts) is list
+        and len(ids) == len(texts)
+        and type(kind) is s
+        and type(host) is s
+        and type(level) is int
+        and type(path) is list
+        and type(ok) is bool
+        and (type(t) is float or type(t) is int)
+        and labels == 0
+        and tags == 0
+        and mt == 0
+        and type(fields) is int
+        and type(cref) is int
+        and fields >= 0
+        and cref >= 0
+        and all(type(p) is s for p in path)
+        and all(type(x) is s for x in ids)
+        and all(type(x) is s for x in texts)
+    ):
+        raise CorruptPayload("a bad run record")
+    f = shared[fields - 1] if fields else None
+    c = containers[cref - 1] if cref else None
+    out: list[Message] = []
+    put = out.append
+    new = _new
+    for mid, text in zip(ids, texts, strict=True):
+        m = new(Message)
+        m.message = text
+        m.time = t
+        m.kind = kind
+        m.level = level
+        m.host = host
+        m.id = mid
+        m.source_path = path.copy()
+        m.source_success = ok
+        m._labels = None
+        m._tags = None
+        m._fields = f
+        m.container = c
+        m.metric = None
         m.ack = None
         put(m)
     return out

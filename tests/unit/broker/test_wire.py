@@ -227,3 +227,68 @@ def test_ids_are_given_once_to_messages_without_one() -> None:
     assert ids[1] == "file:1:0" and ids[0] != ids[2] and ids[0].startswith(a.prefix)
     assert a.assign(batch) == 0 and [m.id for m in batch] == ids
     assert a.prefix != b.prefix  # another process (or a restart) has another prefix
+
+
+@st.composite
+def reads(draw: st.DrawFn) -> list[Message]:
+    """Runs of messages alike but for id and text (a collector's read), and others between."""
+    out: list[Message] = []
+    for _ in range(draw(st.integers(1, 3))):
+        base = draw(messages())
+        base._labels = base._tags = base.metric = None
+        if draw(st.booleans()):
+            base._fields = SharedFields(draw(SLOTS["_fields"]) or {})
+        for body, mid in draw(st.lists(st.tuples(text_nonempty, text), max_size=6)):
+            m = base.copy()
+            m._fields = base._fields  # the same SharedFields object, as a read shares it
+            m.container = base.container
+            m.message, m.id = body, mid
+            out.append(m)
+        out.extend(draw(st.lists(messages(), max_size=2)))
+    return out
+
+
+text_nonempty = st.text(min_size=1, max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reads(), st.sampled_from(sorted(wire.CODECS)), st.booleans())
+def test_runs_of_a_read_round_trip(batch: list[Message], codec: str, give_ids: bool) -> None:
+    from qframe.broker.ids import IdSource
+
+    had = [m.id for m in batch]
+    got = wire.decode(
+        wire.payload(wire.encode_messages(batch, IdSource() if give_ids else None), codec)
+    )
+    if give_ids:  # every message has an id now: its own, or a new unique one
+        assert all(m.id for m in got) and len({m.id for m in got if m.id not in had}) == sum(
+            1 for m in got if m.id not in had
+        )
+        assert [a or b.id for a, b in zip(had, got, strict=True)] == [m.id for m in got]
+        for m, g in zip(batch, got, strict=True):
+            m.id = g.id
+    assert_equal(batch, got)
+    # each message has its own source_path
+    assert len({id(m.source_path) for m in got}) == len(got)
+
+
+def test_a_read_is_one_record() -> None:
+    batch = new_logs([f"line {i}" for i in range(100)], 1.5, "h", "stdin")
+    for i, m in enumerate(batch):
+        m.id = f"p-{i:x}"
+    body = wire.encode_messages(batch)
+    assert body.count(b'"stdin"') == 1
+    assert_equal(batch, wire.decode(wire.payload(body)))
+
+
+def test_a_read_without_ids_gets_a_range_of_them() -> None:
+    from qframe.broker.ids import IdSource
+
+    ids = IdSource()
+    batch = new_logs([f"line {i}" for i in range(100)], 1.5, "h", "stdin")
+    lone = Message("alone", 2.0)
+    body = wire.encode_messages([*batch, lone], ids)
+    got = wire.decode(wire.payload(body))
+    assert [m.id for m in got[:100]] == [f"{ids.prefix}-{k:x}" for k in range(1, 101)]
+    assert got[100].id == lone.id == f"{ids.prefix}-65"  # messages alone get theirs set
+    assert [m.message for m in got] == [m.message for m in batch] + ["alone"]

@@ -44,14 +44,21 @@ CHANGES = [
             st.lists(st.integers(0, len(CHANGES) - 1), max_size=8),
         ),
         max_size=4,
-    )
+    ),
+    ids=st.booleans() | st.lists(TEXTS, max_size=8),
 )
-def test_json_lines_is_each_message_encoded_on_its_own(reads: list) -> None:
+def test_json_lines_is_each_message_encoded_on_its_own(reads: list, ids: bool | list) -> None:
     batch: list[Message] = []
     container = ContainerInfo(id="ab" * 32, name="web1", image="nginx")
     for i, (texts, with_fields, changes) in enumerate(reads):
         fields = SharedFields(remote_ip="10.0.0.1", remote_port=4000 + i) if with_fields else None
         ms = new_logs(texts, 1764133200.25 + i, "10.0.0.1", "tcp", fields, container)
+        if ids is True:  # a read given ids (as the nats handler and collector do)
+            for k, m in enumerate(ms):
+                m.id = f"p{i}-{k:x}"
+        elif ids:  # some ids (empty ones too), with DEL and quotes in them
+            for m, x in zip(ms, ids, strict=False):
+                m.id = x
         for m, c in zip(ms, changes, strict=False):
             CHANGES[c](m)
         batch += ms

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from bisect import bisect_right
 from collections.abc import Callable
+from itertools import accumulate
+from operator import attrgetter
 from typing import Any, Literal
 
 import nats.errors
@@ -65,28 +68,21 @@ def _getter(name: str) -> Callable[[Message], str]:
 
 
 class _Batch:
-    """Messages on their way to one subject: records encoded against the batch's tables."""
+    """Messages on their way to one subject; sealed (bytes and id fixed) when dispatched."""
 
-    __slots__ = (
-        "messages",
-        "msg_id",
-        "payload",
-        "records",
-        "size",
-        "size_tables",
-        "subject",
-        "tables",
-    )
+    __slots__ = ("messages", "msg_id", "payload", "size", "subject")
 
-    def __init__(self, subject: str) -> None:
+    def __init__(self, subject: str, messages: list[Message] | None = None) -> None:
         self.subject = subject
-        self.messages: list[Message] = []
-        self.records: list[bytes] = []
-        self.tables = wire.new_tables()
-        self.size = 0
-        self.size_tables = 0
+        self.messages: list[Message] = [] if messages is None else messages
+        self.size = 0  # estimated encoded bytes
         self.payload = b""
         self.msg_id = ""
+
+
+#: estimated bytes of a message's record beside its text (time, kind, host, path, id …)
+_OVERHEAD = 96
+_get_text = attrgetter("message")
 
 
 class NatsHandler(Handler):
@@ -194,6 +190,7 @@ class NatsHandler(Handler):
         self._tasks: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(o.max_in_flight)
         self._limit = o.batch_bytes
+        self._max_payload = 1024 * 1024 - _MARGIN  # the server's default, until connected
         self._js: Any = None
         self._dead_file: DeadLetterFile | None = None
         self._link = NatsLink(self, o, self._setup)
@@ -206,7 +203,8 @@ class NatsHandler(Handler):
     async def _setup(self, nc: Client) -> None:
         o = self.o
         js = nc.jetstream(timeout=o.request_timeout)
-        self._limit = max(1024, min(o.batch_bytes, nc.max_payload - _MARGIN))
+        self._max_payload = nc.max_payload - _MARGIN
+        self._limit = max(1024, min(o.batch_bytes, self._max_payload))
         if o.create_stream:
             await self._ensure_stream(js)
         self._js = js
@@ -284,7 +282,6 @@ class NatsHandler(Handler):
 
     # -- input -------------------------------------------------------------------------
     async def handle(self, batch: list[Message]) -> None:
-        self._ids.assign(batch)
         subject_of = self._subject_of
         if subject_of is None:
             self._add(self.o.subject, batch)
@@ -302,44 +299,36 @@ class NatsHandler(Handler):
             await self._room.wait()
 
     def _add(self, subject: str, messages: list[Message]) -> None:
-        o = self.o
-        limit, bsize = self._limit, o.batch_size
-        b = self._bufs.get(subject)
-        if b is None:
-            b = self._bufs[subject] = _Batch(subject)
-        encode = wire.encode_record
-        too_big: list[tuple[Message, int]] = []
-        for m in messages:
-            try:
-                rec = encode(m, b.tables)
-            except Exception as exc:  # a bug: never a loop, never a crash
-                self._dead([(m, f"encode: {exc!r}")])
-                continue
-            n = len(rec) + b.tables.size - b.size_tables
-            if n > limit:
-                too_big.append((m, n))
-                continue
-            if b.size + n > limit and b.records:
-                # the record refers to b's tables: encode it again for the next batch
-                self._dispatch(subject)
+        """Buffer messages; a batch is sent per ``batch-size`` messages or (estimated)
+        ``batch-bytes``; the exact size is checked when it is sealed."""
+        bsize, limit = self.o.batch_size, self._limit
+        self._pending += len(messages)
+        i, n = 0, len(messages)
+        while i < n:
+            b = self._bufs.get(subject)
+            if b is None:
                 b = self._bufs[subject] = _Batch(subject)
-                rec = encode(m, b.tables)
-                n = len(rec) + b.tables.size
-            b.messages.append(m)
-            b.records.append(rec)
-            b.size += n + 1
-            b.size_tables = b.tables.size
-            self._pending += 1
-            if len(b.records) >= bsize:
+            chunk = messages[i : i + bsize - len(b.messages)]
+            total = sum(map(len, map(_get_text, chunk))) + _OVERHEAD * len(chunk)
+            if b.size + total <= limit:  # the usual case: no need to find the cut
+                b.messages.extend(chunk)
+                b.size += total
+                i += len(chunk)
+                if len(b.messages) >= bsize:
+                    self._dispatch(subject)
+                continue
+            sizes = list(accumulate([t + _OVERHEAD for t in map(len, map(_get_text, chunk))]))
+            k = bisect_right(sizes, limit - b.size)
+            if k == 0:
+                if b.messages:
+                    self._dispatch(subject)
+                    continue
+                k = 1  # alone over the estimate: the seal says whether it fits
+            b.messages.extend(chunk[:k] if k < len(chunk) else chunk)
+            b.size += sizes[k - 1]
+            i += k
+            if len(b.messages) >= bsize or k < len(chunk):
                 self._dispatch(subject)
-                b = self._bufs[subject] = _Batch(subject)
-        if too_big:
-            self._dead(
-                [
-                    (m, f"{n} bytes: over the {limit}-byte limit of one NATS message")
-                    for m, n in too_big
-                ]
-            )
 
     async def on_tick(self) -> None:
         for subject in list(self._bufs):
@@ -348,21 +337,42 @@ class NatsHandler(Handler):
 
     def _dispatch(self, subject: str) -> None:
         b = self._bufs.pop(subject, None)
-        if b is None or not b.records:
+        if b is None or not b.messages:
             return
-        self._seal(b)
-        self._idle.clear()
-        t = asyncio.ensure_future(self._deliver(b))
-        self._tasks.add(t)
-        t.add_done_callback(self._task_done)
+        for sealed in self._seal(b):
+            self._idle.clear()
+            t = asyncio.ensure_future(self._deliver(sealed))
+            self._tasks.add(t)
+            t.add_done_callback(self._task_done)
 
-    def _seal(self, b: _Batch) -> None:
-        """The batch's bytes and id, fixed for every attempt."""
+    def _seal(self, b: _Batch) -> list[_Batch]:
+        """The batch's bytes and id, fixed for every attempt; halves while it is larger than
+        the server takes; a message alone over that is dead-lettered."""
+        ms = b.messages
+        try:
+            body = wire.encode_messages(ms, self._ids)
+        except Exception as exc:  # a bug: find the messages it is about, never a crash
+            if len(ms) == 1:
+                self._dead([(ms[0], f"encode: {exc!r}")], pending=True)
+                return []
+            return self._halves(b)
+        payload = wire.payload(body, self.o.compression)
+        if len(payload) > self._max_payload:
+            if len(ms) == 1:
+                reason = f"{len(payload)} bytes: over the {self._max_payload}-byte limit of one NATS message"
+                self._dead([(ms[0], reason)], pending=True)
+                return []
+            self.metrics.inc("splits")
+            return self._halves(b)
         self._batch_seq += 1
         b.msg_id = f"{self._ids.prefix}.b{self._batch_seq:x}"
-        b.payload = wire.payload(wire.encode_batch(b.records, b.tables), self.o.compression)
-        b.records = []
-        b.tables = wire.new_tables()
+        b.payload = payload
+        return [b]
+
+    def _halves(self, b: _Batch) -> list[_Batch]:
+        ms = b.messages
+        h = len(ms) // 2
+        return self._seal(_Batch(b.subject, ms[:h])) + self._seal(_Batch(b.subject, ms[h:]))
 
     def _task_done(self, t: asyncio.Task[None]) -> None:
         self._tasks.discard(t)
@@ -420,20 +430,10 @@ class NatsHandler(Handler):
             await asyncio.sleep(backoff(attempt, o.retry_initial, o.retry_max, jitter=True))
 
     async def _split(self, b: _Batch) -> None:
-        """Refused by the client as larger than max_payload (nothing was stored): halves."""
-        ms = b.messages
-        if len(ms) == 1:
-            self._dead([(ms[0], f"{len(b.payload)} bytes: over the server's max_payload")], True)
-            return
+        """Refused by the client as larger than its max_payload (nothing was stored)."""
+        self._max_payload = min(self._max_payload, len(b.payload) - 1)
         self.metrics.inc("splits")
-        halves = []
-        for part in (ms[: len(ms) // 2], ms[len(ms) // 2 :]):
-            h = _Batch(b.subject)
-            h.messages = part
-            h.records = [wire.encode_record(m, h.tables) for m in part]
-            self._seal(h)
-            halves.append(self._deliver(h))
-        await asyncio.gather(*halves)
+        await asyncio.gather(*(self._deliver(h) for h in self._halves(b)))
 
     def _dead(self, dead: list[tuple[Message, str]], pending: bool = False) -> None:
         records = []

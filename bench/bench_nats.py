@@ -1,0 +1,183 @@
+"""stdin → nats (agent) → JetStream → nats → log json file (aggregator), end to end.
+
+One local JetStream node on the same machine; the aggregator is started first (it waits for
+the stream), then the agent reads 1,000,000 Apache lines from stdin.  Reported: end-to-end
+lines/s (agent start to the last line in the aggregator's file), and the ratio to
+qframe's own ``stdin → log`` (json file) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import QFRAME, apache_file, bench_lines, count_lines, report, run_measured
+
+BASELINE = """\
+log: {level: warn}
+data-dir: %(dir)s/data-base
+collector:
+  stdin: {}
+handler:
+  log: {inputs: [stdin], format: json, path: %(dir)s/base.json}
+"""
+
+AGENT = """\
+log: {level: warn}
+data-dir: %(dir)s/data-agent
+collector:
+  stdin: {}
+handler:
+  bus: {inputs: [stdin], kind: nats, url: "%(url)s", stream: %(stream)s,
+        subject: "%(subject)s.logs", stream-subjects: ["%(subject)s.>"],
+        compression: %(codec)s}
+"""
+
+AGGREGATOR = """\
+log: {level: warn}
+data-dir: %(dir)s/data-aggregator
+collector:
+  bus: {kind: nats, url: "%(url)s", stream: %(stream)s, durable: bench}
+handler:
+  log: {inputs: [bus], format: json, path: %(out)s}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_nats(d: Path) -> tuple[subprocess.Popen[bytes], str]:
+    exe = shutil.which("nats-server")
+    if exe is None:
+        raise SystemExit("nats-server is not installed (make services)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(d / "js")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc, f"nats://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("nats-server did not start")
+
+
+class Tail:
+    """Counts the lines of a growing file, reading only what is new."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.lines = 0
+
+    def poll(self) -> int:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                while chunk := f.read(1 << 20):
+                    self.lines += chunk.count(b"\n")
+                    self.offset += len(chunk)
+        except FileNotFoundError:
+            pass
+        return self.lines
+
+
+def baseline(data: Path, d: Path) -> float:
+    cfg = d / "base.yml"
+    cfg.write_text(BASELINE % {"dir": d})
+    with open(data, "rb") as stdin:
+        dt, _, _, rc = run_measured([QFRAME, "run", "-c", str(cfg)], stdin=stdin)
+    if rc != 0:
+        raise SystemExit(f"qframe (baseline) exited {rc}")
+    (d / "base.json").unlink()
+    return dt
+
+
+def through_nats(data: Path, d: Path, url: str, n: int, codec: str, k: int) -> tuple[float, float]:
+    """(end-to-end seconds, agent seconds) of one run on a stream of its own."""
+    stream, subject = f"BENCH{k}", f"bench{k}"
+    out = d / f"out{k}.json"
+    env = {"dir": d, "url": url, "stream": stream, "subject": subject, "codec": codec, "out": out}
+    (d / "agent.yml").write_text(AGENT % env)
+    (d / "aggregator.yml").write_text(AGGREGATOR % env)
+    for sub in ("data-agent", "data-aggregator"):
+        shutil.rmtree(d / sub, ignore_errors=True)
+    agg = subprocess.Popen([QFRAME, "run", "-c", str(d / "aggregator.yml")])
+    try:
+        tail = Tail(out)
+        t0 = time.perf_counter()
+        with open(data, "rb") as stdin:
+            agent = subprocess.Popen([QFRAME, "run", "-c", str(d / "agent.yml")], stdin=stdin)
+        agent_dt = 0.0
+        deadline = t0 + 600
+        while tail.poll() < n:
+            if agent_dt == 0.0 and agent.poll() is not None:
+                agent_dt = time.perf_counter() - t0
+                if agent.returncode != 0:
+                    raise SystemExit(f"agent exited {agent.returncode}")
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"only {tail.lines} of {n} lines arrived")
+            time.sleep(0.02)
+        dt = time.perf_counter() - t0
+        agent.wait(60)
+        agent_dt = agent_dt or dt
+    finally:
+        agg.terminate()
+        agg.wait(60)
+    got = count_lines(out)
+    if got != n:
+        raise SystemExit(f"{got} lines arrived, {n} sent")
+    out.unlink()
+    return dt, agent_dt
+
+
+def main() -> None:
+    n = bench_lines()
+    data = apache_file(n)
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    codec = os.environ.get("BENCH_NATS_COMPRESSION", "none")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        nats, url = start_nats(d)
+        try:
+            base, e2e, agent = [], [], []
+            for k in range(rounds):  # alternating, so both see the machine's swings alike
+                base.append(baseline(data, d))
+                dt, adt = through_nats(data, d, url, n, codec, k)
+                e2e.append(dt)
+                agent.append(adt)
+        finally:
+            nats.terminate()
+            nats.wait(30)
+    b, e, a = (
+        sorted(base)[len(base) // 2],
+        sorted(e2e)[len(e2e) // 2],
+        sorted(agent)[len(agent) // 2],
+    )
+    note = (
+        f"{n} Apache lines; agent stdin → nats, aggregator nats → log json file, one local "
+        f"JetStream node, all on the same cores; compression {codec}; median of {rounds}"
+    )
+    report("nats stdin→nats→log", "lines_per_s", n / e, "lines/s", note)
+    report("nats stdin→nats→log", "agent_lines_per_s", n / a, "lines/s", note)
+    report("nats stdin→nats→log", "baseline_stdin_log_lines_per_s", n / b, "lines/s", note)
+    report("nats stdin→nats→log", "ratio_to_stdin_log", b / e, "×", note)
+
+
+if __name__ == "__main__":
+    main()
