@@ -41,7 +41,7 @@ def flood_scenario(
         async def traffic() -> tuple[dict[str, int], int, bool]:
             # the good client sends through the whole flood, at a steady pace
             sender = asyncio.create_task(
-                send_lines(port, "good", good, rate=good / 10, frame=frame)
+                send_lines(port, "good", good, rate=good / ctx.scalef(10, 5), frame=frame)
             )
             await asyncio.sleep(1)
             t0 = time.monotonic()

@@ -91,7 +91,7 @@ def run(ctx: Context) -> Result:
         for r in range(rounds):
             for i in range(flood * r // rounds, flood * (r + 1) // rounds):
                 sock.sendto(chunks(os.urandom(CHUNK), b"F%07d" % i, 128)[0], dest)
-                if i % 200 == 0:
+                if i % 100 == 0:
                     time.sleep(0.01)
             for b in range(bombs * r // rounds, bombs * (r + 1) // rounds):
                 if b % 2:

@@ -72,7 +72,7 @@ def plugin_reasons(q: Qframe) -> str:
 def run(ctx: Context) -> Result:
     res = Result(NAME)
     lines = ctx.scale(12_000, 6_000)
-    span = ctx.scalef(20.0, 12.0)
+    span = ctx.scalef(20.0, 9.0)
     data = ctx.tmp / "data"
     mount_tmpfs(data, "1m")
     log = ctx.tmp / "app.log"

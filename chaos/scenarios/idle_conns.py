@@ -33,7 +33,7 @@ def run(ctx: Context) -> Result:
     idle = ctx.scale(2000, 1000)
     slow = ctx.scale(200, 100)
     good = ctx.scale(20_000, 5_000)
-    span = ctx.scalef(15.0, 8.0)
+    span = ctx.scalef(15.0, 5.0)
     port = free_port()
     out = ctx.tmp / "out.json"
     q = Qframe(

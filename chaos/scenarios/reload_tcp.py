@@ -25,7 +25,7 @@ def run(ctx: Context) -> Result:
     port = free_port()
     out = ctx.tmp / "out.json"
     reloads = ctx.scale(4, 2)
-    per_client = ctx.scale(10_000, 2_500)
+    per_client = ctx.scale(10_000, 1_500)
     rate = 250.0
     duration = per_client / rate
     q = Qframe(
@@ -81,6 +81,13 @@ def run(ctx: Context) -> Result:
         res.counted = q.counted()
         res.peak_rss_mib = q.peak_rss_mib
         reconnects = sum(s["reconnects"] for s in stats)
+        closed = {
+            f"{n[7:-6]}{{{ls.get('reason', '')}}}": v
+            for n, ls, v in q.metrics()
+            if v and n in ("qframe_closed_connections_total", "qframe_lost_bytes_total")
+        }
+        if closed:
+            res.note("qframe reports: %s", ", ".join(f"{k} {v:g}" for k, v in closed.items()))
         res.note(
             "%d reloads (%s); clients reconnected %d times; qframe counted: %s",
             len(done),
