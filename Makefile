@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test services bench chaos lint format docs clean
+.PHONY: run test test-unit install install-test services bench chaos lint format docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ services:
 test: $(TSTAMP) services
 	$(VENV)/bin/ruff check src tests bench examples chaos
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+## the unit tests only: no apt step, no services (the contributor's inner loop)
+test-unit: $(TSTAMP)
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not integration" tests/unit $(PYTEST_ARGS)
 
 ## throughput and memory benchmarks (numbers go to the README and issue notes)
 bench: $(TSTAMP) services

@@ -15,15 +15,21 @@
         assert [m.message for m in h.captured("out")] == ["a", "b"]
 
 ``list`` (collector) and ``capture`` (handler) are registered in every Harness.
+:meth:`Harness.texts` gives the texts a ``capture`` handler collected;
+:func:`scrape_metrics` (a pipeline in this event loop) and :func:`read_metrics` (a daemon
+in another process) read ``/metrics``, :func:`metric_value` one value of it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import yaml
 
 from .config import PipelineSpec, parse_config
@@ -33,7 +39,16 @@ from .plugin import Collector, Handler, Plugin
 from .registry import Registry
 from .runtime.pipeline import Pipeline
 
-__all__ = ["CaptureHandler", "Harness", "ListCollector", "make_registry", "wait_until"]
+__all__ = [
+    "CaptureHandler",
+    "Harness",
+    "ListCollector",
+    "make_registry",
+    "metric_value",
+    "read_metrics",
+    "scrape_metrics",
+    "wait_until",
+]
 
 
 async def wait_until(
@@ -164,7 +179,12 @@ class Harness:
         return node.plugin
 
     def captured(self, name: str) -> list[Message]:
+        """The messages the ``capture`` handler ``name`` collected so far."""
         return self.plugin(name).messages  # type: ignore[no-any-return]
+
+    def texts(self, name: str = "out") -> list[str]:
+        """The texts of :meth:`captured`."""
+        return [m.message for m in self.captured(name)]
 
     async def wait_for(
         self, pred: Callable[[], bool], timeout: float = 10.0, what: str = ""
@@ -174,3 +194,37 @@ class Harness:
     async def run_to_completion(self, timeout: float = 30.0) -> None:
         """Wait until every collector ended and everything drained."""
         await asyncio.wait_for(self.pipeline.wait(), timeout)
+
+
+async def scrape_metrics(port: int, host: str = "127.0.0.1") -> str:
+    """``/metrics`` of the ``http`` server on ``port``, served in this event loop (a Harness)."""
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(f"http://{host}:{port}/metrics") as r,
+    ):
+        assert r.status == 200, f"/metrics answered {r.status}"
+        return await r.text()
+
+
+def read_metrics(port: int, host: str = "127.0.0.1", timeout: float = 2.0) -> str:
+    """``/metrics`` of a daemon in another process; "" while it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout) as r:
+            return str(r.read().decode())
+    except OSError:
+        return ""
+
+
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` whose labels include ``labels`` (0 when none)."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        got = dict(_LABEL.findall(line[: line.rindex("}")]))
+        if all(got.get(k) == v for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -1,12 +1,25 @@
-"""Shared fixtures for integration tests (real services started by tests/services)."""
+"""Shared fixtures for integration tests (real services started by tests/services).
+
+Every test under tests/integration is marked ``integration`` here: ``-m integration``
+selects them, ``-m "not integration"`` (and ``make test-unit``) leaves them out.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.services.podman import PodmanService
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.resolve().is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

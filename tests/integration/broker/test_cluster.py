@@ -22,8 +22,6 @@ from tests.services import free_port
 from tests.services.nats import NatsCluster
 from tests.services.osmem import Osmem
 
-pytestmark = pytest.mark.integration
-
 STREAM = "SCALE"
 PER_SOURCE = 400  # lines per agent per collector and per phase
 

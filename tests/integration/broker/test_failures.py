@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import nats
-import pytest
 
 from qframe.broker import wire
 from qframe.message import Message
@@ -18,8 +17,6 @@ from qframe.testing import Harness, wait_until
 from tests.services.nats import NatsServer
 from tests.services.osmem import Osmem
 from tests.services.tcpproxy import TcpProxy
-
-pytestmark = pytest.mark.integration
 
 #: how long NATS stays down in the middle of test_nats_down_at_start_and_in_the_middle
 OUTAGE = float(os.environ.get("QFRAME_NATS_OUTAGE", "30"))

@@ -7,15 +7,12 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qframe.message import Message
 from qframe.testing import Harness
 from tests.unit.broker.test_wire import TRAVELLING, messages, normal, same
-
-pytestmark = pytest.mark.integration
 
 _streams = itertools.count(1)
 

@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from qframe.testing import metric_value, read_metrics
 from tests.integration.file.helpers import QframeRun
-from tests.integration.network.helpers import metric
 from tests.services import free_port
 
 __all__ = ["BufferedRun", "os_lines", "send"]
@@ -44,16 +44,10 @@ class BufferedRun(QframeRun):
         super().__init__(tmp, config)
 
     def metrics(self) -> str:
-        try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.http_port}/metrics", timeout=2
-            ) as r:
-                return str(r.read().decode())
-        except OSError:
-            return ""
+        return read_metrics(self.http_port)
 
     def metric(self, name: str) -> float:
-        return metric(self.metrics(), name, plugin="out")
+        return metric_value(self.metrics(), name, plugin="out")
 
     def health(self) -> dict[str, Any]:
         try:

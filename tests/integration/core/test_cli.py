@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from qframe.testing import metric_value
 from tests.services import free_port
 
 QFRAME = str(Path(sys.executable).with_name("qframe"))
@@ -54,13 +55,6 @@ def get(url: str) -> tuple[int, str]:
         return e.code, e.read().decode()
 
 
-def metric(text: str, name: str, plugin: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(name + "{") and f'plugin="{plugin}"' in line:
-            return float(line.rsplit(" ", 1)[1])
-    return -1
-
-
 def test_a_stdin_batch_job_delivers_every_line_in_order_and_exits_0(tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     cfg = pipeline(tmp_path, out)
@@ -89,10 +83,10 @@ def test_sigterm_drains_in_flight_messages_and_exits_0(tmp_path: Path) -> None:
         proc.stdin.flush()
         wait_for(
             lambda: (
-                metric(
+                metric_value(
                     get(f"http://127.0.0.1:{port}/metrics")[1] if _up(port) else "",
                     "qframe_received_total",
-                    "stdin",
+                    plugin="stdin",
                 )
                 == 5000
             ),
@@ -137,10 +131,10 @@ def test_health_and_prometheus_metrics_over_http(tmp_path: Path) -> None:
             "log": "ok",
         }
         _, text = get(f"http://127.0.0.1:{port}/metrics")
-        assert metric(text, "qframe_received_total", "log") == 3
-        assert metric(text, "qframe_emitted_total", "id") == 3
+        assert metric_value(text, "qframe_received_total", plugin="log") == 3
+        assert metric_value(text, "qframe_emitted_total", plugin="id") == 3
         assert "# TYPE qframe_dropped_total counter" in text
-        assert metric(text, "qframe_queue_depth", "log") == 0
+        assert metric_value(text, "qframe_queue_depth", plugin="log") == 0
     finally:
         proc.terminate()
         assert proc.wait(timeout=20) == 0

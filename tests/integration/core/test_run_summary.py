@@ -8,12 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.services import free_port
 from tests.services.osmem import Osmem
-
-pytestmark = pytest.mark.integration
 
 QFRAME = str(Path(sys.executable).with_name("qframe"))
 

@@ -9,12 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from tests.services import free_port
 from tests.services.osmem import Osmem
-
-pytestmark = pytest.mark.integration
 
 QFRAME = str(Path(sys.executable).with_name("qframe"))
 SECRETS = ("urlPw-7f3a", "optPw-91c2", "apiKey-5d0e", "tok-44b8")

@@ -11,20 +11,12 @@ import os
 import urllib.request
 from pathlib import Path
 
-from qframe.testing import wait_until
+from qframe.testing import read_metrics, wait_until
 from tests.services import free_port, require_binary
 
 from .helpers import QframeRun, json_lines
 
 NO_DAC = "-dac_override,-dac_read_search"
-
-
-def metrics(port: int) -> str:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
-            return str(r.read().decode())
-    except OSError:
-        return ""
 
 
 def health(port: int) -> str:
@@ -78,7 +70,9 @@ async def test_an_unreadable_file_is_counted_and_read_once_allowed(tmp_path: Pat
         denied = (
             'qframe_rejected_total{plugin="files",kind="file",type="collector",reason="permission"}'
         )
-        await wait_until(lambda: denied in metrics(port), timeout=30, what="permission counted")
+        await wait_until(
+            lambda: denied in read_metrics(port), timeout=30, what="permission counted"
+        )
         assert "secret 1" not in messages(out)
         assert health(port) == "degraded"
         # the open file loses its read permission: what is already open goes on

@@ -20,8 +20,6 @@ from qframe.message import Message, Metric
 from qframe.testing import Harness
 from tests.services import free_port
 
-pytestmark = pytest.mark.integration
-
 Responder = Callable[[web.Request, bytes], Awaitable[web.StreamResponse]]
 
 

@@ -14,8 +14,6 @@ from tests.services import free_port
 from tests.services.osmem import Osmem, OsmemHttpError
 from tests.services.tcpproxy import TcpProxy
 
-pytestmark = pytest.mark.integration
-
 DAY1 = "2026-11-25T23:59:59.500000Z"
 DAY2 = "2026-11-26T05:00:00.123456Z"
 

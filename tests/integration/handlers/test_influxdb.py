@@ -6,13 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from qframe.message import ContainerInfo, Message, Metric
 from qframe.testing import Harness
 from tests.services.influxdb import Influxd
-
-pytestmark = pytest.mark.integration
 
 T0 = 1795669200  # 2026-11-26T05:00:00Z
 

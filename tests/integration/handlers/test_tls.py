@@ -16,8 +16,6 @@ from qframe.message import Message
 from qframe.testing import Harness
 from tests.services import free_port, unavailable
 
-pytestmark = pytest.mark.integration
-
 
 @dataclass
 class Pki:

@@ -24,8 +24,6 @@ from tests.conftest import Lines
 from tests.services import free_port
 from tests.services.podman import IMAGE, PodmanService
 
-pytestmark = pytest.mark.integration
-
 HOST_SIDE = "10.88.0.1"  # the host's address on podman's default bridge
 
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import socket
 from typing import Any
-
-import aiohttp
 
 from qframe.message import KIND_EVENT, ContainerInfo, Message
 from qframe.testing import Harness
@@ -63,27 +60,6 @@ async def teach_inventory(h: Harness, *containers: ContainerInfo) -> None:
 def http_config(config: dict[str, Any]) -> tuple[dict[str, Any], int]:
     port = free_port()
     return {**config, "http": f"127.0.0.1:{port}"}, port
-
-
-async def scrape(port: int) -> str:
-    async with (
-        aiohttp.ClientSession() as s,
-        s.get(f"http://127.0.0.1:{port}/metrics") as r,
-    ):
-        assert r.status == 200
-        return await r.text()
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of ``name`` whose labels include ``labels`` (0 when absent)."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{"):
-            continue
-        got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', line[: line.rindex("}")]))
-        if all(got.get(k) == v for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def udp_sender() -> socket.socket:

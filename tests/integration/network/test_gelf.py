@@ -24,18 +24,10 @@ import pytest
 from pydantic import ValidationError
 
 from qframe.plugins.collectors.gelf import GelfCollector, udp_kernel_drops
-from qframe.testing import Harness
+from qframe.testing import Harness, metric_value, scrape_metrics
 from tests.services.pki import make_pki
 
-from .helpers import (
-    container,
-    http_config,
-    metric,
-    scrape,
-    teach_inventory,
-    udp_sender,
-    with_inventory,
-)
+from .helpers import container, http_config, teach_inventory, udp_sender, with_inventory
 
 MAGIC = b"\x1e\x0f"
 
@@ -253,14 +245,16 @@ async def test_hostile_datagrams_are_counted_by_reason_while_good_ones_still_arr
             lambda: gelf.metrics.counter("rejected", reason="incomplete") == 1,
             what="the incomplete message to expire",
         )
-        text = await scrape(http)
+        text = await scrape_metrics(http)
         assert gelf.metrics.errors == 0 and gelf.metrics.state == "ok"
     assert sorted(m.message for m in h.captured("out")) == sorted(
         [*(f"good {i}" for i in range(len(cases))), "completed despite a duplicate"]
     )
     for reason, n in expected.items():
-        assert metric(text, "qframe_rejected_total", plugin="gelf", reason=reason) == n, reason
-    assert metric(text, "qframe_received_total", plugin="gelf") == len(cases) + 1
+        assert metric_value(text, "qframe_rejected_total", plugin="gelf", reason=reason) == n, (
+            reason
+        )
+    assert metric_value(text, "qframe_received_total", plugin="gelf") == len(cases) + 1
 
 
 async def test_a_flood_of_partial_chunks_stays_within_the_pending_bound() -> None:

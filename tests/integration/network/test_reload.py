@@ -17,15 +17,13 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 
+from qframe.testing import metric_value, read_metrics
 from tests.services import free_port
-
-from .helpers import metric
 
 QFRAME = str(Path(sys.executable).with_name("qframe"))
 
@@ -125,11 +123,6 @@ class Sender(threading.Thread):
             return True
 
 
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        return r.read().decode()
-
-
 def test_reloads_keep_the_tcp_connection_and_lose_no_line(tmp_path: Path) -> None:
     tcp, http = free_port(), free_port()
     out = tmp_path / "out.json"
@@ -164,9 +157,10 @@ def test_reloads_keep_the_tcp_connection_and_lose_no_line(tmp_path: Path) -> Non
         poll_until(lambda: len(lines(out)) >= sender.sent, 30, f"{sender.sent} lines")
         got = lines(out)
         assert got == [f"line {i}" for i in range(sender.sent)]  # each once, in order
-        text = scrape(http)
-        assert metric(text, "qframe_closed_connections_total") == 0
-        assert metric(text, "qframe_connections_total", plugin="tcp") == 1  # never reconnected
+        text = read_metrics(http, timeout=5)
+        assert metric_value(text, "qframe_closed_connections_total") == 0
+        # never reconnected
+        assert metric_value(text, "qframe_connections_total", plugin="tcp") == 1
     finally:
         if sender is not None:
             sender.finish()
@@ -191,8 +185,11 @@ def test_a_reload_that_moves_the_port_closes_the_connection_and_counts_it(
         assert sock.recv(1) == b""  # closed by qframe
         sock.close()
         assert "reload: closed 1 open connection(s)" in d.stderr
-        text = scrape(http)
-        assert metric(text, "qframe_closed_connections_total", plugin="tcp", reason="reload") == 1
+        text = read_metrics(http, timeout=5)
+        closed = metric_value(
+            text, "qframe_closed_connections_total", plugin="tcp", reason="reload"
+        )
+        assert closed == 1
         with socket.create_connection(("127.0.0.1", other)) as s:
             s.sendall(b"after\n")
         poll_until(lambda: lines(out) == ["before", "after"], 20, "the line on the new port")

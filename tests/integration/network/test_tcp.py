@@ -15,19 +15,11 @@ from typing import Any
 import pytest
 
 from qframe.message import Message
-from qframe.testing import Harness, wait_until
+from qframe.testing import Harness, metric_value, scrape_metrics, wait_until
 from tests.services import require_binary
 from tests.services.pki import make_pki
 
-from .helpers import (
-    container,
-    http_config,
-    metric,
-    scrape,
-    send_lines,
-    teach_inventory,
-    with_inventory,
-)
+from .helpers import container, http_config, send_lines, teach_inventory, with_inventory
 
 
 def tcp_pipeline(**opts: Any) -> dict[str, Any]:
@@ -36,10 +28,6 @@ def tcp_pipeline(**opts: Any) -> dict[str, Any]:
         "collector": {"tcp": {"bind-host": "127.0.0.1", "bind-port": 0, **opts}},
         "handler": {"out": {"kind": "capture", "inputs": ["tcp"], **handler}},
     }
-
-
-def texts(h: Harness) -> list[str]:
-    return [m.message for m in h.captured("out")]
 
 
 async def test_lines_from_socat_and_logger_arrive_with_the_senders_address(tmp_path: Path) -> None:
@@ -58,7 +46,7 @@ async def test_lines_from_socat_and_logger_arrive_with_the_senders_address(tmp_p
         )
         assert await p.wait() == 0
         await h.wait_for(lambda: len(h.captured("out")) == 2001, what="2001 lines")
-    got = texts(h)
+    got = h.texts()
     assert [t for t in got if t.startswith("socat")] == [f"socat line {i}" for i in range(2000)]
     (syslog,) = [t for t in got if not t.startswith("socat")]
     assert "qtest" in syslog and syslog.endswith("hello from logger")
@@ -96,7 +84,7 @@ async def test_a_thousand_concurrent_connections_deliver_every_line() -> None:
         await asyncio.gather(*(client(i) for i in range(conns)))
         await h.wait_for(lambda: len(h.captured("out")) == conns * per, timeout=30)
         await wait_until(lambda: not h.plugin("tcp").server.connections, what="connections closed")
-    assert sorted(texts(h)) == sorted(f"c{i} l{j}" for i in range(conns) for j in range(per))
+    assert sorted(h.texts()) == sorted(f"c{i} l{j}" for i in range(conns) for j in range(per))
     by_port: dict[int, list[str]] = {}
     for m in h.captured("out"):
         by_port.setdefault(m.fields["remote_port"], []).append(m.message)
@@ -128,7 +116,7 @@ async def test_a_full_pipeline_stops_the_reading_and_loses_nothing() -> None:
         await h.wait_for(done, timeout=60)
         await send
     assert paused, "the collector never stopped reading while the pipeline was full"
-    assert texts(h) == [f"line {i:06d}" for i in range(n)]
+    assert h.texts() == [f"line {i:06d}" for i in range(n)]
     assert tcp.metrics.dropped == {}
 
 
@@ -166,7 +154,7 @@ async def test_many_senders_against_a_full_pipeline_stay_within_the_total_buffer
     assert peak <= server.peak <= budget + (256 << 10)
     assert held, "no connection ever waited for the total to come down"
     got: dict[str, list[str]] = {}
-    for t in texts(h):
+    for t in h.texts():
         got.setdefault(t[:2], []).append(t[3:])
     assert got == {f"{c:02d}": [f"{i:08d}" for i in range(n)] for c in range(conns)}
 
@@ -180,10 +168,10 @@ async def test_a_connection_idle_for_idle_timeout_is_closed_after_its_lines_arri
         await w.drain()
         assert await asyncio.wait_for(r.read(), 30) == b""  # the server closed it
         await h.wait_for(lambda: len(h.captured("out")) == 2)
-        text = await scrape(http)
+        text = await scrape_metrics(http)
         w.close()
-    assert texts(h) == ["hello", "last without newline"]
-    assert metric(text, "qframe_idle_closed_total", plugin="tcp") == 1
+    assert h.texts() == ["hello", "last without newline"]
+    assert metric_value(text, "qframe_idle_closed_total", plugin="tcp") == 1
 
 
 async def test_half_closed_reset_and_garbage_connections_do_not_disturb_the_others() -> None:
@@ -203,14 +191,14 @@ async def test_half_closed_reset_and_garbage_connections_do_not_disturb_the_othe
         garbage = os.urandom(200_000) + b"\n\xff\xfe\x00\x80 end\n"
         await send_lines(port, [garbage])
         await send_lines(port, [b"good %d" % i for i in range(100)])
-        await h.wait_for(lambda: sum(t.startswith("good") for t in texts(h)) == 100)
-        await h.wait_for(lambda: "half 2 without newline" in texts(h))
-        await h.wait_for(lambda: "before reset" in texts(h))
-        await h.wait_for(lambda: "\ufffd\ufffd\x00\ufffd end" in texts(h))
+        await h.wait_for(lambda: sum(t.startswith("good") for t in h.texts()) == 100)
+        await h.wait_for(lambda: "half 2 without newline" in h.texts())
+        await h.wait_for(lambda: "before reset" in h.texts())
+        await h.wait_for(lambda: "\ufffd\ufffd\x00\ufffd end" in h.texts())
         half.close()
         assert tcp.metrics.errors == 0 and tcp.metrics.restarts == 0
         assert tcp.metrics.state == "ok"
-    assert "half 1" in texts(h)
+    assert "half 1" in h.texts()
 
 
 async def test_json_lines_become_fields_and_broken_ones_are_tagged_and_counted() -> None:
@@ -248,12 +236,12 @@ async def test_over_long_lines_are_cut_tagged_and_counted_in_metrics() -> None:
         port = h.plugin("tcp").address[1]
         await send_lines(port, [b"a" * 250, b"short", b"b" * 100_000, b"after"])
         await h.wait_for(lambda: len(h.captured("out")) == 4)
-        text = await scrape(http)
+        text = await scrape_metrics(http)
     long1, short, long2, after = h.captured("out")
     assert long1.message == "a" * 100 and long1.tags == ["_truncated"]
     assert long2.message == "b" * 100 and long2.tags == ["_truncated"]
     assert (short.message, short.tags, after.message) == ("short", [], "after")
-    assert metric(text, "qframe_truncated_total", plugin="tcp") == 2
+    assert metric_value(text, "qframe_truncated_total", plugin="tcp") == 2
 
 
 async def test_the_json_log_of_tcp_lines_is_each_message_as_it_is(tmp_path: Path) -> None:
@@ -309,7 +297,7 @@ async def test_tls_clients_are_served_when_a_certificate_is_configured(
         # a plain-text client on the TLS port fails its handshake and changes nothing
         await send_lines(port, [b"plain text"])
         await h.wait_for(lambda: len(h.captured("out")) == 5000)
-    assert texts(h) == [f"secret {i}" for i in range(5000)]
+    assert h.texts() == [f"secret {i}" for i in range(5000)]
 
 
 async def test_with_a_client_ca_only_clients_with_its_certificates_are_served(
@@ -335,7 +323,7 @@ async def test_with_a_client_ca_only_clients_with_its_certificates_are_served(
         await w.drain()
         w.close()
         await h.wait_for(lambda: len(h.captured("out")) == 1)
-    assert texts(h) == ["from a known client"]
+    assert h.texts() == ["from a known client"]
 
 
 async def test_the_inventory_names_the_sender_by_ip_and_an_unknown_one_goes_on_without() -> None:
@@ -380,5 +368,5 @@ async def test_at_shutdown_every_line_already_read_is_still_delivered() -> None:
     if not want[-1]:
         want.pop()
     # everything the collector had read is in the capture, in order (the last piece too)
-    assert texts(h) == [x.decode() for x in want]
+    assert h.texts() == [x.decode() for x in want]
     w.close()

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
-from qframe.testing import Harness
+from qframe.testing import Harness, metric_value, scrape_metrics
 
-from .helpers import http_config, metric, scrape
+from .helpers import http_config
 
 PEERS = 30
 HELD = 150 << 10  # each peer's unfinished line: under max-line-bytes, so never cut by it
@@ -71,8 +71,8 @@ async def test_unfinished_lines_stay_within_half_the_budget_and_the_largest_are_
 
         # what is held is what the gauges say, and every discarded line is counted
         async def gauges() -> tuple[float, float]:
-            text = await scrape(http)
-            return metric(text, "qframe_buffered_bytes"), metric(
+            text = await scrape_metrics(http)
+            return metric_value(text, "qframe_buffered_bytes"), metric_value(
                 text, "qframe_buffered_unfinished_bytes"
             )
 
@@ -82,10 +82,12 @@ async def test_unfinished_lines_stay_within_half_the_budget_and_the_largest_are_
                 break
             await asyncio.sleep(0.05)
         assert await gauges() == want and want[0] > 0
-        text = await scrape(http)
-        assert metric(text, "qframe_dropped_total", reason="buffer_budget") == cuts
+        text = await scrape_metrics(http)
+        assert metric_value(text, "qframe_dropped_total", reason="buffer_budget") == cuts
         assert (
-            0 < metric(text, "qframe_discarded_bytes_total", reason="buffer_budget") <= cuts * HELD
+            0
+            < metric_value(text, "qframe_discarded_bytes_total", reason="buffer_budget")
+            <= cuts * HELD
         )
 
         # complete lines from another peer still flow

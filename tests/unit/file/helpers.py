@@ -51,10 +51,6 @@ def checkpoint(tmp_path: Path) -> dict[str, int]:
     return {r["path"]: r["offset"] for r in json.loads(f.read_text())["files"]}
 
 
-def texts(h: Harness, name: str = "out") -> list[str]:
-    return [m.message for m in h.captured(name)]
-
-
 def append(path: Path, data: str | bytes) -> None:
     with open(path, "ab") as f:
         f.write(data.encode() if isinstance(data, str) else data)

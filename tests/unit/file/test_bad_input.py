@@ -6,7 +6,7 @@ import os
 import random
 from pathlib import Path
 
-from .helpers import append, harness, texts
+from .helpers import append, harness
 
 
 async def test_binary_garbage_and_invalid_utf8_are_replaced_counted_and_passed(
@@ -106,7 +106,7 @@ async def test_a_held_multiline_group_is_not_committed(tmp_path: Path) -> None:
         await h.wait_for(lambda: len(h.captured("out")) == 1)
         (progress,) = h.plugin("files").progress.values()
         await h.wait_for(lambda: progress.committed == 6, what="commit before the held group")
-        assert texts(h) == ["A one"]
+        assert h.texts() == ["A one"]
 
 
 async def test_files_that_vanish_or_are_not_regular_are_skipped(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ async def test_files_that_vanish_or_are_not_regular_are_skipped(tmp_path: Path) 
     gone.write_text("gone\n")
     async with harness(tmp_path, path=str(tmp_path / "*.log"), start_position="beginning") as h:
         gone.unlink()
-        await h.wait_for(lambda: "real" in texts(h))
+        await h.wait_for(lambda: "real" in h.texts())
         await h.wait_for(lambda: h.plugin("files")._scans >= 3, what="more scans")
         assert h.plugin("files").metrics.restarts == 0
-        assert set(texts(h)) <= {"real", "gone"}
+        assert set(h.texts()) <= {"real", "gone"}

@@ -13,7 +13,7 @@ import pytest
 from qframe.plugins.collectors.file.checkpoint import CheckpointStore
 from tests.conftest import Lines
 
-from .helpers import append, checkpoint, harness, texts
+from .helpers import append, checkpoint, harness
 
 
 def saved_records(tmp_path: Path) -> list[dict[str, Any]]:
@@ -37,7 +37,7 @@ async def test_an_invalid_offset_rereads_that_file_and_keeps_the_others(
     b.write_text("b1\n")
     glob = str(tmp_path / "*.log")
     async with harness(tmp_path, path=glob, start_position="beginning") as h:
-        await h.wait_for(lambda: len(texts(h)) == 3)
+        await h.wait_for(lambda: len(h.texts()) == 3)
     records = saved_records(tmp_path)
     for r in records:
         if r["path"] == str(a):
@@ -46,9 +46,9 @@ async def test_an_invalid_offset_rereads_that_file_and_keeps_the_others(
     append(a, "a3\n")
     append(b, "b2\n")
     async with harness(tmp_path, path=glob) as h:
-        await h.wait_for(lambda: len(texts(h)) == 4, what="a read again from 0, b resumed")
+        await h.wait_for(lambda: len(h.texts()) == 4, what="a read again from 0, b resumed")
         coll = h.plugin("files")
-        assert sorted(texts(h)) == ["a1", "a2", "a3", "b2"]
+        assert sorted(h.texts()) == ["a1", "a2", "a3", "b2"]
         assert coll.metrics.counter("rejected", reason="checkpoint") == 1
         assert coll.metrics.state == "ok"
     assert checkpoint(tmp_path) == {str(a): 9, str(b): 6}
@@ -87,11 +87,11 @@ async def test_a_file_whose_reads_keep_failing_makes_health_degraded_until_it_go
     async with harness(tmp_path, path=glob, start_position="beginning") as h:
         coll = h.plugin("files")
         await h.wait_for(lambda: coll.metrics.counter("rejected", reason="open_error") >= 2)
-        assert texts(h) == ["ok 1"]
+        assert h.texts() == ["ok 1"]
         assert coll.metrics.state == "degraded"
         assert "1 files cannot be read" in coll.metrics.state_reason
         assert "stuck.log" in coll.metrics.state_reason
         append(ok, "ok 2\n")  # the other files flow on
-        await h.wait_for(lambda: texts(h) == ["ok 1", "ok 2"])
+        await h.wait_for(lambda: h.texts() == ["ok 1", "ok 2"])
         stuck.unlink()
         await h.wait_for(lambda: coll.metrics.state == "ok", what="healthy once it is gone")

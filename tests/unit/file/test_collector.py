@@ -8,7 +8,7 @@ from pathlib import Path
 from qframe.plugin import ack
 from qframe.testing import wait_until
 
-from .helpers import append, checkpoint, harness, texts
+from .helpers import append, checkpoint, harness
 
 
 async def test_reads_a_file_from_the_beginning_with_path_offset_and_id(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ async def test_start_position_end_skips_old_lines_but_reads_later_files_whole(
         append(old, " line\nnew 1\n")
         (tmp_path / "later.log").write_text("later 1\nlater 2\n")
         await h.wait_for(lambda: len(h.captured("out")) == 4)
-        got = sorted(texts(h))
+        got = sorted(h.texts())
     assert got == ["later 1", "later 2", "new 1", "partial line"]
 
 
@@ -68,7 +68,7 @@ async def test_exclude_leaves_matching_paths_out(tmp_path: Path) -> None:
     ) as h:
         await h.wait_for(lambda: len(h.captured("out")) >= 1)
         await h.wait_for(lambda: h.plugin("files")._scans >= 3, what="more scans")
-        assert texts(h) == ["a"]
+        assert h.texts() == ["a"]
 
 
 async def test_checkpoint_holds_only_acknowledged_lines(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ async def test_restart_resumes_from_the_checkpoint(tmp_path: Path) -> None:
     async with harness(tmp_path, path=str(f), start_position="beginning") as h:
         await h.wait_for(lambda: len(h.captured("out")) == 2)
         await h.wait_for(lambda: h.plugin("files")._scans >= 3, what="more scans")
-        assert texts(h) == ["line 100", "line 101"]
+        assert h.texts() == ["line 100", "line 101"]
 
 
 async def test_the_same_inode_with_new_content_is_read_from_its_start(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ async def test_the_same_inode_with_new_content_is_read_from_its_start(tmp_path: 
     assert f.stat().st_ino == ino
     async with harness(tmp_path, path=str(f)) as h:
         await h.wait_for(lambda: len(h.captured("out")) == 40)
-        assert texts(h) == ["fresh"] * 40
+        assert h.texts() == ["fresh"] * 40
         assert h.captured("out")[0].fields["offset"] == 0
 
 
@@ -128,7 +128,7 @@ async def test_a_deleted_and_recreated_file_is_read_from_its_start(tmp_path: Pat
     f.write_text("fresh\n" * 40)  # ext4 usually hands the same inode number out again
     async with harness(tmp_path, path=str(f)) as h:
         await h.wait_for(lambda: len(h.captured("out")) == 40)
-        assert texts(h) == ["fresh"] * 40
+        assert h.texts() == ["fresh"] * 40
 
 
 async def test_rename_and_create_reads_the_renamed_file_to_its_end(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ async def test_rename_and_create_reads_the_renamed_file_to_its_end(tmp_path: Pat
             writer.write("a2 written after the rename\n")
         f.write_text("b1\n")
         await h.wait_for(lambda: len(h.captured("out")) == 3)
-        assert sorted(texts(h)) == ["a1", "a2 written after the rename", "b1"]
+        assert sorted(h.texts()) == ["a1", "a2 written after the rename", "b1"]
         paths = {m.message: m.fields["path"] for m in h.captured("out")}
         assert paths["b1"] == str(f)
 
@@ -161,7 +161,7 @@ async def test_truncation_restarts_reading_at_zero(tmp_path: Path) -> None:
             w.truncate(0)
         append(f, "third line that is longer than what was there\n")
         await h.wait_for(lambda: len(h.captured("out")) == 4)
-        assert texts(h) == [
+        assert h.texts() == [
             "first 1",
             "first 2",
             "second 1",
@@ -183,7 +183,7 @@ async def test_a_deleted_file_is_closed_after_close_inactive(tmp_path: Path) -> 
         await h.wait_for(lambda: not coll.tailers, what="the deleted file closed")
         # the unterminated last line of a file that is gone is sent at close
         await h.wait_for(lambda: len(h.captured("out")) == 2)
-        assert texts(h) == ["a", "unterminated"]
+        assert h.texts() == ["a", "unterminated"]
         assert coll.metrics.counter("files", event="deleted") == 1
 
 
@@ -197,7 +197,7 @@ async def test_an_inactive_file_is_reopened_where_it_stopped(tmp_path: Path) -> 
         await h.wait_for(lambda: coll.metrics.counter("files", event="closed") >= 1)
         append(f, "ial\nb\n")
         await h.wait_for(lambda: len(h.captured("out")) == 3)
-        assert texts(h) == ["a", "partial", "b"]
+        assert h.texts() == ["a", "partial", "b"]
 
 
 async def test_a_hundred_files_are_read_at_once(tmp_path: Path) -> None:
@@ -208,7 +208,7 @@ async def test_a_hundred_files_are_read_at_once(tmp_path: Path) -> None:
         for i in range(100):
             append(tmp_path / f"f{i:03d}.log", f"{i} 50\n")
         await h.wait_for(lambda: len(h.captured("out")) == 5100, timeout=30)
-        got = set(texts(h))
+        got = set(h.texts())
         assert len(h.plugin("files").tailers) == 100
     assert got == {f"{i} {j}" for i in range(100) for j in range(51)}
 
@@ -225,7 +225,7 @@ async def test_a_rename_rotation_while_stopped_is_read_from_the_rotated_file(
     f.write_text("b1\n")
     async with harness(tmp_path, path=str(f)) as h:
         await h.wait_for(lambda: len(h.captured("out")) == 2)
-        assert sorted(texts(h)) == ["a3 written while stopped", "b1"]
+        assert sorted(h.texts()) == ["a3 written while stopped", "b1"]
         assert h.plugin("files").metrics.counter("files", event="recovered") == 1
 
 
@@ -277,7 +277,7 @@ async def test_lines_unread_at_a_copytruncate_are_read_from_the_copy(tmp_path: P
         (tailer,) = coll.tailers.values()
         tailer.wake()
         await h.wait_for(lambda: len(h.captured("out")) == 4)
-        assert texts(h) == ["a1", "a2", "a3 not read before the truncate", "b1"]
+        assert h.texts() == ["a1", "a2", "a3 not read before the truncate", "b1"]
         assert coll.metrics.counter("files", event="copy_read") == 1
         ids = [m.id for m in h.captured("out")]
     assert ids[2].rsplit("-", 1)[0] == ids[0].rsplit("-", 1)[0]  # the old identity
@@ -297,7 +297,7 @@ async def test_the_lag_gauge_counts_bytes_written_and_not_read_yet(tmp_path: Pat
     slow = {"poll_interval": "1h", "inotify": False}
     async with harness(tmp_path, path=str(f), start_position="beginning", **slow) as h:
         coll = h.plugin("files")
-        await h.wait_for(lambda: texts(h) == ["a"])
+        await h.wait_for(lambda: h.texts() == ["a"])
         append(f, "bbbb\n")
 
         def lag() -> float | None:
@@ -306,5 +306,5 @@ async def test_the_lag_gauge_counts_bytes_written_and_not_read_yet(tmp_path: Pat
         await h.wait_for(lambda: lag() == 5, what="lag 5")
         (tailer,) = coll.tailers.values()
         tailer.wake()
-        await h.wait_for(lambda: texts(h) == ["a", "bbbb"])
+        await h.wait_for(lambda: h.texts() == ["a", "bbbb"])
         await h.wait_for(lambda: lag() == 0, what="lag 0")

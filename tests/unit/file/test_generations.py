@@ -11,7 +11,7 @@ from pathlib import Path
 from qframe.plugins.collectors.file.rotation import siblings
 from tests.conftest import Lines
 
-from .helpers import append, checkpoint, harness, texts
+from .helpers import append, checkpoint, harness
 
 
 def rotate(log: Path, keep: int = 20, compress: bool = False) -> None:
@@ -63,26 +63,26 @@ async def test_three_rotations_while_stopped_read_every_generation_once_in_order
     log = tmp_path / "app.log"
     log.write_text("a1\na2\n")
     async with harness(tmp_path, path=str(log), start_position="beginning") as h:
-        await h.wait_for(lambda: texts(h) == ["a1", "a2"])
+        await h.wait_for(lambda: h.texts() == ["a1", "a2"])
     append(log, "a3\n")
     for gen in "bcd":  # three rotations while stopped: a -> .3, b -> .2, c -> .1, d live
         rotate(log)
         append(log, f"{gen}1\n{gen}2\n")
     async with harness(tmp_path, path=str(log)) as h:
-        await h.wait_for(lambda: len(texts(h)) == 7, what="the rest of a, b, c and d")
+        await h.wait_for(lambda: len(h.texts()) == 7, what="the rest of a, b, c and d")
         coll = h.plugin("files")
-        assert texts(h) == ["a3", "b1", "b2", "c1", "c2", "d1", "d2"]
+        assert h.texts() == ["a3", "b1", "b2", "c1", "c2", "d1", "d2"]
         assert coll.metrics.counter("files", event="recovered") == 3
         assert coll.metrics.counter("files_lost", reason="deleted") == 0
         append(log, "d3\n")
-        await h.wait_for(lambda: len(texts(h)) == 8)
+        await h.wait_for(lambda: len(h.texts()) == 8)
         paths = [m.fields["path"] for m in h.captured("out")]
     assert paths[:5] == [str(log) + s for s in (".3", ".2", ".2", ".1", ".1")]
-    assert texts(h)[-1] == "d3"
+    assert h.texts()[-1] == "d3"
     # the generations' records belong to the watched path: the next start reads nothing again
     async with harness(tmp_path, path=str(log)) as h:
         append(log, "d4\n")
-        await h.wait_for(lambda: texts(h) == ["d4"])
+        await h.wait_for(lambda: h.texts() == ["d4"])
     assert checkpoint(tmp_path)[str(log)] > 0
 
 
@@ -91,15 +91,15 @@ async def test_a_glob_that_matches_the_rotated_names_reads_them_once(tmp_path: P
     log.write_text("a1\n")
     pattern = str(tmp_path / "app.log*")
     async with harness(tmp_path, path=pattern, start_position="beginning") as h:
-        await h.wait_for(lambda: texts(h) == ["a1"])
+        await h.wait_for(lambda: h.texts() == ["a1"])
     append(log, "a2\n")
     for gen in "bc":
         rotate(log)
         append(log, f"{gen}1\n")
     async with harness(tmp_path, path=pattern) as h:
-        await h.wait_for(lambda: len(texts(h)) == 3)
+        await h.wait_for(lambda: len(h.texts()) == 3)
         await h.wait_for(lambda: len(h.plugin("files").tailers) == 3)
-        assert sorted(texts(h)) == ["a2", "b1", "c1"]
+        assert sorted(h.texts()) == ["a2", "b1", "c1"]
 
 
 async def test_generations_lost_to_compression_or_deletion_are_counted_and_logged(
@@ -108,7 +108,7 @@ async def test_generations_lost_to_compression_or_deletion_are_counted_and_logge
     log = tmp_path / "app.log"
     log.write_text("a1\n")
     async with harness(tmp_path, path=str(log), start_position="beginning") as h:
-        await h.wait_for(lambda: texts(h) == ["a1"])
+        await h.wait_for(lambda: h.texts() == ["a1"])
     append(log, "a2 never read\n")  # 14 bytes after the checkpoint
     rotate(log, compress=True)  # a -> app.log.1.gz
     append(log, "b1 never read\n")
@@ -117,9 +117,9 @@ async def test_generations_lost_to_compression_or_deletion_are_counted_and_logge
     rotate(log)  # c -> .1 (plain), d live
     append(log, "d1\n")
     async with harness(tmp_path, path=str(log)) as h:
-        await h.wait_for(lambda: len(texts(h)) == 2)
+        await h.wait_for(lambda: len(h.texts()) == 2)
         m = h.plugin("files").metrics
-        assert texts(h) == ["c1", "d1"]
+        assert h.texts() == ["c1", "d1"]
         assert m.counter("files_lost", reason="compressed") == 2
         await h.wait_for(lambda: m.counter("lost_bytes", reason="compressed") == 14 + 14)
         assert m.dropped == {"rotated_away": 2}
@@ -132,14 +132,14 @@ async def test_a_deleted_generation_with_bytes_known_unread_is_counted(tmp_path:
     log.write_text("a1\n")
     slow = {"poll_interval": "1h", "inotify": False, "tick": "1h"}
     async with harness(tmp_path, path=str(log), start_position="beginning", **slow) as h:
-        await h.wait_for(lambda: texts(h) == ["a1"])
+        await h.wait_for(lambda: h.texts() == ["a1"])
         append(log, "a2 never read\n")  # the tailer sleeps: not read
         await h.plugin("files").on_tick()  # the size goes into the checkpoint
     rotate(log)
     os.unlink(tmp_path / "app.log.1")  # rotate 0: the old generation is deleted
     append(log, "b1\n")
     async with harness(tmp_path, path=str(log)) as h:
-        await h.wait_for(lambda: texts(h) == ["b1"])
+        await h.wait_for(lambda: h.texts() == ["b1"])
         m = h.plugin("files").metrics
         assert m.counter("files_lost", reason="deleted") == 1
         assert m.counter("lost_bytes", reason="deleted") == 14
@@ -151,13 +151,13 @@ async def test_two_rotations_between_two_looks_at_runtime_lose_nothing(tmp_path:
     slow = {"poll_interval": "1h", "scan_interval": "1h", "inotify": False}
     async with harness(tmp_path, path=str(log), start_position="beginning", **slow) as h:
         coll = h.plugin("files")
-        await h.wait_for(lambda: texts(h) == ["a1"])
+        await h.wait_for(lambda: h.texts() == ["a1"])
         for gen in "bc":  # b is created, written and rotated away before any look
             rotate(log)
             append(log, f"{gen}1\n")
         coll.wake_scan()
-        await h.wait_for(lambda: len(texts(h)) == 3, what="b1 and c1")
-        assert sorted(texts(h)) == ["a1", "b1", "c1"]
+        await h.wait_for(lambda: len(h.texts()) == 3, what="b1 and c1")
+        assert sorted(h.texts()) == ["a1", "b1", "c1"]
         assert coll.metrics.counter("files", event="recovered") == 1
 
 
@@ -177,14 +177,14 @@ async def test_two_copytruncates_while_stopped_read_both_copies(tmp_path: Path) 
     log = tmp_path / "app.log"
     log.write_text("a1\n")
     async with harness(tmp_path, path=str(log), start_position="beginning") as h:
-        await h.wait_for(lambda: texts(h) == ["a1"])
+        await h.wait_for(lambda: h.texts() == ["a1"])
     append(log, "a2\n")
     for gen in "bc":
         copytruncate(log)
         append(log, f"{gen}1\n")
     async with harness(tmp_path, path=str(log)) as h:
-        await h.wait_for(lambda: len(texts(h)) == 3)
-        assert texts(h) == ["a2", "b1", "c1"]
+        await h.wait_for(lambda: len(h.texts()) == 3)
+        assert h.texts() == ["a2", "b1", "c1"]
 
 
 async def test_two_copytruncates_between_two_looks_at_runtime_lose_nothing(
@@ -195,15 +195,15 @@ async def test_two_copytruncates_between_two_looks_at_runtime_lose_nothing(
     slow = {"poll_interval": "1h", "inotify": False}
     async with harness(tmp_path, path=str(log), start_position="beginning", **slow) as h:
         coll = h.plugin("files")
-        await h.wait_for(lambda: texts(h) == ["a1"])
+        await h.wait_for(lambda: h.texts() == ["a1"])
         append(log, "a2\n")
         for gen in "bc":
             copytruncate(log)
             append(log, f"{gen}1 {gen}1\n")  # not the length of what was there before
         (tailer,) = coll.tailers.values()
         tailer.wake()
-        await h.wait_for(lambda: len(texts(h)) == 4, what="a2, b1 and c1")
-        assert sorted(texts(h)) == ["a1", "a2", "b1 b1", "c1 c1"]
+        await h.wait_for(lambda: len(h.texts()) == 4, what="a2, b1 and c1")
+        assert sorted(h.texts()) == ["a1", "a2", "b1 b1", "c1 c1"]
 
 
 async def test_a_rotated_file_shorter_than_its_checkpoint_is_read_from_its_start(
@@ -212,12 +212,12 @@ async def test_a_rotated_file_shorter_than_its_checkpoint_is_read_from_its_start
     log = tmp_path / "app.log"
     log.write_text("a1\n")  # identified by these 3 bytes
     async with harness(tmp_path, path=str(log), start_position="beginning") as h:
-        await h.wait_for(lambda: texts(h) == ["a1"])
+        await h.wait_for(lambda: h.texts() == ["a1"])
         append(log, "a2 more\n")
-        await h.wait_for(lambda: texts(h) == ["a1", "a2 more"])
+        await h.wait_for(lambda: h.texts() == ["a1", "a2 more"])
     rotate(log)
     os.truncate(tmp_path / "app.log.1", 3)  # the same first bytes, shorter than the offset
     append(log, "b1\n")
     async with harness(tmp_path, path=str(log)) as h:
-        await h.wait_for(lambda: len(texts(h)) == 2)
-        assert texts(h) == ["a1", "b1"]
+        await h.wait_for(lambda: len(h.texts()) == 2)
+        assert h.texts() == ["a1", "b1"]
