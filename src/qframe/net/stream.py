@@ -429,10 +429,10 @@ class StreamServer:
             conn._resume()
         return str(addr[0]), int(addr[1])
 
-    async def detach(self) -> Handoff:
+    async def detach(self, into: Handoff) -> None:
         """Stop accepting and reading but close nothing: a reload's successor takes the
-        listening sockets and the connections over (:meth:`take_over`).  What was framed
-        is delivered first; what was not stays with each connection."""
+        listening sockets and the connections (put ``into`` at once) over (:meth:`take_over`).
+        What was framed is delivered first; what was not stays with each connection."""
         self._closing = True
         if self._reaper is not None:
             self._reaper.cancel()
@@ -443,14 +443,14 @@ class StreamServer:
                 socks.append(socket.socket(fileno=os.dup(s.fileno())))
             self._server.close()  # closes its own descriptors: the duplicates keep listening
             self._server = None
-        conns = list(self.connections)
-        for conn in conns:
+        into.sockets, into.connections = socks, list(self.connections)
+        for conn in into.connections:
             conn._detach()
         if self._tasks:
             await asyncio.wait(list(self._tasks))
         self.connections.clear()
         # a connection whose task had ended (its peer closed it) is not handed over
-        return Handoff(socks, [c for c in conns if not c._ended])
+        into.connections = [c for c in into.connections if not c._ended]
 
     def _can_resume(self) -> bool:
         """Reading may resume once half of what is not unfinished frames was taken (half of

@@ -281,3 +281,29 @@ async def test_a_kept_file_collector_goes_on_and_its_checkpoint_stays_right(
         await wait_until(lambda: len(out.messages) >= 1, what="the line written while down")
     seen += [m.message for m in out.messages]  # all it got, until it stopped
     assert seen == [f"a{i}" for i in range(100)] + [f"b{i}" for i in range(100)] + ["c0"]
+
+
+async def test_a_tls_connection_is_handed_over_with_its_session(tmp_path: Path) -> None:
+    import ssl
+
+    from tests.services.pki import make_pki
+
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_pki(pki)
+    tls = {"tls-cert": str(pki / "server.pem"), "tls-key": str(pki / "server.key")}
+    ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    ctx.check_hostname = False
+    async with daemon(tmp_path, net_config("tcp", **tls)) as d:
+        old = plugin(d, "net")
+        _, w = await asyncio.open_connection("127.0.0.1", old.address[1], ssl=ctx)
+        w.write(b"first\nhel")
+        await w.drain()
+        await wait_until(lambda: len(plugin(d, "out").messages) == 1, what="the first line")
+        await reload(d, tmp_path, net_config("tcp", **tls, **{"max-line-bytes": "64KiB"}))
+        assert plugin(d, "net") is not old
+        w.write(b"lo\n")  # the same TLS session, now served by the successor
+        await w.drain()
+        out = plugin(d, "out")
+        await wait_until(lambda: [m.message for m in out.messages] == ["hello"], what="hello")
+        w.close()

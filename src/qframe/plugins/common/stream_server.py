@@ -259,8 +259,9 @@ class SocketHandover(Collector):
 
     async def release(self, server: StreamServer) -> None:
         """Stop serving: hand over to the successor, or close (counting what is lost)."""
-        if self._passes_on:
-            self.handoff = await server.detach()
+        if self._passes_on:  # (held at once: a cancelled drain must not leak the socket)
+            self.handoff = Handoff([])
+            await server.detach(self.handoff)
             return
         closed, unread = await server.close()
         self.count_closed(closed, unread, "reload" if self._retiring else "shutdown")
