@@ -278,7 +278,7 @@ class Message:
             t.append(tag)
 
     def to_dict(self, _containers: dict[int, Any] | None = None) -> dict[str, Any]:
-        """The canonical form: DESIGN §2 keys, ``@timestamp`` for time, empty parts left out.
+        """The canonical form (docs/architecture.md): ``@timestamp`` for time, empty parts left out.
 
         ``_containers`` (for encoders of a batch): a cache, by identity, of each container
         already encoded, whose ``container`` is then that JSON (an ``orjson.Fragment``).

@@ -17,7 +17,7 @@ _LEVELS = ("EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
 class LogHandler(Handler):
     """Writes every message it receives, one line each.
 
-    - ``format: json``: the canonical JSON of the message (DESIGN §2), one object per line.
+    - ``format: json``: the canonical JSON of the message (docs/architecture.md), one object per line.
     - ``format: text``: ``<time> [<LEVEL>] <source_path> <container name>: <message>``,
       with metric points as ``measurement field=value …``.
 
