@@ -23,8 +23,9 @@ __all__ = ["UniformBatch", "json_lines", "new_logs"]
 class UniformBatch(list):  # type: ignore[type-arg]
     """A batch whose messages differ only in their (non-empty) text: a collector's read.
 
-    Made by a collector that knows it (the tcp collector, for a read without cut lines:
-    ``UniformBatch(new_logs(...))``), so that :func:`json_lines` can encode the batch
+    Their ids may differ too, as long as all have one or none has (the nats collector's
+    decoded read).  Made by a collector that knows it (the tcp collector, for a read
+    without cut lines: ``UniformBatch(new_logs(...))``), so that :func:`json_lines` can encode the batch
     without comparing its messages.  The promise holds as long as no message in it is
     changed: the runtime hands on whatever a filter returns as a plain list, and the only
     change between a collector and a handler is the runtime's appending of the same name
@@ -166,7 +167,7 @@ def json_lines(batch: list[Message]) -> bytes:
         line = dumps(m.to_dict(containers), default=json_default)
         put(line)
         put(b"\n")
-        if uniform and i == 0 and not m.id:
+        if uniform and i == 0:
             j = n if _run_end(batch, 0, 1) == 1 else 0
         else:
             j = _run_end(batch, i, n)

@@ -38,6 +38,7 @@ from typing import Any
 
 import orjson
 
+from ..batch import UniformBatch
 from ..message import ContainerInfo, Message, Metric, SharedFields
 from .ids import IdSource
 
@@ -216,7 +217,8 @@ def _dumps_exact(d: dict[str, Any]) -> bytes:
 def _runnable(m: Message) -> bool:
     f = m._fields
     return (
-        not m._labels
+        bool(m.message)
+        and not m._labels
         and not m._tags
         and m.metric is None
         and (f is None or type(f) is SharedFields)
@@ -224,15 +226,18 @@ def _runnable(m: Message) -> bool:
 
 
 def _run_end(batch: list[Message], i: int) -> int:
-    """The end of the run from ``i`` of messages like ``batch[i - 1]`` but for id and text."""
+    """The end of the run from ``i`` of messages like ``batch[i - 1]`` but for id and text
+    (all with an id, or none: the promise of a :class:`~qframe.batch.UniformBatch`)."""
     m = batch[i - 1]
     fields, t, host, path, cont = m._fields, m.time, m.host, m.source_path, m.container
-    kind, level, ok = m.kind, m.level, m.source_success
+    kind, level, ok, has_id = m.kind, m.level, m.source_success, bool(m.id)
     n = len(batch)
     while i < n:
         x = batch[i]
         if not (
-            x._fields is fields
+            bool(x.id) is has_id
+            and x.message
+            and x._fields is fields
             and x.time == t
             and x.container is cont
             and x.host == host
@@ -297,14 +302,8 @@ def _encode_run(run: list[Message], tables: _Tables, ids: IdSource | None) -> by
             tables.size += len(entry) + 1
             fref = tables.sindex[id(f)] = len(tables.shared)
     tag, id_list = 2, list(map(_get_id, run))
-    if ids is not None and not all(id_list):
-        if not any(id_list):  # ids of our own: a range, not a list
-            tag, id_list = 3, [ids.prefix, ids.take(len(run))]  # type: ignore[list-item]
-        else:
-            for x in run:
-                if not x.id:
-                    x.id = ids.next()
-            id_list = list(map(_get_id, run))
+    if ids is not None and not id_list[0]:  # none has one: a range of ours, not a list
+        tag, id_list = 3, [ids.prefix, ids.take(len(run))]  # type: ignore[list-item]
     rec = [
         tag,
         id_list,
@@ -444,6 +443,13 @@ def decode(data: bytes) -> list[Message]:
     if type(doc) is not list or len(doc) != 3 or not all(type(x) is list for x in doc):
         raise CorruptPayload("not a [containers, shared, records] array")
     try:
+        records = doc[2]
+        if len(records) == 1 and type(records[0]) is list and records[0][:1] in ([2], [3]):
+            if len(records[0]) != 14:
+                raise CorruptPayload("a record is not a 14-item array")
+            containers = [ContainerInfo.from_dict(_exact(c)) for c in doc[0]]
+            shared = [SharedFields(_exact(x)) for x in doc[1]]
+            return _run(records[0], containers, shared)
         return _messages(doc)
     except CorruptPayload:
         raise
@@ -525,6 +531,13 @@ def _messages(doc: list[Any]) -> list[Message]:
     return out
 
 
+def _only_str(items: list[Any]) -> bool:
+    return not items or set(map(type, items)) == _STR_TYPE
+
+
+_STR_TYPE = {str}
+
+
 def _run(
     rec: list[Any], containers: list[ContainerInfo], shared: list[SharedFields]
 ) -> list[Message]:
@@ -558,14 +571,17 @@ def _run(
         and type(cref) is int
         and fields >= 0
         and cref >= 0
-        and all(type(p) is s for p in path)
-        and all(type(x) is s for x in ids)
-        and all(type(x) is s for x in texts)
+        and _only_str(path)
+        and _only_str(ids)
+        and _only_str(texts)
+        and all(texts)
+        and (all(ids) or not any(ids))
     ):
         raise CorruptPayload("a bad run record")
     f = shared[fields - 1] if fields else None
     c = containers[cref - 1] if cref else None
-    out: list[Message] = []
+    # a read: its messages differ only in text and id (all have one, or none)
+    out: list[Message] = UniformBatch()
     put = out.append
     new = _new
     for mid, text in zip(ids, texts, strict=True):

@@ -292,3 +292,15 @@ def test_a_read_without_ids_gets_a_range_of_them() -> None:
     assert [m.id for m in got[:100]] == [f"{ids.prefix}-{k:x}" for k in range(1, 101)]
     assert got[100].id == lone.id == f"{ids.prefix}-65"  # messages alone get theirs set
     assert [m.message for m in got] == [m.message for m in batch] + ["alone"]
+
+
+def test_a_decoded_read_is_a_uniform_batch_whose_json_lines_are_exact() -> None:
+    from qframe.batch import UniformBatch, json_lines
+    from qframe.broker.ids import IdSource
+
+    batch = new_logs([f"line {i} \x7f é" for i in range(50)], 1.5, "h", "stdin")
+    got = wire.decode(wire.payload(wire.encode_messages(batch, IdSource())))
+    assert type(got) is UniformBatch
+    for m in got:
+        m.source_path.append("out")
+    assert json_lines(got) == b"".join(m.to_json() + b"\n" for m in got)
