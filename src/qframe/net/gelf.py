@@ -19,8 +19,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
+from ..jsonsafe import loads_bounded
 from ..message import ContainerInfo, Message
 
 __all__ = [
@@ -227,8 +226,8 @@ class ChunkAssembler:
 def parse_gelf(payload: bytes) -> dict[str, Any]:
     """The GELF object of a decoded payload, checked for its required fields."""
     try:
-        obj = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        obj = loads_bounded(payload)
+    except ValueError:  # not JSON, or nested past MAX_DEPTH
         raise GelfReject("invalid_json") from None
     if type(obj) is not dict:
         raise GelfReject("invalid_json", "not an object")

@@ -370,3 +370,20 @@ async def test_at_shutdown_every_line_already_read_is_still_delivered() -> None:
     # everything the collector had read is in the capture, in order (the last piece too)
     assert h.texts() == [x.decode() for x in want]
     w.close()
+
+
+async def test_a_json_line_nested_300_deep_does_not_take_its_batch_down(tmp_path: Path) -> None:
+    """Decoding stops well below the depth encoding takes: the deep line is a parse failure
+    (kept as text) and the two good lines of its batch are written with it."""
+    out = tmp_path / "out.json"
+    cfg = tcp_pipeline(format="json", handler={"kind": "log", "format": "json", "path": str(out)})
+    deep = b'{"message": "deep", "x": ' + b"[" * 300 + b"]" * 300 + b"}"
+    async with Harness(cfg) as h:
+        await send_lines(
+            h.plugin("tcp").address[1], [b'{"message": "a"}', deep, b'{"message": "b"}']
+        )
+        await wait_until(lambda: out.exists() and out.read_bytes().count(b"\n") == 3)
+        assert h.plugin("tcp").metrics.counter("invalid_json") == 1
+    docs = [Message.from_json(x) for x in out.read_bytes().splitlines()]
+    assert [d.message for d in docs] == ["a", deep.decode(), "b"]
+    assert docs[1].tags == ["_jsonparsefailure"]

@@ -11,6 +11,7 @@ import orjson
 from pydantic import field_validator
 
 from ...batch import UniformBatch, new_logs
+from ...jsonsafe import loads_bounded
 from ...message import ContainerInfo, Message, SharedFields, new_log
 from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Field
@@ -217,7 +218,7 @@ class TcpCollector(SocketHandover):
         c: ContainerInfo | None = conn.context
         enc = self.options.encoding
         utf8 = codecs.lookup(enc).name == "utf-8"
-        loads = orjson.loads
+        loads = loads_bounded
         batch: list[Message] = []
         bad = 0
         cuts = set(cut)
@@ -231,7 +232,7 @@ class TcpCollector(SocketHandover):
             if head == b"{":
                 try:
                     obj = loads(f if utf8 else f.decode(enc, "replace"))
-                except orjson.JSONDecodeError:
+                except ValueError:  # not JSON, or nested past MAX_DEPTH
                     obj = None
             if type(obj) is dict:
                 text = obj.pop("message", "")

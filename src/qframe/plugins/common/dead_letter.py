@@ -6,14 +6,12 @@ Each record gets ``time`` and the plugin's name; past ``max_bytes`` the file is 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from ...jsonsafe import dumps_lossy
 from ...message import format_time
 from ...telemetry import MetricSpec
 
@@ -41,10 +39,7 @@ class DeadLetterFile:
         lines = []
         for r in records:
             line = {"time": now, who: self.plugin.name, **r}
-            try:
-                lines.append(orjson.dumps(line, default=str))
-            except TypeError:  # what orjson refuses (ints beyond 64 bits …)
-                lines.append(json.dumps(line, default=str, ensure_ascii=False).encode())
+            lines.append(dumps_lossy(line))  # what orjson refuses is written as text
         lines.append(b"")
         data = b"\n".join(lines)
         path = self.path

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import json
 import os
 import ssl
 import time
@@ -38,6 +37,7 @@ from ...broker.ids import IdSource
 from ...buffer.options import BufferOptions
 from ...buffer.queue import METRICS as BUFFER_METRICS
 from ...buffer.queue import DiskQueue, buffer_path
+from ...jsonsafe import ENCODE_FAILURE_TAG, dumps_lossy
 from ...message import Message, format_time
 from ...options import SECRET, Bytes, Duration, Field, PluginOptions, to_kebab
 from ...plugin import Handler, ack
@@ -425,6 +425,7 @@ class DeliveringHandler(Handler):
 
     def _reject(self, m: Message, exc: Exception) -> None:
         self.metrics.inc("rejected", reason="encode")
+        m.add_tag(ENCODE_FAILURE_TAG)
         try:
             record: Any = m.to_dict()
         except Exception:
@@ -551,10 +552,7 @@ class DeliveringHandler(Handler):
         lines = []
         for r in records:
             line = {"time": now, "handler": self.name, **r}
-            try:
-                lines.append(orjson.dumps(line, default=str))
-            except TypeError:  # what orjson refuses (ints beyond 64 bits …)
-                lines.append(json.dumps(line, default=str, ensure_ascii=False).encode())
+            lines.append(dumps_lossy(line))  # what orjson refuses is written as text
         lines.append(b"")
         data = b"\n".join(lines)
         path = self.dead_letter_path

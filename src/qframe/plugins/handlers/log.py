@@ -7,9 +7,11 @@ import sys
 from typing import Any, BinaryIO, Literal
 
 from ...batch import json_lines
+from ...jsonsafe import ENCODE_FAILURE_TAG, encode_each
 from ...message import Message, format_time
 from ...options import Field, PluginOptions
 from ...plugin import Handler
+from ...telemetry import MetricSpec
 
 _LEVELS = ("EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
 
@@ -23,7 +25,16 @@ class LogHandler(Handler):
 
     ``path: "-"`` writes to standard output; a file path appends to that file (created
     with its directories).  Each batch is written and flushed before it is acknowledged.
+
+    A message that cannot be encoded (nested past what JSON encoding takes, an integer
+    past 64 bits, a lone surrogate) is left out alone: tagged ``_encodefailure``, counted
+    (``qframe_unencodable_total``, and dropped with reason ``unencodable``), logged and
+    acknowledged; the rest of its batch is written.
     """
+
+    exported_metrics = (
+        MetricSpec("unencodable", "counter", "messages that could not be encoded (left out)"),
+    )
 
     class Options(PluginOptions):
         format: Literal["text", "json"] = Field(
@@ -62,14 +73,37 @@ class LogHandler(Handler):
             await self.start()
             out = self._out
             assert out is not None
-        if self.options.format == "json":
-            data = json_lines(batch)
-        else:
-            parts = [self._text(m).encode("utf-8", "replace") for m in batch]
-            parts.append(b"")
-            data = b"\n".join(parts)
+        try:
+            if self.options.format == "json":
+                data = json_lines(batch)
+            else:
+                parts = [self._text(m).encode("utf-8", "replace") for m in batch]
+                parts.append(b"")
+                data = b"\n".join(parts)
+        except Exception:
+            data = self._isolate(batch)
         out.write(data)
         out.flush()
+
+    def _isolate(self, batch: list[Message]) -> bytes:
+        """The batch encoded message by message: the ones that fail are left out."""
+        if self.options.format == "json":
+            good, bad = encode_each(batch, lambda m: json_lines([m]))
+        else:
+            good, bad = encode_each(
+                batch, lambda m: self._text(m).encode("utf-8", "replace") + b"\n"
+            )
+        for m, _ in bad:
+            m.add_tag(ENCODE_FAILURE_TAG)
+        self.metrics.inc("unencodable", len(bad))
+        self.metrics.drop("unencodable", len(bad))  # acknowledged with the batch
+        self.warn_limited(
+            "unencodable",
+            "%d message(s) could not be encoded and were left out (first: %r)",
+            len(bad),
+            bad[0][1],
+        )
+        return b"".join(good)
 
     @staticmethod
     def _text(m: Message) -> str:

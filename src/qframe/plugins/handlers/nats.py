@@ -19,6 +19,7 @@ from pydantic import field_validator
 from ...broker import wire
 from ...broker.conn import NatsLink, NatsOptions, token_safe
 from ...broker.ids import IdSource
+from ...jsonsafe import ENCODE_FAILURE_TAG
 from ...message import Message
 from ...options import Bytes, Duration, Field, StrList
 from ...plugin import Handler, ack
@@ -353,6 +354,7 @@ class NatsHandler(Handler):
             body = wire.encode_messages(ms, self._ids)
         except Exception as exc:  # a bug: find the messages it is about, never a crash
             if len(ms) == 1:
+                ms[0].add_tag(ENCODE_FAILURE_TAG)
                 self._dead([(ms[0], f"encode: {exc!r}")], pending=True)
                 return []
             return self._halves(b)
