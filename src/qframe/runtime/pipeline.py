@@ -140,6 +140,19 @@ class Pipeline:
                     await node.plugin.stop()
                 except Exception:
                     log.exception("stop of %s failed", node.name)
+            stranded = 0
+            for node in self.nodes.values():
+                if node.inbox is not None and node.spec.key not in self.kept:
+                    left = len(node.inbox.take_all())
+                    if left:
+                        node.metrics.drop("reload_failed", left)
+                        stranded += left
+            if stranded:  # read by collectors that started before the failure
+                log.error(
+                    "%d message(s) read before the start failed were not delivered "
+                    "(a source with a checkpoint reads them again)",
+                    stranded,
+                )
             raise
         for node in self.topo_order():
             if node.spec.key not in self.kept:

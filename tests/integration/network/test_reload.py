@@ -147,7 +147,11 @@ def test_reloads_keep_the_tcp_connection_and_lose_no_line(tmp_path: Path) -> Non
         more_lines()
         # the collector's own options change, not its address: the socket is handed over
         d.reload(config(tmp_path, out, tcp, http, 500, "64KiB"))
-        assert "took over the listening socket and 1 open connection(s)" in d.stderr
+        poll_until(
+            lambda: "took over the listening socket and 1 open connection(s)" in d.stderr,
+            10,
+            "the handover",
+        )
         more_lines()
         d.reload(config(tmp_path, out, tcp, http, 10_000, "1MiB"))
         more_lines()

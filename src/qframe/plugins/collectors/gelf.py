@@ -174,29 +174,40 @@ class GelfCollector(SocketHandover):
 
     async def _start_udp(self) -> None:
         o = self.options
-        loop = asyncio.get_running_loop()
         h = self.take_handoff()
         if h is not None and h.sockets:  # a reload: the predecessor's socket, its datagrams
-            sock = h.sockets.pop()
             self.handoff_taken(h)
-            _set_rcvbuf(sock, o.udp_buffer)
-            self.log.info("reload: took over the UDP socket")
-        else:
-            family = socket.AF_INET6 if ":" in o.bind_host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            try:
+            addr = h.sockets[0].getsockname()
+            self.address = (str(addr[0]), int(addr[1]))
+
+            async def take() -> None:  # from run (see SocketHandover.serve)
+                sock = h.sockets.pop()
                 _set_rcvbuf(sock, o.udp_buffer)
-                sock.bind((o.bind_host, o.port))
-                sock.setblocking(False)
-            except OSError:
-                sock.close()
-                raise
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
-        self._transport = transport  # type: ignore[assignment]
+                await self._udp_endpoint(sock)
+                self.log.info("reload: took over the UDP socket")
+
+            self._pending = (h, take)
+            return
+        family = socket.AF_INET6 if ":" in o.bind_host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            _set_rcvbuf(sock, o.udp_buffer)
+            sock.bind((o.bind_host, o.port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        await self._udp_endpoint(sock)
         addr = sock.getsockname()
         self.address = (str(addr[0]), int(addr[1]))
 
+    async def _udp_endpoint(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=sock)
+        self._transport = transport  # type: ignore[assignment]
+
     async def run(self) -> None:
+        await self.serve_handoff()
         while True:
             await asyncio.sleep(1.0)
             self.assembler.expire()
@@ -230,6 +241,7 @@ class GelfCollector(SocketHandover):
             )
 
     async def stop(self) -> None:
+        self.give_back()  # a UDP socket claimed and not served yet
         t, self._transport = self._transport, None
         if t is not None:
             sock = t.get_extra_info("socket")

@@ -168,6 +168,7 @@ class TcpCollector(SocketHandover):
         )
 
     async def run(self) -> None:
+        await self.serve_handoff()
         while True:
             await asyncio.sleep(1.0)
             if self.server is not None:

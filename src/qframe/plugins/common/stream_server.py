@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import model_validator
@@ -186,6 +187,7 @@ class SocketHandover(Collector):
     _retiring = False
     _previous: SocketHandover | None = None
     _tls: ssl.SSLContext | None = None
+    _pending: tuple[Handoff, Callable[[], Awaitable[None]]] | None = None
 
     def listen_address(self) -> tuple[Any, ...]:
         """What must be equal for a successor to take the sockets over."""
@@ -246,19 +248,48 @@ class SocketHandover(Collector):
     async def serve(
         self, server: StreamServer, host: str, port: int, tls: ssl.SSLContext | None
     ) -> tuple[str, int]:
-        """Listen on ``host:port``, or serve on what the predecessor left."""
+        """In start: listen on ``host:port``, or claim what the predecessor left, served
+        from :meth:`serve_handoff` (run: the pipeline runs, nothing is read into a
+        pipeline whose start may still fail)."""
         self._tls = tls
         h = self.take_handoff()
         if h is None or not h.sockets:
             return await server.listen(host, port, tls)
-        n = len(h.connections)
-        addr = await server.take_over(h, tls)
         self.handoff_taken(h)
-        self.log.info("reload: took over the listening socket and %d open connection(s)", n)
-        return addr
+
+        async def take() -> None:
+            n = len(h.connections)
+            try:
+                await server.take_over(h, tls)
+            except OSError as exc:  # the socket is unusable: its connections are lost
+                self.log.error("reload: cannot serve the previous socket (%s); listening anew", exc)
+                self.count_closed(*h.close(), "reload")
+                await server.listen(host, port, tls)
+                return
+            self.log.info("reload: took over the listening socket and %d open connection(s)", n)
+
+        self._pending = (h, take)
+        name = h.sockets[0].getsockname()
+        return str(name[0]), int(name[1])
+
+    async def serve_handoff(self) -> None:
+        """At the start of ``run``: serve what :meth:`serve` claimed (once)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending[1]()
+
+    def give_back(self) -> bool:
+        """In stop: what was claimed and not served yet is left for the next instance."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return False
+        self.handoff = pending[0]
+        return True
 
     async def release(self, server: StreamServer) -> None:
         """Stop serving: hand over to the successor, or close (counting what is lost)."""
+        if self.give_back():
+            return
         if self._passes_on:  # (held at once: a cancelled drain must not leak the socket)
             self.handoff = Handoff([])
             await server.detach(self.handoff)
