@@ -45,6 +45,8 @@ METRICS = (
     MetricSpec("disk_buffer_errors", "counter", "failed writes or fsyncs, by reason"),
 )
 _U32 = struct.Struct("<I")
+#: a record holds the items of one input batch, or this much of them
+RECORD_BYTES = 2**20
 #: queues open in this process by path (a reloaded handler waits for its predecessor)
 _OPEN: dict[Path, DiskQueue] = {}
 
@@ -104,6 +106,7 @@ class DiskQueue:
         self._opened = False
         self._cursor: Any = None
         self._error = ""
+        self._closing = False
         self._reader: asyncio.Task[None] | None = None
 
     # -- life -------------------------------------------------------------------------------
@@ -165,6 +168,8 @@ class DiskQueue:
         self._tasks.append(self._reader)
 
     async def stop_reading(self) -> None:
+        self._closing = True
+        self._space.set()
         if self._reader is not None:
             self._reader.cancel()
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -193,30 +198,46 @@ class DiskQueue:
 
     # -- input ------------------------------------------------------------------------------
     async def put(self, batch: list[Message], datas: list[bytes]) -> None:
-        """Write one record of ``datas``; ``batch`` is acknowledged once it is durable."""
+        """Write ``datas`` as records of at most about ``RECORD_BYTES``; ``batch`` is
+        acknowledged once they are durable (not at all when stopping first)."""
+        start, size = 0, 0
+        for i, d in enumerate(datas):
+            size += len(d) + 4
+            if size >= RECORD_BYTES:
+                if not await self._put(datas[start : i + 1], batch):
+                    return
+                start, size = i + 1, 0
+        if start < len(datas) and not await self._put(datas[start:], batch):
+            return
+        self._unsynced.extend(batch)
+        self._more.set()
+
+    async def _put(self, datas: list[bytes], batch: list[Message]) -> bool:
         payload = pack_items(datas)
         need = len(payload) + 16
-        while True:
+        while not self._closing:  # (stopping: what could not be written is not acknowledged)
             if self._opened:
                 if self.store.bytes + need > self.o.max_bytes and self.store.bytes > 0:
                     if self.o.when_full == "drop-newest":
                         self.h.drop(batch, "buffer_full")
-                        return
+                        return False
                     self.h.set_health("degraded", f"disk buffer full ({self.o.max_bytes} bytes)")
                     self._space.clear()
+                    self._more.set()
                     await self._space.wait()
                     continue
                 try:
                     self.store.append(payload, len(datas))
                 except OSError as exc:
                     self._failed("write", exc)
+                    self._more.set()
                 else:
-                    break
+                    self._recovered()
+                    self.h.metrics.inc("disk_buffer_written", len(datas))
+                    self._more.set()
+                    return True
             await asyncio.sleep(1.0)
-        self._recovered()
-        self.h.metrics.inc("disk_buffer_written", len(datas))
-        self._unsynced.extend(batch)
-        self._more.set()
+        return False
 
     def _failed(self, what: str, exc: OSError) -> None:
         reason = f"disk buffer {what}: {exc.strerror or exc}"

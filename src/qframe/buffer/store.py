@@ -50,7 +50,7 @@ class FormatError(RuntimeError):
 
 @dataclass
 class OpenReport:
-    corrupt: int = 0  # damaged spans found in the last segment
+    corrupt: int = 0  # damaged spans found at open (those the reader will not see)
     torn_bytes: int = 0  # cut off the end of the last segment
     unknown: list[str] = field(default_factory=list)
     watermark_lost: bool = False
@@ -166,8 +166,7 @@ class DiskStore:
                 r = read_next(fd, pos, size)
                 if r is None:
                     break
-                if isinstance(r, Corrupt):
-                    rep.corrupt += 1
+                if isinstance(r, Corrupt):  # counted by the reader when it gets there
                     pos = r.end
                     continue
                 if r.pos >= start:
@@ -223,7 +222,7 @@ class DiskStore:
         try:
             written = os.write(self._fd, data)
             if written != len(data):
-                raise OSError(errno.ENOSPC, "short write")
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC) + " (short write)")
         except OSError:
             try:
                 os.ftruncate(self._fd, at)

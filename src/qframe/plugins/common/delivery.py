@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
+import logging
 import os
 import ssl
 import time
@@ -314,10 +315,12 @@ class DeliveringHandler(Handler):
             try:
                 await asyncio.wait_for(self._idle.wait(), timeout)
             except TimeoutError:
-                self.log.error(
-                    "%d messages not confirmed within %.1fs: left unacknowledged",
+                self.log.log(
+                    logging.INFO if self._disk is not None else logging.ERROR,
+                    "%d messages not confirmed within %.1fs: %s",
                     self._pending,
                     timeout,
+                    "kept in the disk buffer" if self._disk else "left unacknowledged",
                 )
             tasks = list(self._tasks)
             for t in tasks:
