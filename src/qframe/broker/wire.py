@@ -29,11 +29,10 @@ aggregator can read it) and :class:`CorruptPayload` for anything that is not a v
 
 from __future__ import annotations
 
-import base64
 import gzip
-import math
 import zlib
-from operator import attrgetter
+from itertools import groupby, repeat
+from operator import attrgetter, is_
 from typing import Any
 
 import orjson
@@ -41,6 +40,7 @@ import orjson
 from ..batch import UniformBatch
 from ..message import ContainerInfo, Message, Metric, SharedFields
 from .ids import IdSource
+from .tagging import CorruptPayload, tag, untag
 
 __all__ = [
     "CODECS",
@@ -60,12 +60,7 @@ VERSION = 1
 CODECS = {"none": 0, "zstd": 1, "gzip": 2}
 #: the largest decompressed body accepted (a compression bomb is a corrupt payload)
 MAX_BODY = 256 * 2**20
-_TAG = "\x00"
 _OPTS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
-
-
-class CorruptPayload(ValueError):
-    """Not a batch of ours, or damaged."""
 
 
 class FutureFormat(ValueError):
@@ -74,68 +69,6 @@ class FutureFormat(ValueError):
 
 def _strict(obj: Any) -> Any:
     raise TypeError(type(obj).__name__)
-
-
-# -- tagging (the slow, exact path) ------------------------------------------------------
-def _tag(v: Any) -> Any:
-    t = type(v)
-    if t is str:
-        try:
-            v.encode("utf-8")
-        except UnicodeEncodeError:
-            raw = v.encode("utf-8", "surrogatepass")
-            return {_TAG: ["u", base64.b64encode(raw).decode()]}
-        return v
-    if t is bool or v is None:
-        return v
-    if t is int:
-        return v if -(2**63) <= v < 2**64 else {_TAG: ["i", str(v)]}
-    if t is float:
-        return v if math.isfinite(v) else {_TAG: ["f", repr(v)]}
-    if t is dict or t is SharedFields:
-        out = {_key(k): _tag(x) for k, x in v.items()}
-        return {_TAG: ["o", out]} if _TAG in out else out
-    if t is list or t is tuple or isinstance(v, set | frozenset):
-        return [_tag(x) for x in v]
-    if isinstance(v, bytes | bytearray | memoryview):
-        return {_TAG: ["b", base64.b64encode(bytes(v)).decode()]}
-    if isinstance(v, bool):
-        return bool(v)
-    if isinstance(v, int):
-        return _tag(int(v))
-    if isinstance(v, float):
-        return _tag(float(v))
-    if isinstance(v, str):
-        return _tag(str(v))
-    return _tag(str(v))
-
-
-def _key(k: Any) -> str:
-    return k if type(k) is str else str(k)
-
-
-def _untag(v: Any) -> Any:
-    t = type(v)
-    if t is dict:
-        if _TAG in v:
-            if len(v) != 1:
-                raise CorruptPayload("a tagged value with other keys")
-            kind, text = v[_TAG]
-            if kind == "o":
-                return {k: _untag(x) for k, x in text.items()}
-            if kind == "i":
-                return int(text)
-            if kind == "f":
-                return float(text)
-            if kind == "b":
-                return base64.b64decode(text, validate=True)
-            if kind == "u":
-                return base64.b64decode(text, validate=True).decode("utf-8", "surrogatepass")
-            raise CorruptPayload(f"unknown tag {kind!r}")
-        return {k: _untag(x) for k, x in v.items()}
-    if t is list:
-        return [_untag(x) for x in v]
-    return v
 
 
 # -- encoding ----------------------------------------------------------------------------
@@ -200,7 +133,7 @@ def encode_record(m: Message, tables: _Tables) -> bytes:
     # orjson writes NaN and infinities as null; no null is ours, so a null means "look closer"
     if not data or b"null" in data:
         rec[0] = 1
-        data = orjson.dumps(_tag(rec))
+        data = orjson.dumps(tag(rec))
     return data
 
 
@@ -211,7 +144,7 @@ def _dumps_exact(d: dict[str, Any]) -> bytes:
             return b"[0," + data + b"]"
     except (TypeError, orjson.JSONEncodeError):
         pass
-    return b"[1," + orjson.dumps(_tag(d)) + b"]"
+    return b"[1," + orjson.dumps(tag(d)) + b"]"
 
 
 def _runnable(m: Message) -> bool:
@@ -225,13 +158,12 @@ def _runnable(m: Message) -> bool:
     )
 
 
-def _run_end(batch: list[Message], i: int) -> int:
+def _run_end(batch: list[Message], i: int, n: int) -> int:
     """The end of the run from ``i`` of messages like ``batch[i - 1]`` but for id and text
     (all with an id, or none: the promise of a :class:`~qframe.batch.UniformBatch`)."""
     m = batch[i - 1]
     fields, t, host, path, cont = m._fields, m.time, m.host, m.source_path, m.container
     kind, level, ok, has_id = m.kind, m.level, m.source_success, bool(m.id)
-    n = len(batch)
     while i < n:
         x = batch[i]
         if not (
@@ -256,29 +188,9 @@ def _run_end(batch: list[Message], i: int) -> int:
 
 _get_id = attrgetter("id")
 _get_text = attrgetter("message")
-_get_path = attrgetter("source_path")
-_get_tags = attrgetter("_tags")
-_get_labels = attrgetter("_labels")
-_get_metric = attrgetter("metric")
-_get_alike = attrgetter("_fields", "time", "container", "host", "kind", "level", "source_success")
-
-
-def _uniform(batch: list[Message]) -> bool:
-    """Every message like the first but for id and text (C loops: a collector's read)."""
-    n = len(batch)
-    if n < 2 or not _runnable(batch[0]):
-        return False
-    m = batch[0]
-    key = _get_alike(m)
-    return (
-        list(map(_get_alike, batch)).count(key) == n
-        and list(map(_get_path, batch)).count(m.source_path) == n
-        and not any(map(_get_tags, batch))
-        and not any(map(_get_labels, batch))
-        and list(map(_get_metric, batch)).count(None) == n
-        and all(map(_get_text, batch))
-        and (any(map(_get_id, batch)) is False or all(map(_get_id, batch)))
-    )
+_get_candidate = attrgetter(
+    "_fields", "time", "container", "host", "kind", "level", "source_success", "source_path"
+)
 
 
 def _encode_run(run: list[Message], tables: _Tables, ids: IdSource | None) -> bytes:
@@ -338,16 +250,59 @@ def encode_messages(batch: list[Message], ids: IdSource | None = None) -> bytes:
     With ``ids``, every message without an id gets one (a run of them a range of ids).
     """
     tables = _Tables()
-    if ids is not None and _uniform(batch):
-        return encode_batch([_encode_run(batch, tables, ids)], tables)
     out: list[bytes] = []
     put = out.append
-    i, n = 0, len(batch)
+    # candidate runs found by C loops (messages whose shared attributes compare equal,
+    # consecutive), each then checked as a whole; the message-by-message rule otherwise
+    keys = list(map(_get_candidate, batch))
+    i = 0
+    for _, group in groupby(range(len(batch)), keys.__getitem__):
+        j = i + len(list(group))
+        if j - i > 1 and _plain_run(batch[i:j]):
+            put(_encode_run(batch[i:j], tables, ids))
+        else:
+            _encode_slow(batch, i, j, tables, ids, put)
+        i = j
+    return encode_batch(out, tables)
+
+
+def _plain_run(run: list[Message]) -> bool:
+    """Messages alike (by their candidate key) that make a run: nothing but id and text
+    differs, texts are not empty, and all have an id or none has."""
+    ids = list(map(_get_id, run))
+    m = run[0]
+    n = len(run)
+    return (
+        list(map(_get_rare, run)).count(_NOTHING_RARE) == n
+        and all(map(_get_text, run))
+        and (all(ids) or not any(ids))
+        and _runnable(m)
+        # equal is not enough: the same objects (a dict's key order is kept), the same types
+        and all(map(is_, map(_get_fields, run), repeat(m._fields)))
+        and all(map(is_, map(_get_container, run), repeat(m.container)))
+        and len(set(map(type, map(_get_time, run)))) == 1
+        and len(set(map(type, map(_get_level, run)))) == 1
+        and len(set(map(type, map(_get_ok, run)))) == 1
+    )
+
+
+_get_rare = attrgetter("_tags", "_labels", "metric")
+_get_fields = attrgetter("_fields")
+_get_container = attrgetter("container")
+_get_time = attrgetter("time")
+_get_level = attrgetter("level")
+_get_ok = attrgetter("source_success")
+_NOTHING_RARE = (None, None, None)
+
+
+def _encode_slow(
+    batch: list[Message], i: int, n: int, tables: _Tables, ids: IdSource | None, put: Any
+) -> None:
     while i < n:
         m = batch[i]
         i += 1
         if i < n and _runnable(m):
-            j = _run_end(batch, i)
+            j = _run_end(batch, i, n)
             if j > i:
                 put(_encode_run(batch[i - 1 : j], tables, ids))
                 i = j
@@ -355,7 +310,6 @@ def encode_messages(batch: list[Message], ids: IdSource | None = None) -> bytes:
         if ids is not None and not m.id:
             m.id = ids.next()
         put(encode_record(m, tables))
-    return encode_batch(out, tables)
 
 
 def encode_batch(records: list[bytes], tables: _Tables) -> bytes:
@@ -426,7 +380,7 @@ def _body(data: bytes) -> bytes:
 def _exact(pair: Any) -> dict[str, Any]:
     if type(pair) is not list or len(pair) != 2 or type(pair[1]) is not dict:
         raise CorruptPayload("bad table entry")
-    return _untag(pair[1]) if pair[0] else pair[1]
+    return untag(pair[1]) if pair[0] else pair[1]
 
 
 _new = Message.__new__
@@ -471,7 +425,7 @@ def _messages(doc: list[Any]) -> list[Message]:
             out.extend(_run(rec, containers, shared))
             continue
         if rec[0]:
-            rec = _untag(rec)
+            rec = untag(rec)
         _, mid, t, kind, level, host, text, path, ok, labels, tags, fields, cref, mt = rec
         if not (
             type(mid) is s

@@ -304,3 +304,14 @@ def test_a_decoded_read_is_a_uniform_batch_whose_json_lines_are_exact() -> None:
     for m in got:
         m.source_path.append("out")
     assert json_lines(got) == b"".join(m.to_json() + b"\n" for m in got)
+
+
+def test_alike_but_not_the_same_is_no_run() -> None:
+    """Equal is not enough for a run: key order of fields and number types are kept."""
+    a = new_logs(["a1", "a2"], 1.0, "h", "s", SharedFields(x=1, y=2))
+    b = new_logs(["b1", "b2"], 1.0, "h", "s", SharedFields(y=2, x=1))
+    c = new_logs(["c1", "c2"], 1, "h", "s", a[0]._fields)  # type: ignore[arg-type]
+    batch = a + b + c
+    got = wire.decode(wire.payload(wire.encode_messages(batch)))
+    assert [list(m._fields) for m in got] == [["x", "y"]] * 2 + [["y", "x"]] * 2 + [["x", "y"]] * 2
+    assert [type(m.time) for m in got] == [float] * 4 + [int] * 2
