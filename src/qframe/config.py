@@ -70,6 +70,8 @@ class PipelineSpec:
             outs = ", ".join(subs.get(inst.key, [])) or "-"
             ss = inst.options.source_success
             branch = f" [source-success {ss}]" if ss != "true" else ""
+            if inst.options.when:
+                branch += f" [when {' '.join(inst.options.when.split())}]"
             lines.append(f"{inst.key} (kind {inst.kind}){branch}: inputs {ins} → {outs}")
         return "\n".join(lines)
 
@@ -342,6 +344,8 @@ def _read_instances(
             inst = InstanceSpec(section, name, kind, options)
             spec.instances.append(inst)
             raw_inputs[inst.key] = list(options.inputs)
+            if section == "collector" and options.when:
+                problem(where, "when", "only filters and handlers take `when`", (*ppath, "when"))
             if section != "collector" and not options.inputs:
                 problem(
                     where,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 __all__ = [
     "SECRET",
@@ -145,6 +145,20 @@ class PluginOptions(BaseModel):
     queue_size: int = Field(
         10_000, ge=1, description="capacity of this instance's input queue, in messages"
     )
+    when: str = Field(
+        "",
+        description="a condition (README: Conditions): a filter passes the messages it does "
+        "not hold for by unchanged, a handler does not take them (acknowledged, counted)",
+    )
+
+    @field_validator("when")
+    @classmethod
+    def _when_compiles(cls, v: str) -> str:
+        if v.strip():
+            from .condition import compile_condition  # condition imports message: lazily
+
+            compile_condition(v)  # ConditionError (a ValueError): line, column and why
+        return v
 
 
 COMMON_OPTIONS = frozenset(PluginOptions.model_fields)

@@ -7,10 +7,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable
-from operator import attrgetter, methodcaller
+from itertools import compress
+from operator import attrgetter, is_, methodcaller
 from typing import TYPE_CHECKING, Any
 
 from ..batch import UniformBatch
+from ..condition import compile_condition
 from ..message import Message
 from ..plugin import Collector, Filter, Handler, Plugin, ack
 from ..retry import backoff
@@ -75,6 +77,8 @@ class Node:
             self.metrics.queue_depth = inbox.__len__
             self.metrics.queue_capacity = inbox.capacity
         self.plugin: Plugin = cls(spec.name, opts, self)
+        #: the instance's ``when`` condition, compiled (None: every message)
+        self.when = compile_condition(opts.when).test if opts.when else None
         self.finished = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self._main: asyncio.Task[Any] | None = None
@@ -300,8 +304,16 @@ class Node:
                 metrics.received += len(batch)
                 _extend_paths(batch, name)
                 if is_filter:
-                    await self.emit(await self._filter(p, batch))  # type: ignore[arg-type]
+                    if self.when is not None:
+                        out = await self._filter_when(p, batch)  # type: ignore[arg-type]
+                    else:
+                        out = await self._filter(p, batch)  # type: ignore[arg-type]
+                    await self.emit(out)
                 elif is_handler:
+                    if self.when is not None:
+                        batch = self._taken(batch)
+                        if not batch:
+                            continue
                     await self._handle(p, batch)  # type: ignore[arg-type]
                 else:
                     try:
@@ -314,6 +326,46 @@ class Node:
             # a collector with inputs whose inputs ended: its own run() goes on
             if self._receiver is None or self._main is None or self._main.done():
                 await self._finish()
+
+    def _holds(self, batch: list[Message]) -> list[bool]:
+        """The ``when`` condition of each message (one that fails to evaluate: False)."""
+        test = self.when
+        assert test is not None
+        try:
+            return list(map(test, batch))
+        except Exception:  # never expected (conditions do not raise): isolate it
+            flags = []
+            for m in batch:
+                try:
+                    flags.append(bool(test(m)))
+                except Exception as exc:
+                    flags.append(False)
+                    self.plugin.warn_limited("when", "condition failed on a message: %r", exc)
+            return flags
+
+    async def _filter_when(self, p: Filter, batch: list[Message]) -> list[Message]:
+        """The filter on the messages its ``when`` holds for; the others pass by unchanged
+        (in their place when the filter returns the messages it was given)."""
+        flags = self._holds(batch)
+        if all(flags):
+            return await self._filter(p, batch)
+        if not any(flags):
+            return batch if type(batch) is list else list(batch)
+        sel = list(compress(batch, flags))
+        out = await self._filter(p, sel)
+        if len(out) == len(sel) and all(map(is_, out, sel)):
+            return list(batch)  # changed in place: the original order holds
+        return out + [m for m, f in zip(batch, flags, strict=True) if not f]
+
+    def _taken(self, batch: list[Message]) -> list[Message]:
+        """A handler's messages its ``when`` holds for; the others acknowledged, counted."""
+        flags = self._holds(batch)
+        if all(flags):
+            return batch
+        left = [m for m, f in zip(batch, flags, strict=True) if not f]
+        self.metrics.drop("when", len(left))
+        ack(left)
+        return list(compress(batch, flags))
 
     async def _filter(self, p: Filter, batch: list[Message]) -> list[Message]:
         try:
