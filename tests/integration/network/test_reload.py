@@ -166,10 +166,12 @@ def test_reloads_keep_the_tcp_connection_and_lose_no_line(tmp_path: Path) -> Non
         # never reconnected
         assert metric_value(text, "qframe_connections_total", plugin="tcp") == 1
     finally:
-        if sender is not None:
-            sender.finish()
-            sender.sock.close()
-        code = d.stop()
+        try:
+            if sender is not None:
+                sender.finish()
+                sender.sock.close()
+        finally:
+            code = d.stop()
     assert code == 0, d.stderr
 
 
