@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from .buffer.orphans import orphaned_buffers
 from .errors import ConfigError, ConfigProblem
 from .logs import LEVELS
 from .options import PluginOptions, is_secret, parse_duration, to_kebab
@@ -198,6 +199,7 @@ def parse_config(
     if problems:
         raise ConfigError(list(problems))
     spec.warnings += _warnings(spec, registry)
+    spec.warnings += orphaned_buffers(spec.data_dir, spec.instances)
     return spec
 
 
