@@ -104,7 +104,7 @@ def plugins(kind: str | None, as_json: bool) -> None:
                 "type": t,
                 "kind": k,
                 "origin": reg.origin.get((t, k), "(added)"),
-                "doc": _first_line(c.__doc__),
+                "doc": first_line(c.__doc__),
             }
             for (t, k), c in sorted(reg.plugins.items())
         ]
@@ -147,7 +147,7 @@ def version() -> None:
     click.echo(f"qframe {__version__} (Python {sys.version.split()[0]})")
 
 
-def _first_line(doc: str | None) -> str:
+def first_line(doc: str | None) -> str:
     """The docstring's first paragraph on one line, as plain text (its summary)."""
     text = plain(_dedent(doc or "")).strip()
     return " ".join(text.split("\n\n", 1)[0].split())

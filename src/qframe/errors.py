@@ -5,8 +5,8 @@
     QframeError
     ├── ConfigError            one or more problems in a configuration (exit code 2)
     │                          .problems: list[ConfigProblem]
-    ├── PluginError            a plugin misbehaved (failed to load, start or run)
-    │   └── PluginLoadError    an entry point failed to import
+    ├── PluginError            a plugin misbehaved (failed to start or run); one that fails
+    │                          to load is left out and named instead (Registry.broken)
     ├── StartupError           a fatal problem at start (port in use, …): exit code 1
     └── RequestError           a Back-channel request failed
         ├── RequestTimeout     no reply within the timeout
@@ -23,7 +23,6 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "PluginError",
-    "PluginLoadError",
     "QframeError",
     "RequestError",
     "RequestTimeout",
@@ -64,10 +63,6 @@ class ConfigError(QframeError):
 
 
 class PluginError(QframeError):
-    pass
-
-
-class PluginLoadError(PluginError):
     pass
 
 

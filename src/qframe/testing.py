@@ -93,14 +93,16 @@ class ListCollector(Collector):
         await self.extra.put(batch)
 
     async def run(self) -> None:
-        o = self.options
-        msgs = [Message(m) if isinstance(m, str) else Message.from_dict(m) for m in o.messages]
-        for i in range(0, len(msgs), o.batch_size):
-            batch = msgs[i : i + o.batch_size]
+        msgs = [
+            Message(m) if isinstance(m, str) else Message.from_dict(m)
+            for m in self.options.messages
+        ]
+        for i in range(0, len(msgs), self.options.batch_size):
+            batch = msgs[i : i + self.options.batch_size]
             await self._emit(batch)
-            if o.delay:
-                await asyncio.sleep(o.delay)
-        while o.linger:
+            if self.options.delay:
+                await asyncio.sleep(self.options.delay)
+        while self.options.linger:
             await self._emit(await self.extra.get())
 
     async def _emit(self, batch: list[Message]) -> None:

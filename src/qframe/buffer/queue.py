@@ -95,7 +95,7 @@ class RecordToken:
 class DiskQueue:
     def __init__(self, handler: DeliveringHandler) -> None:
         self.h = handler
-        self.o = handler.o.buffer
+        self.o = handler.options.buffer
         self.path = Path()
         self.store = DiskStore(self.path)
         self._unsynced: list[Message] = []

@@ -95,16 +95,15 @@ class DockerCollector(Collector):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o = self.options
         self.client = DockerClient(
-            o.docker_host,
-            api_version=o.api_version,
-            tls_ca=o.tls_ca,
-            tls_cert=o.tls_cert,
-            tls_key=o.tls_key,
-            tls_verify=o.tls_verify,
-            timeout=o.timeout,
-            keepalive=o.tcp_keepalive,
+            self.options.docker_host,
+            api_version=self.options.api_version,
+            tls_ca=self.options.tls_ca,
+            tls_cert=self.options.tls_cert,
+            tls_key=self.options.tls_key,
+            tls_verify=self.options.tls_verify,
+            timeout=self.options.timeout,
+            keepalive=self.options.tcp_keepalive,
         )
         self.cache = ContainerCache(self.client)
         self._connect_lock = asyncio.Lock()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qframe.cli import _first_line, plain
+from qframe.cli import first_line, plain
 
 # a process of its own: the command sets up logging for the whole process
 QFRAME = str(Path(sys.executable).with_name("qframe"))
@@ -35,7 +35,7 @@ def test_the_summary_is_the_whole_first_paragraph() -> None:
     captures into ``fields``.
 
     More."""
-    assert _first_line(doc) == (
+    assert first_line(doc) == (
         "Matches a field (message by default) against grok patterns and merges the captures into fields."
     )
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from qframe.message import ContainerInfo, Message
-from qframe.plugins.filters.docker_stats import _split_image, cpu_percent, mem_usage
+from qframe.plugins.filters.docker_stats import cpu_percent, mem_usage, split_image
 from qframe.testing import Harness
 
 CID = "e9c16a1c03474fd30bf0789dee23ef9ff9625a460f90962834d3055b8be46f1c"
@@ -136,9 +136,9 @@ def test_memory_usage_leaves_out_the_reclaimable_page_cache() -> None:
 
 
 def test_image_names_split_into_name_and_tag_as_telegraf_tags_them() -> None:
-    assert _split_image("localhost/busybox:latest") == ("localhost/busybox", "latest")
-    assert _split_image("registry:5000/app") == ("registry:5000/app", "latest")
-    assert _split_image("app:1.2@sha256:abc") == ("app", "1.2")
+    assert split_image("localhost/busybox:latest") == ("localhost/busybox", "latest")
+    assert split_image("registry:5000/app") == ("registry:5000/app", "latest")
+    assert split_image("app:1.2@sha256:abc") == ("app", "1.2")
 
 
 async def test_a_docker_sample_becomes_cpu_mem_net_blkio_and_pids_points() -> None:

@@ -73,25 +73,23 @@ class DockerEventsCollector(DockerCollector):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o = self.options
-        self._types = frozenset(o.types)
-        self._actions = frozenset(o.actions)
+        self._types = frozenset(self.options.types)
+        self._actions = frozenset(self.options.actions)
         self._labels: list[tuple[str, str | None]] = []
-        for spec in o.labels:
+        for spec in self.options.labels:
             k, eq, v = spec.partition("=")
             self._labels.append((k, v if eq else None))
         self.watcher = EventWatcher(self, self._filters(), self._handle, self._on_connect)
 
     def _filters(self) -> dict[str, list[str]]:
-        o = self.options
         f: dict[str, list[str]] = {}
-        if o.types:
-            f["type"] = list(o.types)
-        actions = [a for a in o.actions if a != "running"]
+        if self.options.types:
+            f["type"] = list(self.options.types)
+        actions = [a for a in self.options.actions if a != "running"]
         if actions:
             f["event"] = actions
-        if o.labels:
-            f["label"] = list(o.labels)
+        if self.options.labels:
+            f["label"] = list(self.options.labels)
         return f
 
     async def run(self) -> None:

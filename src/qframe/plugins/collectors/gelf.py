@@ -129,11 +129,10 @@ class GelfCollector(SocketHandover):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o = self.options
         self.assembler = ChunkAssembler(
-            o.reassembly_timeout,
-            o.max_pending_bytes,
-            o.max_message_bytes,
+            self.options.reassembly_timeout,
+            self.options.max_pending_bytes,
+            self.options.max_message_bytes,
             on_reject=self._count_reject,
         )
         self.address: tuple[str, int] = ("", 0)
@@ -153,9 +152,8 @@ class GelfCollector(SocketHandover):
         self.warn_limited("input", fmt, *args, burst=5)
 
     async def start(self) -> None:
-        o = self.options
-        self._inv = InventoryCache.for_collector(self, o)
-        if o.protocol == "udp":
+        self._inv = InventoryCache.for_collector(self, self.options)
+        if self.options.protocol == "udp":
             await self._start_udp()
         else:
             self._server = StreamServer(
@@ -164,16 +162,21 @@ class GelfCollector(SocketHandover):
                 delimiter=b"\0",
                 strip_cr=False,
                 on_connect=self._on_connect,
-                **stream_server_args(self, o, o.max_message_bytes, "frame", "max-message-bytes"),
+                **stream_server_args(
+                    self, self.options, self.options.max_message_bytes, "frame", "max-message-bytes"
+                ),
             )
-            tls = server_tls(o)
-            self.address = await self.serve(self._server, o.bind_host, o.port, tls)
+            tls = server_tls(self.options)
+            self.address = await self.serve(
+                self._server, self.options.bind_host, self.options.port, tls
+            )
             if tls is not None:
-                self.log.info("TLS%s", " with client certificates" if o.tls_client_ca else "")
-        self.log.info("listening on %s:%d/%s", *self.address, o.protocol)
+                self.log.info(
+                    "TLS%s", " with client certificates" if self.options.tls_client_ca else ""
+                )
+        self.log.info("listening on %s:%d/%s", *self.address, self.options.protocol)
 
     async def _start_udp(self) -> None:
-        o = self.options
         h = self.take_handoff()
         if h is not None and h.sockets:  # a reload: the predecessor's socket, its datagrams
             self.handoff_taken(h)
@@ -182,17 +185,17 @@ class GelfCollector(SocketHandover):
 
             async def take() -> None:  # from run (see SocketHandover.serve)
                 sock = h.sockets.pop()
-                _set_rcvbuf(sock, o.udp_buffer)
+                _set_rcvbuf(sock, self.options.udp_buffer)
                 await self._udp_endpoint(sock)
                 self.log.info("reload: took over the UDP socket")
 
             self._pending = (h, take)
             return
-        family = socket.AF_INET6 if ":" in o.bind_host else socket.AF_INET
+        family = socket.AF_INET6 if ":" in self.options.bind_host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            _set_rcvbuf(sock, o.udp_buffer)
-            sock.bind((o.bind_host, o.port))
+            _set_rcvbuf(sock, self.options.udp_buffer)
+            sock.bind((self.options.bind_host, self.options.port))
             sock.setblocking(False)
         except OSError:
             sock.close()
@@ -220,8 +223,7 @@ class GelfCollector(SocketHandover):
                 stream_gauges(self, self._server)
 
     def listen_address(self) -> tuple[str, int, str]:
-        o = self.options
-        return (o.bind_host, o.port, o.protocol)
+        return (self.options.bind_host, self.options.port, self.options.protocol)
 
     def adopt(self, previous: Plugin) -> None:
         super().adopt(previous)

@@ -81,6 +81,7 @@ class NatsCollector(Collector):
             "100MiB", ge=0, description="rotate the dead-letter file past this size (0: no limit)"
         )
 
+    options: Options
     exported_metrics = (
         *DEAD_LETTER_METRICS,
         MetricSpec("batches", "counter", "batches pulled and handed on"),
@@ -99,9 +100,7 @@ class NatsCollector(Collector):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o: NatsCollector.Options = self.options  # type: ignore[assignment]
-        self.o = o
-        self._link = NatsLink(self, o, self._setup)
+        self._link = NatsLink(self, self.options, self._setup)
         self._sub: Any = None
         #: pulled batches waiting for their messages' acks: id(msg) -> (msg, last signal)
         self._outstanding: dict[int, tuple[Msg, list[float]]] = {}
@@ -113,7 +112,9 @@ class NatsCollector(Collector):
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
-        self._dead_file = DeadLetterFile(self, self.o.dead_letter, self.o.dead_letter_max_bytes)
+        self._dead_file = DeadLetterFile(
+            self, self.options.dead_letter, self.options.dead_letter_max_bytes
+        )
         self._link.start()
 
     async def stop(self) -> None:
@@ -139,42 +140,46 @@ class NatsCollector(Collector):
         await self._link.close()
 
     async def _setup(self, nc: Client) -> None:
-        o = self.o
-        js = nc.jetstream(timeout=o.request_timeout)
+        js = nc.jetstream(timeout=self.options.request_timeout)
         config = api.ConsumerConfig(
-            durable_name=o.durable,
+            durable_name=self.options.durable,
             ack_policy=api.AckPolicy.EXPLICIT,
-            ack_wait=o.ack_wait,
-            max_ack_pending=o.max_ack_pending,
-            deliver_policy=api.DeliverPolicy.NEW if o.deliver == "new" else api.DeliverPolicy.ALL,
+            ack_wait=self.options.ack_wait,
+            max_ack_pending=self.options.max_ack_pending,
+            deliver_policy=api.DeliverPolicy.NEW
+            if self.options.deliver == "new"
+            else api.DeliverPolicy.ALL,
             max_deliver=-1,
         )
-        if o.subject:
-            config.filter_subject = o.subject
+        if self.options.subject:
+            config.filter_subject = self.options.subject
         try:
-            await js.consumer_info(o.stream, o.durable)
+            await js.consumer_info(self.options.stream, self.options.durable)
         except nats.js.errors.NotFoundError:
-            await js.add_consumer(o.stream, config)
-            self.log.info("created consumer %s on stream %s", o.durable, o.stream)
+            await js.add_consumer(self.options.stream, config)
+            self.log.info(
+                "created consumer %s on stream %s", self.options.durable, self.options.stream
+            )
         if self._sub is None:  # a subscription outlives reconnections
-            self._sub = await js.pull_subscribe_bind(durable=o.durable, stream=o.stream)
+            self._sub = await js.pull_subscribe_bind(
+                durable=self.options.durable, stream=self.options.stream
+            )
 
     # -- the pull loop -----------------------------------------------------------------
     async def run(self) -> None:
         self._link.restate()
         self.spawn(self._acker(), "nats-acks")
-        o = self.o
         failures = 0
         while True:
             await self._link.wait_ready()
-            if len(self._outstanding) >= o.max_outstanding:
+            if len(self._outstanding) >= self.options.max_outstanding:
                 self._room.clear()
                 await self._room.wait()
                 continue
-            want = min(o.batch, o.max_outstanding - len(self._outstanding))
+            want = min(self.options.batch, self.options.max_outstanding - len(self._outstanding))
             sub = self._sub
             try:
-                msgs = await sub.fetch(want, timeout=min(5.0, o.request_timeout))
+                msgs = await sub.fetch(want, timeout=min(5.0, self.options.request_timeout))
             except (nats.errors.TimeoutError, TimeoutError):
                 failures = 0
                 continue
@@ -197,7 +202,7 @@ class NatsCollector(Collector):
             self.warn_limited(
                 "future", "a batch of a newer format, left for a newer aggregator: %s", exc
             )
-            await self._reply(msg.nak(delay=self.o.nak_delay))
+            await self._reply(msg.nak(delay=self.options.nak_delay))
             return
         except wire.CorruptPayload as exc:
             self._corrupt(msg, str(exc))
@@ -227,7 +232,7 @@ class NatsCollector(Collector):
 
     async def _acker(self) -> None:
         """Acks of finished batches, and in-progress signals for the ones still waiting."""
-        every = max(0.2, self.o.ack_wait / 3)
+        every = max(0.2, self.options.ack_wait / 3)
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(1.0, every))
@@ -249,7 +254,7 @@ class NatsCollector(Collector):
             self._outstanding.pop(id(msg), None)
             await self._reply(msg.ack())
             self.metrics.inc("acked")
-        if len(self._outstanding) < self.o.max_outstanding:
+        if len(self._outstanding) < self.options.max_outstanding:
             self._room.set()
 
     async def _reply(self, coro: Any) -> None:

@@ -147,24 +147,27 @@ class TcpCollector(SocketHandover):
         self.warn_limited("input", fmt, *args, burst=5)
 
     async def start(self) -> None:
-        o = self.options
-        if o.max_line_bytes < 1:
+        if self.options.max_line_bytes < 1:
             raise ValueError("max-line-bytes must be at least 1 byte")
-        tls = server_tls(o)
-        self._inv = InventoryCache.for_collector(self, o)
+        tls = server_tls(self.options)
+        self._inv = InventoryCache.for_collector(self, self.options)
         self.server = StreamServer(
-            self._on_json if o.format == "json" else self._on_lines,
+            self._on_json if self.options.format == "json" else self._on_lines,
             self.spawn,
             on_connect=self._on_connect,
-            encoding=o.encoding if o.format == "line" else None,
-            **stream_server_args(self, o, o.max_line_bytes),
+            encoding=self.options.encoding if self.options.format == "line" else None,
+            **stream_server_args(self, self.options, self.options.max_line_bytes),
         )
-        self.address = await self.serve(self.server, o.bind_host, o.bind_port, tls)
+        self.address = await self.serve(
+            self.server, self.options.bind_host, self.options.bind_port, tls
+        )
         self.log.info(
             "listening on %s:%d (%s%s)",
             *self.address,
-            o.format,
-            (", TLS with client certificates" if o.tls_client_ca else ", TLS") if tls else "",
+            self.options.format,
+            (", TLS with client certificates" if self.options.tls_client_ca else ", TLS")
+            if tls
+            else "",
         )
 
     async def run(self) -> None:

@@ -215,6 +215,7 @@ class DeliveringHandler(Handler):
 
     manual_ack = True
     Options: ClassVar[type[PluginOptions]] = DeliveryOptions
+    options: DeliveryOptions
 
     exported_metrics = (
         MetricSpec("delivered", "counter", "messages the destination confirmed"),
@@ -236,31 +237,30 @@ class DeliveringHandler(Handler):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o: DeliveryOptions = self.options  # type: ignore[assignment]
-        self.o = o
         self._buf: list[Item] = []
         self._buf_bytes = 0
         self._pending = 0
         self._abandoned = 0  # left unconfirmed at a stop
-        self._max_pending = o.max_pending or 4 * o.batch_size * o.max_in_flight
+        self._max_pending = (
+            self.options.max_pending or 4 * self.options.batch_size * self.options.max_in_flight
+        )
         self._room = asyncio.Event()
         self._room.set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sem = asyncio.Semaphore(o.max_in_flight)
+        self._sem = asyncio.Semaphore(self.options.max_in_flight)
         self._session: aiohttp.ClientSession | None = None
         self._pool = UrlPool(self.base_urls())
         self._disk: DiskQueue | None = None
-        if o.buffer.type == "disk":
+        if self.options.buffer.type == "disk":
             self._disk = DiskQueue(self)
             self._ids = IdSource()
 
     # -- subclass API ------------------------------------------------------------------
     def base_urls(self) -> list[str]:
         """``url`` (one or a list), else the seed's ``http://host:port``; scheme added when missing."""
-        o = self.options
-        urls = list(o.url) or [f"http://{o.host}:{o.port}"]  # type: ignore[attr-defined]
+        urls = list(self.options.url) or [f"http://{self.options.host}:{self.options.port}"]  # type: ignore[attr-defined]
         return [u if "://" in u else f"http://{u}" for u in urls]
 
     def encode(self, m: Message) -> bytes | None:
@@ -287,16 +287,19 @@ class DeliveringHandler(Handler):
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
-        o = self.o
         headers = self.headers()
-        if o.username and "Authorization" not in headers:
-            cred = base64.b64encode(f"{o.username}:{o.password}".encode()).decode()
+        if self.options.username and "Authorization" not in headers:
+            cred = base64.b64encode(
+                f"{self.options.username}:{self.options.password}".encode()
+            ).decode()
             headers["Authorization"] = f"Basic {cred}"
-        conn = aiohttp.TCPConnector(limit=o.max_in_flight * 2 + 2, ssl=make_ssl(o))
+        conn = aiohttp.TCPConnector(
+            limit=self.options.max_in_flight * 2 + 2, ssl=make_ssl(self.options)
+        )
         self._session = aiohttp.ClientSession(
             connector=conn,
             headers=headers,
-            timeout=aiohttp.ClientTimeout(total=o.timeout),
+            timeout=aiohttp.ClientTimeout(total=self.options.timeout),
             json_serialize=lambda x: orjson.dumps(x).decode(),
         )
         self.set_health("ok")
@@ -385,8 +388,7 @@ class DeliveringHandler(Handler):
 
     def _add(self, items: list[Item], size: int) -> None:
         """Buffer items; send a request per ``batch-size`` items or ``batch-bytes``."""
-        o = self.o
-        bsize, bmax = o.batch_size, o.batch_bytes
+        bsize, bmax = self.options.batch_size, self.options.batch_bytes
         self._pending += len(items)
         buf = self._buf
         if len(buf) + len(items) < bsize and self._buf_bytes + size < bmax:
@@ -490,7 +492,9 @@ class DeliveringHandler(Handler):
             self._warn("%d items will be retried: %s", len(items), out.reason)
             if url_i is not None and self._pool.any_up() and len(self._pool.urls) > 1:
                 continue  # fail over to another URL at once
-            await asyncio.sleep(backoff_delay(attempt, self.o.retry_initial, self.o.retry_max))
+            await asyncio.sleep(
+                backoff_delay(attempt, self.options.retry_initial, self.options.retry_max)
+            )
 
     async def _send(self, items: list[Item]) -> tuple[Outcome, int | None]:
         """One request; (outcome, index of the URL that failed to connect or None)."""
@@ -499,7 +503,7 @@ class DeliveringHandler(Handler):
             return Outcome(retry=items, reason="not started"), None
         i = self._pool.pick()
         url, body, headers = self.request(self._pool.urls[i], items)
-        if self.o.gzip:
+        if self.options.gzip:
             body = gzip.compress(body, compresslevel=1)
             headers = {**headers, "Content-Encoding": "gzip"}
         try:
@@ -507,7 +511,7 @@ class DeliveringHandler(Handler):
                 status = resp.status
                 data = await resp.read()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            self._pool.failed(i, self.o.retry_initial, self.o.retry_max)
+            self._pool.failed(i, self.options.retry_initial, self.options.retry_max)
             self.metrics.inc("requests", status="error")
             return Outcome(retry=items, reason=f"{type(exc).__name__}: {exc}"), i
         self._pool.succeeded(i)
@@ -547,7 +551,9 @@ class DeliveringHandler(Handler):
     @property
     def dead_letter_path(self) -> Path:
         return (
-            Path(self.o.dead_letter) if self.o.dead_letter else self.data_dir / "dead-letter.jsonl"
+            Path(self.options.dead_letter)
+            if self.options.dead_letter
+            else self.data_dir / "dead-letter.jsonl"
         )
 
     def _write_dead(self, records: list[dict[str, Any]]) -> None:
@@ -560,7 +566,7 @@ class DeliveringHandler(Handler):
         data = b"\n".join(lines)
         path = self.dead_letter_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        limit = self.o.dead_letter_max_bytes
+        limit = self.options.dead_letter_max_bytes
         if limit:
             try:
                 size = path.stat().st_size
@@ -601,7 +607,9 @@ class DeliveringHandler(Handler):
             attempt += 1
             self.set_health("degraded", f"{what}: {reason}")
             self._warn("%s not done yet: %s", what, reason)
-            await asyncio.sleep(backoff_delay(attempt, self.o.retry_initial, self.o.retry_max))
+            await asyncio.sleep(
+                backoff_delay(attempt, self.options.retry_initial, self.options.retry_max)
+            )
 
     def _warn(self, fmt: str, *args: Any) -> None:
         """Log at most once a second (the next line says how many were held back)."""

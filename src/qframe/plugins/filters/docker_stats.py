@@ -171,20 +171,21 @@ class DockerStatsFilter(Filter):
         if hit is not None and hit[0] is info:
             return hit[1]
         t: dict[str, str] = {}
-        o = self.options
-        if o.container_labels:
+        if self.options.container_labels:
             for k, v in info.labels.items():
-                if o.label_include and not any(fnmatch.fnmatchcase(k, g) for g in o.label_include):
+                if self.options.label_include and not any(
+                    fnmatch.fnmatchcase(k, g) for g in self.options.label_include
+                ):
                     continue
-                if any(fnmatch.fnmatchcase(k, g) for g in o.label_exclude):
+                if any(fnmatch.fnmatchcase(k, g) for g in self.options.label_exclude):
                     continue
-                t[k.replace(".", "_") if o.dedot_labels else k] = v
+                t[k.replace(".", "_") if self.options.dedot_labels else k] = v
         t["container_id"] = info.id
         if info.name:
             t["container_name"] = info.name
         if info.image:
             t["image_name"] = info.image
-            image, version = _split_image(info.image)
+            image, version = split_image(info.image)
             t["container_image"] = image
             t["container_version"] = version
         for k in ("service_name", "service_slot", "task_slot"):
@@ -320,7 +321,7 @@ class DockerStatsFilter(Filter):
         return pts
 
 
-def _split_image(image: str) -> tuple[str, str]:
+def split_image(image: str) -> tuple[str, str]:
     """``registry:5000/app:1.2`` → (``registry:5000/app``, ``1.2``); no tag → latest."""
     name = image.partition("@")[0]
     slash = name.rfind("/")

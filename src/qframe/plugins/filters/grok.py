@@ -101,12 +101,17 @@ class GrokFilter(Filter):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o = self.options
-        self.groks = build(o)
-        self.timeout = o.timeout_ms / 1000.0
-        self.field_path = None if o.field == "message" else field_path(o.field)
-        self.target = field_path(o.target) if o.target else None
-        self.overwrite = field_path(o.overwrite_message_key) if o.overwrite_message_key else None
+        self.groks = build(self.options)
+        self.timeout = self.options.timeout_ms / 1000.0
+        self.field_path = (
+            None if self.options.field == "message" else field_path(self.options.field)
+        )
+        self.target = field_path(self.options.target) if self.options.target else None
+        self.overwrite = (
+            field_path(self.options.overwrite_message_key)
+            if self.options.overwrite_message_key
+            else None
+        )
         self._last_warn = 0.0
         self._unwarned = 0
 

@@ -162,6 +162,7 @@ class NatsHandler(Handler):
                 raise ValueError(f"{v!r} is not a subject to publish to")
             return v
 
+    options: Options
     exported_metrics = (
         *DEAD_LETTER_METRICS,
         MetricSpec("delivered", "counter", "messages JetStream confirmed"),
@@ -175,58 +176,62 @@ class NatsHandler(Handler):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o: NatsHandler.Options = self.options  # type: ignore[assignment]
-        self.o = o
-        self._subject_of = subject_template(o.subject)
+        self._subject_of = subject_template(self.options.subject)
         self._ids = IdSource()
         self._bufs: dict[str, _Batch] = {}
         self._batch_seq = 0
         self._pending = 0
         self._abandoned = 0  # left unconfirmed at a stop
-        self._max_pending = o.max_pending or 4 * o.batch_size * o.max_in_flight
+        self._max_pending = (
+            self.options.max_pending or 4 * self.options.batch_size * self.options.max_in_flight
+        )
         self._room = asyncio.Event()
         self._room.set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sem = asyncio.Semaphore(o.max_in_flight)
-        self._limit = o.batch_bytes
+        self._sem = asyncio.Semaphore(self.options.max_in_flight)
+        self._limit = self.options.batch_bytes
         self._max_payload = 1024 * 1024 - _MARGIN  # the server's default, until connected
         self._js: Any = None
         self._dead_file: DeadLetterFile | None = None
-        self._link = NatsLink(self, o, self._setup)
+        self._link = NatsLink(self, self.options, self._setup)
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
-        self._dead_file = DeadLetterFile(self, self.o.dead_letter, self.o.dead_letter_max_bytes)
+        self._dead_file = DeadLetterFile(
+            self, self.options.dead_letter, self.options.dead_letter_max_bytes
+        )
         self._link.start()
 
     async def _setup(self, nc: Client) -> None:
-        o = self.o
-        js = nc.jetstream(timeout=o.request_timeout)
+        js = nc.jetstream(timeout=self.options.request_timeout)
         self._max_payload = nc.max_payload - _MARGIN
-        self._limit = max(1024, min(o.batch_bytes, self._max_payload))
-        if o.create_stream:
+        self._limit = max(1024, min(self.options.batch_bytes, self._max_payload))
+        if self.options.create_stream:
             await self._ensure_stream(js)
         self._js = js
 
     async def _ensure_stream(self, js: Any) -> None:
-        o = self.o
         want = api.StreamConfig(
-            name=o.stream,
-            subjects=list(o.stream_subjects),
-            num_replicas=o.replicas,
-            max_bytes=o.max_bytes or -1,
-            max_age=o.max_age,
+            name=self.options.stream,
+            subjects=list(self.options.stream_subjects),
+            num_replicas=self.options.replicas,
+            max_bytes=self.options.max_bytes or -1,
+            max_age=self.options.max_age,
             discard=api.DiscardPolicy.NEW,
-            duplicate_window=o.duplicate_window,
+            duplicate_window=self.options.duplicate_window,
             storage=api.StorageType.FILE,
         )
         try:
-            info = await js.stream_info(o.stream)
+            info = await js.stream_info(self.options.stream)
         except nats.js.errors.NotFoundError:
             await js.add_stream(want)
-            self.log.info("created stream %s over %s", o.stream, ", ".join(o.stream_subjects))
+            self.log.info(
+                "created stream %s over %s",
+                self.options.stream,
+                ", ".join(self.options.stream_subjects),
+            )
             return
         have = info.config
         diffs = [
@@ -238,7 +243,7 @@ class NatsHandler(Handler):
             self.warn_limited(
                 "stream-differs",
                 "stream %s exists with other settings, left as it is: %s",
-                o.stream,
+                self.options.stream,
                 "; ".join(diffs),
                 every=3600,
             )
@@ -285,7 +290,7 @@ class NatsHandler(Handler):
     async def handle(self, batch: list[Message]) -> None:
         subject_of = self._subject_of
         if subject_of is None:
-            self._add(self.o.subject, batch)
+            self._add(self.options.subject, batch)
         else:
             groups: dict[str, list[Message]] = {}
             for m in batch:
@@ -302,7 +307,7 @@ class NatsHandler(Handler):
     def _add(self, subject: str, messages: list[Message]) -> None:
         """Buffer messages; a batch is sent per ``batch-size`` messages or (estimated)
         ``batch-bytes``; the exact size is checked when it is sealed."""
-        bsize, limit = self.o.batch_size, self._limit
+        bsize, limit = self.options.batch_size, self._limit
         self._pending += len(messages)
         i, n = 0, len(messages)
         while i < n:
@@ -358,7 +363,7 @@ class NatsHandler(Handler):
                 self._dead([(ms[0], f"encode: {exc!r}")], pending=True)
                 return []
             return self._halves(b)
-        payload = wire.payload(body, self.o.compression)
+        payload = wire.payload(body, self.options.compression)
         if len(payload) > self._max_payload:
             if len(ms) == 1:
                 reason = f"{len(payload)} bytes: over the {self._max_payload}-byte limit of one NATS message"
@@ -391,7 +396,6 @@ class NatsHandler(Handler):
 
     # -- delivery ----------------------------------------------------------------------
     async def _deliver(self, b: _Batch) -> None:
-        o = self.o
         attempt = 0
         headers = {"Nats-Msg-Id": b.msg_id}
         while True:
@@ -402,8 +406,8 @@ class NatsHandler(Handler):
                     res = await js.publish(
                         b.subject,
                         b.payload,
-                        timeout=o.request_timeout,
-                        stream=o.stream,
+                        timeout=self.options.request_timeout,
+                        stream=self.options.stream,
                         headers=dict(headers),
                     )
                 except nats.errors.MaxPayloadError:
@@ -429,7 +433,9 @@ class NatsHandler(Handler):
             self.warn_limited(
                 f"publish-{reason[:30]}", "%d messages will be retried: %s", len(b.messages), reason
             )
-            await asyncio.sleep(backoff(attempt, o.retry_initial, o.retry_max, jitter=True))
+            await asyncio.sleep(
+                backoff(attempt, self.options.retry_initial, self.options.retry_max, jitter=True)
+            )
 
     async def _split(self, b: _Batch) -> None:
         """Refused by the client as larger than its max_payload (nothing was stored)."""

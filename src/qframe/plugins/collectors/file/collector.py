@@ -299,20 +299,20 @@ class FileCollector(Collector):
         return out
 
     def _watched(self, path: str) -> bool:
-        o = self.options
-        return any(fnmatch.fnmatch(path, os.path.expanduser(x)) for x in o.path) and not any(
+        return any(
+            fnmatch.fnmatch(path, os.path.expanduser(x)) for x in self.options.path
+        ) and not any(
             fnmatch.fnmatch(path, x) or fnmatch.fnmatch(os.path.basename(path), x)
-            for x in o.exclude
+            for x in self.options.exclude
         )
 
     def _glob(self) -> list[str]:
-        o = self.options
         found: set[str] = set()
-        for pattern in o.path:
+        for pattern in self.options.path:
             for p in glob.iglob(os.path.expanduser(pattern), recursive=True):
-                if o.exclude and any(
+                if self.options.exclude and any(
                     fnmatch.fnmatch(p, x) or fnmatch.fnmatch(os.path.basename(p), x)
-                    for x in o.exclude
+                    for x in self.options.exclude
                 ):
                     continue
                 found.add(p)
@@ -371,7 +371,6 @@ class FileCollector(Collector):
         self._stuck_health()
 
     def _open(self, path: str, key: tuple[int, int], size: int, first: bool) -> None:
-        o = self.options
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
@@ -385,7 +384,7 @@ class FileCollector(Collector):
             if key in self.tailers:  # replaced between stat and open, and already open
                 os.close(fd)
                 return
-            head = read_head(fd, o.fingerprint_bytes)
+            head = read_head(fd, self.options.fingerprint_bytes)
             prog = None
             for p in self.progress.values():
                 i = p.identity
@@ -407,7 +406,7 @@ class FileCollector(Collector):
                     self.retire(prog)
                     prog = None
                 start = 0
-                if first and self._first_start and o.start_position == "end":
+                if first and self._first_start and self.options.start_position == "end":
                     start = _after_last_newline(fd, st.st_size)
                 if head:
                     prog = self.register(Identity.of(key[0], key[1], head), path, start)

@@ -240,16 +240,15 @@ class InventoryFilter(Filter):
         if c is not None and c.name and c.image:
             out.append(m)  # it came with its container: nothing to wait for
             return
-        o = self.options
         if len(keys) == 1 and keys[0][0] == "ip" and _is_loopback(keys[0][1]):
             self._miss(m, "loopback", out)
-        elif o.wait <= 0:
+        elif self.options.wait <= 0:
             self._miss(m, "not_found", out)
-        elif len(self.held) >= o.max_held or self._stopping:
+        elif len(self.held) >= self.options.max_held or self._stopping:
             self._miss(m, "held_full" if not self._stopping else "shutdown", out)
             self._warn("held_full", "%d messages are waiting already: not waiting", len(self.held))
         else:
-            h = Held(m, keys, time.monotonic() + o.wait)
+            h = Held(m, keys, time.monotonic() + self.options.wait)
             self.held.add(h)
             self._held_order.append(h)
             if len(self._held_order) == 1:

@@ -117,20 +117,19 @@ class ElasticsearchHandler(DeliveringHandler):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o = self.options
-        index = o.index or f"{o.index_prefix or 'qframe'}-%Y.%m.%d"
+        index = self.options.index or f"{self.options.index_prefix or 'qframe'}-%Y.%m.%d"
         self.encoder = DocumentEncoder(
             index,
-            op_type=o.op_type,
-            dedot=o.dedot_labels,
-            dedot_char=o.dedot_char,
-            generate_ids=o.generate_ids,
+            op_type=self.options.op_type,
+            dedot=self.options.dedot_labels,
+            dedot_char=self.options.dedot_char,
+            generate_ids=self.options.generate_ids,
         )
         self.encode = self.encoder.encode  # type: ignore[method-assign]
         self._template: dict[str, Any] | None = None
         self._bulk_path = "/_bulk"
-        if o.pipeline:
-            self._bulk_path += "?" + urllib.parse.urlencode({"pipeline": o.pipeline})
+        if self.options.pipeline:
+            self._bulk_path += "?" + urllib.parse.urlencode({"pipeline": self.options.pipeline})
         self._template_ready = asyncio.Event()
 
     def headers(self) -> dict[str, str]:

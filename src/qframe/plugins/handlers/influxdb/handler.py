@@ -84,18 +84,22 @@ class InfluxdbHandler(DeliveringHandler):
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
-        o = self.options
-        self.encoder = LineEncoder(o.precision, o.measurement, o.host_tag, o.distinct_times)
+        self.encoder = LineEncoder(
+            self.options.precision,
+            self.options.measurement,
+            self.options.host_tag,
+            self.options.distinct_times,
+        )
         self.encode = self.encoder.encode  # type: ignore[method-assign]
-        if o.bucket:
-            q = {"bucket": o.bucket, "precision": o.precision}
-            if o.org:
-                q["org"] = o.org
+        if self.options.bucket:
+            q = {"bucket": self.options.bucket, "precision": self.options.precision}
+            if self.options.org:
+                q["org"] = self.options.org
             self._path = "/api/v2/write?" + urllib.parse.urlencode(q)
         else:
-            q = {"db": o.database, "precision": PRECISIONS[o.precision][1]}
-            if o.retention_policy:
-                q["rp"] = o.retention_policy
+            q = {"db": self.options.database, "precision": PRECISIONS[self.options.precision][1]}
+            if self.options.retention_policy:
+                q["rp"] = self.options.retention_policy
             self._path = "/write?" + urllib.parse.urlencode(q)
         self._db_ready = asyncio.Event()
 
