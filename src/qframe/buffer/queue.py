@@ -107,6 +107,8 @@ class DiskQueue:
         self._cursor: Any = None
         self._error = ""
         self._closing = False
+        #: of kept(), what a predecessor (a reload) reported already
+        self.kept_before = 0
         self._reader: asyncio.Task[None] | None = None
 
     # -- life -------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ of its input) exits :data:`EXIT_UNDELIVERED` when :attr:`RunSummary.lost` is not
 - **read**: messages the collectors read;
 - **delivered**: confirmed by a handler (a message fanned out to two handlers counts twice);
 - **dead-lettered**: refused by the destination and written to the dead-letter file: handled;
-- **kept**: held in a disk buffer for a later run (no handler has one yet: always 0 today; a
-  handler with one reports it in :class:`~qframe.telemetry.HandlerTally` ``kept``);
+- **kept**: held in a disk buffer for a later run (a handler with ``buffer: {type: disk}``
+  reports it in :class:`~qframe.telemetry.HandlerTally` ``kept``);
 - **dropped**: by reason, over every instance; ``filtered`` (a filter's own decision) is
   intended, the other reasons are losses;
 - **undelivered**: neither confirmed, nor dead-lettered, kept or dropped: left unacknowledged

@@ -136,3 +136,22 @@ def test_the_cached_field_format_still_leaves_out_nan_and_writes_big_ints_as_flo
     assert enc.encode(point({"a": 0.25, "b": True, "inf%o": 0})) == (
         b"cpu a=0.25,b=true,inf%o=0i 1700000000\n"
     )
+
+
+def _time(enc: LineEncoder, m: Message) -> int:
+    line = enc.line(m)
+    assert line is not None
+    return int(line.rsplit(" ", 1)[1])
+
+
+def test_event_points_of_one_series_and_time_stay_distinct() -> None:
+    ms = [Message(message=f"line {i}", time=1.7e9) for i in range(3)]
+    enc = LineEncoder("ns", measurement="logs", host_tag=False)
+    times = [_time(enc, m) for m in ms]
+    assert times == [times[0], times[0] + 1, times[0] + 2]  # one nanosecond apart
+    assert _time(enc, Message(message="later", time=1.7e9 + 1)) == int((1.7e9 + 1) * 1e9)
+    # at precision s nothing moves (a second is too coarse to shift by), nor when off
+    coarse = LineEncoder("s", measurement="logs", host_tag=False)
+    assert len({_time(coarse, m) for m in ms}) == 1
+    off = LineEncoder("ns", measurement="logs", host_tag=False, distinct=False)
+    assert len({_time(off, m) for m in ms}) == 1

@@ -41,7 +41,7 @@ from ...buffer.queue import DiskQueue, buffer_path
 from ...jsonsafe import ENCODE_FAILURE_TAG, dumps_lossy
 from ...message import Message, format_time
 from ...options import SECRET, Bytes, Duration, Field, PluginOptions, to_kebab
-from ...plugin import Handler, ack
+from ...plugin import Handler, Plugin, ack
 from ...retry import backoff
 from ...telemetry import HandlerTally, MetricSpec
 from ...urls import check_base_url, has_credentials, redact
@@ -345,9 +345,15 @@ class DeliveringHandler(Handler):
         return HandlerTally(
             delivered=int(m.counter("delivered")),
             dead_lettered=int(dead + m.counter("rejected", reason="encode")),
-            kept=self._disk.kept() if self._disk is not None else 0,
+            kept=self._disk.kept() - self._disk.kept_before if self._disk is not None else 0,
             unconfirmed=self._abandoned + (self._pending if self._disk is None else 0),
         )
+
+    def adopt(self, previous: Plugin) -> None:
+        # a reload: what the predecessor reported kept is not counted again
+        prev = getattr(previous, "_disk", None)
+        if self._disk is not None and prev is not None:
+            self._disk.kept_before = max(0, prev.kept() - prev.kept_before)
 
     def _shutdown_budget(self) -> float:
         try:
