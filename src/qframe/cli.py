@@ -1,4 +1,4 @@
-"""Command line: ``qframe run | validate | plugins | version | grok``."""
+"""Command line: ``qframe run | validate | plugins | version | grok | tap | top | test``."""
 
 from __future__ import annotations
 
@@ -186,6 +186,14 @@ try:  # the grok debugger lives with the grok compiler
     main.add_command(grok_command, "grok")
 except ImportError:  # pragma: no cover - grok not built yet
     pass
+
+
+from .ops.client import tap_command, top_command  # noqa: E402
+from .ops.testfile import test_command  # noqa: E402
+
+main.add_command(tap_command)
+main.add_command(top_command)
+main.add_command(test_command)
 
 
 if __name__ == "__main__":

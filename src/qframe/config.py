@@ -28,7 +28,16 @@ if TYPE_CHECKING:
 __all__ = ["InstanceSpec", "PipelineSpec", "load_config", "parse_config"]
 
 SECTIONS = ("collector", "filter", "handler")
-GLOBAL_KEYS = ("log", "tick", "http", "data-dir", "shutdown-timeout", *SECTIONS)
+GLOBAL_KEYS = (
+    "log",
+    "tick",
+    "http",
+    "http-tap",
+    "http-token",
+    "data-dir",
+    "shutdown-timeout",
+    *SECTIONS,
+)
 
 
 @dataclass
@@ -54,6 +63,8 @@ class PipelineSpec:
     log_level: str = "info"
     tick: float = 5.0
     http: str | None = None
+    http_tap: bool = False  # /tap may stream message contents
+    http_token: str | None = None  # bearer token for /tap, /graph and the /ui's data
     data_dir: str = ".qframe"
     shutdown_timeout: float = 30.0
     instances: list[InstanceSpec] = field(default_factory=list)
@@ -303,6 +314,24 @@ def _read_globals(data: dict[str, Any], spec: PipelineSpec, problems: _Problems)
             spec.http = str(h)
         else:
             problem("", "http", f"expected HOST:PORT (e.g. 127.0.0.1:8123), got {h!r}", ("http",))
+    if "http-tap" in data:
+        if isinstance(data["http-tap"], bool):
+            spec.http_tap = data["http-tap"]
+        else:
+            problem(
+                "", "http-tap", f"expected true or false, got {data['http-tap']!r}", ("http-tap",)
+            )
+    if data.get("http-token") is not None:
+        tok = data["http-token"]
+        if isinstance(tok, str) and tok.strip() and tok == tok.strip():
+            spec.http_token = tok
+        else:
+            problem(
+                "",
+                "http-token",
+                "expected a non-empty string without spaces around it",
+                ("http-token",),
+            )
     if "data-dir" in data:
         if isinstance(data["data-dir"], str) and data["data-dir"]:
             spec.data_dir = data["data-dir"]

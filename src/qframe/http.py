@@ -1,4 +1,5 @@
-"""The ops HTTP server: ``/health`` (JSON), ``/metrics`` (Prometheus text), plugin routes."""
+"""The ops HTTP server: ``/health`` (JSON), ``/metrics`` (Prometheus text), plugin routes,
+and the operators' ``/tap``, ``/graph`` and ``/ui`` (:mod:`qframe.ops.web`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from .errors import StartupError
+from .ops.web import add_ops_routes
 from .telemetry import render_prometheus
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ async def start_http_server(pipeline: Pipeline, listen: str) -> web.AppRunner:
 
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics)
+    add_ops_routes(app, pipeline, _STARTED)
     for node in pipeline.nodes.values():
         for method, path, handler in node.plugin.http_routes():
             app.router.add_route(method, path, handler)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..batch import UniformBatch
 from ..condition import compile_condition
 from ..message import Message
+from ..ops.tap import instance_json, tap_batch
 from ..plugin import Collector, Filter, Handler, Plugin, ack
 from ..retry import backoff
 from ..telemetry import PluginMetrics
@@ -92,6 +93,9 @@ class Node:
         self._idle: asyncio.Future[None] | None = None
         self._held: list[list[Message]] = []
         self._held_count = 0
+        #: the clients tapping this node's output (qframe.ops.tap); empty: no cost
+        self.taps: list[Any] = []
+        self.tap_name = instance_json(spec.name)
 
     def __repr__(self) -> str:
         return f"<Node {self.type}.{self.name}>"
@@ -101,6 +105,8 @@ class Node:
         """Split a batch over the subscribers; copies for fan-out, acks for nobody's."""
         subs = self.subs
         self.metrics.emitted += len(batch)
+        if self.taps:
+            tap_batch(self, batch)
         if len(subs) == 1:
             node, mode = subs[0]
             if mode is None:
@@ -314,6 +320,8 @@ class Node:
                         batch = self._taken(batch)
                         if not batch:
                             continue
+                    if self.taps:
+                        tap_batch(self, batch)
                     await self._handle(p, batch)  # type: ignore[arg-type]
                 else:
                     try:
