@@ -1,0 +1,246 @@
+"""dissect: splits a text by the delimiters of a mapping (Logstash's dissect syntax)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import field_validator
+
+from ...message import Message
+from ...options import Field
+from ...paths import parse_path
+from ...plugin import Filter
+from ...telemetry import MetricSpec
+from .transform import SourceOptions, fail, target_dict, text_of
+
+FAILURE_TAG = "_dissectfailure"
+_FIELD = re.compile(r"%\{([^}]*)\}")
+_KEY = re.compile(r"^(?P<mod>[?+*&]?)(?P<name>[^/>]*?)(?:/(?P<order>\d+))?(?P<pad>->)?$")
+
+
+class DissectError(ValueError):
+    pass
+
+
+@dataclass
+class Key:
+    """One ``%{…}``: its name, modifier (``?`` skip, ``+`` append, ``*`` indirect key,
+    ``&`` indirect value), append order, ``->`` padding and the delimiter after it."""
+
+    name: str
+    mod: str
+    order: int
+    pad: bool
+    delim: str
+
+
+class Dissector:
+    """A compiled mapping: ``dissect(text)`` → dict of values, or None (no match)."""
+
+    def __init__(self, mapping: str, append_separator: str = " ") -> None:
+        parts = _FIELD.split(mapping)
+        # parts: literal, key, literal, key, ..., literal
+        self.prefix = parts[0]
+        self.keys: list[Key] = []
+        if len(parts) < 3:
+            raise DissectError(f"mapping {mapping!r} has no %{{field}}")
+        for i in range(1, len(parts), 2):
+            spec, delim = parts[i], parts[i + 1]
+            m = _KEY.match(spec)
+            if m is None:
+                raise DissectError(f"bad field %{{{spec}}}")
+            mod, name = m.group("mod"), m.group("name")
+            if mod in ("+", "*", "&") and not name:
+                raise DissectError(f"%{{{spec}}} needs a name")
+            if m.group("order") is not None and mod != "+":
+                raise DissectError(f"%{{{spec}}}: /N orders appended fields (%{{+name/N}})")
+            if i + 2 < len(parts) and not delim:
+                raise DissectError(
+                    f"%{{{spec}}} is followed by another field without a delimiter between them"
+                )
+            self.keys.append(
+                Key(
+                    name,
+                    mod or ("?" if not name else ""),
+                    int(m.group("order") or 0),
+                    bool(m.group("pad")),
+                    delim,
+                )
+            )
+        names = {k.name for k in self.keys if k.mod == "*"}
+        values = {k.name for k in self.keys if k.mod == "&"}
+        if names != values:
+            raise DissectError("every %{*name} needs its %{&name} (and the other way round)")
+        self.sep = append_separator
+        self.simple = all(k.mod == "" and not k.pad for k in self.keys)
+        self.steps = [(k.name, k.delim) for k in self.keys]
+        self.appends = any(k.mod == "+" for k in self.keys)
+        self.field_names = list(dict.fromkeys(k.name for k in self.keys if k.mod in ("", "+")))
+
+    def dissect(self, s: str) -> dict[str, Any] | None:
+        if self.simple:
+            return self._simple(s)
+        return self._general(s)
+
+    def _simple(self, s: str) -> dict[str, Any] | None:
+        p = self.prefix
+        if p:
+            if not s.startswith(p):
+                return None
+            pos = len(p)
+        else:
+            pos = 0
+        out: dict[str, Any] = {}
+        find = s.find
+        for name, delim in self.steps:
+            if delim:
+                i = find(delim, pos)
+                if i < 0:
+                    return None
+                out[name] = s[pos:i]
+                pos = i + len(delim)
+            else:
+                out[name] = s[pos:]
+                pos = len(s)
+        return out
+
+    def _general(self, s: str) -> dict[str, Any] | None:
+        p = self.prefix
+        if p and not s.startswith(p):
+            return None
+        pos = len(p)
+        vals: list[tuple[Key, str]] = []
+        find = s.find
+        for k in self.keys:
+            d = k.delim
+            if d:
+                i = find(d, pos)
+                if i < 0:
+                    return None
+                v = s[pos:i]
+                pos = i + len(d)
+                if k.pad:
+                    while s.startswith(d, pos):
+                        pos += len(d)
+            else:
+                v = s[pos:]
+                pos = len(s)
+            vals.append((k, v))
+        out: dict[str, Any] = {}
+        appended: dict[str, list[tuple[int, int, str]]] = {}
+        ind_key: dict[str, str] = {}
+        ind_val: dict[str, str] = {}
+        for n, (k, v) in enumerate(vals):
+            if k.mod == "":
+                if k.name in appended:
+                    appended[k.name].append((k.order, n, v))
+                else:
+                    out[k.name] = v
+            elif k.mod == "+":
+                lst = appended.setdefault(k.name, [])
+                if k.name in out:
+                    lst.append((0, -1, out.pop(k.name)))
+                lst.append((k.order, n, v))
+            elif k.mod == "*":
+                ind_key[k.name] = v
+            elif k.mod == "&":
+                ind_val[k.name] = v
+        for name, lst in appended.items():
+            lst.sort()
+            out[name] = self.sep.join(v for _, _, v in lst)
+        for name, key in ind_key.items():
+            if key:
+                out[key] = ind_val.get(name, "")
+        return out
+
+
+_CONVERT = {"int": int, "float": float}
+
+
+class DissectFilter(Filter):
+    """Splits a text (``field``, default ``message``) by the delimiters of ``mapping``.
+
+    Logstash's dissect syntax: ``%{name}`` takes the text up to the next delimiter (the
+    last field takes the rest of the line), ``%{}`` or ``%{?name}`` skips it, ``%{+name}``
+    appends to ``name`` (with ``append-separator``, default a space; ``%{+name/2}`` orders
+    the parts), ``%{*key} %{&key}`` make a field named by one part with the other as value,
+    ``%{name->}`` skips repeats of the delimiter that follows (padding). Text before the
+    first field must match. ``convert-datatype: {bytes: int, ratio: float}`` converts
+    (a value that does not convert is left as text and tagged ``_dissect_convert_failure``).
+
+    No match: tag ``_dissectfailure``, ``source_success`` false, forwarded unchanged.
+    No regular expressions: a line costs one ``str.find`` per delimiter.
+
+    Metrics: ``qframe_matched_total``, ``qframe_unmatched_total``.
+
+    Example (``mapping: '%{clientip} %{ident} %{auth} [%{ts}] "%{verb} %{request} HTTP/%{httpversion}" %{status} %{bytes}'``)::
+
+        message: '10.0.0.1 - - [26/Nov/2026:05:00:01 +0000] "GET / HTTP/1.1" 200 512'
+        → fields: {"clientip": "10.0.0.1", "ident": "-", "auth": "-",
+                   "ts": "26/Nov/2026:05:00:01 +0000", "verb": "GET", "request": "/",
+                   "httpversion": "1.1", "status": "200", "bytes": "512"}
+    """
+
+    sets_source_success: ClassVar[bool] = True
+
+    class Options(SourceOptions):
+        mapping: str = Field(..., description="the dissect pattern")
+        append_separator: str = Field(" ", description="between the parts of %{+name}")
+        convert_datatype: dict[str, Literal["int", "float"]] = Field(
+            default_factory=dict, description="{field: int|float}"
+        )
+
+        @field_validator("mapping")
+        @classmethod
+        def _compiles(cls, v: str) -> str:
+            Dissector(v)
+            return v
+
+    exported_metrics = (
+        MetricSpec("matched", "counter", "messages the mapping matched"),
+        MetricSpec("unmatched", "counter", "messages it did not (tagged _dissectfailure)"),
+    )
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        o = self.options
+        self.d = Dissector(o.mapping, o.append_separator)
+        self.is_message = parse_path(o.field) == parse_path("message")
+        self.text = text_of(parse_path(o.field).get)
+        self.dest = target_dict(o.target) if o.target else None
+        self.convert = [(k, _CONVERT[t]) for k, t in o.convert_datatype.items()]
+
+    async def process(self, batch: list[Message]) -> list[Message]:
+        dissect = self.d.dissect
+        ok = bad = 0
+        conv = self.convert
+        for m in batch:
+            s = m.message if self.is_message else self.text(m)
+            got = dissect(s) if s is not None else None
+            if got is None:
+                fail(m, FAILURE_TAG)
+                bad += 1
+                continue
+            if conv:
+                for k, f in conv:
+                    v = got.get(k)
+                    if v is not None:
+                        try:
+                            got[k] = f(v)
+                        except ValueError:
+                            m.add_tag("_dissect_convert_failure")
+            if self.dest is not None:
+                self.dest(m).update(got)
+            elif not m._fields:
+                m._fields = got
+            else:
+                m.fields.update(got)
+            m.source_success = True
+            ok += 1
+        if ok:
+            self.metrics.inc("matched", ok)
+        if bad:
+            self.metrics.inc("unmatched", bad)
+        return batch

@@ -1,0 +1,364 @@
+"""mutate: rename, copy, remove, convert, case, strip, gsub, split/join, merge, add."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+from pydantic import field_validator, model_validator
+
+from ...message import Message
+from ...options import Field, PluginOptions
+from ...paths import MISSING, FieldPath, parse_path
+from ...plugin import Filter
+from ...telemetry import MetricSpec
+
+FAILURE_TAG = "_mutatefailure"
+_REF = re.compile(r"%\{([^}]+)\}")
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what JSON encoders take
+
+
+def _to_int(v: Any) -> Any:
+    t = type(v)
+    if t is int:
+        return v
+    if t is bool:
+        return int(v)
+    if t is float:
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError("not a finite number")
+        r = int(v)
+    else:
+        s = str(v).strip()
+        try:
+            r = int(s)
+        except ValueError:
+            f = float(s)
+            if f != f or f in (float("inf"), float("-inf")):
+                raise ValueError("not a finite number") from None
+            r = int(f)
+    if not _INT_MIN <= r <= _INT_MAX:
+        raise ValueError("beyond 64 bits")
+    return r
+
+
+def _to_float(v: Any) -> Any:
+    f = float(v)
+    if f != f or f in (float("inf"), float("-inf")):
+        raise ValueError("not a finite number")
+    return f
+
+
+_TRUE = frozenset(("true", "t", "yes", "y", "1", "on"))
+_FALSE = frozenset(("false", "f", "no", "n", "0", "off", ""))
+
+
+def _to_bool(v: Any) -> Any:
+    if type(v) is bool:
+        return v
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {v!r}")
+
+
+def _to_string(v: Any) -> Any:
+    if type(v) is str:
+        return v
+    if type(v) is bool:
+        return "true" if v else "false"
+    if v is None:
+        return ""
+    return str(v)
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "int": _to_int,
+    "float": _to_float,
+    "bool": _to_bool,
+    "string": _to_string,
+}
+
+
+def _each(v: Any, f: Callable[[Any], Any]) -> Any:
+    """``f`` on a value, or on each item of a list."""
+    return [f(x) for x in v] if type(v) is list else f(v)
+
+
+def _str_op(f: Callable[[str], str]) -> Callable[[Any], Any]:
+    return lambda v: f(v) if type(v) is str else v
+
+
+class Template:
+    """``"%{fields.user} on %{host}"``: references resolved per message (absent: kept)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        parts = _REF.split(text)
+        self.lits = parts[0::2]
+        self.paths = [parse_path(p) for p in parts[1::2]]
+
+    def render(self, m: Message) -> str:
+        if not self.paths:
+            return self.text
+        out = [self.lits[0]]
+        for p, lit in zip(self.paths, self.lits[1:], strict=True):
+            v = p.get(m)
+            out.append("%{" + p.text + "}" if v is MISSING else _to_string(v))
+            out.append(lit)
+        return "".join(out)
+
+
+class MutateFilter(Filter):
+    """Changes fields, tags and labels, in this fixed order (each step over all its paths):
+
+    1. ``rename`` ``{from: to}`` — moves a value (absent: nothing);
+    2. ``copy`` ``{from: to}``;
+    3. ``convert`` ``{path: int|float|bool|string}`` (lists item by item; a value that does
+       not convert — or an int beyond 64 bits — stays and the message is tagged
+       ``_mutatefailure``);
+    4. ``gsub`` ``[[path, regex, replacement], …]`` (``\\1`` back-references);
+    5. ``lowercase``, 6. ``uppercase``, 7. ``strip`` ``[paths]``;
+    8. ``split`` ``{path: separator}`` (text → list), 9. ``join`` ``{path: separator}``;
+    10. ``merge`` ``{dest: source}`` (lists concatenate, maps update, a scalar dest becomes
+        a list);
+    11. ``add-fields`` ``{path: "text with %{path} references"}``;
+    12. ``add-tags`` ``[tags with %{path}]``;
+    13. ``remove`` ``[paths]`` (fields, labels, message, …), 14. ``remove-tags`` ``[tags]``.
+
+    Paths are README's field paths (``fields.n``, ``labels.app``, ``message``; a bare name
+    is under ``fields``). Container and metric parts are read-only.
+
+    Metrics: ``qframe_failed_total`` (messages tagged ``_mutatefailure``).
+
+    Example (``rename: {fields.msg: message}, convert: {fields.n: int}, add-tags: [app]``)::
+
+        fields: {"msg": "ok", "n": "42"} → message: "ok", fields: {"n": 42}, tags: ["app"]
+    """
+
+    class Options(PluginOptions):
+        rename: dict[str, str] = Field(default_factory=dict, description="{from: to}")
+        copy_: dict[str, str] = Field(default_factory=dict, alias="copy", description="{from: to}")
+        convert: dict[str, Literal["int", "float", "bool", "string"]] = Field(
+            default_factory=dict, description="{path: int|float|bool|string}"
+        )
+        gsub: list[list[str]] = Field(
+            default_factory=list, description="[[path, regex, replacement], …]"
+        )
+        lowercase: list[str] = Field(default_factory=list, description="paths to lower-case")
+        uppercase: list[str] = Field(default_factory=list, description="paths to upper-case")
+        strip: list[str] = Field(default_factory=list, description="paths to strip of spaces")
+        split: dict[str, str] = Field(default_factory=dict, description="{path: separator}")
+        join: dict[str, str] = Field(default_factory=dict, description="{path: separator}")
+        merge: dict[str, str] = Field(default_factory=dict, description="{dest: source}")
+        add_fields: dict[str, Any] = Field(
+            default_factory=dict, description="{path: value}; text values take %{path}"
+        )
+        add_tags: list[str] = Field(default_factory=list, description="tags to add (%{path})")
+        remove: list[str] = Field(default_factory=list, description="paths to remove")
+        remove_tags: list[str] = Field(default_factory=list, description="tags to remove")
+
+        @field_validator("gsub")
+        @classmethod
+        def _gsub_ok(cls, v: list[list[str]]) -> list[list[str]]:
+            for g in v:
+                if len(g) != 3:
+                    raise ValueError(f"gsub takes [path, regex, replacement] triples (got {g!r})")
+                parse_path(g[0], writable=True)
+                try:
+                    re.compile(g[1])
+                except re.error as exc:
+                    raise ValueError(f"gsub regex {g[1]!r}: {exc}") from None
+            return v
+
+        @model_validator(mode="after")
+        def _paths_ok(self) -> MutateFilter.Options:
+            for d in (self.rename, self.copy_, self.merge):
+                for a, b in d.items():
+                    parse_path(a)
+                    parse_path(b, writable=True)
+            for p in (*self.rename, *self.remove):
+                parse_path(p, writable=True)
+            for lst in (self.lowercase, self.uppercase, self.strip):
+                for p in lst:
+                    parse_path(p, writable=True)
+            for d2 in (self.convert, self.split, self.join, self.add_fields):
+                for p in d2:
+                    parse_path(p, writable=True)
+            for t in (*self.add_tags, *(v for v in self.add_fields.values() if type(v) is str)):
+                Template(t)
+            return self
+
+    exported_metrics = (
+        MetricSpec("failed", "counter", "messages a step could not change (tagged _mutatefailure)"),
+    )
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.steps = self._compile(self.options)
+
+    @staticmethod
+    def _compile(o: MutateFilter.Options) -> list[Callable[[Message], bool]]:
+        """One closure per operation, in the documented order; each returns False on a
+        failure (the message is then tagged)."""
+        P = parse_path
+        steps: list[Callable[[Message], bool]] = []
+
+        def move(a: FieldPath, b: FieldPath, keep: bool) -> Callable[[Message], bool]:
+            def step(m: Message) -> bool:
+                v = a.get(m)
+                if v is MISSING:
+                    return True
+                if keep:
+                    v = v.copy() if type(v) in (dict, list) else v
+                else:
+                    a.delete(m)
+                b.set(m, v)
+                return True
+
+            return step
+
+        def apply(p: FieldPath, f: Callable[[Any], Any]) -> Callable[[Message], bool]:
+            def step(m: Message) -> bool:
+                v = p.get(m)
+                if v is MISSING:
+                    return True
+                try:
+                    p.set(m, _each(v, f))
+                except (ValueError, TypeError, OverflowError):
+                    return False
+                return True
+
+            return step
+
+        for a, b in o.rename.items():
+            steps.append(move(P(a), P(b, writable=True), keep=False))
+        for a, b in o.copy_.items():
+            steps.append(move(P(a), P(b, writable=True), keep=True))
+        for p, t in o.convert.items():
+            steps.append(apply(P(p), CONVERTERS[t]))
+        for path, rx, rep in o.gsub:
+            sub = re.compile(rx).sub
+            steps.append(apply(P(path), _str_op(lambda s, sub=sub, rep=rep: sub(rep, s))))
+        for p in o.lowercase:
+            steps.append(apply(P(p), _str_op(str.lower)))
+        for p in o.uppercase:
+            steps.append(apply(P(p), _str_op(str.upper)))
+        for p in o.strip:
+            steps.append(apply(P(p), _str_op(str.strip)))
+        for p, sep in o.split.items():
+            pp = P(p)
+
+            def split(m: Message, pp: FieldPath = pp, sep: str = sep) -> bool:
+                v = pp.get(m)
+                if type(v) is str:
+                    pp.set(m, v.split(sep) if sep else list(v))
+                return True
+
+            steps.append(split)
+        for p, sep in o.join.items():
+            pp = P(p)
+
+            def join(m: Message, pp: FieldPath = pp, sep: str = sep) -> bool:
+                v = pp.get(m)
+                if type(v) is list:
+                    pp.set(m, sep.join(map(_to_string, v)))
+                return True
+
+            steps.append(join)
+        for dest, src in o.merge.items():
+            pd, ps = P(dest, writable=True), P(src)
+
+            def merge(m: Message, pd: FieldPath = pd, ps: FieldPath = ps) -> bool:
+                s = ps.get(m)
+                if s is MISSING:
+                    return True
+                d = pd.get(m)
+                if d is MISSING:
+                    pd.set(m, s.copy() if type(s) in (dict, list) else s)
+                elif type(d) is dict:
+                    if type(s) is not dict:
+                        return False
+                    d.update(s)
+                elif type(d) is list:
+                    d.extend(s if type(s) is list else [s])
+                else:
+                    pd.set(m, [d, *(s if type(s) is list else [s])])
+                return True
+
+            steps.append(merge)
+        for p, value in o.add_fields.items():
+            pp = P(p, writable=True)
+            if type(value) is str:
+                tpl = Template(value)
+
+                def add_text(m: Message, pp: FieldPath = pp, tpl: Template = tpl) -> bool:
+                    pp.set(m, tpl.render(m))
+                    return True
+
+                steps.append(add_text)
+            else:
+
+                def add_value(m: Message, pp: FieldPath = pp, value: Any = value) -> bool:
+                    pp.set(m, value.copy() if type(value) in (dict, list) else value)
+                    return True
+
+                steps.append(add_value)
+        if o.add_tags:
+            tpls = [Template(t) for t in o.add_tags]
+            plain = [t.text for t in tpls if not t.paths]
+            refs = [t for t in tpls if t.paths]
+
+            def add_tags(m: Message) -> bool:
+                t = m._tags
+                if t is None:
+                    t = m._tags = []
+                for x in plain:
+                    if x not in t:
+                        t.append(x)
+                for tp in refs:
+                    x = tp.render(m)
+                    if x not in t:
+                        t.append(x)
+                return True
+
+            steps.append(add_tags)
+        for p in o.remove:
+            pp = P(p, writable=True)
+
+            def remove(m: Message, pp: FieldPath = pp) -> bool:
+                pp.delete(m)
+                return True
+
+            steps.append(remove)
+        if o.remove_tags:
+            gone = frozenset(o.remove_tags)
+
+            def remove_tags(m: Message) -> bool:
+                t = m._tags
+                if t:
+                    m._tags = [x for x in t if x not in gone]
+                return True
+
+            steps.append(remove_tags)
+        return steps
+
+    sets_source_success: ClassVar[bool] = False
+
+    async def process(self, batch: list[Message]) -> list[Message]:
+        steps = self.steps
+        bad = 0
+        for m in batch:
+            ok = True
+            for step in steps:
+                if not step(m):
+                    ok = False
+            if not ok:
+                m.add_tag(FAILURE_TAG)
+                bad += 1
+        if bad:
+            self.metrics.inc("failed", bad)
+        return batch

@@ -1,0 +1,138 @@
+"""kv (and logfmt) and dissect: examples, failures and round-trip properties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qframe.config import parse_config
+from qframe.errors import ConfigError
+from qframe.plugins.filters.dissect import DissectError, Dissector
+from qframe.plugins.filters.kv import KvFilter
+from qframe.testing import make_registry
+
+from .helpers import run_filter
+
+APACHE = '10.0.0.1 - frank [26/Nov/2026:05:00:01 +0000] "GET /a?b=1 HTTP/1.1" 200 512'
+APACHE_MAP = '%{clientip} %{ident} %{auth} [%{ts}] "%{verb} %{request} HTTP/%{httpversion}" %{status} %{bytes}'
+
+
+async def test_kv_pairs_with_quotes_prefix_and_key_filters() -> None:
+    line = "a=1 b=\"two words\" c='x y' d= junk e=5"
+    (m,), _ = await run_filter("kv", {"prefix": "kv_", "exclude-keys": ["e"]}, [line])
+    assert m.fields == {"kv_a": "1", "kv_b": "two words", "kv_c": "x y", "kv_d": ""}
+    (m,), _ = await run_filter("kv", {"include-keys": ["a", "e"], "target": "fields.p"}, [line])
+    assert m.fields == {"p": {"a": "1", "e": "5"}}
+
+
+async def test_kv_split_characters_and_logfmt() -> None:
+    (m,), _ = await run_filter("kv", {"field-split": "&;", "value-split": ":"}, ["a:1&b:2;c:3"])
+    assert m.fields == {"a": "1", "b": "2", "c": "3"}
+    line = 'level=info msg="user \\"ann\\" in" dur=1.5ms cached'
+    (m,), _ = await run_filter("kv", {"mode": "logfmt"}, [line])
+    assert m.fields == {"level": "info", "msg": 'user "ann" in', "dur": "1.5ms", "cached": True}
+
+
+async def test_kv_without_pairs_fails() -> None:
+    (m, ok), h = await run_filter("kv", {}, ["no pairs here", "x=1"])
+    assert m.tags == ["_kvparsefailure"] and m.source_success is False
+    assert ok.fields == {"x": "1"} and h.plugin("f").metrics.counter("failed") == 1
+
+
+def test_kv_split_sets_must_differ() -> None:
+    text = "collector:\n  s: {kind: list}\nfilter:\n  k: {kind: kv, inputs: s, field-split: ' =', value-split: '='}\n"
+    with pytest.raises(ConfigError, match="share a character"):
+        parse_config(text, make_registry(), "p.yml")
+
+
+_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_0123456789.-", min_size=1, max_size=8)
+_values = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+)
+
+
+def logfmt(d: dict[str, str]) -> str:
+    out = []
+    for k, v in d.items():
+        if v and all(c not in v for c in " \"'\\=") and v.isprintable():
+            out.append(f"{k}={v}")
+        else:
+            esc = (
+                v.replace("\\", "\\\\")
+                .replace('"', '\\"')
+                .replace("\n", "\\n")
+                .replace("\t", "\\t")
+                .replace("\r", "\\r")
+            )
+            out.append(f'{k}="{esc}"')
+    return " ".join(out)
+
+
+@given(st.dictionaries(_keys, _values, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_logfmt_round_trip(d: dict[str, str]) -> None:
+    f = KvFilter.__new__(KvFilter)
+    f.options = KvFilter.Options(mode="logfmt")  # type: ignore[call-arg]
+    from qframe.plugins.filters.kv import build_regex
+
+    f.rx = build_regex(" ", "=", True)
+    f.logfmt, f.include, f.exclude, f.prefix = True, None, frozenset(), ""
+    assert f.pairs(logfmt(d)) == d
+
+
+async def test_dissect_the_apache_line_with_conversion() -> None:
+    (m,), h = await run_filter(
+        "dissect", {"mapping": APACHE_MAP, "convert-datatype": {"bytes": "int"}}, [APACHE]
+    )
+    assert m.fields == {
+        "clientip": "10.0.0.1", "ident": "-", "auth": "frank", "ts": "26/Nov/2026:05:00:01 +0000",
+        "verb": "GET", "request": "/a?b=1", "httpversion": "1.1", "status": "200", "bytes": 512,
+    }  # fmt: skip
+    assert m.source_success is True and h.plugin("f").metrics.counter("matched") == 1
+
+
+async def test_dissect_no_match_is_tagged() -> None:
+    (m,), _ = await run_filter("dissect", {"mapping": "[%{a}] %{b}"}, ["no brackets"])
+    assert m.tags == ["_dissectfailure"] and m.source_success is False and not m.fields
+
+
+def test_dissect_modifiers() -> None:
+    d = Dissector("%{a->} %{b} %{+b} %{?skip} %{*k} %{&k} %{+c/2} %{+c/1} %{}-%{rest}")
+    got = d.dissect("x     y z skipped key val two one ignored-the rest")
+    assert got == {"a": "x", "b": "y z", "key": "val", "c": "one two", "rest": "the rest"}
+    assert Dissector("<%{pri}>%{msg}").dissect("<13>hello") == {"pri": "13", "msg": "hello"}
+    assert Dissector("<%{pri}>%{msg}").dissect("13>hello") is None
+
+
+@pytest.mark.parametrize("bad", ["no fields", "%{a}%{b}", "%{*k} %{v}", "%{a/2}", "%{+}"])
+def test_dissect_bad_mappings(bad: str) -> None:
+    with pytest.raises(DissectError):
+        Dissector(bad)
+
+
+_parts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="|"), max_size=10
+)
+
+
+@given(st.lists(_parts, min_size=1, max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_dissect_round_trip(values: list[str]) -> None:
+    mapping = "|".join(f"%{{f{i}}}" for i in range(len(values)))
+    assert Dissector(mapping).dissect("|".join(values)) == {
+        f"f{i}": v for i, v in enumerate(values)
+    }
+
+
+@given(st.text(max_size=40), st.text(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_dissect_never_raises(mapping_tail: str, line: str) -> None:
+    try:
+        d = Dissector("%{a} " + mapping_tail)
+    except DissectError:
+        return
+    got: Any = d.dissect(line)
+    assert got is None or isinstance(got, dict)
