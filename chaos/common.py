@@ -185,27 +185,6 @@ def tally(texts: Iterable[str], tag: str) -> Counter[int]:
     return c
 
 
-def json_messages(path: Path) -> list[str]:
-    """The ``message`` of every complete line of a ``log`` handler's json file."""
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    data = data[: data.rfind(b"\n") + 1]
-    out = []
-    for raw in data.splitlines():
-        if raw.strip():
-            with contextlib.suppress(ValueError):
-                out.append(str(json.loads(raw).get("message", "")))
-    return out
-
-
-def count_newlines(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with open(path, "rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-
-
 def settle(
     count: Callable[[], int], target: int, timeout: float, quiet: float = 1.0, stall: float = 6.0
 ) -> int:
@@ -496,13 +475,15 @@ def file_collector(path: Path, **extra: Any) -> dict[str, Any]:
 
 
 def service(start: Callable[[], Any]) -> Any:
-    """Start a tests/services service; its "unavailable" (a pytest skip or, with CI=true,
-    a failure) becomes :class:`Skip`."""
+    """Start a tests/services service; its "unavailable" becomes :class:`Skip` (with
+    CI=true, an error)."""
     try:
         return start()
     except BaseException as exc:
-        if type(exc).__name__ in ("Skipped", "Failed"):
+        if type(exc).__name__ == "Skipped":
             raise Skip(str(exc)) from None
+        if type(exc).__name__ == "Failed":  # CI=true: a missing service is an error
+            raise RuntimeError(str(exc)) from None
         raise
 
 
