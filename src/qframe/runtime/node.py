@@ -96,6 +96,7 @@ class Node:
         #: the clients tapping this node's output (qframe.ops.tap); empty: no cost
         self.taps: list[Any] = []
         self.tap_name = instance_json(spec.name)
+        self.gated_at = 0.0  # when its gate closed (the reload's pause, logged)
 
     def __repr__(self) -> str:
         return f"<Node {self.type}.{self.name}>"
@@ -190,6 +191,7 @@ class Node:
         loop = asyncio.get_running_loop()
         if self._gate is None:
             self._gate = loop.create_future()
+            self.gated_at = time.monotonic()
         while self._emitting:
             self._idle = loop.create_future()
             await self._idle

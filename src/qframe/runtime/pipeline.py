@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,13 +158,19 @@ class Pipeline:
         for node in self.topo_order():
             if node.spec.key not in self.kept:
                 node.launch()
+        paused = 0.0
         for key, node in self.kept.items():
+            if node.gated_at:
+                paused = max(paused, time.monotonic() - node.gated_at)
             node.rebind(self, self._specs[key], self._kept_subs[key])
         self._start_tickers()
         log.info(
             "pipeline started: %d instances%s",
             len(self.nodes),
-            f" ({len(self.kept)} kept running: {', '.join(self.kept)})" if self.kept else "",
+            f" ({len(self.kept)} kept running: {', '.join(self.kept)}; their output waited "
+            f"{paused * 1000:.0f} ms)"
+            if self.kept
+            else "",
         )
         self.node_finished()
 
