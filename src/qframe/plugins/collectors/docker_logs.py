@@ -7,7 +7,7 @@ import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal
 
 from ...docker import (
     ContainerTasks,
@@ -22,6 +22,7 @@ from ...docker import (
 from ...docker.events import EventWatcher
 from ...docker.positions import AckTracker, CheckpointFile, LineCounter, Position
 from ...docker.streams import STREAM_NAMES, LogDecoder, LogLine
+from ...jsonline import decode_messages
 from ...message import ContainerInfo, Delivery, Message, SharedFields, new_log
 from ...options import Bytes, Duration, Field
 from ...telemetry import MetricSpec
@@ -152,6 +153,11 @@ class DockerLogsCollector(DockerCollector):
         max_line_bytes: Bytes = Field(
             "1MiB", description="longer lines are cut and tagged _truncated"
         )
+        format: Literal["text", "json"] = Field(
+            "text",
+            description="json: a line that is a JSON object becomes message + fields "
+            "(as tcp's format: json); others are kept and tagged _jsonparsefailure",
+        )
         rescan: Duration = Field(
             "10s",
             description="list the running containers this often and follow any not yet "
@@ -165,6 +171,7 @@ class DockerLogsCollector(DockerCollector):
         MetricSpec("rescan_found", "counter", "containers found by a rescan, not by events"),
         MetricSpec("replayed", "counter", "lines skipped on resume (emitted before)"),
         MetricSpec("truncated", "counter", "lines cut to max-line-bytes and tagged _truncated"),
+        MetricSpec("invalid_json", "counter", "format json: lines that are not JSON objects"),
     )
 
     options: Options
@@ -462,6 +469,10 @@ class DockerLogsCollector(DockerCollector):
             self.metrics.inc("replayed", replayed)
         if not batch:
             return
+        if self.options.format == "json":
+            bad = decode_messages(batch)
+            if bad:
+                self.metrics.inc("invalid_json", bad)
         pos = counter.position
         d = Delivery(len(batch), tracker.track(pos))
         for m in batch:

@@ -7,11 +7,11 @@ import codecs
 import time
 from typing import Any, Literal
 
-import orjson
 from pydantic import field_validator
 
 from ...batch import UniformBatch, new_logs
-from ...jsonsafe import loads_bounded
+from ...jsonline import FAILURE_TAG as JSON_FAILURE_TAG
+from ...jsonline import decode_object, message_text
 from ...message import ContainerInfo, Message, SharedFields, new_log
 from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Field
@@ -222,26 +222,15 @@ class TcpCollector(SocketHandover):
         c: ContainerInfo | None = conn.context
         enc = self.options.encoding
         utf8 = codecs.lookup(enc).name == "utf-8"
-        loads = loads_bounded
         batch: list[Message] = []
         bad = 0
         cuts = set(cut)
         for i, f in enumerate(frames):
-            head = f[:1]
-            if head != b"{":
-                head = f.lstrip()[:1]
-                if not head:
-                    continue  # blank lines carry nothing
-            obj: Any = None
-            if head == b"{":
-                try:
-                    obj = loads(f if utf8 else f.decode(enc, "replace"))
-                except ValueError:  # not JSON, or nested past MAX_DEPTH
-                    obj = None
-            if type(obj) is dict:
-                text = obj.pop("message", "")
-                if type(text) is not str:
-                    text = orjson.dumps(text).decode()
+            if f[:1] != b"{" and not f.strip():
+                continue  # blank lines carry nothing
+            obj = decode_object(f if utf8 else f.decode(enc, "replace"))
+            if obj is not None:
+                text = message_text(obj)
                 obj["remote_ip"] = ip
                 obj["remote_port"] = port
                 m = new_log(text, now, ip, [path], "", obj, None, c)
@@ -257,7 +246,7 @@ class TcpCollector(SocketHandover):
                     None,
                     c,
                 )
-                m.add_tag("_jsonparsefailure")
+                m.add_tag(JSON_FAILURE_TAG)
             if cuts and i in cuts:
                 m.add_tag("_truncated")
             batch.append(m)

@@ -103,6 +103,7 @@ class FileCollector(Collector):
         ),
         MetricSpec("bytes", "counter", "bytes read"),
         MetricSpec("truncated", "counter", "lines cut to max-line-bytes and tagged _truncated"),
+        MetricSpec("invalid_json", "counter", "format json: lines that are not JSON objects"),
         MetricSpec(
             "invalid_text", "counter", "lines with bytes invalid in the file's encoding (replaced)"
         ),

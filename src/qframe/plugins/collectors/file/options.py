@@ -56,6 +56,11 @@ class FileOptions(PluginOptions):
     close_inactive: Duration = Field(
         300.0, description="close a file at its end after this long without growth"
     )
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="json: a line that is a JSON object becomes message + fields (as tcp's "
+        "format: json); others are kept and tagged _jsonparsefailure",
+    )
     max_line_bytes: Bytes = Field(
         "1MiB", description="longer lines (or multiline messages) are cut and tagged _truncated"
     )

@@ -21,6 +21,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from ....jsonline import decode_messages
 from ....message import Delivery, Message, new_log
 from .checkpoint import Progress
 from .identity import Identity, read_head
@@ -331,6 +332,10 @@ class Tailer:
         delivery.pending = len(batch)
         delivery.callback = p.add(end)
         coll = self.coll
+        if coll.options.format == "json":
+            bad = decode_messages(batch)
+            if bad:
+                coll.metrics.inc("invalid_json", bad)
         coll.metrics.received += len(batch)
         try:
             await coll.emit(batch)
