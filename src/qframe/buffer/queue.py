@@ -27,11 +27,23 @@ from typing import TYPE_CHECKING, Any
 from ..message import Message
 from ..plugin import ack
 from ..telemetry import MetricSpec
+from .options import BufferOptions
 from .segment import Corrupt
 from .store import BufferLocked, DiskStore, Pos
 
 if TYPE_CHECKING:
-    from ..plugins.common.delivery import DeliveringHandler
+    from ..plugin import Handler
+
+    class BufferedHandler(Handler):
+        """What the queue uses of its handler (the delivering handlers and nats)."""
+
+        _pending: int
+        _max_pending: int
+        _room: asyncio.Event
+
+        def _buffer_feed(self, payload: bytes, token: Any) -> int: ...
+        def _buffer_flush(self) -> None: ...
+
 
 __all__ = ["METRICS", "DiskQueue", "RecordToken", "buffer_path", "pack_items", "unpack_items"]
 
@@ -93,9 +105,9 @@ class RecordToken:
 
 
 class DiskQueue:
-    def __init__(self, handler: DeliveringHandler) -> None:
+    def __init__(self, handler: BufferedHandler, options: BufferOptions) -> None:
         self.h = handler
-        self.o = handler.options.buffer
+        self.o = options
         self.path = Path()
         self.store = DiskStore(self.path)
         self._unsynced: list[Message] = []
@@ -214,8 +226,16 @@ class DiskQueue:
         self._unsynced.extend(batch)
         self._more.set()
 
+    async def put_record(self, payload: bytes, events: int, batch: list[Message]) -> None:
+        """Write one record of ``events`` messages; ``batch`` is acknowledged once durable."""
+        if await self._write(payload, events, batch):
+            self._unsynced.extend(batch)
+            self._more.set()
+
     async def _put(self, datas: list[bytes], batch: list[Message]) -> bool:
-        payload = pack_items(datas)
+        return await self._write(pack_items(datas), len(datas), batch)
+
+    async def _write(self, payload: bytes, events: int, batch: list[Message]) -> bool:
         need = len(payload) + 16
         while not self._closing:  # (stopping: what could not be written is not acknowledged)
             if self._opened:
@@ -229,13 +249,13 @@ class DiskQueue:
                     await self._space.wait()
                     continue
                 try:
-                    self.store.append(payload, len(datas))
+                    self.store.append(payload, events)
                 except OSError as exc:
                     self._failed("write", exc)
                     self._more.set()
                 else:
                     self._recovered()
-                    self.h.metrics.inc("disk_buffer_written", len(datas))
+                    self.h.metrics.inc("disk_buffer_written", events)
                     self._more.set()
                     return True
             await asyncio.sleep(1.0)
@@ -309,7 +329,7 @@ class DiskQueue:
                 continue
             r = cur.next()
             if r is None:
-                h._dispatch()
+                h._buffer_flush()
                 self._more.clear()
                 await self._more.wait()
                 continue
@@ -323,13 +343,16 @@ class DiskQueue:
                     r.pos,
                 )
                 continue
-            datas = unpack_items(r.payload)
-            tok = RecordToken(self, (cur.seg, r.end), len(datas))
+            tok = RecordToken(self, (cur.seg, r.end), r.events)
             self._tokens.append(tok)
-            if not datas:
-                self._advance()
-                continue
-            h._add([(tok, d) for d in datas], len(r.payload))  # type: ignore[misc]
+            try:
+                fed = h._buffer_feed(r.payload, tok)
+            except Exception as exc:  # a record this handler cannot read: lost, counted
+                h.metrics.inc("disk_buffer_corrupt")
+                h.log.error("disk buffer %s: record not readable: %r", self.path, exc)
+                fed = 0
+            if fed < r.events:
+                tok.done(r.events - fed)
             await asyncio.sleep(0)
 
     def _advance(self) -> None:

@@ -37,7 +37,7 @@ from pydantic import model_validator
 from ...broker.ids import IdSource
 from ...buffer.options import BufferOptions
 from ...buffer.queue import METRICS as BUFFER_METRICS
-from ...buffer.queue import DiskQueue, buffer_path
+from ...buffer.queue import DiskQueue, buffer_path, unpack_items
 from ...jsonsafe import ENCODE_FAILURE_TAG, dumps_lossy
 from ...message import Message, format_time
 from ...options import SECRET, Bytes, Duration, Field, PluginOptions, to_kebab
@@ -254,7 +254,7 @@ class DeliveringHandler(Handler):
         self._pool = UrlPool(self.base_urls())
         self._disk: DiskQueue | None = None
         if self.options.buffer.type == "disk":
-            self._disk = DiskQueue(self)
+            self._disk = DiskQueue(self, self.options.buffer)
             self._ids = IdSource()
 
     # -- subclass API ------------------------------------------------------------------
@@ -354,6 +354,16 @@ class DeliveringHandler(Handler):
         prev = getattr(previous, "_disk", None)
         if self._disk is not None and prev is not None:
             self._disk.kept_before = max(0, prev.kept() - prev.kept_before)
+
+    def _buffer_feed(self, payload: bytes, token: Any) -> int:
+        """A record read back from the disk buffer: its items, to be sent."""
+        datas = unpack_items(payload)
+        if datas:
+            self._add([(token, d) for d in datas], len(payload))
+        return len(datas)
+
+    def _buffer_flush(self) -> None:
+        self._dispatch()
 
     def _shutdown_budget(self) -> float:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import struct
 from bisect import bisect_right
 from collections.abc import Callable
 from itertools import accumulate
@@ -19,10 +20,13 @@ from pydantic import field_validator
 from ...broker import wire
 from ...broker.conn import NatsLink, NatsOptions, token_safe
 from ...broker.ids import IdSource
+from ...buffer.options import BufferOptions
+from ...buffer.queue import METRICS as BUFFER_METRICS
+from ...buffer.queue import DiskQueue, buffer_path
 from ...jsonsafe import ENCODE_FAILURE_TAG
 from ...message import Message
 from ...options import Bytes, Duration, Field, StrList
-from ...plugin import Handler, ack
+from ...plugin import Handler, Plugin, ack
 from ...retry import backoff
 from ...telemetry import HandlerTally, MetricSpec
 from ..common.dead_letter import DEAD_LETTER_METRICS, DeadLetterFile
@@ -32,6 +36,7 @@ __all__ = ["NatsHandler"]
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 #: header and framing room kept free under the server's max_payload
 _MARGIN = 4096
+_U32 = struct.Struct("<I")
 
 
 def subject_template(template: str) -> Callable[[Message], str] | None:
@@ -153,6 +158,12 @@ class NatsHandler(Handler):
         dead_letter_max_bytes: Bytes = Field(
             "100MiB", ge=0, description="rotate the dead-letter file past this size (0: no limit)"
         )
+        buffer: BufferOptions = Field(
+            default_factory=BufferOptions,
+            description="type (memory or disk), max-bytes, when-full (block or drop-newest), "
+            "fsync-interval: disk keeps accepted messages through crashes and NATS outages "
+            "(README: Disk buffers)",
+        )
 
         @field_validator("subject")
         @classmethod
@@ -172,6 +183,7 @@ class NatsHandler(Handler):
         MetricSpec("splits", "counter", "batches split in halves for the server's max_payload"),
         MetricSpec("dead_letter", "counter", "messages written to the dead-letter file, by reason"),
         MetricSpec("pending", "gauge", "messages not confirmed yet"),
+        *BUFFER_METRICS,
     )
 
     def __init__(self, *a: Any, **kw: Any) -> None:
@@ -196,6 +208,9 @@ class NatsHandler(Handler):
         self._js: Any = None
         self._dead_file: DeadLetterFile | None = None
         self._link = NatsLink(self, self.options, self._setup)
+        self._disk: DiskQueue | None = None
+        if self.options.buffer.type == "disk":
+            self._disk = DiskQueue(self, self.options.buffer)
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -203,6 +218,8 @@ class NatsHandler(Handler):
             self, self.options.dead_letter, self.options.dead_letter_max_bytes
         )
         self._link.start()
+        if self._disk is not None:
+            await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
 
     async def _setup(self, nc: Client) -> None:
         js = nc.jetstream(timeout=self.options.request_timeout)
@@ -249,10 +266,14 @@ class NatsHandler(Handler):
             )
 
     async def stop(self) -> None:
+        if self._disk is not None:  # what is not confirmed stays on disk, kept
+            await self._disk.stop_reading()
         for subject in list(self._bufs):
             self._dispatch(subject)
         if self._tasks:
             timeout = self._shutdown_budget()
+            if self._disk is not None:
+                timeout = min(timeout, 2.0)
             try:
                 await asyncio.wait_for(self._idle.wait(), timeout)
             except TimeoutError:
@@ -265,7 +286,10 @@ class NatsHandler(Handler):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        self._abandoned += self._pending
+        if self._disk is not None:
+            await self._disk.close()
+        else:
+            self._abandoned += self._pending
         self._pending = 0
         self._room.set()
         await self._link.close()
@@ -276,8 +300,14 @@ class NatsHandler(Handler):
         return HandlerTally(
             delivered=int(m.counter("delivered")),
             dead_lettered=int(dead),
-            unconfirmed=self._abandoned + self._pending,
+            kept=self._disk.kept() - self._disk.kept_before if self._disk is not None else 0,
+            unconfirmed=self._abandoned + (self._pending if self._disk is None else 0),
         )
+
+    def adopt(self, previous: Plugin) -> None:
+        prev = getattr(previous, "_disk", None)
+        if self._disk is not None and prev is not None:
+            self._disk.kept_before = max(0, prev.kept() - prev.kept_before)
 
     def _shutdown_budget(self) -> float:
         try:
@@ -288,6 +318,9 @@ class NatsHandler(Handler):
 
     # -- input -------------------------------------------------------------------------
     async def handle(self, batch: list[Message]) -> None:
+        if self._disk is not None:
+            await self._to_disk(batch)
+            return
         subject_of = self._subject_of
         if subject_of is None:
             self._add(self.options.subject, batch)
@@ -303,6 +336,39 @@ class NatsHandler(Handler):
             self._room.clear()
             self.metrics.set_gauge("pending", self._pending)
             await self._room.wait()
+
+    # -- disk buffer: a record per subject of an input batch (subject, wire payload) ----------
+    async def _to_disk(self, batch: list[Message]) -> None:
+        self._ids.assign(batch)  # stable ids before the record is written
+        subject_of = self._subject_of
+        groups: dict[str, list[Message]] = {}
+        for m in batch:
+            groups.setdefault(
+                self.options.subject if subject_of is None else subject_of(m), []
+            ).append(m)
+        for subject, ms in groups.items():
+            try:
+                body = wire.payload(wire.encode_messages(ms), "none")
+            except Exception:  # a bug: the memory path finds and dead-letters the message
+                self._add(subject, ms)
+                continue
+            sub = subject.encode()
+            await self._disk.put_record(_U32.pack(len(sub)) + sub + body, len(ms), ms)  # type: ignore[union-attr]
+
+    def _buffer_feed(self, payload: bytes, token: Any) -> int:
+        """A record read back from the disk buffer: its messages, to be published."""
+        (n,) = _U32.unpack_from(payload)
+        subject = payload[4 : 4 + n].decode()
+        ms = wire.decode(payload[4 + n :])
+        for m in ms:
+            m.ack = token
+        if ms:
+            self._add(subject, ms)
+        return len(ms)
+
+    def _buffer_flush(self) -> None:
+        for subject in list(self._bufs):
+            self._dispatch(subject)
 
     def _add(self, subject: str, messages: list[Message]) -> None:
         """Buffer messages; a batch is sent per ``batch-size`` messages or (estimated)
