@@ -18,6 +18,7 @@ have ip            || need="$need iproute2"
 have iptables      || need="$need iptables"
 have openssl       || need="$need openssl"
 have setpriv       || need="$need util-linux"
+have chromium      || need="$need chromium"  # the /ui page tests (headless)
 if [ -z "$need" ]; then
   exit 0
 fi

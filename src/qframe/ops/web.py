@@ -28,7 +28,6 @@ _UI_FILES = {
     "index.html": "text/html",
     "app.js": "text/javascript",
     "style.css": "text/css",
-    "screenshot.png": "image/png",
 }
 
 

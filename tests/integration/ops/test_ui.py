@@ -1,0 +1,201 @@
+"""The live pipeline page (/ui) in a real headless Chromium against a real `qframe run`."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.integration.ops.daemon import TOKEN, Daemon
+from tests.integration.ops.test_tap_top import lines
+from tests.services import unavailable
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        unavailable("chromium is not installed (tests/services/install.sh installs it)")
+    assert path is not None
+    return path
+
+
+def browse(chromium: str, tmp: Path, url: str, *extra: str) -> str:
+    """The page's DOM after its scripts ran (5 s of virtual time)."""
+    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
+    res = subprocess.run(
+        [
+            chromium,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout
+
+
+def nodes(dom: str) -> dict[str, dict[str, str]]:
+    """Each node's data attributes, by key."""
+    out = {}
+    for tag in re.findall(r'<div class="node[^"]*"[^>]*>', dom):
+        attrs = dict(re.findall(r'data-([a-z]+)="([^"]*)"', tag))
+        attrs["class"] = re.search(r'class="([^"]*)"', tag).group(1)  # type: ignore[union-attr]
+        out[attrs["key"]] = attrs
+    return out
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    d = Daemon(tmp_path)
+    yield d
+    d.kill()
+
+
+def test_the_page_shows_every_instance_its_edges_and_state(
+    chromium: str, daemon: Daemon, tmp_path: Path
+) -> None:
+    dom = browse(chromium, tmp_path, f"http://{daemon.address}/ui#token={TOKEN}")
+    got = nodes(dom)
+    assert set(got) == {
+        "collector.stdin",
+        "filter.id",
+        "filter.apache",
+        "handler.log",
+        "handler.unparsed",
+    }
+    assert all(n["state"] == "ok" and "ok" in n["class"].split() for n in got.values())
+    assert 'class="edge" data-from="collector.stdin" data-to="filter.id"' in dom
+    # the else branch: grok's unmatched lines to `unparsed`, marked
+    assert 'class="edge else" data-from="filter.apache" data-to="handler.unparsed"' in dom
+    assert ">else</text>" in dom
+    assert 'id="login" hidden' in dom
+    assert '<div id="graph" data-layout="horizontal">' in dom
+
+
+def test_a_rate_changes_while_lines_flow(chromium: str, daemon: Daemon, tmp_path: Path) -> None:
+    url = f"http://{daemon.address}/ui#token={TOKEN}"
+    idle = nodes(browse(chromium, tmp_path, url))
+    assert float(idle["filter.apache"]["rate"]) == 0.0
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.wait(0.02):
+            daemon.feed(lines(200))
+
+    t = threading.Thread(target=feed)
+    t.start()
+    try:
+        busy = nodes(browse(chromium, tmp_path, url))
+    finally:
+        stop.set()
+        t.join()
+    assert float(busy["filter.apache"]["rate"]) > 0
+    assert float(busy["collector.stdin"]["rate"]) > 0
+
+
+def test_without_the_token_the_page_asks_for_it_and_shows_nothing(
+    chromium: str, daemon: Daemon, tmp_path: Path
+) -> None:
+    dom = browse(chromium, tmp_path, f"http://{daemon.address}/ui")
+    assert 'id="login" hidden' not in dom
+    assert "token needed" in dom
+    assert nodes(dom) == {}
+
+
+def test_a_phone_sized_screen_stacks_the_graph(
+    chromium: str, daemon: Daemon, tmp_path: Path
+) -> None:
+    dom = browse(
+        chromium, tmp_path, f"http://{daemon.address}/ui#token={TOKEN}", "--window-size=390,844"
+    )
+    assert '<div id="graph" data-layout="vertical">' in dom
+    assert len(nodes(dom)) == 5
+
+
+def test_a_click_target_taps_the_node(chromium: str, daemon: Daemon, tmp_path: Path) -> None:
+    daemon.feed(lines(5))
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.wait(0.05):
+            daemon.feed(lines(5))
+
+    t = threading.Thread(target=feed)
+    t.start()
+    try:
+        dom = browse(chromium, tmp_path, f"http://{daemon.address}/ui#token={TOKEN}&tap=apache")
+    finally:
+        stop.set()
+        t.join()
+    assert '<span id="tap-name">apache</span>' in dom
+    items = re.findall(r"<li>(.*?)</li>", dom)
+    assert items, dom[-3000:]
+    assert "clientip" in items[0]
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    upstream = ""
+
+    def do_GET(self) -> None:
+        if not self.path.startswith("/qframe/"):
+            self.send_error(404)
+            return
+        req = urllib.request.Request(self.upstream + self.path[len("/qframe") :])
+        if "Authorization" in self.headers:
+            req.add_header("Authorization", self.headers["Authorization"])
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                body, status, ctype = r.read(), r.status, r.headers["Content-Type"]
+        except urllib.error.HTTPError as exc:
+            body, status, ctype = exc.read(), exc.code, exc.headers["Content-Type"]
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_behind_a_reverse_proxy_under_a_prefix(
+    chromium: str, daemon: Daemon, tmp_path: Path
+) -> None:
+    _Proxy.upstream = f"http://{daemon.address}"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    t = threading.Thread(target=server.serve_forever)
+    t.start()
+    try:
+        port = server.server_address[1]
+        dom = browse(chromium, tmp_path, f"http://127.0.0.1:{port}/qframe/ui#token={TOKEN}")
+    finally:
+        server.shutdown()
+        t.join()
+    assert len(nodes(dom)) == 5
