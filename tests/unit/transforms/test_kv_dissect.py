@@ -80,7 +80,23 @@ def test_logfmt_round_trip(d: dict[str, str]) -> None:
 
     f.rx = build_regex(" ", "=", True)
     f.logfmt, f.include, f.exclude, f.prefix = True, None, frozenset(), ""
+    f.fs, f.vs, f.fast = " ", "=", True
     assert f.pairs(logfmt(d)) == d
+
+
+_soup = st.text(alphabet=" =ab\"'", max_size=20)
+
+
+@given(_soup, st.booleans())
+@settings(max_examples=500, deadline=None)
+def test_kv_fast_path_agrees_with_the_regex(s: str, lf: bool) -> None:
+    from qframe.plugins.filters.kv import build_regex
+
+    f = KvFilter.__new__(KvFilter)
+    f.rx = build_regex(" ", "=", lf)
+    f.logfmt, f.include, f.exclude, f.prefix = lf, None, frozenset(), ""
+    f.fs, f.vs, f.fast = " ", "=", True
+    assert f.pairs(s) == f._regex_pairs(s)
 
 
 async def test_dissect_the_apache_line_with_conversion() -> None:

@@ -79,10 +79,36 @@ class Dissector:
         self.appends = any(k.mod == "+" for k in self.keys)
         self.field_names = list(dict.fromkeys(k.name for k in self.keys if k.mod in ("", "+")))
 
-    def dissect(self, s: str) -> dict[str, Any] | None:
-        if self.simple:
-            return self._simple(s)
-        return self._general(s)
+        self.dissect: Any = self._compiled() if self.simple else self._general
+
+    def _compiled(self) -> Any:
+        """The simple case (plain fields) as one generated function: a ``str.find`` and a
+        slice per field, the dict built at once.  Only generated names appear in the
+        source; delimiters and field names are constants of its namespace."""
+        ns: dict[str, Any] = {"P": self.prefix}
+        lines = ["def dissect(s):"]
+        if self.prefix:
+            lines += ["    if not s.startswith(P):", "        return None"]
+        lines.append(f"    pos = {len(self.prefix)}")
+        vals = []
+        for n, (name, delim) in enumerate(self.steps):
+            ns[f"D{n}"] = delim
+            ns[f"K{n}"] = name
+            if delim:
+                lines += [
+                    f"    i = s.find(D{n}, pos)",
+                    "    if i < 0:",
+                    "        return None",
+                    f"    v{n} = s[pos:i]",
+                    f"    pos = i + {len(delim)}",
+                ]
+            else:
+                lines.append(f"    v{n} = s[pos:]")
+            vals.append(n)
+        # a repeated name: the last one wins, as in the loop
+        lines.append("    return {" + ", ".join(f"K{n}: v{n}" for n in vals) + "}")
+        exec("\n".join(lines), ns)  # the source is built from fixed text and indices only
+        return ns["dissect"]
 
     def _simple(self, s: str) -> dict[str, Any] | None:
         p = self.prefix

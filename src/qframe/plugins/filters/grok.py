@@ -10,6 +10,7 @@ from pydantic import field_validator, model_validator
 from ...grok import Grok, GrokError, GrokTimeout, PatternLibrary, field_path
 from ...message import Message
 from ...options import Field, PluginOptions
+from ...paths import MISSING, parse_path, split_path
 from ...plugin import Filter
 from ...telemetry import MetricSpec
 
@@ -82,7 +83,9 @@ class GrokFilter(Filter):
         timeout_ms: int = Field(
             500, ge=1, description="time budget of one line (lines past it: _groktimeout)"
         )
-        field: str = Field("message", description="what to match: message or a field name")
+        field: str = Field(
+            "message", description="what to match: a field path (README: Field paths)"
+        )
 
         _norm = field_validator("pattern", "pattern_dir", mode="before")(_one_or_list)
 
@@ -103,10 +106,11 @@ class GrokFilter(Filter):
         super().__init__(*a, **kw)
         self.groks = build(self.options)
         self.timeout = self.options.timeout_ms / 1000.0
-        self.field_path = (
-            None if self.options.field == "message" else field_path(self.options.field)
-        )
-        self.target = field_path(self.options.target) if self.options.target else None
+        # field and target are field paths (README: Field paths): a bare name or a.b is
+        # under fields, as grok always took it; fields.x, labels.x, host … name the rest
+        src = parse_path(self.options.field)
+        self.field_path = None if src == parse_path("message") else src.get
+        self.target = _fields_keys(self.options.target) if self.options.target else None
         self.overwrite = (
             field_path(self.options.overwrite_message_key)
             if self.options.overwrite_message_key
@@ -203,8 +207,8 @@ class GrokFilter(Filter):
     def _text(self, m: Message) -> str | None:
         if self.field_path is None:
             return m.message
-        v = _get(m.fields, self.field_path)
-        if v is None or isinstance(v, dict | list):
+        v = self.field_path(m)
+        if v is None or v is MISSING or isinstance(v, dict | list):
             return None
         return v if isinstance(v, str) else str(v)
 
@@ -255,6 +259,14 @@ def _get(d: dict[str, Any], path: tuple[str, ...]) -> Any:
     return v
 
 
+def _fields_keys(target: str) -> tuple[str, ...]:
+    """The keys under ``fields`` of a target path (``ValueError`` when it is elsewhere)."""
+    root, keys = split_path(target)
+    if root != "fields" or not keys:
+        raise ValueError(f"target must be under fields (got {target!r})")
+    return keys
+
+
 def build(o: GrokFilter.Options) -> list[Grok]:
     """The compiled patterns of a configuration (``ValueError`` on any problem)."""
     try:
@@ -263,9 +275,11 @@ def build(o: GrokFilter.Options) -> list[Grok]:
             lib.add_dir(d)
         for name, rx in o.patterns.items():
             lib.add(name, rx)
-        for f in (o.field, o.target, o.overwrite_message_key):
-            if f and f != "message":
-                field_path(f)
+        parse_path(o.field)
+        if o.target:
+            _fields_keys(o.target)
+        if o.overwrite_message_key:
+            field_path(o.overwrite_message_key)
         return [
             Grok(p, lib, timeout=o.timeout_ms / 1000.0, keep_empty=o.keep_empty_captures)
             for p in o.pattern

@@ -92,9 +92,39 @@ class KvFilter(Filter):
         self.include = frozenset(o.include_keys) or None
         self.exclude = frozenset(o.exclude_keys)
         self.prefix = o.prefix
+        self.fs, self.vs = o.field_split, o.value_split
+        self.fast = len(self.fs) == 1 and len(self.vs) == 1
 
     def pairs(self, s: str) -> dict[str, Any]:
         """The pairs of one text."""
+        if self.fast and '"' not in s and "'" not in s:
+            got = self._split_pairs(s)
+            if got is not None:
+                return got
+        return self._regex_pairs(s)
+
+    def _split_pairs(self, s: str) -> dict[str, Any] | None:
+        """Unquoted text with one-character splits: ``str.split`` and ``partition`` give
+        what the regex gives (None: an unusual part, the regex decides)."""
+        out: dict[str, Any] = {}
+        vs, logfmt, prefix = self.vs, self.logfmt, self.prefix
+        inc, exc = self.include, self.exclude
+        for part in s.split(self.fs):
+            if not part:
+                continue
+            k, eq, v = part.partition(vs)
+            if not k:
+                return None
+            if not eq:
+                if not logfmt:
+                    continue
+                v = True  # type: ignore[assignment]
+            if (inc is not None and k not in inc) or k in exc:
+                continue
+            out[prefix + k if prefix else k] = v
+        return out
+
+    def _regex_pairs(self, s: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         inc, exc, prefix, logfmt = self.include, self.exclude, self.prefix, self.logfmt
         for mt in self.rx.finditer(s):
