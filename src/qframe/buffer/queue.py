@@ -207,6 +207,11 @@ class DiskQueue:
             del _OPEN[self.path]
         self._opened = False
 
+    @property
+    def error(self) -> str:
+        """Why the buffer cannot be written now ("" when it can)."""
+        return self._error
+
     def kept(self) -> int:
         return self.store.backlog_events()
 

@@ -70,3 +70,27 @@ async def test_drop_newest_at_max_bytes_counts_what_it_drops(tmp_path: Path) -> 
 
 def metric_dropped(run: BufferedRun) -> float:
     return metric_value(run.metrics(), "qframe_dropped_total", plugin="out", reason="buffer_full")
+
+
+async def test_a_second_qframe_on_the_same_buffer_is_refused(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = BufferedRun(tmp_path / "a", {"kind": "elasticsearch", "url": url})
+    second = BufferedRun(tmp_path / "b", {"kind": "elasticsearch", "url": url})
+    config = json.loads(second.conf.read_text())
+    config["data-dir"] = str(first.data)
+    second.conf.write_text(json.dumps(config))
+    try:
+        first.start()
+        await wait_until(lambda: bool(first.out_health()), timeout=30, what="first up")
+        second.start()
+        assert second.proc is not None
+        code = await asyncio.to_thread(second.proc.wait, 30)
+        assert code == 1
+        assert "is in use by another qframe" in second.stderr()
+        assert "Unclosed" not in second.stderr()
+        assert first.alive()
+    finally:
+        assert first.stop() == 0
+        second.stop()

@@ -287,6 +287,9 @@ class DeliveringHandler(Handler):
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
+        if self._disk is not None:  # first: a buffer in use elsewhere fails the start
+            # not self.data_dir: a read-only data-dir makes the handler degraded, not failed
+            await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
         headers = self.headers()
         if self.options.username and "Authorization" not in headers:
             cred = base64.b64encode(
@@ -302,10 +305,8 @@ class DeliveringHandler(Handler):
             timeout=aiohttp.ClientTimeout(total=self.options.timeout),
             json_serialize=lambda x: orjson.dumps(x).decode(),
         )
-        self.set_health("ok")
-        if self._disk is not None:
-            # not self.data_dir: a read-only data-dir makes the handler degraded, not failed
-            await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
+        if self._disk is None or not self._disk.error:
+            self.set_health("ok")
 
     async def stop(self) -> None:
         if self._disk is not None:  # what is not confirmed stays on disk, kept

@@ -214,12 +214,12 @@ class NatsHandler(Handler):
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
+        if self._disk is not None:  # first: a buffer in use elsewhere fails the start
+            await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
         self._dead_file = DeadLetterFile(
             self, self.options.dead_letter, self.options.dead_letter_max_bytes
         )
         self._link.start()
-        if self._disk is not None:
-            await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
 
     async def _setup(self, nc: Client) -> None:
         js = nc.jetstream(timeout=self.options.request_timeout)
