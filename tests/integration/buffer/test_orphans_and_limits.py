@@ -25,6 +25,8 @@ async def test_a_renamed_handler_leaves_a_buffer_that_validate_and_run_report(
         await wait_until(lambda: run.metric("qframe_disk_buffer_events") == 100)
     finally:
         assert run.stop() == 0
+    # the run summary: held in the buffer counts as kept, not undelivered
+    assert "kept 100, dropped 0, undelivered 0" in run.stderr()
     config = json.loads(run.conf.read_text())
     config["handler"] = {"renamed": config["handler"].pop("out")}
     run.conf.write_text(json.dumps(config))
