@@ -97,19 +97,30 @@ class Tail:
         return self.lines
 
 
-def baseline(data: Path, d: Path) -> float:
+def baseline(data: Path, d: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``stdin → log``."""
     cfg = d / "base.yml"
     cfg.write_text(BASELINE % {"dir": d})
     with open(data, "rb") as stdin:
-        dt, _, _, rc = run_measured([QFRAME, "run", "-c", str(cfg)], stdin=stdin)
+        dt, cpu, _, rc = run_measured([QFRAME, "run", "-c", str(cfg)], stdin=stdin)
     if rc != 0:
         raise SystemExit(f"qframe (baseline) exited {rc}")
     (d / "base.json").unlink()
-    return dt
+    return dt, cpu
 
 
-def through_nats(data: Path, d: Path, url: str, n: int, codec: str, k: int) -> tuple[float, float]:
-    """(end-to-end seconds, agent seconds) of one run on a stream of its own."""
+def cpu_of(proc: subprocess.Popen[bytes]) -> float:
+    """Wait for a child; its CPU seconds (user + system)."""
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return ru.ru_utime + ru.ru_stime
+
+
+def through_nats(
+    data: Path, d: Path, url: str, n: int, codec: str, k: int
+) -> tuple[float, float, float]:
+    """(end-to-end seconds, agent seconds, CPU seconds of agent and aggregator) of one run
+    on a stream of its own."""
     stream, subject = f"BENCH{k}", f"bench{k}"
     out = d / f"out{k}.json"
     env = {"dir": d, "url": url, "stream": stream, "subject": subject, "codec": codec, "out": out}
@@ -124,26 +135,31 @@ def through_nats(data: Path, d: Path, url: str, n: int, codec: str, k: int) -> t
         with open(data, "rb") as stdin:
             agent = subprocess.Popen([QFRAME, "run", "-c", str(d / "agent.yml")], stdin=stdin)
         agent_dt = 0.0
+        cpu = 0.0
         deadline = t0 + 600
         while tail.poll() < n:
-            if agent_dt == 0.0 and agent.poll() is not None:
+            if agent_dt == 0.0 and os.waitid(
+                os.P_PID, agent.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT
+            ):
                 agent_dt = time.perf_counter() - t0
+                cpu += cpu_of(agent)
                 if agent.returncode != 0:
                     raise SystemExit(f"agent exited {agent.returncode}")
             if time.perf_counter() > deadline:
                 raise SystemExit(f"only {tail.lines} of {n} lines arrived")
             time.sleep(0.02)
         dt = time.perf_counter() - t0
-        agent.wait(60)
-        agent_dt = agent_dt or dt
+        if agent_dt == 0.0:
+            agent_dt = dt
+            cpu += cpu_of(agent)
     finally:
         agg.terminate()
-        agg.wait(60)
+        cpu += cpu_of(agg)
     got = count_lines(out)
     if got != n:
         raise SystemExit(f"{got} lines arrived, {n} sent")
     out.unlink()
-    return dt, agent_dt
+    return dt, agent_dt, cpu
 
 
 def main() -> None:
@@ -155,12 +171,15 @@ def main() -> None:
         d = Path(tmp)
         nats, url = start_nats(d)
         try:
-            base, e2e, agent = [], [], []
+            base, e2e, agent, base_cpu, cpu = [], [], [], [], []
             for k in range(rounds):  # alternating, so both see the machine's swings alike
-                base.append(baseline(data, d))
-                dt, adt = through_nats(data, d, url, n, codec, k)
+                bdt, bcpu = baseline(data, d)
+                base.append(bdt)
+                base_cpu.append(bcpu)
+                dt, adt, c = through_nats(data, d, url, n, codec, k)
                 e2e.append(dt)
                 agent.append(adt)
+                cpu.append(c)
         finally:
             nats.terminate()
             nats.wait(30)
@@ -177,6 +196,11 @@ def main() -> None:
     report("nats stdin→nats→log", "agent_lines_per_s", n / a, "lines/s", note)
     report("nats stdin→nats→log", "baseline_stdin_log_lines_per_s", n / b, "lines/s", note)
     report("nats stdin→nats→log", "ratio_to_stdin_log", b / e, "×", note)
+    bc, c = sorted(base_cpu)[len(base_cpu) // 2], sorted(cpu)[len(cpu) // 2]
+    report(
+        "nats stdin→nats→log", "lines_per_cpu_s_agent_and_aggregator", n / c, "lines/CPU-s", note
+    )
+    report("nats stdin→nats→log", "baseline_lines_per_cpu_s", n / bc, "lines/CPU-s", note)
 
 
 if __name__ == "__main__":
