@@ -9,6 +9,7 @@ rate-limited log line per cause — never a traceback.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,26 @@ class NatsLink:
 
     # -- life --------------------------------------------------------------------------
     def start(self) -> None:
+        """Check what can be checked without NATS (files, the nkeys package), then connect
+        in the background.  Raises ValueError naming the option."""
+        o = self.o
+        for key, path in (
+            ("creds", o.creds),
+            ("nkey-seed", o.nkey_seed),
+            ("tls-ca", o.tls_ca),
+            ("tls-cert", o.tls_cert),
+            ("tls-key", o.tls_key),
+        ):
+            if path and not os.access(path, os.R_OK):
+                raise ValueError(f"{key}: cannot read {path}")
+        if o.creds or o.nkey_seed:
+            try:
+                import nkeys  # noqa: F401
+            except ImportError:
+                raise ValueError(
+                    "creds and nkey-seed need the nkeys package (pip install nkeys)"
+                ) from None
+        _tls(o)  # a bad certificate or key is a start-up error
         self._task = self.plugin.spawn(self._connect(), "nats-connect")
 
     async def close(self) -> None:
