@@ -251,3 +251,50 @@ async def test_nats_down_at_start_and_in_the_middle_loses_nothing(
     # bounded memory: never more held than max-pending and one input batch (the runtime
     # merges queued reads up to MAX_BATCH messages; one read is under 32KiB)
     assert max_pending <= peak <= max_pending + MAX_BATCH
+
+
+async def test_a_message_larger_than_max_payload_is_dead_lettered_not_looped(
+    tmp_path: Path,
+) -> None:
+    server = NatsServer.start(extra="max_payload: 65536")
+    try:
+        src = {"kind": "list", "ack": True, "linger": True}
+        config = agent(server.url, tmp_path, "BIG", src, **{"batch-size": 20})
+        async with Harness(config) as a:
+            bus = a.plugin("bus")
+            await a.wait_for(lambda: bus.metrics.state == "ok", what="connected")
+            small = [Message(f"small {i}", 1.0) for i in range(30)]
+            huge = Message("x" * 100_000, 1.0)
+            # the batches with it are halved until it is alone (one NATS message cannot carry it)
+            await a.plugin("src").send([*small[:15], huge, *small[15:]])
+            await a.wait_for(lambda: a.plugin("src").acked == 31, what="all acknowledged")
+            assert bus.metrics.counter("delivered") == 30
+            dead = sum(v for (k, _), v in bus.metrics.counters.items() if k == "dead_letter")
+            assert dead == 1
+        lines = (tmp_path / "agent/handler.bus/dead-letter.jsonl").read_text().splitlines()
+        assert len(lines) == 1
+        record = json.loads(lines[0])
+        assert "limit of one NATS message" in record["error"]
+        assert record["message"]["message"] == "x" * 100_000
+        got = await consumer_messages(server.url, "BIG")
+        assert sorted(got) == sorted(m.message for m in small)
+    finally:
+        server.close()
+
+
+async def consumer_messages(url: str, stream: str) -> list[str]:
+    """Every message text in a stream (read with an ephemeral consumer until it is idle)."""
+    nc = await nats.connect(url)
+    try:
+        sub = await nc.jetstream().pull_subscribe("", stream=stream)
+        out: list[str] = []
+        while True:
+            try:
+                msgs = await sub.fetch(100, timeout=1)
+            except TimeoutError:
+                return out
+            for msg in msgs:
+                out += [m.message for m in wire.decode(msg.data)]
+                await msg.ack()
+    finally:
+        await nc.close()
