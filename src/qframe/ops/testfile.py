@@ -20,6 +20,7 @@ import click
 import orjson
 import yaml
 
+from ..condition import ConditionError, compile_condition
 from ..config import SECTIONS, parse_config
 from ..errors import ConfigError
 from ..logs import setup_logging
@@ -140,6 +141,12 @@ def _case(f: str, i: int, t: Any) -> Case:
             raise _fail(f, f"{w}.conditions", "expected a list")
         for k, c in enumerate(conds):
             cw = f"{w}.conditions[{k}]"
+            if isinstance(c, str):  # an expression of the `when` condition language
+                try:
+                    compile_condition(c)
+                except ConditionError as exc:
+                    raise _fail(f, cw, f"bad condition: {exc}") from exc
+                continue
             if not isinstance(c, dict) or not isinstance(c.get("field"), str):
                 raise _fail(f, cw, "expected {field: PATH, <operator>: VALUE}")
             ops = [o for o in c if o != "field"]
@@ -303,6 +310,17 @@ def _diff(case: Case, got: dict[str, list[dict[str, Any]]]) -> list[str]:
         if conds and not msgs:
             problems.append(f"{name}: no message to check the conditions on")
         for c in conds:
+            if isinstance(c, str):
+                test = compile_condition(c).test
+                bad_w = [(i, m) for i, m in enumerate(msgs) if not test(Message.from_dict(m))]
+                for i, m in bad_w[:3]:
+                    problems.append(
+                        f"{name}[{i}]: {c!r} does not hold\n"
+                        f"      message: {orjson.dumps(m).decode()}"
+                    )
+                if len(bad_w) > 3:
+                    problems.append(f"{name}: … and {len(bad_w) - 3} more messages fail {c!r}")
+                continue
             op = next(o for o in c if o != "field")
             bad = [(i, v, m) for i, m in enumerate(msgs) for ok, v in [check(c, m)] if not ok]
             for i, v, m in bad[:3]:

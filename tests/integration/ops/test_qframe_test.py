@@ -34,6 +34,7 @@ tests:
           - {{field: source_success, equals: true}}
           - {{field: fields.bytes, matches: "^[0-9]+$"}}
           - {{field: fields.nothing, exists: false}}
+          - 'fields.response == 200 and fields.verb =~ "^G"'
       - instance: es
         count: 1
         conditions:
@@ -72,8 +73,10 @@ def test_a_passing_file_exits_0_without_any_service(tmp_path: Path) -> None:
 def test_a_failing_condition_exits_1_with_field_expected_got_and_the_message(
     tmp_path: Path,
 ) -> None:
-    failing = PASSING.replace('equals: "1.2.3.4"', 'equals: "9.9.9.9"').replace(
-        "- {instance: es, count: 0}", "- {instance: es, count: 2}"
+    failing = (
+        PASSING.replace('equals: "1.2.3.4"', 'equals: "9.9.9.9"')
+        .replace("fields.response == 200", "fields.response == 404")
+        .replace("- {instance: es, count: 0}", "- {instance: es, count: 2}")
     )
     res = qframe("test", str(write(tmp_path, failing)))
     assert res.returncode == 1, res.stdout + res.stderr
@@ -82,6 +85,7 @@ def test_a_failing_condition_exits_1_with_field_expected_got_and_the_message(
     assert 'apache[0]: fields.clientip equals "9.9.9.9": got "1.2.3.4"' in out
     assert '"message":"1.2.3.4 - - [10/Oct/2000' in out  # the message itself
     assert "es: count: expected 2, got 0" in out
+    assert """apache[0]: 'fields.response == 404 and fields.verb =~ "^G"' does not hold""" in out
     assert out.splitlines()[-1] == "2 tests: 0 passed, 2 failed"
 
 
@@ -129,6 +133,7 @@ def test_invalid_files_exit_2_naming_file_and_key(tmp_path: Path) -> None:
         "config: pipeline.yml\ntests: [{inputs: [{instance: apache, lines: [a]}], outputs: [{instance: es}]}]\n": "t.yml: tests[0].inputs: 'apache' is not a collector",
         "config: pipeline.yml\ntests: [{outputs: [{instance: es, conditions: [{field: a, resembles: b}]}]}]\n": "t.yml: tests[0].outputs[0].conditions[0]: expected one operator",
         "config: pipeline.yml\ntests: [{outputs: [{instance: nope}]}]\n": "no instance 'nope'",
+        "config: pipeline.yml\ntests: [{outputs: [{instance: es, conditions: ['a =='] }]}]\n": "conditions[0]: bad condition: ",
         "config: missing.yml\ntests: [{outputs: [{instance: es}]}]\n": "t.yml: config: cannot read",
         "config: pipeline.yml\ntests: [{outputs: [{instance: es, conditions: [{field: a, matches: '('}]}]}]\n": "conditions[0].matches: bad regular expression",
     }
