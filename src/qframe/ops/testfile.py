@@ -23,6 +23,7 @@ import yaml
 from ..condition import ConditionError, compile_condition
 from ..config import SECTIONS, parse_config
 from ..errors import ConfigError
+from ..jsonline import decode_messages
 from ..logs import setup_logging
 from ..message import Message
 from ..runtime.pipeline import Pipeline
@@ -199,15 +200,55 @@ def _show(v: Any) -> str:
     return "(missing)" if v is _MISSING else orjson.dumps(v).decode()
 
 
+def decode_lines(options: Any, entries: list[Any]) -> list[Any]:
+    """The test's inputs of one collector, each run of ``lines`` decoded as that collector
+    decodes what it reads: its ``multiline`` (file), then its ``format: json`` (file, tcp,
+    docker-logs); other collectors make one log message of each line, as ``stdin`` does."""
+    out: list[Any] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        texts = list(run)
+        run.clear()
+        ml = getattr(options, "multiline", None)
+        if ml is not None:
+            from ..plugins.collectors.file.multiline import Multiline
+
+            joiner = Multiline(ml)
+            events: list[Any] = []
+            for t in texts:
+                joiner.feed(t, 0, 0, events)
+            last = joiner.flush()
+            texts = [e[0] for e in (*events, *([last] if last else []))]
+        msgs = [Message(t) for t in texts]
+        if getattr(options, "format", None) == "json":
+            decode_messages(msgs)
+        out.extend(orjson.loads(m.to_json()) for m in msgs)
+
+    for e in entries:
+        if isinstance(e, str):
+            run.append(e)
+        else:
+            flush()
+            out.append(e)
+    flush()
+    return out
+
+
 def _test_config(
-    data: dict[str, Any], case: Case, data_dir: str
+    data: dict[str, Any], case: Case, data_dir: str, options: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The pipeline a case runs, and the capture handler that shows each output instance."""
     cfg = {k: v for k, v in data.items() if k not in _DROP_GLOBALS}
     cfg["data-dir"] = data_dir
     sections = {s: dict(data.get(s) or {}) for s in SECTIONS}
     cfg["collector"] = {
-        name: {"kind": "list", "messages": case.inputs.get(str(name), [])}
+        name: {
+            "kind": "list",
+            "messages": decode_lines(options.get(str(name)), case.inputs.get(str(name), [])),
+        }
         for name in sections["collector"]
     }
     handlers: dict[str, Any] = {}
@@ -267,6 +308,7 @@ def run_file(path: Path, echo: Any) -> tuple[int, int]:
     registry = make_registry()
     spec = parse_config(cfg_text, registry, file=cfg_name)  # the config as written
     collectors = {i.name for i in spec.instances if i.type == "collector"}
+    options = {i.name: i.options for i in spec.instances if i.type == "collector"}
     names = {i.name for i in spec.instances}
     for i, case in enumerate(cases):
         for inst in case.inputs:
@@ -285,7 +327,7 @@ def run_file(path: Path, echo: Any) -> tuple[int, int]:
     passed = failed = 0
     for case in cases:
         with tempfile.TemporaryDirectory(prefix="qframe-test-") as tmp:
-            cfg, shown = _test_config(data, case, tmp)
+            cfg, shown = _test_config(data, case, tmp, options)
             got = asyncio.run(_run_case(yaml.safe_dump(cfg), f"{cfg_name} [test]", shown))
         problems = _diff(case, got)
         if problems:

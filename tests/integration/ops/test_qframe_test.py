@@ -148,3 +148,53 @@ def test_invalid_files_exit_2_naming_file_and_key(tmp_path: Path) -> None:
         "config error: " in res.stderr
         and "pipeline.yml:6:64: filter.other.patern: unknown option" in res.stderr
     ), res.stderr
+
+
+def test_lines_go_through_the_collectors_multiline_and_json_decoding(tmp_path: Path) -> None:
+    f = tmp_path / "decode.yml"
+    f.write_text(
+        """\
+pipeline:
+  collector:
+    app: {kind: file, path: /nonexistent/*.log, multiline: {pattern: '^\\s', match: after}}
+    events: {kind: tcp, format: json}
+  handler:
+    out: {kind: log, inputs: [app, events]}
+tests:
+  - name: a stack trace is one message; a JSON line is its fields
+    inputs:
+      - instance: app
+        lines: ["Traceback (most recent call last):", "  File x, line 1", "  boom", "next"]
+      - instance: events
+        lines: ['{"message": "hi", "user": "ann"}', "not json"]
+    outputs:
+      - instance: app
+        count: 2
+      - instance: out
+        count: 4
+      - instance: events
+        count: 2
+        conditions:
+          - 'message == "hi" or "_jsonparsefailure" in tags'
+  - name: the first message holds the three lines
+    inputs:
+      - instance: app
+        lines: ["Traceback (most recent call last):", "  File x, line 1", "  boom", "next"]
+    outputs:
+      - instance: app
+        count: 2
+        conditions:
+          - {field: message, matches: "^(Traceback \\\\(most recent call last\\\\):\\n  File x, line 1\\n  boom|next)$"}
+  - name: the JSON line's keys are fields
+    inputs:
+      - {instance: events, lines: ['{"message": "hi", "user": "ann"}']}
+    outputs:
+      - instance: events
+        conditions:
+          - {field: fields.user, equals: ann}
+          - {field: message, equals: hi}
+"""
+    )
+    res = qframe("test", str(f))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "3 tests: 3 passed, 0 failed" in res.stdout
