@@ -23,6 +23,15 @@ def _to_int(v: Any) -> Any:
     t = type(v)
     if t is int:
         return v
+    if t is str:
+        try:
+            r = int(v)
+        except ValueError:
+            pass
+        else:
+            if not _INT_MIN <= r <= _INT_MAX:
+                raise ValueError("beyond 64 bits")
+            return r
     if t is bool:
         return int(v)
     if t is float:
@@ -90,6 +99,10 @@ def _each(v: Any, f: Callable[[Any], Any]) -> Any:
 
 def _str_op(f: Callable[[str], str]) -> Callable[[Any], Any]:
     return lambda v: f(v) if type(v) is str else v
+
+
+def _one_field(p: FieldPath) -> bool:
+    return p.root == "fields" and len(p.keys) == 1
 
 
 class Template:
@@ -208,6 +221,18 @@ class MutateFilter(Filter):
         steps: list[Callable[[Message], bool]] = []
 
         def move(a: FieldPath, b: FieldPath, keep: bool) -> Callable[[Message], bool]:
+            if not keep and _one_field(a) and _one_field(b):
+                ka, kb = a.keys[0], b.keys[0]
+
+                def rename_field(m: Message) -> bool:
+                    f = m._fields
+                    if f and ka in f:
+                        f = m.fields  # its own copy when shared
+                        f[kb] = f.pop(ka)
+                    return True
+
+                return rename_field
+
             def step(m: Message) -> bool:
                 v = a.get(m)
                 if v is MISSING:
@@ -222,6 +247,24 @@ class MutateFilter(Filter):
             return step
 
         def apply(p: FieldPath, f: Callable[[Any], Any]) -> Callable[[Message], bool]:
+            if _one_field(p):
+                k = p.keys[0]
+
+                def apply_field(m: Message) -> bool:
+                    fs = m._fields
+                    if not fs:
+                        return True
+                    v = fs.get(k, MISSING)
+                    if v is MISSING:
+                        return True
+                    try:
+                        m.fields[k] = [f(x) for x in v] if type(v) is list else f(v)
+                    except (ValueError, TypeError, OverflowError):
+                        return False
+                    return True
+
+                return apply_field
+
             def step(m: Message) -> bool:
                 v = p.get(m)
                 if v is MISSING:
@@ -356,7 +399,7 @@ class MutateFilter(Filter):
             for step in steps:
                 if not step(m):
                     ok = False
-            if not ok:
+            if ok is False:
                 m.add_tag(FAILURE_TAG)
                 bad += 1
         if bad:
