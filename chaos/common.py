@@ -386,6 +386,15 @@ class Qframe:
         h = self.health()
         return str(h.get("status")) if h else "unreachable"
 
+    def not_ok(self) -> str:
+        """The plugins /health does not call ok, with their state and reason."""
+        h = self.health() or {}
+        return "; ".join(
+            f"{p.get('plugin')}: {p.get('state')} ({p.get('reason')})"
+            for p in h.get("plugins", [])
+            if p.get("state") != "ok"
+        )
+
     def metrics(self) -> list[tuple[str, dict[str, str], float]]:
         got = self.get("/metrics")
         return parse_metrics(got[1]) if got else []

@@ -71,7 +71,11 @@ def run(ctx: Context) -> Result:
             await proxy.cut()
             t0 = time.monotonic()
             await asyncio.sleep(outage / 2)
-            res.note("health during the outage: %s", await asyncio.to_thread(q.status))
+            res.note(
+                "during the outage: %s (%s)",
+                await asyncio.to_thread(q.status),
+                await asyncio.to_thread(q.not_ok),
+            )
             await asyncio.sleep(outage - (time.monotonic() - t0))
             had = await asyncio.to_thread(server.count, "chaos")
             await proxy.restore()
@@ -86,6 +90,11 @@ def run(ctx: Context) -> Result:
                 first,
                 time.monotonic() - back,
             )
+            # while the proxy still stands (closing it is the next outage)
+            healthy = await asyncio.to_thread(wait_for, lambda: q.status() == "ok", 15)
+            if not healthy:
+                res.note("still not ok 15 s after every document was indexed: %s", q.not_ok())
+            res.check("health ok again after the outage", healthy)
             return stats
         finally:
             await proxy.close()
@@ -98,13 +107,11 @@ def run(ctx: Context) -> Result:
         fill(res, counts, stats["sent"])
         res.counted = q.counted()
         res.peak_rss_mib = q.peak_rss_mib
-        wait_for(lambda: q.status() == "ok", 15)
         res.note(
-            "outage %.0f s; %d documents for %d lines; health after: %s; qframe counted: %s",
+            "outage %.0f s; %d documents for %d lines; qframe counted: %s",
             outage,
             docs,
             stats["sent"],
-            q.status(),
             describe_counts(q.counts()),
         )
         res.check("qframe alive", q.alive())

@@ -97,8 +97,10 @@ def run(ctx: Context) -> Result:
                 if b % 2:
                     sock.sendto(plain_bomb, dest)
                 else:
-                    for c in chunks(chunked_bomb, b"B%07d" % b):
+                    for k, c in enumerate(chunks(chunked_bomb, b"B%07d" % b)):
                         sock.sendto(c, dest)
+                        if k % 8 == 7:
+                            time.sleep(0.002)
                     time.sleep(0.005)
             for i in range(good * r // rounds, good * (r + 1) // rounds):
                 sock.sendto(gelf_json(line("g", i)), dest)

@@ -60,15 +60,6 @@ def fill_up(path: Path) -> Path:
     return filler
 
 
-def plugin_reasons(q: Qframe) -> str:
-    h = q.health() or {}
-    return "; ".join(
-        f"{p.get('plugin')}: {p.get('state')} ({p.get('reason')})"
-        for p in h.get("plugins", [])
-        if p.get("state") != "ok"
-    )
-
-
 def run(ctx: Context) -> Result:
     res = Result(NAME)
     lines = ctx.scale(12_000, 6_000)
@@ -100,7 +91,7 @@ def run(ctx: Context) -> Result:
         t0 = time.monotonic()
         degraded = wait_for(lambda: q.status() == "degraded", 10)
         took = time.monotonic() - t0
-        reasons = plugin_reasons(q)
+        reasons = q.not_ok()
         res.note("disk full: health %s after %.1f s (%s)", q.status(), took, reasons or "-")
         res.check("health degraded while checkpoint writes fail", degraded)
         time.sleep(2)
