@@ -109,6 +109,7 @@ class NatsCollector(Collector):
         self._done: deque[Msg] = deque()
         self._wake = asyncio.Event()
         self._dead_file: DeadLetterFile | None = None
+        self._acker_task: asyncio.Task[None] | None = None
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -168,7 +169,8 @@ class NatsCollector(Collector):
     # -- the pull loop -----------------------------------------------------------------
     async def run(self) -> None:
         self._link.restate()
-        self.spawn(self._acker(), "nats-acks")
+        if self._acker_task is None or self._acker_task.done():  # once, across restarts
+            self._acker_task = self.spawn(self._acker(), "nats-acks")
         failures = 0
         while True:
             await self._link.wait_ready()
