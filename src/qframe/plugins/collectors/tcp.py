@@ -7,7 +7,7 @@ import codecs
 import time
 from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from ...batch import UniformBatch, new_logs
 from ...jsonline import FAILURE_TAG as JSON_FAILURE_TAG
@@ -17,6 +17,7 @@ from ...net.stream import Connection, StreamServer
 from ...options import Bytes, Field
 from ...telemetry import MetricSpec
 from ..common.inventory import InventoryCache, InventoryOptions
+from ..common.multiline import MULTILINE_HELP, Event, Groups, MultilineOptions
 from ..common.stream_server import (
     STREAM_SERVER_METRICS,
     SocketHandover,
@@ -114,6 +115,9 @@ class TcpCollector(SocketHandover):
             "1MiB", description="longer lines are cut to this size and tagged _truncated"
         )
         encoding: str = Field("utf-8", description="text encoding (invalid bytes are replaced)")
+        multiline: MultilineOptions | None = Field(
+            None, description=MULTILINE_HELP + " (per connection; format: line)"
+        )
 
         @field_validator("encoding")
         @classmethod
@@ -125,6 +129,12 @@ class TcpCollector(SocketHandover):
             if "\n{}".encode(v, "replace") != b"\n{}":  # lines are split on the byte 0x0a
                 raise ValueError(f"{v!r} is not ASCII-compatible (utf-8, latin-1, cp1252, …)")
             return v
+
+        @model_validator(mode="after")
+        def _multiline_on_lines(self) -> TcpCollector.Options:
+            if self.multiline is not None and self.format != "line":
+                raise ValueError("multiline: only with format: line")
+            return self
 
     exported_metrics = (
         *STREAM_SERVER_METRICS,
@@ -141,6 +151,7 @@ class TcpCollector(SocketHandover):
         self.server: StreamServer | None = None
         self.address: tuple[str, int] = ("", 0)
         self._inv: InventoryCache | None = None
+        self._ml: Groups | None = None
 
     def _warn(self, fmt: str, *args: Any) -> None:
         """Hostile input is logged at a bounded rate (5 lines per 10 s)."""
@@ -151,8 +162,14 @@ class TcpCollector(SocketHandover):
             raise ValueError("max-line-bytes must be at least 1 byte")
         tls = server_tls(self.options)
         self._inv = InventoryCache.for_collector(self, self.options)
+        on_frames: Any = self._on_lines
+        if self.options.format == "json":
+            on_frames = self._on_json
+        elif self.options.multiline is not None:  # the plain path stays as fast as it was
+            self._ml = Groups(self.options.multiline)
+            on_frames = self._on_lines_joined
         self.server = StreamServer(
-            self._on_json if self.options.format == "json" else self._on_lines,
+            on_frames,
             self.spawn,
             on_connect=self._on_connect,
             encoding=self.options.encoding if self.options.format == "line" else None,
@@ -172,9 +189,13 @@ class TcpCollector(SocketHandover):
 
     async def run(self) -> None:
         await self.serve_handoff()
+        gauges_at = 0.0
         while True:
-            await asyncio.sleep(1.0)
-            if self.server is not None:
+            await asyncio.sleep(1.0 if self._ml is None else min(1.0, self._ml.next_due() + 0.01))
+            if self._ml is not None:
+                await self._flush_joined(final=False)
+            if self.server is not None and time.monotonic() - gauges_at >= 1.0:
+                gauges_at = time.monotonic()
                 stream_gauges(self, self.server)
 
     def listen_address(self) -> tuple[str, int]:
@@ -185,6 +206,8 @@ class TcpCollector(SocketHandover):
         if server is not None:
             await self.release(server)
             stream_gauges(self, server)
+        if self._ml is not None:
+            await self._flush_joined(final=True)
 
     # -- per connection ------------------------------------------------------------------
     async def _on_connect(self, conn: Connection) -> None:
@@ -256,5 +279,53 @@ class TcpCollector(SocketHandover):
             self.metrics.inc("invalid_json", bad)
             self._warn("%d line(s) from %s:%d are not JSON objects", bad, ip, port)
         if batch:
+            self.metrics.received += len(batch)
+            await self.emit(batch)
+
+    # -- multiline: one joiner per connection ----------------------------------------
+    def _joined(self, conn: Connection, ev: Event) -> Message:
+        text, now, _end, dropped, nlines = ev
+        fields: dict[str, Any] = {"remote_ip": conn.ip, "remote_port": conn.port}
+        if nlines > 1:
+            fields["lines"] = nlines
+        m = new_log(text, now, conn.ip, [self.name], "", fields, None, conn.context)
+        if dropped:
+            m.add_tag("_truncated")
+            self.metrics.inc("truncated")
+        return m
+
+    async def _on_lines_joined(self, conn: Connection, frames: list[str], cut: list[int]) -> None:
+        ml = self._ml
+        assert ml is not None
+        now = time.time()
+        cuts = set(cut)
+        events: list[Event] = []
+        for i, f in enumerate(frames):
+            ml.feed(conn, f, now, now, events, bool(cuts) and i in cuts)
+        if cut:
+            self._warn(
+                "%d line(s) from %s longer than %d bytes were cut",
+                len(cut),
+                conn.ip,
+                self.options.max_line_bytes,
+            )
+        if events:
+            batch = [self._joined(conn, ev) for ev in events]
+            self.metrics.received += len(batch)
+            await self.emit(batch)
+
+    async def _flush_joined(self, final: bool) -> None:
+        """Send the messages of connections idle for the timeout, or closed (all: final)."""
+        ml = self._ml
+        assert ml is not None
+        live = self.server.connections if self.server is not None else set()
+        out = ml.flush_all() if final else ml.expired()
+        if not final:
+            for conn in [k for k in ml.groups if k not in live]:
+                ev = ml.pop(conn)
+                if ev is not None:
+                    out.append((conn, ev))
+        if out:
+            batch = [self._joined(conn, ev) for conn, ev in out]  # type: ignore[arg-type]
             self.metrics.received += len(batch)
             await self.emit(batch)

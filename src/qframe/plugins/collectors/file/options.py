@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import codecs
-import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
-from ....options import Bytes, Duration, Field, PluginOptions, StrList, to_kebab
-
-
-class MultilineOptions(BaseModel):
-    """Joins consecutive lines into one message, as Filebeat's ``multiline`` does."""
-
-    model_config = ConfigDict(extra="forbid", alias_generator=to_kebab, populate_by_name=True)
-
-    pattern: str = Field(description="regular expression tested against each line (re.search)")
-    negate: bool = Field(False, description="invert the pattern: lines that do NOT match")
-    match: Literal["after", "before"] = Field(
-        "after",
-        description="after: (non-)matching lines join the line before them; before: the next",
-    )
-    max_lines: int = Field(500, ge=1, description="lines kept per message; extra are dropped")
-    timeout: Duration = Field(5.0, description="a pending message is sent after this idle time")
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from exc
-        return v
+from ....options import Bytes, Duration, Field, PluginOptions, StrList
+from ...common.multiline import MULTILINE_HELP, MultilineOptions
 
 
 class FileOptions(PluginOptions):
@@ -71,9 +47,7 @@ class FileOptions(PluginOptions):
     fingerprint_bytes: Bytes = Field(
         1024, description="leading bytes hashed into the file identity (with device and inode)"
     )
-    multiline: MultilineOptions | None = Field(
-        None, description="{pattern, negate, match: after|before, max-lines, timeout}"
-    )
+    multiline: MultilineOptions | None = Field(None, description=MULTILINE_HELP)
     drain_timeout: Duration = Field(
         10.0, description="at stop, wait this long for in-flight lines before the checkpoint"
     )
