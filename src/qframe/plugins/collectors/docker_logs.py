@@ -26,6 +26,8 @@ from ...jsonline import decode_messages
 from ...message import ContainerInfo, Delivery, Message, SharedFields, new_log
 from ...options import Bytes, Duration, Field
 from ...telemetry import MetricSpec
+from ..common.multiline import MULTILINE_HELP, MultilineOptions
+from .docker_joins import LogJoiner
 
 CHECKPOINT = "positions.json"
 GONE_ACTIONS = frozenset({"destroy", "remove"})
@@ -158,6 +160,9 @@ class DockerLogsCollector(DockerCollector):
             description="json: a line that is a JSON object becomes message + fields "
             "(as tcp's format: json); others are kept and tagged _jsonparsefailure",
         )
+        multiline: MultilineOptions | None = Field(
+            None, description=MULTILINE_HELP + " (per container and stream)"
+        )
         rescan: Duration = Field(
             "10s",
             description="list the running containers this often and follow any not yet "
@@ -188,6 +193,9 @@ class DockerLogsCollector(DockerCollector):
         self._closing = False
         # containers not to follow: skipped by label, or running at start with skip-running
         self._ignored: set[str] = set()
+        self.joiner: LogJoiner | None = None
+        if self.options.multiline is not None:
+            self.joiner = LogJoiner(self.options.multiline, self.name)
         # without inputs: its own /events (for starts and stops)
         self.watcher: EventWatcher | None = None
         if not self.options.inputs:
@@ -215,6 +223,12 @@ class DockerLogsCollector(DockerCollector):
         await super().stop()
 
     async def on_tick(self) -> None:
+        if self.joiner is not None:
+            cut = [0]
+            for cid, msgs in self.joiner.due(cut):
+                await self._send_joined(cid, msgs)
+            if cut[0]:
+                self.metrics.inc("truncated", cut[0])
         if self._dirty:
             self.save()
 
@@ -394,13 +408,36 @@ class DockerLogsCollector(DockerCollector):
     async def _read(
         self, cid: str, item: Inspected, counter: LineCounter, follow: bool = True
     ) -> None:
-        client = self.client
-        since = counter.resume.since()
         tracker = self.trackers.get(cid)
         if tracker is None:
             tracker = AckTracker(self.committed.get(cid, Position()), self._on_commit)
             self.trackers[cid] = tracker
         dec = LogDecoder(tty=item.tty, max_line=self.options.max_line_bytes)
+        emit = self._emit
+        if self.joiner is not None:
+            self.joiner.reading(cid, item.info, counter, tracker)
+            emit = self._emit_joined
+        try:
+            await self._read_stream(cid, item, dec, counter, tracker, follow, emit)
+        except asyncio.CancelledError:
+            raise  # (shutdown) held lines stay behind the checkpoint: read again next time
+        except BaseException:
+            await self._end_joins(cid)
+            raise
+        await self._end_joins(cid)
+
+    async def _read_stream(
+        self,
+        cid: str,
+        item: Inspected,
+        dec: LogDecoder,
+        counter: LineCounter,
+        tracker: AckTracker,
+        follow: bool,
+        emit: Callable[..., Awaitable[None]],
+    ) -> None:
+        client = self.client
+        since = counter.resume.since()
         async with client.stream(
             f"/containers/{cid}/logs",
             stdout=True,
@@ -418,12 +455,12 @@ class DockerLogsCollector(DockerCollector):
                     return
                 lines = dec.feed(chunk)
                 if lines:
-                    await self._emit(cid, item.info, lines, counter, tracker)
+                    await emit(cid, item.info, lines, counter, tracker)
             if dec.bad_timestamps:
                 self.reject("bad_timestamp", f"{dec.bad_timestamps} lines of {cid[:12]}")
             lines = dec.close()  # raises on a frame cut short
             if lines:
-                await self._emit(cid, item.info, lines, counter, tracker)
+                await emit(cid, item.info, lines, counter, tracker)
 
     async def _running(self, cid: str) -> bool:
         state = (await self.client.inspect(cid)).get("State")
@@ -480,3 +517,48 @@ class DockerLogsCollector(DockerCollector):
         self.emitted[cid] = pos
         self.metrics.received += len(batch)
         await self.emit(batch)
+
+    # -- multiline ---------------------------------------------------------------------------
+    async def _emit_joined(
+        self,
+        cid: str,
+        info: ContainerInfo,
+        lines: list[LogLine],
+        counter: LineCounter,
+        tracker: AckTracker,
+    ) -> None:
+        assert self.joiner is not None
+        cut = [0]
+        batch, replayed = self.joiner.feed(cid, lines, cut)
+        if replayed:
+            self.metrics.inc("replayed", replayed)
+        if cut[0]:
+            self.metrics.inc("truncated", cut[0])
+        self.emitted[cid] = self.joiner.safe(cid)  # a read again rebuilds what is held
+        if batch:
+            await self._send_joined(cid, batch)
+
+    async def _send_joined(self, cid: str, batch: list[Message]) -> None:
+        assert self.joiner is not None
+        if self.options.format == "json":
+            bad = decode_messages(batch)
+            if bad:
+                self.metrics.inc("invalid_json", bad)
+        c = self.joiner.containers[cid]
+        d = Delivery(len(batch), c.tracker.track(self.joiner.safe(cid)))
+        for m in batch:
+            m.ack = d
+        self.metrics.received += len(batch)
+        await self.emit(batch)
+
+    async def _end_joins(self, cid: str) -> None:
+        """The read ended: its pending messages are sent (a next read starts after them)."""
+        if self.joiner is None or cid not in self.joiner.containers:
+            return
+        cut = [0]
+        for _, msgs in self.joiner.due(cut, final_cid=cid):
+            await self._send_joined(cid, msgs)
+        if cut[0]:
+            self.metrics.inc("truncated", cut[0])
+        self.emitted[cid] = self.joiner.containers[cid].counter.position
+        self.joiner.end(cid)

@@ -1,0 +1,142 @@
+"""docker-logs with multiline presets against real Podman containers, across a SIGKILL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from qframe.testing import wait_until
+from tests.integration.file.helpers import QframeRun, json_lines
+from tests.services.podman import PodmanService
+
+N = 120
+JAVA = (
+    (
+        "i=0; while [ $i -lt N ]; do echo out $i; "
+        "printf 'java.lang.IllegalStateException: trace %%d\\n\\tat a.B.c(B.java:1)\\n"
+        "\\tat a.B.main(B.java:2)\\nCaused by: java.io.IOException: x\\n\\t... 2 more\\n' $i; "
+        "echo err $i >&2; printf 'java.lang.RuntimeException: etrace %%d\\n\\tat e.F.g(F.java:9)\\n' "
+        "$i >&2; i=$((i+1)); sleep 0.05; done; echo done; sleep 3600"
+    )
+    .replace("%%", "%")
+    .replace("-lt N", f"-lt {N}")
+)
+PYTHON = (
+    (
+        "i=0; while [ $i -lt N ]; do echo pout $i; "
+        'printf \'Traceback (most recent call last):\\n  File "app.py", line %%d, in <module>\\n'
+        "    main()\\nValueError: ptrace %%d\\n' $i $i >&2; echo perr $i >&2; "
+        "i=$((i+1)); sleep 0.05; done; echo pdone; sleep 3600"
+    )
+    .replace("%%", "%")
+    .replace("-lt N", f"-lt {N}")
+)
+
+
+def java_expected() -> Counter[tuple[str, str]]:
+    want: Counter[tuple[str, str]] = Counter()
+    for i in range(N):
+        want["stdout", f"out {i}"] += 1
+        want[
+            "stdout",
+            f"java.lang.IllegalStateException: trace {i}\n\tat a.B.c(B.java:1)\n"
+            "\tat a.B.main(B.java:2)\nCaused by: java.io.IOException: x\n\t... 2 more",
+        ] += 1
+        want["stderr", f"err {i}"] += 1
+        want["stderr", f"java.lang.RuntimeException: etrace {i}\n\tat e.F.g(F.java:9)"] += 1
+    want["stdout", "done"] += 1
+    return want
+
+
+def python_expected() -> Counter[tuple[str, str]]:
+    want: Counter[tuple[str, str]] = Counter()
+    for i in range(N):
+        want["stdout", f"pout {i}"] += 1
+        want[
+            "stderr",
+            f'Traceback (most recent call last):\n  File "app.py", line {i}, in <module>\n'
+            f"    main()\nValueError: ptrace {i}",
+        ] += 1
+        want["stderr", f"perr {i}"] += 1
+    want["stdout", "pdone"] += 1
+    return want
+
+
+def by_id(out: Path, source: str, container: str) -> dict[str, dict[str, Any]]:
+    """The delivered messages of one collector and container, keyed by id (a replay after
+    the SIGKILL comes with the same id and must be the same message)."""
+    got: dict[str, dict[str, Any]] = {}
+    for d in json_lines(out):
+        if d["source_path"][0] != source or d.get("container", {}).get("name") != container:
+            continue
+        old = got.setdefault(d["id"], d)
+        assert old["message"] == d["message"], f"id {d['id']} came with two texts"
+    return got
+
+
+async def test_traces_are_joined_per_stream_and_survive_a_sigkill(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    java, py = podman.unique("java"), podman.unique("py")
+    out = tmp_path / "out.json"
+    ml = {"timeout": "300ms"}
+    common = {"docker-host": podman.docker_host, "from-beginning": True, "rescan": "1s"}
+    run = QframeRun(
+        tmp_path,
+        {
+            "tick": "100ms",
+            "data-dir": str(tmp_path / "data"),
+            "collector": {
+                "java-logs": {
+                    "kind": "docker-logs",
+                    **common,
+                    "multiline": {"preset": "java", **ml},
+                },
+                "py-logs": {
+                    "kind": "docker-logs",
+                    **common,
+                    "multiline": {"preset": "python", **ml},
+                },
+            },
+            "handler": {
+                "out": {
+                    "kind": "log",
+                    "inputs": ["java-logs", "py-logs"],
+                    "format": "json",
+                    "path": str(out),
+                }
+            },
+        },
+    )
+    podman.run(java, "sh", "-c", JAVA)
+    podman.run(py, "sh", "-c", PYTHON)
+    try:
+        run.start()
+        await wait_until(lambda: len(by_id(out, "java-logs", java)) >= 40, timeout=60)
+        await wait_until(
+            lambda: (tmp_path / "data/collector.java-logs/positions.json").exists(), timeout=20
+        )
+        run.kill()
+        run.start()
+
+        def finished() -> bool:
+            j = {d["message"] for d in by_id(out, "java-logs", java).values()}
+            p = {d["message"] for d in by_id(out, "py-logs", py).values()}
+            return "done" in j and "pdone" in p
+
+        await wait_until(finished, timeout=90, what="both containers' last lines")
+        assert run.stop() == 0, run.stderr()[-3000:]
+    finally:
+        run.stop()
+        podman.rm(java, py)
+    for source, name, want in (
+        ("java-logs", java, java_expected()),
+        ("py-logs", py, python_expected()),
+    ):
+        got = by_id(out, source, name)
+        texts = Counter((d["fields"]["stream"], d["message"]) for d in got.values())
+        assert texts == want, (source, want - texts, texts - want)
+        for d in got.values():
+            n = d["message"].count("\n") + 1
+            assert d["fields"].get("lines", 1) == n
