@@ -29,15 +29,17 @@ def build_regex(field_split: str, value_split: str, logfmt: bool) -> re.Pattern[
     """One pair per match: a key, a value split, then a quoted or a bare value.
 
     ``field-split`` and ``value-split`` are sets of characters (as in Logstash): any one
-    of them separates.  In logfmt a key without ``=`` is a flag (true).
+    of them separates.  In logfmt a key without ``=`` is a flag (true).  The groups
+    (for ``findall``): key, the value split, a double-quoted value with its quotes, a
+    single-quoted one with its quotes, a bare value.
     """
     fs = re.escape(field_split)
     vs = re.escape(value_split)
-    key = rf"(?P<k>[^{fs}{vs}\"']+)"
-    value = rf"""(?:"(?P<dq>(?:[^"\\]|\\.)*)"|'(?P<sq>(?:[^'\\]|\\.)*)'|(?P<v>[^{fs}]*))"""
+    key = rf"([^{fs}{vs}\"']+)"
+    value = rf"""(?:("(?:[^"\\]|\\.)*")|('(?:[^'\\]|\\.)*')|([^{fs}]*))"""
     if logfmt:
-        return re.compile(rf"{key}(?:[{vs}]{value})?", re.DOTALL)
-    return re.compile(rf"{key}[{vs}]{value}", re.DOTALL)
+        return re.compile(rf"{key}(?:([{vs}]){value})?", re.DOTALL)
+    return re.compile(rf"{key}([{vs}]){value}", re.DOTALL)
 
 
 class KvFilter(Filter):
@@ -126,21 +128,18 @@ class KvFilter(Filter):
 
     def _regex_pairs(self, s: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        inc, exc, prefix, logfmt = self.include, self.exclude, self.prefix, self.logfmt
-        for mt in self.rx.finditer(s):
-            k, dq, sq, v = mt.group("k", "dq", "sq", "v")
+        inc, exc, prefix = self.include, self.exclude, self.prefix
+        for k, eq, dq, sq, v in self.rx.findall(s):
             if (inc is not None and k not in inc) or k in exc:
                 continue
-            if v is not None:
-                val: Any = v
-            elif dq is not None:
-                val = _unescape(dq)
-            elif sq is not None:
-                val = _unescape(sq)
-            elif logfmt:
-                val = True
+            if dq:
+                val: Any = _unescape(dq[1:-1])
+            elif sq:
+                val = _unescape(sq[1:-1])
+            elif eq:
+                val = v
             else:
-                val = ""
+                val = True  # a logfmt flag
             out[prefix + k if prefix else k] = val
         return out
 
