@@ -105,6 +105,16 @@ class FileCollector(Collector):
         MetricSpec("truncated", "counter", "lines cut to max-line-bytes and tagged _truncated"),
         MetricSpec("invalid_json", "counter", "format json: lines that are not JSON objects"),
         MetricSpec(
+            "invalid_container_lines",
+            "counter",
+            "format cri / docker-json: lines not of the format (kept, tagged _criparsefailure)",
+        ),
+        MetricSpec(
+            "partial_flushed",
+            "counter",
+            "format cri / docker-json: partial lines never completed, sent tagged _partial",
+        ),
+        MetricSpec(
             "invalid_text", "counter", "lines with bytes invalid in the file's encoding (replaced)"
         ),
         MetricSpec(

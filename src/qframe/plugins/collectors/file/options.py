@@ -32,10 +32,16 @@ class FileOptions(PluginOptions):
     close_inactive: Duration = Field(
         300.0, description="close a file at its end after this long without growth"
     )
-    format: Literal["text", "json"] = Field(
+    format: Literal["text", "json", "cri", "docker-json"] = Field(
         "text",
         description="json: a line that is a JSON object becomes message + fields (as tcp's "
-        "format: json); others are kept and tagged _jsonparsefailure",
+        "format: json); others are kept and tagged _jsonparsefailure; cri / docker-json: "
+        "container log files (time, stream, partial lines joined, pod metadata from the path)",
+    )
+    partial_timeout: Duration = Field(
+        5.0,
+        description="cri / docker-json: a partial line not completed for this long is sent, "
+        "tagged _partial",
     )
     max_line_bytes: Bytes = Field(
         "1MiB", description="longer lines (or multiline messages) are cut and tagged _truncated"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from ....jsonline import decode_messages
 from ....message import Delivery, Message, new_log
 from .checkpoint import Progress
+from .cri import ContainerLines, Line, pod_container
 from .identity import Identity, read_head
 from .multiline import Event, Multiline
 from .rotation import MARGIN, find_copy
@@ -66,6 +67,11 @@ class Tailer:
         self.limit: int = o.max_line_bytes
         self.encoding: str = o.encoding
         self.mline = Multiline(o.multiline) if o.multiline is not None else None
+        self.cri: ContainerLines | None = None
+        if o.format in ("cri", "docker-json"):
+            self.cri = ContainerLines(o.format, o.max_line_bytes)
+            self.container = pod_container(path)
+            self.meta: dict[int, tuple[int, str, tuple[str, ...]]] = {}  # of held lines
         self.task: asyncio.Task[None] | None = None
         self.gate: asyncio.Event | None = None  # reading starts when it is set
         self.caught_up = asyncio.Event()  # set at the first end of file (or at the end)
@@ -126,6 +132,13 @@ class Tailer:
                 self.coll.read_ok((self.dev, self.ino))
             self.caught_up.set()
             wait = poll
+            if self.cri is not None and self.cri.pieces:
+                left = min(p.at for p in self.cri.pieces.values()) + o.partial_timeout
+                left -= time.monotonic()
+                if left <= 0:
+                    await self._flush_pieces(time.monotonic() - o.partial_timeout)
+                else:
+                    wait = min(wait, left)
             if self.mline is not None and self.mline.pending_start is not None:
                 timeout = o.multiline.timeout if o.multiline is not None else 0.0
                 left = self.mline.last_line_at + timeout - time.monotonic()
@@ -210,6 +223,7 @@ class Tailer:
         if self.progress is not None and not self.detached:
             # copies made by rotations between two looks: read from their start
             self.coll.rotated(self.path, self.checked_at - MARGIN, set())
+        await self._flush_pieces(None)
         await self._flush_multiline()
         await self._flush_partial()
         old = self.progress
@@ -256,6 +270,7 @@ class Tailer:
 
     async def _finish(self) -> None:
         """Closing after ``close-inactive``."""
+        await self._flush_pieces(None)
         await self._flush_multiline()
         if self.detached:
             await self._flush_partial()
@@ -296,7 +311,12 @@ class Tailer:
         now = time.time()
         if cut >= 0:
             complete = data[:cut]
-            if self.mline is None and complete.isascii() and b"\r" not in complete:
+            if (
+                self.mline is None
+                and self.cri is None
+                and complete.isascii()
+                and b"\r" not in complete
+            ):
                 self._ascii_lines(complete, off, now, delivery, batch)
             else:
                 self._lines(complete, off, now, delivery, batch)
@@ -318,6 +338,10 @@ class Tailer:
             end = min(end, self.hold)
         if self.mline is not None:
             ps = self.mline.pending_start
+            if ps is not None:
+                end = min(end, ps)
+        if self.cri is not None:
+            ps = self.cri.pending_start
             if ps is not None:
                 end = min(end, ps)
         return end
@@ -399,7 +423,11 @@ class Tailer:
                     self.coll.bad_text(self.path, pos)
             else:
                 text = raw.decode(enc)
-            if mline is not None:
+            if self.cri is not None:
+                whole: list[Line] = []
+                self.cri.take(text, pos, whole)
+                self._container_lines(whole, pos + n, now, d, out, events)
+            elif mline is not None:
                 mline.feed(text, pos, pos + n, events, cut)
             else:
                 m = self._message(text, pos, now, d)
@@ -411,6 +439,53 @@ class Tailer:
             mline.last_line_at = time.monotonic()
             for ev in events:
                 out.append(self._event(ev, now, d))
+
+    def _container_lines(
+        self,
+        whole: list[Line],
+        end: int,
+        now: float,
+        d: Delivery | None,
+        out: list[Message],
+        events: list[Event],
+    ) -> None:
+        """Whole lines of a container log file: joined (multiline) or one message each."""
+        for text, off, ns, stream, cut, tags in whole:
+            if self.mline is not None:
+                self.meta[off] = (ns, stream, tags)
+                self.mline.feed(text, off, end, events, cut)
+            else:
+                m = self._message(text, off, now, d)
+                self._of_container(m, ns, stream, tags)
+                if cut:
+                    self._mark_truncated(m)
+                out.append(m)
+
+    def _of_container(self, m: Message, ns: int, stream: str, tags: tuple[str, ...]) -> None:
+        if ns:
+            m.time = ns / 1e9
+        m.fields["stream"] = stream
+        m.container = self.container
+        if tags:
+            m.tags.extend(tags)
+            if "_criparsefailure" in tags:
+                self.coll.metrics.inc("invalid_container_lines")
+            else:
+                self.coll.metrics.inc("partial_flushed")
+
+    async def _flush_pieces(self, older_than: float | None) -> None:
+        """Pieces of lines never completed (idle for partial-timeout, or at a close)."""
+        if self.cri is None or not self.cri.pieces or self.progress is None:
+            return
+        whole: list[Line] = []
+        self.cri.flush(older_than, whole)
+        d = Delivery(0, None)
+        batch: list[Message] = []
+        events: list[Event] = []
+        now = time.time()
+        self._container_lines(whole, self.buf_off, now, d, batch, events)
+        batch.extend(self._event(ev, now, d) for ev in events)
+        await self._emit(batch, d)
 
     def _overlong(self, rest: bytes, off: int, now: float, d: Delivery, out: list[Message]) -> None:
         """An unterminated line longer than the limit: send its head, drop up to its end."""
@@ -451,6 +526,10 @@ class Tailer:
     def _event(self, ev: Event, now: float, d: Delivery | None) -> Message:
         text, off, _end, dropped, nlines = ev
         m = self._message(text, off, now, d)
+        if self.cri is not None:
+            meta = self.meta.pop(off, None)
+            if meta is not None:
+                self._of_container(m, *meta)
         if nlines > 1:
             m.fields["lines"] = nlines
         if dropped or len(text) > self.limit:

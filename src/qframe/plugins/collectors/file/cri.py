@@ -1,0 +1,160 @@
+"""Container log files: ``format: cri`` (containerd, CRI-O, Podman's k8s-file) and
+``format: docker-json`` (Docker's json-file driver).
+
+CRI: ``<RFC 3339 time> <stdout|stderr> <P|F> <text>``; ``P`` lines are pieces of a
+line that the next ``F`` line of the same stream completes.  docker-json:
+``{"log": "text\\n", "stream": "stdout", "time": "…"}``; a ``log`` without its newline
+is a piece (Docker splits at 16 KiB).  :class:`ContainerLines` turns such raw lines
+into whole lines with their time and stream; a piece held back keeps the file's
+checkpoint before it (:attr:`ContainerLines.pending_start`).
+
+A path in the Kubernetes layout ``…/<namespace>_<pod>_<uid>/<container>/<restart>.log``
+(rotated: ``<restart>.log.<suffix>``) names the pod: :func:`pod_container`.  The
+kubelet's links ``…/containers/<pod>_<namespace>_<container>-<id>.log`` also give the id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any
+
+import orjson
+
+from ....docker.streams import parse_ts_ns
+from ....message import ContainerInfo
+
+__all__ = ["PARTIAL_TAG", "ContainerLines", "Line", "pod_container"]
+
+PARTIAL_TAG = "_partial"
+PARSE_FAILURE_TAG = "_criparsefailure"
+STREAMS = ("stdout", "stderr")
+
+POD_DIR = re.compile(
+    r"(?:^|/)(?P<ns>[^/_]+)_(?P<pod>[^/_]+)_(?P<uid>[^/_]+)/(?P<ctr>[^/]+)/"
+    r"(?P<restart>\d+)\.log(?:\.[^/]*)?$"
+)
+LINK = re.compile(
+    r"(?:^|/)(?P<pod>[^/_]+)_(?P<ns>[^/_]+)_(?P<ctr>[^/]+)-(?P<id>[0-9a-f]{64})\.log$"
+)
+
+# (text, offset of its first piece, time in ns (0: none), stream, cut, tags)
+Line = tuple[str, int, int, str, bool, tuple[str, ...]]
+
+
+def pod_container(path: str) -> ContainerInfo | None:
+    """The container a log file of the Kubernetes layout (or a link to one) belongs to."""
+    cid = ""
+    m = LINK.search(path)
+    if m is not None:
+        cid = m["id"]
+        try:
+            path = os.path.realpath(path)
+        except OSError:
+            pass
+    p = POD_DIR.search(path)
+    if p is None:
+        if m is None:
+            return None
+        labels = {"io.kubernetes.pod.namespace": m["ns"], "io.kubernetes.pod.name": m["pod"]}
+        labels["io.kubernetes.container.name"] = m["ctr"]
+        return ContainerInfo(id=cid, name=m["ctr"], labels=labels)
+    labels = {
+        "io.kubernetes.pod.namespace": p["ns"],
+        "io.kubernetes.pod.name": p["pod"],
+        "io.kubernetes.pod.uid": p["uid"],
+        "io.kubernetes.container.name": p["ctr"],
+        "io.kubernetes.container.restartCount": p["restart"],
+    }
+    return ContainerInfo(id=cid, name=p["ctr"], labels=labels)
+
+
+class _Piece:
+    __slots__ = ("at", "cut", "parts", "size", "start", "ts")
+
+    def __init__(self, start: int, ts: int) -> None:
+        self.start = start
+        self.ts = ts
+        self.parts: list[str] = []
+        self.size = 0
+        self.cut = False
+        self.at = time.monotonic()
+
+
+class ContainerLines:
+    """Whole lines of one container log file; pieces joined per stream."""
+
+    def __init__(self, fmt: str, limit: int) -> None:
+        self.json = fmt == "docker-json"
+        self.limit = limit
+        self.pieces: dict[str, _Piece] = {}
+        self.malformed = 0  # lines that are not of the format (kept as text, tagged)
+
+    @property
+    def pending_start(self) -> int | None:
+        if not self.pieces:
+            return None
+        return min(p.start for p in self.pieces.values())
+
+    def _parse(self, text: str) -> tuple[int, str, bool, str] | None:
+        """(time ns, stream, partial, content) of a raw line, None if malformed."""
+        if self.json:
+            try:
+                obj: Any = orjson.loads(text)
+                log, stream, ts = obj["log"], obj.get("stream", "stdout"), obj.get("time", "")
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                return None
+            if not isinstance(log, str) or stream not in STREAMS or not isinstance(ts, str):
+                return None
+            ns = parse_ts_ns(ts.encode()) if ts else 0
+            if ns is None:
+                return None
+            if log.endswith("\n"):
+                return ns, stream, False, log[:-1]
+            return ns, stream, True, log
+        parts = text.split(" ", 3)
+        if len(parts) < 3 or parts[1] not in STREAMS or parts[2] not in ("P", "F"):
+            return None
+        ns = parse_ts_ns(parts[0].encode("ascii", "replace"))
+        if ns is None:
+            return None
+        return ns, parts[1], parts[2] == "P", parts[3] if len(parts) == 4 else ""
+
+    def take(self, text: str, off: int, out: list[Line]) -> None:
+        """One raw line at ``off``: a whole line is appended to ``out`` (pieces are held)."""
+        r = self._parse(text)
+        if r is None:
+            self.malformed += 1
+            out.append((text, off, 0, "stdout", False, (PARSE_FAILURE_TAG,)))
+            return
+        ns, stream, partial, content = r
+        piece = self.pieces.get(stream)
+        if partial:
+            if piece is None:
+                piece = self.pieces[stream] = _Piece(off, ns)
+            room = self.limit - piece.size
+            if len(content) > room:
+                content = content[: max(room, 0)]
+                piece.cut = True
+            if content:
+                piece.parts.append(content)
+                piece.size += len(content)
+            piece.at = time.monotonic()
+            return
+        if piece is None:
+            cut = len(content) > self.limit
+            out.append((content[: self.limit] if cut else content, off, ns, stream, cut, ()))
+            return
+        del self.pieces[stream]
+        room = self.limit - piece.size
+        cut = piece.cut or len(content) > room
+        piece.parts.append(content[: max(room, 0)] if cut else content)
+        out.append(("".join(piece.parts), piece.start, piece.ts, stream, cut, ()))
+
+    def flush(self, older_than: float | None, out: list[Line]) -> None:
+        """Pieces never completed (idle since ``older_than``, or all): sent, tagged."""
+        for stream, p in list(self.pieces.items()):
+            if older_than is None or p.at <= older_than:
+                del self.pieces[stream]
+                out.append(("".join(p.parts), p.start, p.ts, stream, p.cut, (PARTIAL_TAG,)))

@@ -1,0 +1,149 @@
+"""format: cri and docker-json: partial lines joined, times and streams, pod metadata,
+hostile input (malformed lines, a partial line never completed, over-long lines)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from .helpers import append, harness
+
+TS = "2026-12-05T20:23:49.435527013+00:00"
+T0 = 1796502229.435527  # TS as seconds since the epoch
+
+
+def cri(stream: str, flag: str, text: str, ts: str = TS) -> bytes:
+    return f"{ts} {stream} {flag} {text}\n".encode()
+
+
+def pod_log(tmp: Path, restart: int = 0) -> Path:
+    d = tmp / "pods" / "shop_web-7d9f_0a1b2c3d-1111-2222-3333-444455556666" / "app"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{restart}.log"
+
+
+async def test_partial_lines_are_joined_per_stream_with_time_stream_and_pod(
+    tmp_path: Path,
+) -> None:
+    f = pod_log(tmp_path)
+    big = "x" * (100 * 1024)
+    chunks = [big[i : i + 8192] for i in range(0, len(big), 8192)]
+    data = b"".join(
+        [
+            cri("stdout", "F", "first"),
+            *(cri("stdout", "P", c) for c in chunks[:3]),
+            cri("stderr", "F", "an error between the pieces"),
+            *(cri("stdout", "P", c) for c in chunks[3:]),
+            cri("stdout", "F", ""),  # Podman's closing F line can be empty
+            cri("stderr", "F", "Z offset", ts="2026-12-05T20:23:50.5Z"),
+        ]
+    )
+    f.write_bytes(data)
+    async with harness(tmp_path, path=str(f), start_position="beginning", format="cri") as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 4)
+    first, err, whole, z = h.captured("out")
+    assert (first.message, first.fields["stream"]) == ("first", "stdout")
+    assert (err.message, err.fields["stream"]) == ("an error between the pieces", "stderr")
+    assert whole.message == big and whole.fields["stream"] == "stdout"
+    assert whole.fields["offset"] == len(cri("stdout", "F", "first"))  # its first piece
+    assert abs(first.time - T0) < 1e-5 and abs(z.time - (T0 - 0.435527 + 1.5)) < 1e-5
+    for m in (first, err, whole, z):
+        assert m.container is not None and m.container.name == "app"
+        assert m.container.labels == {
+            "io.kubernetes.pod.namespace": "shop",
+            "io.kubernetes.pod.name": "web-7d9f",
+            "io.kubernetes.pod.uid": "0a1b2c3d-1111-2222-3333-444455556666",
+            "io.kubernetes.container.name": "app",
+            "io.kubernetes.container.restartCount": "0",
+        }
+        assert m.tags == []
+
+
+async def test_malformed_lines_are_kept_tagged_and_counted(tmp_path: Path) -> None:
+    f = tmp_path / "c.log"
+    f.write_bytes(
+        b"not a cri line\n"
+        + b"2026-12-05T20:23:49Z stdin F wrong stream\n"
+        + b"yesterday stdout F bad time\n"
+        + b"2026-12-05T20:23:49Z stdout X bad flag\n"
+        + cri("stdout", "F", "good")
+    )
+    async with harness(tmp_path, path=str(f), start_position="beginning", format="cri") as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 5)
+        assert h.plugin("files").metrics.counter("invalid_container_lines") == 4
+    msgs = h.captured("out")
+    assert msgs[0].message == "not a cri line" and "_criparsefailure" in msgs[0].tags
+    assert msgs[4].message == "good" and msgs[4].tags == [] and msgs[4].container is None
+
+
+async def test_a_partial_line_never_completed_is_sent_at_the_timeout_tagged(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "c.log"
+    # raw lines are 86 bytes; the pieces of stdout make 160: cut at 100, tagged
+    f.write_bytes(b"".join(cri("stdout", "P", c * 40) for c in "abcd"))
+    async with harness(
+        tmp_path,
+        path=str(f),
+        start_position="beginning",
+        format="cri",
+        partial_timeout="200ms",
+        max_line_bytes="100",
+    ) as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 1)
+        append(f, cri("stdout", "F", "next"))
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+        assert h.plugin("files").metrics.counter("partial_flushed") == 1
+    held, nxt = h.captured("out")
+    assert held.message == "a" * 40 + "b" * 40 + "c" * 20
+    assert "_partial" in held.tags and "_truncated" in held.tags
+    assert nxt.message == "next" and nxt.tags == []
+
+
+async def test_a_held_partial_line_is_not_committed(tmp_path: Path) -> None:
+    f = tmp_path / "c.log"
+    f.write_bytes(cri("stdout", "F", "done") + cri("stdout", "P", "held"))
+    async with harness(tmp_path, path=str(f), start_position="beginning", format="cri") as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 1)
+        (tailer,) = h.plugin("files").tailers.values()
+        await h.wait_for(lambda: tailer.progress.committed == len(cri("stdout", "F", "done")))
+    assert tailer.cri is not None and tailer.cri.pending_start == len(cri("stdout", "F", "done"))
+
+
+async def test_docker_json_files_join_the_16k_splits(tmp_path: Path) -> None:
+    f = tmp_path / "abc-json.log"
+    t = "2026-12-05T20:23:49.435527013Z"
+    big = "y" * 40000
+    rows = [{"log": "hello\n", "stream": "stdout", "time": t}]
+    rows += [
+        {"log": big[i : i + 16384], "stream": "stderr", "time": t} for i in range(0, 32768, 16384)
+    ]
+    rows += [{"log": big[32768:] + "\n", "stream": "stderr", "time": t}]
+    f.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows) + b"{broken\n")
+    async with harness(
+        tmp_path, path=str(f), start_position="beginning", format="docker-json"
+    ) as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 3)
+    hello, long, broken = h.captured("out")
+    assert (hello.message, hello.fields["stream"]) == ("hello", "stdout")
+    assert abs(hello.time - T0) < 1e-5
+    assert long.message == big and long.fields["stream"] == "stderr"
+    assert "_criparsefailure" in broken.tags
+
+
+async def test_multiline_joins_whole_cri_lines(tmp_path: Path) -> None:
+    f = tmp_path / "c.log"
+    f.write_bytes(
+        cri("stdout", "F", "java.lang.Error: x")
+        + cri("stdout", "P", "\tat a.B")
+        + cri("stdout", "F", ".c(B.java:1)")
+        + cri("stdout", "F", "next")
+    )
+    async with harness(
+        tmp_path, path=str(f), start_position="beginning", format="cri", multiline="java"
+    ) as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 1)
+    (m,) = h.captured("out")[:1]
+    assert m.message == "java.lang.Error: x\n\tat a.B.c(B.java:1)" and m.fields["lines"] == 2
+    assert m.fields["stream"] == "stdout" and abs(m.time - T0) < 1e-5
