@@ -24,6 +24,7 @@ from ...options import Bytes, Duration, Field
 from ...plugin import Plugin
 from ...telemetry import MetricSpec
 from ..common.inventory import InventoryCache, InventoryOptions
+from ..common.multiline import MULTILINE_HELP, MessageJoiner, MultilineOptions
 from ..common.stream_server import (
     STREAM_SERVER_METRICS,
     SocketHandover,
@@ -109,6 +110,12 @@ class GelfCollector(SocketHandover):
         udp_buffer: Bytes = Field(
             "8MiB", description="socket receive buffer asked for (SO_RCVBUF) for bursts"
         )
+        multiline: MultilineOptions | None = Field(
+            None,
+            description=MULTILINE_HELP
+            + " (joins short_message: per connection over TCP; over UDP per container id or "
+            "sender, host and level)",
+        )
 
         @model_validator(mode="after")
         def _tls_over_tcp(self) -> GelfCollector.Options:
@@ -119,6 +126,7 @@ class GelfCollector(SocketHandover):
     exported_metrics = (
         *STREAM_SERVER_METRICS,
         MetricSpec("rejected", "counter", "GELF messages refused, by reason"),
+        MetricSpec("truncated", "counter", "multiline: joined messages cut at max-lines/max-bytes"),
         MetricSpec("gelf_pending_bytes", "gauge", "bytes of UDP chunks held for reassembly"),
         MetricSpec(
             "udp_kernel_drops",
@@ -145,6 +153,9 @@ class GelfCollector(SocketHandover):
         # one ContainerInfo per Docker container, shared by its messages (bounded)
         self._containers: dict[tuple[str, ...], ContainerInfo] = {}
         self._n_waiting = 0
+        self._ml: MessageJoiner | None = None
+        if self.options.multiline is not None:
+            self._ml = MessageJoiner(self.options.multiline)
 
     # -- life ------------------------------------------------------------------------------
     def _warn(self, fmt: str, *args: Any) -> None:
@@ -211,8 +222,15 @@ class GelfCollector(SocketHandover):
 
     async def run(self) -> None:
         await self.serve_handoff()
+        ticked = 0.0
         while True:
-            await asyncio.sleep(1.0)
+            ml = self._ml
+            await asyncio.sleep(1.0 if ml is None else min(1.0, ml.groups.next_due() + 0.01))
+            if ml is not None:
+                await self._joined_due(False)
+                if time.monotonic() - ticked < 1.0:
+                    continue
+                ticked = time.monotonic()
             self.assembler.expire()
             self.metrics.set_gauge("gelf_pending_bytes", self.assembler.pending_bytes)
             if self._transport is not None:
@@ -251,6 +269,8 @@ class GelfCollector(SocketHandover):
                 self.handoff = Handoff([socket.socket(fileno=os.dup(sock.fileno()))])
             t.close()
             self._flush()
+            if self._ml is not None:
+                await self._joined_due(True)
         # messages still waiting for the inventory go on without its answer
         held = [m for waiting in self._waiting.values() for m in waiting]
         self._waiting.clear()
@@ -261,6 +281,8 @@ class GelfCollector(SocketHandover):
         if server is not None:
             await self.release(server)
             stream_gauges(self, server)
+        if self._ml is not None and self._ml.groups.groups:
+            await self._joined_due(True)
         if not self._passes_on:  # else the successor may go on with its chunks (adopt)
             self.assembler.clear()
 
@@ -305,6 +327,8 @@ class GelfCollector(SocketHandover):
 
     def _flush(self) -> None:
         batch, self._batch = self._batch, []
+        if self._ml is not None and batch:
+            batch = self._join_udp(batch)
         if not batch:
             return
         if self._inv is not None:
@@ -383,6 +407,9 @@ class GelfCollector(SocketHandover):
                 self._reject(r, ip, port)
             except Exception as exc:  # a bug must not cost the other frames
                 self._reject(GelfReject("internal_error", repr(exc)), ip, port)
+        if self._ml is not None and batch:
+            batch = self._ml.feed(conn, batch)
+            self._count_truncated()
         if not batch:
             return
         if self._inv is not None:
@@ -391,6 +418,47 @@ class GelfCollector(SocketHandover):
                 if key[1]:
                     _attach(m, await self._inv.lookup(*key))
         self.metrics.received += len(batch)
+        await self.emit(batch)
+
+    # -- multiline -----------------------------------------------------------------------
+    def _join_udp(self, batch: list[Message]) -> list[Message]:
+        """UDP: joined per (container id or sender address, host, level)."""
+        ml = self._ml
+        assert ml is not None
+        out: list[Message] = []
+        for m in batch:
+            c = m.container
+            src = c.id if c is not None and c.id else m.fields.get("remote_ip", "")
+            out.extend(ml.feed((src, m.host, m.level), [m]))
+        self._count_truncated()
+        return out
+
+    def _count_truncated(self) -> None:
+        ml = self._ml
+        if ml is not None and ml.truncated:
+            self.metrics.inc("truncated", ml.truncated)
+            ml.truncated = 0
+
+    async def _joined_due(self, final: bool) -> None:
+        """Joined messages idle for the timeout, of closed connections, or all (final)."""
+        ml = self._ml
+        assert ml is not None
+        live = self._server.connections if self._server is not None else None
+        batch = ml.due(live if self.options.protocol == "tcp" else None, final)
+        self._count_truncated()
+        if not batch:
+            return
+        if self.options.protocol == "udp":
+            if self._inv is not None:
+                batch = self._enrich_now(batch)
+            if batch:
+                self._send_nowait(batch)
+            return
+        if self._inv is not None:
+            for m in batch:
+                key = self._key(m)
+                if key[1]:
+                    _attach(m, await self._inv.lookup(*key))
         await self.emit(batch)
 
 

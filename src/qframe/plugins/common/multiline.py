@@ -241,3 +241,47 @@ class Groups:
             return self.options.timeout
         oldest = min(ml.last_line_at for ml in self.groups.values())
         return max(0.0, oldest + self.options.timeout - time.monotonic())
+
+
+class MessageJoiner:
+    """Joins the ``message`` of whole messages (e.g. GELF), per key.
+
+    A joined message is its first message with the joined text, ``fields.lines`` (more
+    than one line) and the tag ``_truncated`` (cut at a bound); the others are dropped.
+    """
+
+    __slots__ = ("groups", "truncated")
+
+    def __init__(self, options: MultilineOptions) -> None:
+        self.groups = Groups(options)
+        self.truncated = 0  # joined messages cut at a bound, not yet counted by the caller
+
+    def _done(self, ev: Event) -> Any:
+        text, first, _end, dropped, nlines = ev
+        first.message = text
+        if nlines > 1:
+            first.fields["lines"] = nlines
+        if dropped:
+            first.add_tag("_truncated")
+            self.truncated += 1
+        return first
+
+    def feed(self, key: Hashable, msgs: list[Any]) -> list[Any]:
+        """Messages finished by ``msgs`` (one key's, in order)."""
+        events: list[Event] = []
+        for m in msgs:
+            self.groups.feed(key, m.message, m, None, events)
+        return [self._done(ev) for ev in events]
+
+    def due(self, live: Any = None, final: bool = False) -> list[Any]:
+        """Messages idle for the timeout, those of keys no longer ``live`` (a set), or all."""
+        g = self.groups
+        if final:
+            return [self._done(ev) for _, ev in g.flush_all()]
+        out = [self._done(ev) for _, ev in g.expired()]
+        if live is not None:
+            for key in [k for k in g.groups if k not in live]:
+                ev = g.pop(key)
+                if ev is not None:
+                    out.append(self._done(ev))
+        return out
