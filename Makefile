@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test test-unit install install-test services bench chaos lint format docs clean
+.PHONY: run test test-unit install install-test services bench chaos lint format docs clean image
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: $(TSTAMP) services
 ## Not part of `make test`. CHAOS_ARGS="--quick" (about 2 min), or scenario names.
 chaos: $(TSTAMP) services
 	$(PY) -m chaos $(CHAOS_ARGS)
+
+## the container image localhost/qframe:latest (issue #16): a debootstrap'ed Debian 12 base
+## (cached in ~/.cache/qframe-image), qframe as wheels; PODMAN="podman --root …" to choose storage
+image: $(STAMP)
+	PYTHON=$(PY) sh deploy/build-image.sh
 
 lint: $(TSTAMP)
 	$(VENV)/bin/ruff check src tests bench examples chaos

@@ -10,6 +10,7 @@ DOCKER_PIPELINE = """\
 log: {level: info}
 tick: 5s
 http: ${QFRAME_HTTP:-127.0.0.1:8123}
+data-dir: ${QFRAME_DATA_DIR:-.qframe}
 collector:
   docker-events: {}
   docker-logs: {inputs: [docker-events]}
@@ -18,7 +19,7 @@ filter:
   inventory: {inputs: [docker-events]}
   metrics: {kind: docker-stats, inputs: [collector.docker-stats]}
 handler:
-  log: {inputs: [docker-events, docker-logs, metrics], format: text}
+  log: {inputs: [docker-events, docker-logs, metrics], format: "${QFRAME_LOG_FORMAT:-text}"}
 """
 
 NETWORK_PIPELINE = """\
@@ -26,11 +27,12 @@ NETWORK_PIPELINE = """\
 log: {level: info}
 tick: 5s
 http: ${QFRAME_HTTP:-127.0.0.1:8123}
+data-dir: ${QFRAME_DATA_DIR:-.qframe}
 collector:
   tcp: {bind-host: "${QFRAME_BIND:-127.0.0.1}", bind-port: 11001}
   gelf: {bind-host: "${QFRAME_BIND:-127.0.0.1}", port: 12201}
 handler:
-  log: {inputs: [tcp, gelf], format: text}
+  log: {inputs: [tcp, gelf], format: "${QFRAME_LOG_FORMAT:-text}"}
 """
 
 

@@ -18,6 +18,8 @@ have ip            || need="$need iproute2"
 have iptables      || need="$need iptables"
 have openssl       || need="$need openssl"
 have setpriv       || need="$need util-linux"
+have debootstrap    || need="$need debootstrap"  # make image: the Debian 12 base
+have podman-compose || need="$need podman-compose"  # deploy/compose.yml
 have chromium      || need="$need chromium"  # the /ui page tests (headless)
 if [ -z "$need" ]; then
   exit 0

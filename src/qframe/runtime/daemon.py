@@ -16,6 +16,7 @@ from ..errors import ConfigError, StartupError
 from ..logs import LEVELS
 from ..registry import Registry
 from .pipeline import Pipeline
+from .sdnotify import Notifier
 from .summary import EXIT_UNDELIVERED, RunSummary, summarize
 
 log = logging.getLogger("qframe.daemon")
@@ -56,6 +57,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._past = RunSummary()  # of the pipelines replaced by reloads
+        self.notify = Notifier()  # systemd Type=notify (no-op without $NOTIFY_SOCKET)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -77,6 +79,15 @@ class Daemon:
         except StartupError as exc:
             log.error("cannot start: %s", exc)
             return 1
+        self.notify.ready(f"running {len(self.pipeline.nodes)} instances")
+        self.notify.start_watchdog()
+        try:
+            return await self._supervise()
+        finally:
+            await self.notify.close()
+
+    async def _supervise(self) -> int:
+        assert self.pipeline is not None
         while True:
             stop = asyncio.ensure_future(self._stop.wait())
             reload = asyncio.ensure_future(self._reload.wait())
@@ -85,6 +96,7 @@ class Daemon:
             for f in (stop, reload, done):
                 f.cancel()
             if self._stop.is_set():
+                self.notify.stopping()
                 drained = await self.pipeline.shutdown()
                 log.info(
                     "stopped%s",
@@ -102,7 +114,9 @@ class Daemon:
                     return EXIT_UNDELIVERED
                 return 0
             self._reload.clear()
+            self.notify.reloading()
             await self._do_reload()
+            self.notify.ready(f"running {len(self.pipeline.nodes)} instances")
 
     async def _do_reload(self) -> None:
         assert self.pipeline is not None

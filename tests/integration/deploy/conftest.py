@@ -1,0 +1,52 @@
+"""The deploy tests (issue #16): the container image, compose, systemd, dashboards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.services import unavailable
+from tests.services.podman import PodmanService
+
+ROOT = Path(__file__).resolve().parents[3]
+IMAGE = "localhost/qframe:latest"
+
+
+@pytest.fixture(scope="session")
+def qframe_image(podman: PodmanService) -> str:
+    """``make image``'s script into the session's podman storage, once per run.
+
+    The debootstrap root filesystem and the built image are cached under
+    ``~/.cache/qframe-image`` (by Debian release; by the content of the wheels), so only a
+    clean machine pays the debootstrap (~40 s) and the build (~30 s).
+    """
+    if shutil.which("debootstrap") is None:
+        unavailable("debootstrap is not installed (make services installs it)")
+    env = {
+        **podman.env,
+        "PODMAN": " ".join(podman._cmd()),
+        "PYTHON": sys.executable,
+        "IMAGE": IMAGE,
+    }
+    t0 = time.monotonic()
+    r = subprocess.run(
+        ["sh", str(ROOT / "deploy" / "build-image.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if r.returncode != 0:
+        unavailable(f"make image failed: {r.stderr[-2000:]}")
+    sys.stderr.write(f"\n{r.stdout.strip()} ({time.monotonic() - t0:.0f} s)\n")
+    return IMAGE
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

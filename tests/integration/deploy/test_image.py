@@ -1,0 +1,172 @@
+"""The seed's run (issue #16): qframe's image under Podman with the engine's socket mounted.
+
+The image (``make image``) runs the embedded default pipeline as PID 1: it finds its own
+container among the running ones, collects and enriches a container started after it, drains
+on ``podman stop`` (exit 0, checkpoints in the data-dir volume), and a new qframe container
+on the same volume resumes the logs without losing a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from qframe.testing import wait_until
+from tests.services.podman import PodmanError, PodmanService
+
+from .conftest import ROOT
+
+COUNTER = "i=0; while true; do echo seq-$i; i=$((i+1)); sleep 0.1; done"
+PY = "/opt/qframe/bin/python"
+
+
+def exec_json(podman: PodmanService, name: str, url: str) -> Any:
+    out = podman.podman(
+        "exec",
+        name,
+        PY,
+        "-c",
+        f"import urllib.request,sys; sys.stdout.write(urllib.request.urlopen({url!r}).read().decode())",
+    )
+    return json.loads(out)
+
+
+def lines(podman: PodmanService, name: str) -> list[dict[str, Any]]:
+    """The JSON lines qframe's log handler wrote to its stdout (the container's log)."""
+    out = podman.podman("logs", name)
+    got = []
+    for ln in out.splitlines():
+        if ln.startswith("{"):
+            try:
+                got.append(json.loads(ln))
+            except ValueError:
+                pass
+    return got
+
+
+def seqs(msgs: list[dict[str, Any]], name: str) -> set[int]:
+    return {
+        int(m["message"][4:])
+        for m in msgs
+        if m.get("kind") == "log"
+        and (m.get("container") or {}).get("name") == name
+        and str(m.get("message", "")).startswith("seq-")
+    }
+
+
+def run_args(podman: PodmanService, name: str, volume: str, image: str) -> list[str]:
+    """README's run command (tests/integration/deploy/test_readme.py checks they agree)."""
+    gid = os.stat(podman.socket_path).st_gid
+    return [
+        "run", "-d", "--name", name, "--network", "none",
+        "--stop-timeout", "40",
+        "--group-add", str(gid),
+        "-v", f"{podman.socket_path}:/var/run/docker.sock",
+        "-v", f"{volume}:/var/lib/qframe",
+        "-e", "QFRAME_LOG_FORMAT=json",
+        image,
+    ]  # fmt: skip
+
+
+async def test_the_image_finds_itself_collects_a_new_container_and_resumes_after_a_stop(
+    podman: PodmanService, qframe_image: str
+) -> None:
+    mode = os.stat(podman.socket_path).st_mode
+    if not mode & stat.S_IWGRP:  # the socket is for its owner only: the group cannot help
+        os.chmod(podman.socket_path, mode | stat.S_IRGRP | stat.S_IWGRP)
+    volume = podman.unique("qframe-data")
+    q1, q2, web = podman.unique("qframe"), podman.unique("qframe"), podman.unique("web")
+    podman.podman("volume", "create", volume)
+    try:
+        qid = podman.podman(*run_args(podman, q1, volume, qframe_image))
+
+        def itself() -> bool:
+            try:
+                inv = exec_json(podman, q1, "http://127.0.0.1:8123/inventory/containers")
+            except (PodmanError, ValueError):
+                return False
+            return any(
+                c["id"] == qid and c["name"] == q1 and c["state"] == "running"
+                for c in inv["containers"]
+            )
+
+        await wait_until(itself, timeout=60, what="qframe's inventory lists its own container")
+        # the HEALTHCHECK (docker format) runs /health inside the container
+        podman.podman("healthcheck", "run", q1)
+        inspect = podman.inspect(q1)
+        assert inspect["Config"]["User"] == "10001:10001"
+        assert inspect["Config"]["StopTimeout"] == 40
+
+        podman.run(web, "sh", "-c", COUNTER)
+        await wait_until(
+            lambda: len(seqs(lines(podman, q1), web)) >= 10,
+            timeout=60,
+            what="the web container's lines in qframe's output",
+        )
+        first = lines(podman, q1)
+        m = next(
+            m
+            for m in first
+            if (m.get("container") or {}).get("name") == web and m.get("kind") == "log"
+        )
+        assert m["container"]["image"] == "localhost/busybox:latest"
+        assert m["fields"]["stream"] == "stdout"
+        # its own output is not collected again (the image's skip-log label)
+        own = [m for m in first if m.get("kind") == "log" and m["container"]["name"] == q1]
+        assert not own
+
+        podman.podman("stop", q1)  # SIGTERM: drain, checkpoints, exit 0
+        state = podman.inspect(q1)["State"]
+        assert state["ExitCode"] == 0, podman.podman("logs", "--tail", "20", q1)
+        before = seqs(lines(podman, q1), web)
+        mount = Path(json.loads(podman.podman("volume", "inspect", volume))[0]["Mountpoint"])
+        checkpoints = [p for p in mount.rglob("*") if p.is_file()]
+        assert checkpoints, "no checkpoint in the data-dir volume"
+        n_engine = len(podman.podman("logs", web).split())
+        await wait_until(  # lines written while no qframe runs
+            lambda: len(podman.podman("logs", web).split()) >= n_engine + 10,
+            timeout=30,
+            what="the web container writing on",
+        )
+
+        podman.podman(*run_args(podman, q2, volume, qframe_image))
+        target = max(before) + 30
+        await wait_until(
+            lambda: max(seqs(lines(podman, q2), web), default=-1) >= target,
+            timeout=60,
+            what="the new qframe container catching up",
+        )
+        after = seqs(lines(podman, q2), web)
+        got = before | after
+        assert set(range(max(got) + 1)) <= got, "lines lost across the restart"
+        assert min(after) > 0, "the new container read the log from its start (no checkpoint)"
+        podman.podman("stop", q2)
+        assert podman.inspect(q2)["State"]["ExitCode"] == 0
+    finally:
+        podman.rm(q1, q2, web)
+        podman.podman("volume", "rm", "-f", volume)
+
+
+def test_the_image_is_small_and_declares_its_contract(
+    podman: PodmanService, qframe_image: str
+) -> None:
+    info = json.loads(podman.podman("image", "inspect", qframe_image))[0]
+    cfg = info["Config"]
+    assert cfg["Entrypoint"] == ["/opt/qframe/bin/qframe"]
+    assert cfg["Cmd"] == ["run"]
+    assert "/var/lib/qframe" in cfg["Volumes"]
+    assert cfg["StopSignal"] in ("SIGTERM", "15")
+    health = cfg.get("Healthcheck") or info["Healthcheck"]  # kept by --format docker
+    assert health["Test"][0] == "CMD" and "/health" in health["Test"][-1]
+    assert cfg["Labels"]["org.qnib.qframe.skip-log"] == "true"
+    assert info["Size"] < 250e6, info["Size"]
+    out = podman.podman("run", "--rm", "--network", "none", qframe_image, "version")
+    version = (ROOT / "src" / "qframe" / "__init__.py").read_text().split('__version__ = "')[1]
+    assert out.startswith(f"qframe {version.split(chr(34))[0]}")
+    py = podman.podman(
+        "run", "--rm", "--network", "none", "--entrypoint", PY, qframe_image, "-m", "qframe", "version"
+    )  # fmt: skip
+    assert py == out
