@@ -1,0 +1,90 @@
+"""deploy/compose.yml (issue #16) with podman-compose: qframe with its socket and volume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import urllib.request
+from typing import Any
+
+import yaml
+
+from qframe.testing import wait_until
+from tests.services import free_port, unavailable
+from tests.services.podman import PodmanService
+
+from .conftest import ROOT
+
+COMPOSE = ROOT / "deploy" / "compose.yml"
+
+
+def get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())  # type: ignore[no-any-return]
+
+
+def compose(podman: PodmanService, project: str, env: dict[str, str], *args: str) -> str:
+    r = subprocess.run(
+        [
+            "podman-compose",
+            "--podman-args",
+            " ".join(podman._cmd()[1:]),
+            "-p",
+            project,
+            "-f",
+            str(COMPOSE),
+            *args,
+        ],
+        env={**podman.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+def test_the_compose_file_sets_what_podman_compose_cannot_check() -> None:
+    svc = yaml.safe_load(COMPOSE.read_text())["services"]["qframe"]
+    assert svc["stop_grace_period"] == "40s"  # above shutdown-timeout (30 s)
+    assert "qframe-data:/var/lib/qframe" in svc["volumes"]
+
+
+async def test_podman_compose_up_runs_qframe_on_the_socket_and_down_drains_it(
+    podman: PodmanService, qframe_image: str
+) -> None:
+    if shutil.which("podman-compose") is None:
+        unavailable("podman-compose is not installed (make services installs it)")
+    mode = os.stat(podman.socket_path).st_mode
+    if not mode & stat.S_IWGRP:
+        os.chmod(podman.socket_path, mode | stat.S_IRGRP | stat.S_IWGRP)
+    port = free_port()
+    project = podman.unique("qcompose")
+    env = {
+        "DOCKER_SOCKET": podman.socket_path,
+        "DOCKER_GID": str(os.stat(podman.socket_path).st_gid),
+        "QFRAME_PORT": str(port),
+        "QFRAME_IMAGE": qframe_image,
+    }
+    name = f"{project}_qframe_1"
+    try:
+        compose(podman, project, env, "up", "-d")
+
+        def found_itself() -> bool:
+            try:
+                url = f"http://127.0.0.1:{port}/inventory/containers?name={name}"
+                return bool(get_json(url)["name"] == name)
+            except OSError:
+                return False
+
+        await wait_until(found_itself, timeout=60, what="qframe (compose) knows its container")
+        health = get_json(f"http://127.0.0.1:{port}/health")
+        assert health["status"] == "ok"
+        compose(podman, project, env, "stop", "-t", "40")
+        state = podman.inspect(name)["State"]
+        assert state["ExitCode"] == 0
+    finally:
+        compose(podman, project, env, "down", "-v", "-t", "0")
