@@ -2,6 +2,8 @@
 
 - :mod:`.delivery`: the base of a handler that batches, retries and dead-letters
   (elasticsearch, influxdb): :class:`~.delivery.DeliveringHandler`.
+- :mod:`.dead_letter`: the dead-letter file of a plugin (JSON lines, rotated at a size):
+  :class:`~.dead_letter.DeadLetterFile` (nats).
 - :mod:`.inventory`: the inventory client of a collector (``inventory:`` option,
   :class:`~.inventory.InventoryCache`).
 - :mod:`.stream_server`: the options of a collector that serves TCP connections
