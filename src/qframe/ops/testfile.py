@@ -202,28 +202,50 @@ def _show(v: Any) -> str:
 
 def decode_lines(options: Any, entries: list[Any]) -> list[Any]:
     """The test's inputs of one collector, each run of ``lines`` decoded as that collector
-    decodes what it reads: its ``multiline`` (file), then its ``format: json`` (file, tcp,
-    docker-logs); other collectors make one log message of each line, as ``stdin`` does."""
+    decodes what it reads: its ``format: cri``/``docker-json`` (file: pieces joined, time
+    and stream), its ``multiline`` (file), its ``format: json`` (file, tcp, docker-logs);
+    other collectors make one log message of each line, as ``stdin`` does."""
     out: list[Any] = []
     run: list[str] = []
 
     def flush() -> None:
         if not run:
             return
-        texts = list(run)
+        fmt = getattr(options, "format", None)
+        # (text, time ns, stream, tags) of each whole line
+        whole: list[tuple[str, int, str | None, tuple[str, ...]]] = [(t, 0, None, ()) for t in run]
         run.clear()
+        if fmt in ("cri", "docker-json"):
+            from ..plugins.collectors.file.cri import ContainerLines
+
+            cl = ContainerLines(fmt, getattr(options, "max_line_bytes", 1 << 20))
+            got: list[Any] = []
+            for i, (t, *_) in enumerate(whole):
+                cl.take(t, i, got)
+            cl.flush(None, got)
+            whole = [(t, ns, stream, tags) for t, _off, ns, stream, _cut, tags in got]
         ml = getattr(options, "multiline", None)
         if ml is not None:
             from ..plugins.collectors.file.multiline import Multiline
 
             joiner = Multiline(ml)
             events: list[Any] = []
-            for t in texts:
-                joiner.feed(t, 0, 0, events)
+            for i, w in enumerate(whole):
+                joiner.feed(w[0], i, i + 1, events)
             last = joiner.flush()
-            texts = [e[0] for e in (*events, *([last] if last else []))]
-        msgs = [Message(t) for t in texts]
-        if getattr(options, "format", None) == "json":
+            # a joined message has the time, stream and tags of its first line
+            whole = [(e[0], *whole[e[1]][1:]) for e in (*events, *([last] if last else []))]
+        msgs = []
+        for text, ns, stream, tags in whole:
+            m = Message(text)
+            if ns:
+                m.time = ns / 1e9
+            if stream is not None:
+                m.fields["stream"] = stream
+            for tag in tags:
+                m.add_tag(tag)
+            msgs.append(m)
+        if fmt == "json":
             decode_messages(msgs)
         out.extend(orjson.loads(m.to_json()) for m in msgs)
 

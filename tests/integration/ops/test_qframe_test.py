@@ -198,3 +198,47 @@ tests:
     res = qframe("test", str(f))
     assert res.returncode == 0, res.stdout + res.stderr
     assert "3 tests: 3 passed, 0 failed" in res.stdout
+
+
+def test_cri_lines_are_joined_with_their_time_and_stream(tmp_path: Path) -> None:
+    f = tmp_path / "cri.yml"
+    f.write_text(
+        """\
+pipeline:
+  collector:
+    pods: {kind: file, path: /nonexistent/*.log, format: cri}
+  handler:
+    out: {kind: log, inputs: [pods]}
+tests:
+  - name: a line in two pieces is one message
+    inputs:
+      - instance: pods
+        lines:
+          - "2026-12-05T10:00:00.5Z stdout P hello "
+          - "2026-12-05T10:00:01Z stderr F oops"
+          - "2026-12-05T10:00:02Z stdout F world"
+          - "not cri"
+    outputs:
+      - instance: pods
+        count: 3
+        conditions:
+          - 'message in ["hello world", "oops", "not cri"]'
+      - instance: out
+        conditions:
+          - 'message != "hello world" or fields.stream == "stdout"'
+          - 'message != "not cri" or "_criparsefailure" in tags'
+  - name: the joined line has its first piece's time
+    inputs:
+      - instance: pods
+        lines: ["2026-12-05T10:00:00.5Z stdout P hello ", "2026-12-05T10:00:02Z stdout F world"]
+    outputs:
+      - instance: pods
+        count: 1
+        conditions:
+          - {field: "@timestamp", equals: "2026-12-05T10:00:00.500000Z"}
+          - {field: message, equals: hello world}
+"""
+    )
+    res = qframe("test", str(f))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 tests: 2 passed, 0 failed" in res.stdout
