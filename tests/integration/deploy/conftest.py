@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -48,5 +48,19 @@ def qframe_image(podman: PodmanService) -> str:
     return IMAGE
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+def readme_block(test_file: str) -> str:
+    """The fenced block of README.md that follows ``<!-- tested: <test_file> ... -->``."""
+    text = (ROOT / "README.md").read_text()
+    at = text.index(f"<!-- tested: {test_file}")
+    start = text.index("```", at)
+    start = text.index("\n", start) + 1
+    return text[start : text.index("```", start)]
+
+
+def readme_command(test_file: str, prefix: str) -> list[str]:
+    """The command of that block starting with ``prefix``, continuation lines joined, split."""
+    joined = readme_block(test_file).replace("\\\n", " ")
+    for line in joined.splitlines():
+        if line.strip().startswith(prefix):
+            return shlex.split(line.split("#")[0])
+    raise AssertionError(f"README: no {prefix!r} in the block of {test_file}")

@@ -16,7 +16,7 @@ from qframe.testing import wait_until
 from tests.services import free_port, unavailable
 from tests.services.podman import PodmanService
 
-from .conftest import ROOT
+from .conftest import ROOT, readme_command
 
 COMPOSE = ROOT / "deploy" / "compose.yml"
 
@@ -48,6 +48,9 @@ def compose(podman: PodmanService, project: str, env: dict[str, str], *args: str
 
 
 def test_the_compose_file_sets_what_podman_compose_cannot_check() -> None:
+    # README's command is the one this file tests (podman-compose for docker compose)
+    cmd = readme_command("tests/integration/deploy/test_compose.py", "DOCKER_GID=")
+    assert cmd[-4:] == ["-f", "deploy/compose.yml", "up", "-d"]
     svc = yaml.safe_load(COMPOSE.read_text())["services"]["qframe"]
     assert svc["stop_grace_period"] == "40s"  # above shutdown-timeout (30 s)
     assert "qframe-data:/var/lib/qframe" in svc["volumes"]

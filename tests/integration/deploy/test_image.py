@@ -17,7 +17,7 @@ from typing import Any
 from qframe.testing import wait_until
 from tests.services.podman import PodmanError, PodmanService
 
-from .conftest import ROOT
+from .conftest import ROOT, readme_command
 
 COUNTER = "i=0; while true; do echo seq-$i; i=$((i+1)); sleep 0.1; done"
 PY = "/opt/qframe/bin/python"
@@ -58,17 +58,22 @@ def seqs(msgs: list[dict[str, Any]], name: str) -> set[int]:
 
 
 def run_args(podman: PodmanService, name: str, volume: str, image: str) -> list[str]:
-    """README's run command (tests/integration/deploy/test_readme.py checks they agree)."""
-    gid = os.stat(podman.socket_path).st_gid
-    return [
-        "run", "-d", "--name", name, "--network", "none",
-        "--stop-timeout", "40",
-        "--group-add", str(gid),
-        "-v", f"{podman.socket_path}:/var/run/docker.sock",
-        "-v", f"{volume}:/var/lib/qframe",
-        "-e", "QFRAME_LOG_FORMAT=json",
-        image,
-    ]  # fmt: skip
+    """README's ``docker run`` command, for this podman: its socket, a fresh name and volume,
+    no network (the test reads the API inside the container) and JSON output."""
+    cmd = readme_command("tests/integration/deploy/test_image.py", "docker run")
+    gid = str(os.stat(podman.socket_path).st_gid)
+    swap = {
+        "$(stat -c %g /var/run/docker.sock)": gid,
+        "/var/run/docker.sock:/var/run/docker.sock": f"{podman.socket_path}:/var/run/docker.sock",
+        "qframe-data:/var/lib/qframe": f"{volume}:/var/lib/qframe",
+        "qframe": name,
+        "localhost/qframe:latest": image,
+    }
+    args = [swap.get(a, a) for a in cmd[1:]]
+    p = args.index("-p")
+    del args[p : p + 2]  # no network here: nothing to publish
+    assert args[-1] == image
+    return [*args[:-1], "--network", "none", "-e", "QFRAME_LOG_FORMAT=json", image]
 
 
 async def test_the_image_finds_itself_collects_a_new_container_and_resumes_after_a_stop(

@@ -20,7 +20,7 @@ import pytest
 from qframe.runtime.sdnotify import Notifier
 from tests.services import free_port, unavailable
 
-from .conftest import ROOT
+from .conftest import ROOT, readme_block
 
 UNIT = ROOT / "deploy" / "qframe.service"
 
@@ -50,6 +50,9 @@ def test_systemd_analyze_verify_prints_nothing(tmp_path: Path) -> None:
 
 
 def test_the_unit_declares_what_the_daemon_does() -> None:
+    block = readme_block("tests/integration/deploy/test_systemd.py")
+    assert "install -m 644 deploy/qframe.service /etc/systemd/system/qframe.service" in block
+    assert "/etc/qframe/qframe.yml" in block  # the ExecStart's config
     s = unit_settings()
     assert s["Type"] == ["notify"]  # systemd 252 (Debian 12) has no notify-reload
     assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
