@@ -10,6 +10,7 @@ import subprocess
 import urllib.request
 from typing import Any
 
+import pytest
 import yaml
 
 from qframe.testing import wait_until
@@ -56,6 +57,7 @@ def test_the_compose_file_sets_what_podman_compose_cannot_check() -> None:
     assert "qframe-data:/var/lib/qframe" in svc["volumes"]
 
 
+@pytest.mark.timeout(600)  # a clean machine: debootstrap + build in the fixture
 async def test_podman_compose_up_runs_qframe_on_the_socket_and_down_drains_it(
     podman: PodmanService, qframe_image: str
 ) -> None:

@@ -14,6 +14,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from qframe.testing import wait_until
 from tests.services.podman import PodmanError, PodmanService
 
@@ -76,6 +78,7 @@ def run_args(podman: PodmanService, name: str, volume: str, image: str) -> list[
     return [*args[:-1], "--network", "none", "-e", "QFRAME_LOG_FORMAT=json", image]
 
 
+@pytest.mark.timeout(600)  # a clean machine: debootstrap + build in the fixture
 async def test_the_image_finds_itself_collects_a_new_container_and_resumes_after_a_stop(
     podman: PodmanService, qframe_image: str
 ) -> None:
@@ -155,6 +158,7 @@ async def test_the_image_finds_itself_collects_a_new_container_and_resumes_after
         podman.podman("volume", "rm", "-f", volume)
 
 
+@pytest.mark.timeout(600)  # a clean machine: debootstrap + build in the fixture
 def test_the_image_is_small_and_declares_its_contract(
     podman: PodmanService, qframe_image: str
 ) -> None:
