@@ -47,13 +47,18 @@ def pod_container(path: str) -> ContainerInfo | None:
     """The container a log file of the Kubernetes layout (or a link to one) belongs to."""
     cid = ""
     m = LINK.search(path)
+    p = POD_DIR.search(path)
     if m is not None:
         cid = m["id"]
-        try:
-            path = os.path.realpath(path)
-        except OSError:
-            pass
-    p = POD_DIR.search(path)
+        hop = path
+        for _ in range(8):  # the links one at a time, to the first name of the layout
+            try:
+                hop = os.path.join(os.path.dirname(hop), os.readlink(hop))
+            except OSError:
+                break
+            p = POD_DIR.search(hop)
+            if p is not None:
+                break
     if p is None:
         if m is None:
             return None
