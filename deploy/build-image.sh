@@ -8,7 +8,7 @@
 # The built image is saved in the cache keyed by the content of the wheels and the
 # Containerfile: a second build of the same wheels only loads it.
 # Environment: PODMAN (the podman command, may carry --root/--runroot), IMAGE (the tag),
-# PYTHON (the pip used to build wheels), DEBIAN_MIRROR, QFRAME_IMAGE_CACHE.
+# PYTHON (the pip used to build wheels), IMAGE_CONTEXT, DEBIAN_MIRROR, QFRAME_IMAGE_CACHE.
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -39,7 +39,7 @@ if [ ! -s "$rootfs" ]; then
 fi
 $PODMAN image exists "$BASE" || $PODMAN import -q "$rootfs" "$BASE" >/dev/null
 
-ctx=build/image
+ctx=${IMAGE_CONTEXT:-build/image}  # the build context: wheels/
 rm -rf "$ctx" && mkdir -p "$ctx/wheels"
 "$PYTHON" -m pip wheel -q --disable-pip-version-check . -w "$ctx/wheels" 2>"$ctx/pip.log" \
   || { cat "$ctx/pip.log" >&2; exit 1; }

@@ -19,7 +19,7 @@ IMAGE = "localhost/qframe:latest"
 
 
 @pytest.fixture(scope="session")
-def qframe_image(podman: PodmanService) -> str:
+def qframe_image(podman: PodmanService, tmp_path_factory: pytest.TempPathFactory) -> str:
     """``make image``'s script into the session's podman storage, once per run.
 
     The debootstrap root filesystem and the built image are cached under
@@ -33,6 +33,7 @@ def qframe_image(podman: PodmanService) -> str:
         "PODMAN": " ".join(podman._cmd()),
         "PYTHON": sys.executable,
         "IMAGE": IMAGE,
+        "IMAGE_CONTEXT": str(tmp_path_factory.mktemp("image-context")),
     }
     t0 = time.monotonic()
     r = subprocess.run(

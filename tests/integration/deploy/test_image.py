@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,14 @@ def exec_json(podman: PodmanService, name: str, url: str) -> Any:
         f"import urllib.request,sys; sys.stdout.write(urllib.request.urlopen({url!r}).read().decode())",
     )
     return json.loads(out)
+
+
+def stderr_log(podman: PodmanService, name: str) -> str:
+    """qframe's own log (its stderr) as the engine keeps it."""
+    r = subprocess.run(
+        [*podman._cmd(), "logs", name], env=podman.env, capture_output=True, text=True, timeout=30
+    )
+    return r.stderr
 
 
 def lines(podman: PodmanService, name: str) -> list[dict[str, Any]]:
@@ -102,6 +111,12 @@ async def test_the_image_finds_itself_collects_a_new_container_and_resumes_after
             )
 
         await wait_until(itself, timeout=60, what="qframe's inventory lists its own container")
+        # PID 1 takes SIGHUP: a reload, the container still running
+        podman.podman("kill", "--signal", "HUP", q1)
+        await wait_until(
+            lambda: "reloaded:" in stderr_log(podman, q1), timeout=30, what="the reload's log"
+        )
+        assert podman.inspect(q1)["State"]["Running"]
         # the HEALTHCHECK (docker format) runs /health inside the container
         podman.podman("healthcheck", "run", q1)
         inspect = podman.inspect(q1)
