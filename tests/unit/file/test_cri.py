@@ -147,3 +147,12 @@ async def test_multiline_joins_whole_cri_lines(tmp_path: Path) -> None:
     (m,) = h.captured("out")[:1]
     assert m.message == "java.lang.Error: x\n\tat a.B.c(B.java:1)" and m.fields["lines"] == 2
     assert m.fields["stream"] == "stdout" and abs(m.time - T0) < 1e-5
+
+
+async def test_messages_of_one_read_do_not_share_their_source_path(tmp_path: Path) -> None:
+    f = tmp_path / "c.log"
+    f.write_bytes(cri("stdout", "F", "one") + cri("stderr", "F", "two"))
+    async with harness(tmp_path, path=str(f), start_position="beginning", format="cri") as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+    a, b = h.captured("out")
+    assert a.source_path == ["files", "out"] and b.source_path == ["files", "out"]

@@ -15,17 +15,21 @@ kubelet's links ``…/containers/<pod>_<namespace>_<container>-<id>.log`` also g
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ....docker.streams import parse_ts_ns
-from ....message import ContainerInfo
+from ....docker.streams import _TsParser
+from ....message import ContainerInfo, Delivery, Message, new_log
 
-__all__ = ["PARTIAL_TAG", "ContainerLines", "Line", "pod_container"]
+if TYPE_CHECKING:
+    from .tailer import Tailer
+
+__all__ = ["PARTIAL_TAG", "ContainerLines", "Line", "TimeText", "ascii_cri", "pod_container"]
 
 PARTIAL_TAG = "_partial"
 PARSE_FAILURE_TAG = "_criparsefailure"
@@ -75,6 +79,48 @@ def pod_container(path: str) -> ContainerInfo | None:
     return ContainerInfo(id=cid, name=p["ctr"], labels=labels)
 
 
+class TimeText:
+    """RFC 3339 text → seconds (float); the seconds part of the last line is cached."""
+
+    __slots__ = ("_key", "_sec")
+
+    def __init__(self) -> None:
+        self._key = ""
+        self._sec = 0
+
+    def __call__(self, s: str) -> float | None:
+        key = s[:19]
+        if key != self._key:
+            if len(s) < 20 or s[10] != "T":
+                return None
+            try:
+                sec = calendar.timegm(time.strptime(key, "%Y-%m-%dT%H:%M:%S"))
+            except ValueError:
+                return None
+            self._key, self._sec = key, sec
+        rest = s[19:]
+        if rest[-1:] in ("Z", "z"):
+            off = 0
+            frac = rest[1:-1]
+        elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":":
+            try:
+                off = int(rest[-5:-3]) * 3600 + int(rest[-2:]) * 60
+            except ValueError:
+                return None
+            if rest[-6] == "+":
+                off = -off
+            frac = rest[1:-6]
+        else:
+            return None
+        if rest[:1] == ".":
+            if not frac.isdigit():
+                return None
+            return self._sec + off + int(frac) / 10 ** len(frac)
+        if frac or rest[:1] not in ("Z", "z", "+", "-"):
+            return None
+        return float(self._sec + off)
+
+
 class _Piece:
     __slots__ = ("at", "cut", "parts", "size", "start", "ts")
 
@@ -95,6 +141,7 @@ class ContainerLines:
         self.limit = limit
         self.pieces: dict[str, _Piece] = {}
         self.malformed = 0  # lines that are not of the format (kept as text, tagged)
+        self._ts = _TsParser()  # caches the seconds part: lines of one second parse fast
 
     @property
     def pending_start(self) -> int | None:
@@ -112,7 +159,7 @@ class ContainerLines:
                 return None
             if not isinstance(log, str) or stream not in STREAMS or not isinstance(ts, str):
                 return None
-            ns = parse_ts_ns(ts.encode()) if ts else 0
+            ns = self._ts(ts.encode()) if ts else 0
             if ns is None:
                 return None
             if log.endswith("\n"):
@@ -121,7 +168,7 @@ class ContainerLines:
         parts = text.split(" ", 3)
         if len(parts) < 3 or parts[1] not in STREAMS or parts[2] not in ("P", "F"):
             return None
-        ns = parse_ts_ns(parts[0].encode("ascii", "replace"))
+        ns = self._ts(parts[0].encode("ascii", "replace"))
         if ns is None:
             return None
         return ns, parts[1], parts[2] == "P", parts[3] if len(parts) == 4 else ""
@@ -163,3 +210,50 @@ class ContainerLines:
             if older_than is None or p.at <= older_than:
                 del self.pieces[stream]
                 out.append(("".join(p.parts), p.start, p.ts, stream, p.cut, (PARTIAL_TAG,)))
+
+
+def ascii_cri(
+    self: Tailer, complete: bytes, off: int, now: float, d: Delivery, out: list[Message]
+) -> None:
+    """format: cri, ASCII text: whole ``F`` lines straight to messages (the rest through
+    :meth:`ContainerLines.take`)."""
+    cri = self.cri
+    assert cri is not None
+    pieces = cri.pieces
+    ts = self._time_text
+    limit = self.limit
+    prefix = self._id_prefix
+    path = self.path
+    host = self.coll.host
+    name = self.coll.name
+    container = self.container
+    append = out.append
+    pos = off
+    for ln in complete.decode("ascii").split("\n"):
+        n = len(ln)
+        sp = ln.find(" ")
+        head = ln[sp + 1 : sp + 10]
+        if (head == "stdout F " or head == "stderr F ") and not pieces:
+            t = ts(ln[:sp])
+            if t is not None:
+                text = ln[sp + 10 :]
+                m = new_log(
+                    text if len(text) <= limit else text[:limit],
+                    t,
+                    host,
+                    [name],
+                    f"{prefix}{pos}",
+                    {"path": path, "offset": pos, "stream": head[:6]},
+                    d,
+                    container,
+                )
+                if len(text) > limit:
+                    self._mark_truncated(m)
+                append(m)
+                pos += n + 1
+                continue
+        if n:
+            whole: list[Line] = []
+            cri.take(ln, pos, whole)
+            self._container_lines(whole, pos + n + 1, now, d, out, [])
+        pos += n + 1

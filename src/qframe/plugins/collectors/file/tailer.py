@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from ....jsonline import decode_messages
 from ....message import Delivery, Message, new_log
 from .checkpoint import Progress
-from .cri import ContainerLines, Line, pod_container
+from .cri import ContainerLines, Line, TimeText, ascii_cri, pod_container
 from .identity import Identity, read_head
 from .multiline import Event, Multiline
 from .rotation import MARGIN, find_copy
@@ -70,6 +70,7 @@ class Tailer:
         self.cri: ContainerLines | None = None
         if o.format in ("cri", "docker-json"):
             self.cri = ContainerLines(o.format, o.max_line_bytes)
+            self._time_text = TimeText()
             self.container = pod_container(path)
             self.meta: dict[int, tuple[int, str, tuple[str, ...]]] = {}  # of held lines
         self.task: asyncio.Task[None] | None = None
@@ -311,13 +312,13 @@ class Tailer:
         now = time.time()
         if cut >= 0:
             complete = data[:cut]
-            if (
-                self.mline is None
-                and self.cri is None
-                and complete.isascii()
-                and b"\r" not in complete
-            ):
-                self._ascii_lines(complete, off, now, delivery, batch)
+            if self.mline is None and complete.isascii() and b"\r" not in complete:
+                if self.cri is None:
+                    self._ascii_lines(complete, off, now, delivery, batch)
+                elif not self.cri.json:
+                    ascii_cri(self, complete, off, now, delivery, batch)
+                else:
+                    self._lines(complete, off, now, delivery, batch)
             else:
                 self._lines(complete, off, now, delivery, batch)
             rest = data[cut + 1 :]
