@@ -6,6 +6,7 @@
   :class:`~.dead_letter.DeadLetterFile` (nats).
 - :mod:`.inventory`: the inventory client of a collector (``inventory:`` option,
   :class:`~.inventory.InventoryCache`).
+- :mod:`.multiline`: the ``multiline`` option and joiners (file, tcp, gelf, docker-logs).
 - :mod:`.stream_server`: the options of a collector that serves TCP connections
   (TLS, idle timeout, read budget).
 
