@@ -10,6 +10,7 @@ same as those of the plain model (:mod:`qframe.message`): only faster.
 
 from __future__ import annotations
 
+from itertools import chain, repeat
 from operator import attrgetter
 from typing import Any
 
@@ -93,14 +94,23 @@ def _json_strings(texts: list[str], between: bytes) -> bytes:
 
 def _json_pairs(run: list[Message], mid: bytes, between: bytes) -> bytes:
     """``between.join(dumps(m.id) + mid + dumps(m.message) for m in run)``, in one encoding
-    when it can: ids and texts without DEL are joined by one DEL (id to text) and two
-    (message to message), and the result's DELs become the joins."""
+    when it can: the ids without DEL are joined by DEL and encoded in one call, the texts
+    likewise; each result is cut at its DELs and the parts interleaved with the joins."""
     ids = list(map(_get_id, run))
     texts = list(map(_get_message, run))
-    if "\x7f" not in "".join(ids) and "\x7f" not in "".join(texts):
-        # ids and texts are not empty: a double DEL is always between two messages
-        data = orjson.dumps("\x7f\x7f".join(map("\x7f".join, zip(ids, texts, strict=True))))
-        return data.replace(b"\x7f\x7f", b'"' + between + b'"').replace(b"\x7f", b'"' + mid + b'"')
+    n = len(run) - 1
+    joined_ids = "\x7f".join(ids)
+    joined_texts = "\x7f".join(texts)
+    if joined_ids.count("\x7f") == n and joined_texts.count("\x7f") == n:
+        # each encoded without its quotes, cut at its DELs: every id's and text's JSON body,
+        # interleaved with the quoted joins by C loops (cheaper than replacing DELs)
+        id_parts = orjson.dumps(joined_ids)[1:-1].split(b"\x7f")
+        text_parts = orjson.dumps(joined_texts)[1:-1].split(b"\x7f")
+        after = b'"' + between + b'"'
+        data = b"".join(
+            chain.from_iterable(zip(id_parts, repeat(b'"' + mid + b'"'), text_parts, repeat(after)))
+        )
+        return b'"' + data[: -len(after)] + b'"'
     dumps = orjson.dumps
     return between.join([dumps(a) + mid + dumps(b) for a, b in zip(ids, texts, strict=True)])
 

@@ -506,8 +506,9 @@ def _run(
             and ids[1] >= 0
         ):
             raise CorruptPayload("a bad id range")
-        prefix = ids[0] + "-"
-        ids = [f"{prefix}{k:x}" for k in range(ids[1], ids[1] + len(texts))]
+        # "<prefix>-<k in hex>" for each k, by a C loop ("%x" % k is f"{k:x}")
+        fmt = (ids[0].replace("%", "%%") + "-%x").__mod__
+        ids = list(map(fmt, range(ids[1], ids[1] + len(texts))))
     if not (
         type(ids) is list
         and type(texts) is list
