@@ -70,6 +70,24 @@ def test_a_stdin_batch_job_delivers_every_line_in_order_and_exits_0(tmp_path: Pa
     assert b"all input consumed" in res.stderr
 
 
+def test_a_stdin_that_is_dev_null_or_a_regular_file_is_read_to_its_end(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    cfg = pipeline(tmp_path, out)
+    with open(os.devnull, "rb") as null:
+        res = subprocess.run(
+            [QFRAME, "run", "-c", str(cfg)], stdin=null, capture_output=True, timeout=60
+        )
+    assert res.returncode == 0, res.stderr.decode()
+    assert lines(out) == []
+    src = write(tmp_path / "in.txt", "".join(f"f {i}\n" for i in range(1000)))
+    with open(src, "rb") as f:
+        res = subprocess.run(
+            [QFRAME, "run", "-c", str(cfg)], stdin=f, capture_output=True, timeout=60
+        )
+    assert res.returncode == 0, res.stderr.decode()
+    assert [g["message"] for g in lines(out)] == [f"f {i}" for i in range(1000)]
+
+
 def test_sigterm_drains_in_flight_messages_and_exits_0(tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     port = free_port()

@@ -46,9 +46,12 @@ class StdinCollector(Collector):
         host = socket.gethostname()
         mode = os.fstat(fd).st_mode
         loop = asyncio.get_running_loop()
-        if stat.S_ISREG(mode):
-            # a regular file is always "ready" (epoll refuses it); a read from the page
-            # cache takes microseconds, so read it directly and yield between chunks
+        # only pipes, sockets and terminals can be watched by the event loop; a regular
+        # file or another device (/dev/null) is refused by epoll (uvloop aborts on it) and
+        # is always "ready": read it directly and yield between chunks
+        pollable = stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+        if not pollable:
+
             async def read() -> bytes:
                 await asyncio.sleep(0)
                 return os.read(fd, CHUNK)
@@ -92,7 +95,7 @@ class StdinCollector(Collector):
             if rest:
                 await self._emit_lines([rest], host, enc, limit)
         finally:
-            if not stat.S_ISREG(mode):
+            if pollable:
                 transport.close()
 
     async def _emit_text(
