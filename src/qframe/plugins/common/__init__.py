@@ -1,7 +1,8 @@
 """Code that plugins share (the place a new plugin looks before writing its own).
 
 - :mod:`.delivery`: the base of a handler that batches, retries and dead-letters
-  (elasticsearch, influxdb): :class:`~.delivery.DeliveringHandler`.
+  (elasticsearch, influxdb): :class:`~.delivery.DeliveringHandler`; its options, items,
+  outcomes and URL pool live in :mod:`.delivery_options` (re-exported by :mod:`.delivery`).
 - :mod:`.dead_letter`: the dead-letter file of a plugin (JSON lines, rotated at a size):
   :class:`~.dead_letter.DeadLetterFile` (nats).
 - :mod:`.inventory`: the inventory client of a collector (``inventory:`` option,
