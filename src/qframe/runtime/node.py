@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Awaitable
 from itertools import compress
 from operator import attrgetter, is_, methodcaller
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..batch import UniformBatch
@@ -477,6 +478,19 @@ class Node:
         if self._receiver is None or self._receiver.done():
             # a task cancelled before it ran never reached its `finally`
             await self._finish()
+
+    def where(self) -> str:
+        """Where the node's main task waits, outermost first (for a stop that hangs)."""
+        t = self._main
+        if t is None or t.done():
+            return "finished"
+        parts = []
+        coro: Any = t.get_coro()
+        while coro is not None and getattr(coro, "cr_frame", None) is not None:
+            f = coro.cr_frame
+            parts.append(f"{f.f_code.co_name} ({Path(f.f_code.co_filename).name}:{f.f_lineno})")
+            coro = coro.cr_await
+        return " -> ".join(parts) or "?"
 
     def cancel(self) -> None:
         for t in (self._main, self._receiver, *self.tasks):

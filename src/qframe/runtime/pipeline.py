@@ -225,7 +225,7 @@ class Pipeline:
         )
         for node in self.nodes.values():
             if isinstance(node.plugin, Collector):
-                await node.stop_collector()
+                await self._stop_collector(node, timeout)
         try:
             await asyncio.wait_for(self.done.wait(), timeout)
             return True
@@ -235,6 +235,20 @@ class Pipeline:
             self._abandon()
             await self._close()
             return False
+
+    async def _stop_collector(self, node: Node, timeout: float) -> None:
+        """A collector's stop is bounded too: a stop that hangs must not keep qframe up."""
+        stopping = asyncio.ensure_future(node.stop_collector())
+        done, _ = await asyncio.wait({stopping}, timeout=timeout)
+        if not done:
+            node.metrics.errors += 1
+            log.error(
+                "collector %s did not stop within %.1fs (waiting in %s); cancelled",
+                node.name,
+                timeout,
+                node.where(),
+            )
+            node.cancel()
 
     def _abandon(self) -> None:
         """Cancel every node; what their queues still hold is counted as dropped."""
