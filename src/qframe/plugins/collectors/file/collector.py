@@ -511,8 +511,12 @@ class FileCollector(Collector):
             self.set_health("ok")
 
     def log_loss(self, text: str) -> None:
-        """Lines that cannot be read any more (counted by the caller)."""
-        self._rate_log("lost", text)
+        """Lines that cannot be read any more (counted by the caller).
+
+        Each lost file is named: the rate limit holds back repeats of one text only (two
+        generations lost at once were logged as one before, whichever was counted first).
+        """
+        self._rate_log("lost:" + text[:300], text)
 
     def bad_text(self, path: str, offset: int) -> None:
         self.metrics.inc("invalid_text")
