@@ -18,6 +18,7 @@ import nats
 from nats.aio.client import Client
 
 from ..options import SECRET, Duration, Field, PluginOptions, StrList
+from ..plugins.common.delivery_options import client_tls
 from ..urls import redact_text
 
 if TYPE_CHECKING:
@@ -55,13 +56,7 @@ def _urls(o: NatsOptions) -> list[str]:
 def _tls(o: NatsOptions) -> ssl.SSLContext | None:
     if not (o.tls_ca or o.tls_cert or any(u.startswith("tls://") for u in o.url)):
         return None
-    ctx = ssl.create_default_context(cafile=o.tls_ca or None)
-    if not o.tls_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if o.tls_cert:
-        ctx.load_cert_chain(o.tls_cert, o.tls_key or None)
-    return ctx
+    return client_tls(o.tls_ca, o.tls_cert, o.tls_key, o.tls_verify)
 
 
 _BAD_TOKEN = str.maketrans({c: "_" for c in " \t\r\n.*>"})

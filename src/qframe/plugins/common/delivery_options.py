@@ -26,6 +26,7 @@ __all__ = [
     "Outcome",
     "UrlPool",
     "backoff_delay",
+    "client_tls",
     "default_outcome",
     "item_data",
     "make_ssl",
@@ -171,16 +172,21 @@ class UrlPool:
         return any(t <= now for t in self._down_until)
 
 
+def client_tls(ca: str, cert: str, key: str, verify: bool) -> ssl.SSLContext:
+    """A client TLS context: a CA file, a client certificate, verification on or off."""
+    ctx = ssl.create_default_context(cafile=ca or None)
+    if not verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(cert, key or None)
+    return ctx
+
+
 def make_ssl(o: DeliveryOptions) -> ssl.SSLContext | bool:
     if not (o.tls_ca or o.tls_cert) and o.tls_verify:
         return True
-    ctx = ssl.create_default_context(cafile=o.tls_ca or None)
-    if not o.tls_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if o.tls_cert:
-        ctx.load_cert_chain(o.tls_cert, o.tls_key or None)
-    return ctx
+    return client_tls(o.tls_ca, o.tls_cert, o.tls_key, o.tls_verify)
 
 
 def default_outcome(status: int, body: bytes, items: list[Item]) -> Outcome:
