@@ -103,8 +103,8 @@ class DockerLogsCollector(DockerCollector):
     with it (Podman's timestamps have one-second precision, so several lines share
     one; the engine replays them in the same order).  Hence no gap and no duplicate,
     except that a line whose timestamp goes backwards right at a resume point could be
-    skipped.  A container running at start with no checkpoint is read from the current
-    second (``from-beginning: true``: from its first line); a container that starts
+    skipped.  A container running at start with no checkpoint is read from the second the
+    collector started (``from-beginning: true``: from its first line); a container that starts
     while qframe runs is read from its first line.
 
     Emits kind ``log``:
@@ -150,7 +150,7 @@ class DockerLogsCollector(DockerCollector):
         from_beginning: bool = Field(
             False,
             description="read a container running at start without a checkpoint from its "
-            "first line (default: from the current second)",
+            "first line (default: from the second the collector started)",
         )
         max_line_bytes: Bytes = Field(
             "1MiB", description="longer lines are cut and tagged _truncated"
@@ -191,6 +191,10 @@ class DockerLogsCollector(DockerCollector):
         self._dirty = False
         self._save_error = ""  # why the last checkpoint write failed ("" when it did not)
         self._closing = False
+        # lines older than this second of the collector's start are not read from a container
+        # first seen running (no checkpoint): what it wrote while qframe ran is, even when the
+        # first scan or the "running" event comes only after the container started
+        self._started_s = int(time.time())
         # containers not to follow: skipped by label, or running at start with skip-running
         self._ignored: set[str] = set()
         self.joiner: LogJoiner | None = None
@@ -351,7 +355,7 @@ class DockerLogsCollector(DockerCollector):
         if pos is not None:
             return pos
         if initial and not self.options.from_beginning:
-            pos = Position(int(time.time()) * 1_000_000_000, 0)
+            pos = Position(self._started_s * 1_000_000_000, 0)
         else:
             pos = Position()
         # a later reconnection resumes here too, not from "now", until a line is emitted
