@@ -34,7 +34,7 @@ services:
 
 ## the whole suite: unit + integration (services started and stopped by the tests)
 test: $(TSTAMP) services
-	$(VENV)/bin/ruff check src tests bench examples chaos
+	$(VENV)/bin/ruff check src tests bench examples chaos deploy
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 ## the unit tests only: no apt step, no services (the contributor's inner loop)
@@ -57,12 +57,12 @@ image: $(STAMP)
 	PYTHON=$(PY) sh deploy/build-image.sh
 
 lint: $(TSTAMP)
-	$(VENV)/bin/ruff check src tests bench examples chaos
-	$(VENV)/bin/ruff format --check src tests bench examples chaos
+	$(VENV)/bin/ruff check src tests bench examples chaos deploy
+	$(VENV)/bin/ruff format --check src tests bench examples chaos deploy
 
 format: $(TSTAMP)
-	$(VENV)/bin/ruff format src tests bench examples chaos
-	$(VENV)/bin/ruff check --fix src tests bench examples chaos
+	$(VENV)/bin/ruff format src tests bench examples chaos deploy
+	$(VENV)/bin/ruff check --fix src tests bench examples chaos deploy
 
 docs: $(STAMP)
 	$(PY) -m qframe.docs > docs/plugins.md

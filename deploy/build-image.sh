@@ -3,10 +3,14 @@
 #  1. a Debian 12 root filesystem with python3 + python3-venv, made by debootstrap (as root)
 #     once and cached as a tarball under $QFRAME_IMAGE_CACHE (keyed by the Debian release),
 #     then `podman import`ed as localhost/debian-py:12;
-#  2. qframe and its dependencies as wheels built here (pip wheel);
-#  3. podman build --format docker (the HEALTHCHECK is kept only in Docker format).
-# The built image is saved in the cache keyed by the content of the wheels and the
-# Containerfile: a second build of the same wheels only loads it.
+#  2. qframe and its dependencies as wheels built here (pip wheel), their native libraries
+#     stripped of debug info (deploy/strip-wheels.py);
+#  3. podman build --format docker (the HEALTHCHECK is kept only in Docker format): a build
+#     stage installs the wheels and removes what qframe never uses (deploy/slim.sh), the
+#     image is what is left, in one layer.
+# The built image is saved in the cache keyed by the content of the wheels, the Containerfile
+# and slim.sh: a second build of the same wheels only loads it (the last 3 are kept: worktrees
+# with different sources share the cache).
 # Environment: PODMAN (the podman command, may carry --root/--runroot), IMAGE (the tag),
 # PYTHON (the pip used to build wheels), IMAGE_CONTEXT, DEBIAN_MIRROR, QFRAME_IMAGE_CACHE.
 set -eu
@@ -39,20 +43,23 @@ if [ ! -s "$rootfs" ]; then
 fi
 $PODMAN image exists "$BASE" || $PODMAN import -q "$rootfs" "$BASE" >/dev/null
 
-ctx=${IMAGE_CONTEXT:-build/image}  # the build context: wheels/
+ctx=${IMAGE_CONTEXT:-build/image}  # the build context: wheels/, slim.sh
 rm -rf "$ctx" && mkdir -p "$ctx/wheels"
 "$PYTHON" -m pip wheel -q --disable-pip-version-check . -w "$ctx/wheels" 2>"$ctx/pip.log" \
   || { cat "$ctx/pip.log" >&2; exit 1; }
-key=$( (cd "$ctx/wheels" && sha256sum *.whl; sha256sum <"$ROOT/deploy/Containerfile") | sha256sum | cut -c1-16)
+"$PYTHON" deploy/strip-wheels.py "$ctx"/wheels/*.whl >/dev/null
+cp deploy/slim.sh "$ctx/slim.sh"
+key=$( (cd "$ctx/wheels" && sha256sum *.whl; cat "$ROOT/deploy/Containerfile" "$ROOT/deploy/slim.sh" | sha256sum) | sha256sum | cut -c1-16)
 saved="$CACHE/qframe-image-$key.tar"
-if [ -s "$saved" ]; then
-  $PODMAN load -q -i "$saved" >/dev/null
+# another worktree's build may remove a saved image between the test and the load: build then
+if [ -s "$saved" ] && $PODMAN load -q -i "$saved" >/dev/null 2>&1; then
   $PODMAN tag "localhost/qframe-cache:$key" "$IMAGE"
   echo "$IMAGE: loaded from $saved"
 else
-  $PODMAN build -q --format docker -f deploy/Containerfile -t "$IMAGE" -t "localhost/qframe-cache:$key" "$ctx" >/dev/null
-  rm -f "$CACHE"/qframe-image-*.tar
-  $PODMAN save -q -o "$saved.part" "localhost/qframe-cache:$key" && mv "$saved.part" "$saved"
-  echo "$IMAGE: built"
+  t0=$(date +%s)
+  $PODMAN build -q --layers=false --format docker -f deploy/Containerfile -t "$IMAGE" -t "localhost/qframe-cache:$key" "$ctx" >/dev/null
+  $PODMAN save -q -o "$saved.$$.part" "localhost/qframe-cache:$key" && mv "$saved.$$.part" "$saved"
+  ls -t "$CACHE"/qframe-image-*.tar | tail -n +4 | xargs -r rm -f
+  echo "$IMAGE: built in $(($(date +%s) - t0)) s"
 fi
 $PODMAN image inspect --format '{{.Size}}' "$IMAGE" | awk -v i="$IMAGE" '{printf "%s: %.1f MB\n", i, $1/1e6}'
