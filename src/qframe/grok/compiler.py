@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .charclass import ClassError, parse_class
 from .library import GrokError, PatternLibrary
 
 __all__ = ["Capture", "Translation", "field_path", "translate"]
@@ -32,20 +33,35 @@ __all__ = ["Capture", "Translation", "field_path", "translate"]
 _REF = re.compile(r"%\{(\w+)(?::([^:}]+))?(?::(\w+))?\}")
 _GROUP_NAME = re.compile(r"[A-Za-z_@\[\]][\w.@\[\]-]*")
 _FLAGS = re.compile(r"\(\?([imx]*)(?:-([imx]*))?([:)])")
-_POSIX = {
-    "alpha": "a-zA-Z",
-    "digit": "0-9",
-    "alnum": "a-zA-Z0-9",
-    "upper": "A-Z",
-    "lower": "a-z",
-    "space": r"\s",
-    "blank": r" \t",
-    "xdigit": "0-9A-Fa-f",
-    "word": r"\w",
-    "punct": r"!-/:-@\[-`{-~",
-    "cntrl": r"\x00-\x1f\x7f",
-    "print": r"\x20-\x7e",
-    "graph": r"\x21-\x7e",
+_QUANT = re.compile(r"[*+?]|\{(\d*)(,?)(\d*)\}")
+# escapes with a fixed translation (the value: Python text)
+_ESCAPES = {
+    "h": "[0-9a-fA-F]",
+    "H": "[^0-9a-fA-F]",
+    "z": r"\Z",
+    "Z": r"(?=\n?\Z)",
+    "e": r"\x1b",
+    "R": r"(?>\r\n|[\n\x0b\x0c\r\x85\u2028\u2029])",
+    "N": r"[^\n]",
+    "O": r"[\s\S]",
+    "n": r"\n",
+    "t": r"\t",
+    "r": r"\r",
+    "f": r"\f",
+    "v": r"\v",
+    "a": r"\a",
+}
+_NUMERIC = re.compile(
+    r"x\{([0-9A-Fa-f]{1,8})\}|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|o\{([0-7]+)\}|(0[0-7]{0,2}|[1-7][0-7]{2})"
+)
+_UNSUPPORTED = {
+    "K": "keep (resetting the match start)",
+    "X": "an extended grapheme cluster",
+    "y": "a text segment boundary",
+    "Y": "a text segment non-boundary",
+    "c": "a control character escape",
+    "C": "a control character escape",
+    "M": "a meta character escape",
 }
 TYPES = ("int", "float", "string")
 
@@ -133,98 +149,143 @@ class _Translator:
     def scan(self, text: str, where: str) -> None:
         out = self.out
         pending = [0]  # per open group: scoped-flag groups to close with it
+        starts: list[int] = []  # per open group: where it begins in out
+        atom = -1  # where the last quantifiable item begins in out (-1: none)
+        quantified = False  # that item already carries a quantifier
         i = 0
         n = len(text)
         while i < n:
             c = text[i]
+            q = _QUANT.match(text, i) if c in "*+?{" else None
+            if q is not None and q.group(1) is not None and not (q.group(1) or q.group(3)):
+                q = None  # "{}", "{,}": literal text in Oniguruma
+            if q is not None:
+                if atom < 0:
+                    raise GrokError(
+                        f"{where}: target of repeat operator is not specified or invalid: "
+                        f"{text[max(0, i - 10) : i + 1]!r}"
+                    )
+                if quantified:  # Oniguruma: a quantifier on a quantified item nests
+                    out.insert(atom, "(?:")
+                    out.append(")")
+                i = self.quantifier(q, text)
+                quantified = True
+                continue
+            start = len(out)
+            quantified = False
             if c == "\\":
-                i = self.escape(text, i, where)
+                i, is_atom = self.escape(text, i, where)
+                atom = start if is_atom else -1
             elif c == "[":
-                i = self.char_class(text, i, where)
+                try:
+                    cls, i = parse_class(text, i)
+                except ClassError as exc:
+                    raise GrokError(f"{where}: {exc} in {text[i : i + 40]!r}") from None
+                out.append(cls)
+                atom = start
             elif c == "(":
+                depth = len(pending)
                 i = self.open_group(text, i, where, pending)
+                if len(pending) > depth:
+                    starts.append(start)
+                atom = -1
             elif c == ")":
                 if len(pending) == 1:
                     raise GrokError(f"{where}: unbalanced ')' at {i}")
                 out.append(")" * (1 + pending.pop()))
+                atom = starts.pop()
                 i += 1
             elif c == "%" and text.startswith("%{", i):
                 m = _REF.match(text, i)
                 if m is None:
                     raise GrokError(f"{where}: bad pattern reference at {text[i : i + 30]!r}")
                 self.reference(m, where)
+                atom = start
                 i = m.end()
             else:
-                out.append(c)
+                out.append("\\{" if c == "{" else "\\}" if c == "}" else c)
+                atom = -1 if c in "|^$" else start
                 i += 1
         if len(pending) > 1:
             raise GrokError(f"{where}: missing ')'")
         out.append(")" * pending[0])
 
-    def escape(self, text: str, i: int, where: str) -> int:
+    def quantifier(self, q: re.Match[str], text: str) -> int:
+        """Oniguruma's quantifiers (Ruby syntax) → Python's.
+
+        A ``?`` or ``+`` right after ``*``, ``+``, ``?`` makes it lazy or possessive;
+        after an interval ``{n,m}`` a ``?`` makes it lazy, but a ``+`` is a new
+        quantifier (``a{2}+`` is ``(?:a{2})+``) and so is the ``?`` after ``{n}``
+        (``a{2}?`` is ``(?:a{2})?``) — the caller nests those.
+        """
+        out = self.out
+        i = q.end()
+        if q.group(1) is None:  # * + ?
+            out.append(q.group(0))
+            if i < len(text) and text[i] in "?+":
+                out.append(text[i])
+                i += 1
+            return i
+        lo, comma, hi = q.group(1), q.group(2), q.group(3)
+        out.append(f"{{{lo or 0}{comma}{hi}}}")
+        if comma and text.startswith("?", i):
+            out.append("?")
+            i += 1
+        return i
+
+    def escape(self, text: str, i: int, where: str) -> tuple[int, bool]:
+        """Translate the escape at ``text[i]``: (end index, whether it is quantifiable)."""
         if i + 1 >= len(text):
             raise GrokError(f"{where}: pattern ends with a lone backslash")
         e = text[i + 1]
         out = self.out
-        if e == "h":
-            out.append("[0-9a-fA-F]")
-        elif e == "H":
-            out.append("[^0-9a-fA-F]")
-        elif e == "z":
-            out.append(r"\Z")
-        elif e == "Z":
-            out.append(r"(?=\n?\Z)")
-        elif e == "k" and text.startswith("<", i + 2):
-            end = text.find(">", i + 3)
+        simple = _ESCAPES.get(e)
+        if simple is not None:
+            out.append(simple)
+            return i + 2, e not in "zZ"
+        if e in "kg" and i + 2 < len(text) and text[i + 2] in "<'":
+            close = ">" if text[i + 2] == "<" else "'"
+            end = text.find(close, i + 3)
             name = text[i + 3 : end] if end > 0 else ""
+            if e == "g":
+                raise GrokError(
+                    f"{where}: subexpression call \\g<{name}> is not supported "
+                    "(Python's engines cannot call a group)"
+                )
             g = self.by_name.get(name)
             if g is None:
-                raise GrokError(f"{where}: back-reference to unknown group {name!r}")
+                what = "a numbered" if name.lstrip("+-").isdigit() else "an unknown"
+                raise GrokError(f"{where}: back-reference \\k<{name}> to {what} group")
             out.append(f"(?P={g})")
-            return end + 1
-        elif e == "x" and text.startswith("{", i + 2):
-            end = text.find("}", i + 3)
-            try:
-                out.append(f"\\U{int(text[i + 3 : end], 16):08x}")
-            except ValueError as exc:
-                raise GrokError(f"{where}: bad \\x{{…}} escape") from exc
-            return end + 1
-        else:
+            return end + 1, True
+        m = _NUMERIC.match(text, i + 1)
+        if m is not None:
+            hexa = m.group(1) or m.group(2) or m.group(3)
+            cp = int(hexa, 16) if hexa else int(m.group(4) or m.group(5), 8)
+            if cp > 0x10FFFF:
+                raise GrokError(f"{where}: bad escape {text[i : m.end()]!r}")
+            out.append(f"\\U{cp:08x}" if cp > 0xFFFF else f"\\u{cp:04x}")
+            return m.end(), True
+        if e.isdigit():
+            raise GrokError(
+                f"{where}: numbered back-reference \\{e} is not allowed where groups are "
+                "named (as in Oniguruma): use \\k<name>"
+            )
+        if e in _UNSUPPORTED:
+            raise GrokError(f"{where}: {_UNSUPPORTED[e]} (\\{e}) is not supported")
+        if e in "AbBG":
             out.append(text[i : i + 2])
-        return i + 2
-
-    def char_class(self, text: str, i: int, where: str) -> int:
-        out = ["["]
-        j = i + 1
-        if text.startswith("^", j):
-            out.append("^")
-            j += 1
-        if text.startswith("]", j):
-            out.append(r"\]")
-            j += 1
-        n = len(text)
-        while j < n:
-            c = text[j]
-            if c == "]":
-                out.append("]")
-                self.out.append("".join(out))
-                return j + 1
-            if c == "\\" and j + 1 < n:
-                e = text[j + 1]
-                out.append("0-9a-fA-F" if e == "h" else text[j : j + 2])
-                j += 2
-            elif c == "[":
-                m = re.match(r"\[:(\^?)(\w+):\]", text[j:])
-                if m and m.group(2) in _POSIX and not m.group(1):
-                    out.append(_POSIX[m.group(2)])
-                    j += m.end()
-                else:
-                    out.append(r"\[")
-                    j += 1
-            else:
-                out.append(c)
-                j += 1
-        raise GrokError(f"{where}: unterminated character class at {i}")
+            return i + 2, False
+        if e in "pP" and text.startswith("{", i + 2) and "}" in text[i + 3 :]:
+            end = text.index("}", i + 3) + 1
+            out.append(text[i:end])  # a Unicode property: the regex engine reads it
+            return end, True
+        if e in "wWdDsS":
+            out.append(text[i : i + 2])
+            return i + 2, True
+        # Oniguruma: an escaped letter without a meaning stands for itself
+        out.append(e if e.isalpha() else text[i : i + 2])
+        return i + 2, True
 
     def open_group(self, text: str, i: int, where: str, pending: list[int]) -> int:
         out = self.out
@@ -261,6 +322,13 @@ class _Translator:
             else:
                 pending.append(0)
             return fm.end()
+        if text.startswith(("(?~", "(?("), i):
+            what = "absent operator (?~…)" if text[i + 2] == "~" else "conditional (?(…)…)"
+            raise GrokError(f"{where}: the {what} is not supported")
+        if text.startswith("(?", i) and not text.startswith(
+            ("(?:", "(?=", "(?!", "(?>", "(?<=", "(?<!"), i
+        ):
+            raise GrokError(f"{where}: unknown group construct {text[i : i + 4]!r}")
         if text.startswith("(?", i):
             pending.append(0)
             out.append("(?")

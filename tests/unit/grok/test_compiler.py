@@ -115,6 +115,8 @@ def test_an_invalid_regex_is_an_error() -> None:
     with pytest.raises(GrokError, match="missing"):
         Grok("%{WORD:w}(unclosed")
     with pytest.raises(GrokError, match="does not compile"):
+        Grok("%{WORD:w}a{3,2}")
+    with pytest.raises(GrokError, match=r"<pattern>: empty range in char class"):
         Grok("%{WORD:w}[z-a]")
 
 
