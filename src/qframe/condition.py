@@ -43,6 +43,7 @@ from typing import Any
 import regex as regex_mod
 
 from .grok.analysis import estimate
+from .grok.rewrite import atomic_possessives
 from .message import Message
 from .paths import MISSING, parse_path
 
@@ -272,6 +273,7 @@ class Rx:
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self.slow: Any = None
+        pattern = atomic_possessives(pattern)  # right on CPython < 3.11.5 too (gh-106052)
         try:
             self.fast: Any = re.compile(pattern)
         except (re.error, OverflowError, RecursionError) as exc:

@@ -14,6 +14,7 @@ import regex as regex_mod
 from .analysis import Estimate, estimate
 from .compiler import Capture, compile_error, translate
 from .library import GrokError, PatternLibrary
+from .rewrite import atomic_possessives
 
 __all__ = ["FLAGS", "RE_STEPS_PER_S", "Grok", "GrokTimeout"]
 
@@ -119,7 +120,9 @@ class Grok:
         self.library = library if library is not None else PatternLibrary()
         self.timeout = timeout
         tr = translate(pattern, self.library)
-        self.regex = tr.regex
+        # possessive quantifiers as atomic groups: the same meaning, and correct on
+        # CPython < 3.11.5 too (gh-106052), where possessive repeats are not
+        self.regex = atomic_possessives(tr.regex)
         self.captures = tr.captures
         self._slow: Any = None
         self.fast: re.Pattern[str] | None

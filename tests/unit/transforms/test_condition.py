@@ -103,6 +103,13 @@ def test_a_hostile_regex_is_bounded() -> None:
     assert c(msg(message="a" * 5000 + "!")) is False  # gives up at the timeout: false
 
 
+def test_a_possessive_regex_means_the_same_on_every_python() -> None:
+    # run as an atomic group: the possessive form matches "a" on CPython < 3.11.5 (gh-106052)
+    c = compile_condition('message =~ "^(?:ab?c)*+$"')
+    assert c(msg(message="a")) is False
+    assert c(msg(message="abcac")) is True
+
+
 @given(st.text(max_size=60))
 @settings(max_examples=400, deadline=None)
 def test_no_input_crashes_the_parser(text: str) -> None:
