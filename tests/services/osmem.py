@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import urllib.error
 import urllib.request
 from typing import Any
@@ -40,15 +41,21 @@ class OsmemHttpError(RuntimeError):
         self.body = body
 
 
-def _binary() -> str | None:
+def _binary() -> tuple[str | None, str]:
+    """The server's executable, or None and why (the package missing, or the cause of the
+    failure to find or unpack its binary, with its type: not every failure means "not
+    installed")."""
     try:
         from osmem_server import resolve_binary
-    except ImportError:
-        return None
+    except ImportError as exc:
+        return None, f"osmem-server is not installed (pip install osmem-server): {exc}"
     try:
-        return resolve_binary()
-    except Exception:
-        return None
+        path = resolve_binary()
+    except Exception as exc:  # any cause is shown, none hidden
+        return None, f"osmem-server's binary cannot be resolved: {type(exc).__name__}: {exc}"
+    if not path or not os.access(path, os.X_OK):
+        return None, f"osmem-server's binary {path!r} is missing or not executable"
+    return str(path), ""
 
 
 class Osmem:
@@ -59,23 +66,31 @@ class Osmem:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.output = ""  # what a process that failed to start printed
 
     # -- life ----------------------------------------------------------------------
     @classmethod
     def start(cls, port: int | None = None, timeout: float = 20.0) -> Osmem:
         """Start a server (or call :func:`tests.services.unavailable`)."""
-        binary = _binary()
-        if binary is None or not os.access(binary, os.X_OK):
-            unavailable("osmem-server is not installed (pip install osmem-server)")
+        binary, why = _binary()
+        if binary is None:
+            unavailable(why)
             raise AssertionError("unreachable")
         server = cls(binary, port or free_port())
         if not server._spawn(timeout):
-            unavailable(f"osmem-server did not answer on {server.url} within {timeout}s")
+            unavailable(
+                f"osmem-server did not answer on {server.url} within {timeout}s; "
+                f"its output: {server.output or '(none)'}"
+            )
         return server
 
     def _spawn(self, timeout: float) -> bool:
         cmd = [self.binary, "-addr", f"127.0.0.1:{self.port}", "-no-stdin-watch", "-no-ja"]
-        self.proc = spawn_until_ready(cmd, self.alive, timeout)
+        with tempfile.TemporaryFile() as log:
+            self.proc = spawn_until_ready(cmd, self.alive, timeout, log=log)
+            if self.proc is None:  # it exited or never answered: say what it printed
+                log.seek(0)
+                self.output = log.read()[-2000:].decode(errors="replace").strip()
         return self.proc is not None
 
     def alive(self) -> bool:
@@ -90,7 +105,7 @@ class Osmem:
         """Stop and start again, empty, on the same port."""
         self.stop()
         if not self._spawn(timeout):
-            raise RuntimeError(f"osmem-server did not come back on {self.url}")
+            raise RuntimeError(f"osmem-server did not come back on {self.url}: {self.output}")
 
     # -- requests ------------------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None) -> Any:

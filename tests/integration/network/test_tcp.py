@@ -244,6 +244,24 @@ async def test_over_long_lines_are_cut_tagged_and_counted_in_metrics() -> None:
     assert metric_value(text, "qframe_truncated_total", plugin="tcp") == 2
 
 
+async def test_over_long_json_lines_are_cut_tagged_and_counted_too() -> None:
+    cfg, http = http_config(tcp_pipeline(format="json", **{"max-line-bytes": 100}))
+    long = b'{"message": "' + b"a" * 200 + b'"}'
+    async with Harness(cfg) as h:
+        port = h.plugin("tcp").address[1]
+        await send_lines(port, [b'{"message": "short"}', long, b'{"message": "after"}'])
+        await h.wait_for(lambda: len(h.captured("out")) == 3)
+        text = await scrape_metrics(http)
+    short, cut, after = h.captured("out")
+    assert (short.message, short.tags) == ("short", [])
+    # the cut text is no JSON object any more: kept as text, tagged both ways
+    assert cut.message == long[:100].decode()
+    assert sorted(cut.tags) == ["_jsonparsefailure", "_truncated"]
+    assert (after.message, after.tags) == ("after", [])
+    assert metric_value(text, "qframe_truncated_total", plugin="tcp") == 1
+    assert metric_value(text, "qframe_invalid_json_total", plugin="tcp") == 1
+
+
 async def test_the_json_log_of_tcp_lines_is_each_message_as_it_is(tmp_path: Path) -> None:
     """Reads with a cut line or a blank line are encoded message by message, others at once."""
     out = tmp_path / "out.json"

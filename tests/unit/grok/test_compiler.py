@@ -55,6 +55,18 @@ def test_a_repeated_name_with_different_types_converts_the_winner() -> None:
     g = Grok("(?:i%{INT:v:int}|s:%{WORD:v})")
     assert g.match("i42") == {"v": 42}
     assert g.match("s:abc") == {"v": "abc"}
+    # a numeric text in the untyped alternative stays a string (each capture its own type)
+    assert g.match("s:123") == {"v": "123"}
+    # and the typed alternative converts when it is not the first one
+    g = Grok("(?:s:%{WORD:v}|i%{INT:v:int}|f%{NUMBER:v:float})")
+    assert g.match("s:7") == {"v": "7"}
+    assert g.match("i42") == {"v": 42}
+    assert g.match("f2.5") == {"v": 2.5}
+
+
+def test_fields_of_different_types_in_one_pattern_each_keep_their_own() -> None:
+    g = Grok("%{WORD:s} %{INT:n:int} %{NUMBER:x:float} %{INT:raw}")
+    assert g.match("123 45 6.5 78") == {"s": "123", "n": 45, "x": 6.5, "raw": "78"}
 
 
 def test_oniguruma_named_groups_capture_fields() -> None:
