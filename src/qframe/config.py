@@ -377,6 +377,14 @@ def _read_instances(
             raw_inputs[inst.key] = list(options.inputs)
             if section == "collector" and options.when:
                 problem(where, "when", "only filters and handlers take `when`", (*ppath, "when"))
+            if options.workers != 1:
+                refusal = (
+                    cls.workers_refusal(options)  # type: ignore[attr-defined]
+                    if section == "filter"
+                    else "only filters take `workers`"
+                )
+                if refusal:
+                    problem(where, "workers", refusal, (*ppath, "workers"))
             if section != "collector" and not options.inputs:
                 problem(
                     where,

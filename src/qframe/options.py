@@ -106,6 +106,20 @@ def parse_str_list(v: Any) -> Any:
     return v
 
 
+def parse_workers(v: Any) -> Any:
+    """A count of processes, or ``auto``: the cores qframe may use."""
+    if isinstance(v, str) and v.strip().lower() == "auto":
+        import os
+
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            return os.cpu_count() or 1
+    if isinstance(v, bool):
+        raise ValueError("expected a number of processes or auto")
+    return v
+
+
 def parse_source_success(v: Any) -> Any:
     if isinstance(v, str) and v.strip().lower() in ("true", "false", "any"):
         return v.strip().lower()
@@ -117,6 +131,7 @@ def parse_source_success(v: Any) -> Any:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Bytes = Annotated[int, BeforeValidator(parse_size)]
 StrList = Annotated[list[str], BeforeValidator(parse_str_list)]
+Workers = Annotated[int, BeforeValidator(parse_workers)]
 SourceSuccess = Annotated[Literal["true", "false", "any"], BeforeValidator(parse_source_success)]
 
 
@@ -144,6 +159,13 @@ class PluginOptions(BaseModel):
     )
     queue_size: int = Field(
         10_000, ge=1, description="capacity of this instance's input queue, in messages"
+    )
+    workers: Workers = Field(
+        1,
+        ge=1,
+        le=256,
+        description="a filter's worker processes (a number, or auto: the cores qframe may "
+        "use); its batches run in them, several at once, and come out in order",
     )
     when: str = Field(
         "",
@@ -204,6 +226,8 @@ def _type_name(t: Any, meta: list[Any]) -> str:
                 return "size"
             if fn is parse_str_list:
                 return "list[str]"
+            if fn is parse_workers:
+                return "int|auto"
             if fn is parse_source_success:
                 return "true|false|any"
     args = getattr(t, "__args__", None)

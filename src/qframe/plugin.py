@@ -209,6 +209,14 @@ class Collector(Plugin):
 
 class Filter(Plugin):
     type = "filter"
+    #: why this filter cannot run in worker processes (``workers`` > 1): it needs the Back
+    #: channel, emits on its own, or keeps state across messages; empty: it can
+    workers_refused: ClassVar[str] = ""
+
+    @classmethod
+    def workers_refusal(cls, options: PluginOptions) -> str:
+        """The reason ``options`` cannot run in workers, or "" (default: the class's)."""
+        return cls.workers_refused
 
     def process_one(self, msg: Message) -> Message | list[Message] | None:
         return msg

@@ -69,6 +69,7 @@ class PluginMetrics:
         "state",
         "state_reason",
         "type",
+        "workers",
     )
 
     def __init__(
@@ -88,6 +89,8 @@ class PluginMetrics:
         self.queue_capacity = 0
         self.state = "starting"
         self.state_reason = ""
+        #: a filter's worker processes (``workers``): their stats, or None
+        self.workers: Callable[[], list[dict[str, Any]]] | None = None
         #: the (name, type) of each metric the plugin declared
         self.declared = frozenset((d.name, d.type) for d in declared)
 
@@ -120,6 +123,8 @@ class PluginMetrics:
         if backlog is not None:  # a handler's disk buffer: its backlog
             size = self.gauges.get(("disk_buffer_bytes", ()), 0)
             snap["disk_buffer"] = {"events": int(backlog), "bytes": int(size)}
+        if self.workers is not None:
+            snap["workers"] = self.workers()
         return snap
 
     def _snapshot(self) -> dict[str, Any]:
@@ -209,6 +214,20 @@ def render_prometheus(all_metrics: Iterable[PluginMetrics]) -> str:
         "1 when the plugin instance is healthy (ok), else 0.",
         [(base(m), 1 if m.state == "ok" else 0) for m in ms],
     )
+    workers = [(m, w) for m in ms if m.workers is not None for w in m.workers()]
+    if workers:
+        family(
+            "qframe_worker_rss_bytes",
+            "gauge",
+            "Resident memory of a filter's worker process.",
+            [([*base(m), ("worker", str(w["worker"]))], w["rss_bytes"]) for m, w in workers],
+        )
+        family(
+            "qframe_worker_restarts_total",
+            "counter",
+            "Restarts of a filter's worker process (it died).",
+            [([*base(m), ("worker", str(w["worker"]))], w["restarts"]) for m, w in workers],
+        )
     extra: dict[str, list[tuple[list[tuple[str, str]], float]]] = {}
     for m in ms:
         for (name, labels), v in m.counters.items():

@@ -20,6 +20,7 @@ from ..plugin import Collector, Filter, Handler, Plugin, ack
 from ..retry import backoff
 from ..telemetry import PluginMetrics
 from .channel import TICK, Channel
+from .workers import ParallelRunner
 
 if TYPE_CHECKING:
     from ..config import InstanceSpec
@@ -98,6 +99,8 @@ class Node:
         self.taps: list[Any] = []
         self.tap_name = instance_json(spec.name)
         self.gated_at = 0.0  # when its gate closed (the reload's pause, logged)
+        #: a filter's worker processes (``workers``; 1: the filter runs in this process)
+        self.workers = opts.workers if isinstance(self.plugin, Filter) else 1
 
     def __repr__(self) -> str:
         return f"<Node {self.type}.{self.name}>"
@@ -301,18 +304,25 @@ class Node:
         metrics = self.metrics
         is_filter = isinstance(p, Filter)
         is_handler = isinstance(p, Handler)
+        runner = await self._start_workers() if is_filter and self.workers > 1 else None
+        aborted = False
         try:
             while True:
                 item = await inbox.get(MAX_BATCH)
                 if item is None:
                     break
                 if item is TICK:
-                    await self._tick_once()
+                    if runner is not None:
+                        runner.tick()
+                    else:
+                        await self._tick_once()
                     continue
                 batch: list[Message] = item  # type: ignore[assignment]
                 metrics.received += len(batch)
                 _extend_paths(batch, name)
-                if is_filter:
+                if runner is not None:
+                    await runner.put(batch)
+                elif is_filter:
                     if self.when is not None:
                         out = await self._filter_when(p, batch)  # type: ignore[arg-type]
                     else:
@@ -333,10 +343,34 @@ class Node:
                         metrics.errors += 1
                         p.log.error("receive failed: %r", exc, exc_info=exc)
                     ack(batch)
+        except asyncio.CancelledError:
+            aborted = True
+            raise
         finally:
+            if runner is not None:
+                if aborted:
+                    runner.abort()
+                else:
+                    await runner.finish()  # drain: what is in the workers comes out
             # a collector with inputs whose inputs ended: its own run() goes on
             if self._receiver is None or self._main is None or self._main.done():
                 await self._finish()
+
+    async def _start_workers(self) -> ParallelRunner | None:
+        """The filter's worker processes; None (it runs here) when they cannot start."""
+        runner = ParallelRunner(self, self.workers)
+        try:
+            await runner.start()
+        except Exception as exc:
+            self.metrics.errors += 1
+            self.plugin.set_health("degraded", f"workers failed to start: {exc}")
+            self.plugin.log.error(
+                "its %d workers failed to start (%r): it runs in the main process",
+                self.workers,
+                exc,
+            )
+            return None
+        return runner
 
     def _holds(self, batch: list[Message]) -> list[bool]:
         """The ``when`` condition of each message (one that fails to evaluate: False)."""

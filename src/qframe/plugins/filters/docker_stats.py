@@ -121,6 +121,10 @@ class DockerStatsFilter(Filter):
         dedot_labels: bool = Field(False, description="replace dots in label keys with _")
 
     options: Options
+    workers_refused = (
+        "it keeps each container's previous CPU sample to compute the next one's delta: "
+        "one process must see all of a container's samples"
+    )
 
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)

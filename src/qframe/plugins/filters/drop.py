@@ -20,6 +20,12 @@ class DropFilter(Filter):
     class Options(PluginOptions):
         keep_one_in: int = Field(0, ge=0, description="keep one message in N (0: keep none)")
 
+    @classmethod
+    def workers_refusal(cls, options: PluginOptions) -> str:
+        if getattr(options, "keep_one_in", 0) > 1:
+            return "keep-one-in counts messages across batches: one process must count them"
+        return ""
+
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self._n = 0

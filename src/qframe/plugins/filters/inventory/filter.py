@@ -71,6 +71,10 @@ class InventoryFilter(Filter):
     """
 
     may_have_no_consumer = True
+    workers_refused = (
+        "it answers Back-channel requests from its container index and emits held messages "
+        "itself: one process holds that state"
+    )
 
     class Options(PluginOptions):
         retain: Duration = Field(

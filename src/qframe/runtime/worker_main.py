@@ -1,0 +1,200 @@
+"""A filter's worker process (``workers: N``): ``python -m qframe.runtime.worker_main R W``.
+
+It reads frames from fd ``R`` and writes frames to fd ``W`` (its stdout and stderr are
+qframe's: the plugin's log lines go where qframe's go). A frame is ``length u32 | type u8
+| payload``. The first frame (``I``) names the plugin class, the instance and its options;
+then ``B`` frames carry batches (:func:`~qframe.runtime.workwire.encode_batch`), each
+answered by one ``R`` frame in order, and ``T`` frames carry ticks. End of input: exit.
+
+SIGINT, SIGTERM and SIGHUP are ignored: a terminal's Ctrl-C or a service manager's stop
+reaches the whole process group, and the main process drains its workers itself (it
+closes their input once the batches in flight are back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..logs import setup_logging
+from ..message import Message
+from ..plugin import Filter
+from ..telemetry import PluginMetrics
+from .workwire import HEADER, decode, decode_batch, encode, encode_result
+
+
+def read_frame(f: Any) -> tuple[int, bytes] | None:
+    head = f.read(HEADER.size)
+    if len(head) < HEADER.size:
+        return None
+    n, typ = HEADER.unpack(head)
+    data = f.read(n)
+    if len(data) < n:
+        return None
+    return typ, data
+
+
+def write_frame(fd: int, typ: int, payload: bytes) -> None:
+    view = memoryview(HEADER.pack(len(payload), typ) + payload)
+    while view:
+        k = os.write(fd, view)
+        view = view[k:]
+
+
+class _Pipeline:
+    """What a plugin may reach of its pipeline from a worker: its data directory."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = Path(data_dir)
+
+    async def request(self, target: str, request: Any, timeout: float) -> Any:
+        raise RuntimeError("a filter in a worker process has no Back channel")
+
+    def find(self, name: str) -> None:
+        return None
+
+
+class _Node:
+    """The worker's stand-in for :class:`~qframe.runtime.node.Node`."""
+
+    def __init__(self, name: str, kind: str, cls: type[Filter], data_dir: str, tick: float):
+        self.metrics = PluginMetrics(name, kind, "filter", cls.metric_specs())
+        self.pipeline = _Pipeline(data_dir)
+        self.tick_interval = tick
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Any, name: str = "") -> asyncio.Task[Any]:
+        t = asyncio.ensure_future(coro)
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+        return t
+
+    async def emit(self, batch: list[Message]) -> None:
+        raise RuntimeError("a filter in a worker process cannot emit on its own")
+
+    def emit_nowait(self, batch: list[Message]) -> bool:
+        raise RuntimeError("a filter in a worker process cannot emit on its own")
+
+
+def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
+    """The metrics changed since ``last`` (updated): counters and drops as increments."""
+    out: dict[str, Any] = {}
+    c = []
+    prev_c = last.setdefault("c", {})
+    for key, v in m.counters.items():
+        d = v - prev_c.get(key, 0)
+        if d:
+            c.append([key[0], dict(key[1]), d])
+            prev_c[key] = v
+    if c:
+        out["c"] = c
+    prev_d = last.setdefault("d", {})
+    d_ = {r: n - prev_d.get(r, 0) for r, n in m.dropped.items() if n != prev_d.get(r, 0)}
+    if d_:
+        out["d"] = d_
+        prev_d.update(m.dropped)
+    if m.errors != last.get("e", 0):
+        out["e"] = m.errors - last.get("e", 0)
+        last["e"] = m.errors
+    if m.gauges:
+        out["g"] = [[k[0], dict(k[1]), v] for k, v in m.gauges.items()]
+    return out
+
+
+class Worker:
+    def __init__(self, init: dict[str, Any]) -> None:
+        mod, _, qual = init["cls"].partition(":")
+        cls: Any = importlib.import_module(mod)
+        for part in qual.split("."):
+            cls = getattr(cls, part)
+        opts = cls.Options.model_validate(init["options"])
+        self.node = _Node(init["name"], init["kind"], cls, init["data_dir"], init["tick"])
+        cls.kind = init["kind"]
+        self.plugin: Filter = cls(init["name"], opts, self.node)
+        self.loop = asyncio.new_event_loop()
+        self.last: dict[str, Any] = {}
+
+    def start(self) -> None:
+        self.loop.run_until_complete(self.plugin.start())
+
+    def stop(self) -> None:
+        try:
+            self.loop.run_until_complete(self.plugin.stop())
+        finally:
+            self.loop.close()
+
+    async def _filter(self, batch: list[Message]) -> list[Message]:
+        """As :meth:`Node._filter`: a batch that raises is retried message by message;
+        the message that raises goes on unchanged, tagged ``_filtererror``."""
+        p = self.plugin
+        try:
+            return list(await p.process(batch))
+        except Exception as exc:
+            if len(batch) == 1:
+                self.node.metrics.errors += 1
+                p.log.error(
+                    "process failed, forwarding the message unchanged: %r", exc, exc_info=exc
+                )
+                batch[0].add_tag("_filtererror")
+                return batch
+        out: list[Message] = []
+        for m in batch:
+            out.extend(await self._filter([m]))
+        return out
+
+    def batch(self, data: bytes) -> bytes:
+        inp, cols = decode_batch(data)
+        out = self.loop.run_until_complete(self._filter(list(inp)))
+        res = encode_result(inp, cols, out)
+        res["m"] = _delta(self.node.metrics, self.last)
+        return encode(res)
+
+    def tick(self) -> None:
+        try:
+            self.loop.run_until_complete(self.plugin.on_tick())
+        except Exception as exc:
+            self.node.metrics.errors += 1
+            self.plugin.log.error("tick failed: %r", exc, exc_info=exc)
+
+
+def main() -> int:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
+    f = os.fdopen(rfd, "rb", buffering=1 << 20)
+    first = read_frame(f)
+    if first is None:
+        return 0
+    init = decode(first[1])
+    setup_logging(init.get("log_level", "info"))
+    log = logging.getLogger(f"qframe.plugin.{init['name']}")
+    try:
+        w = Worker(init)
+        w.start()
+    except Exception as exc:
+        log.error("worker %s failed to start: %r", init.get("worker"), exc, exc_info=exc)
+        write_frame(wfd, ord("E"), encode({"error": repr(exc)}))
+        return 1
+    write_frame(wfd, ord("I"), encode({"pid": os.getpid()}))
+    try:
+        while (frame := read_frame(f)) is not None:
+            typ, data = frame
+            if typ == ord("B"):
+                write_frame(wfd, ord("R"), w.batch(data))
+            elif typ == ord("T"):
+                w.tick()
+    except BrokenPipeError:
+        return 0
+    finally:
+        w.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

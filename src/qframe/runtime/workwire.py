@@ -1,0 +1,306 @@
+"""What crosses the process boundary of a filter's workers (``workers: N``), encoded once.
+
+A batch goes to a worker as columns (docs/design-notes.md, "Filter workers"): the texts,
+then each attribute either once for the whole batch (a collector's read: the same time,
+host, source_path for every message) or per message; containers once each. The worker
+answers with what the filter changed: when its output is the very messages it was given, in
+order (grok, date, mutate, …), only the attributes that changed, as columns the main process
+sets with C loops (``map(setattr, …)``); otherwise rows naming the input message each output
+message came from (drops, one-to-many), so that delivery tokens map back.
+
+JSON (orjson) is the encoding: its dumps and loads beat pickle and marshal on these shapes
+(measured: pickle of the messages ~4 µs/line, these columns ~0.1 µs/line in, the changed
+fields ~1.8 µs/line back on a loaded machine). What orjson cannot encode (a big integer, a
+non-string key) sends that batch as a pickle instead; values cross as JSON otherwise (a
+tuple comes back as a list, a datetime as its ISO text).
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from collections import deque
+from collections.abc import Callable
+from itertools import repeat
+from operator import attrgetter, is_
+from typing import Any
+
+import orjson
+
+from ..message import ContainerInfo, Delivery, Message, Metric, SharedFields, json_default
+
+__all__ = [
+    "HEADER",
+    "IMMUTABLE",
+    "MUTABLE",
+    "Mark",
+    "apply_result",
+    "decode",
+    "decode_batch",
+    "encode",
+    "encode_batch",
+    "encode_result",
+]
+
+#: a frame between the main process and a worker: ``length u32 | type u8 | payload``
+HEADER = struct.Struct("<IB")
+
+#: attributes compared by value (immutable values)
+IMMUTABLE = ("time", "kind", "level", "host", "id", "source_success")
+#: attributes whose value a filter may change in place: sent back whenever non-empty
+MUTABLE = ("_labels", "_tags", "_fields")
+
+_get_message = attrgetter("message")
+_get_path = attrgetter("source_path")
+_getters = {a: attrgetter(a) for a in (*IMMUTABLE, *MUTABLE, "container", "metric")}
+_new = Message.__new__
+
+
+def encode(obj: Any) -> bytes:
+    """``J`` + JSON, or ``P`` + pickle when JSON cannot carry it."""
+    try:
+        return b"J" + orjson.dumps(obj, default=json_default)
+    except TypeError:
+        return b"P" + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode(data: bytes | memoryview) -> Any:
+    if data[:1] == b"J":
+        return orjson.loads(data[1:])
+    return pickle.loads(data[1:])
+
+
+def _column(batch: list[Message], get: Callable[[Message], Any]) -> tuple[bool, Any]:
+    """(True, value) when every message has the same value, else (False, the column)."""
+    col = list(map(get, batch))
+    first = col[0]
+    if col.count(first) == len(col):
+        return True, first
+    return False, col
+
+
+def encode_batch(batch: list[Message]) -> bytes:
+    """The columns of a (non-empty) batch."""
+    cols: dict[str, Any] = {"message": list(map(_get_message, batch))}
+    for a in (*IMMUTABLE, *MUTABLE):
+        same, v = _column(batch, _getters[a])
+        cols[a] = [same, v]
+    same, v = _column(batch, _get_path)
+    cols["source_path"] = [same, v]
+    conts = list(map(_getters["container"], batch))
+    if any(conts):
+        table: dict[int, int] = {}
+        ids = []
+        for c in conts:
+            if c is None:
+                ids.append(None)
+            else:
+                ids.append(table.setdefault(id(c), len(table)))
+        seen: dict[int, ContainerInfo] = {id(c): c for c in conts if c is not None}
+        cols["container"] = ids
+        cols["containers"] = [seen[i].to_dict() for i in table]
+    metrics = list(map(_getters["metric"], batch))
+    if any(metrics):
+        cols["metric"] = [m.to_dict() if m is not None else None for m in metrics]
+    return encode(cols)
+
+
+class Mark(Delivery):
+    """A worker's stand-in for a delivery token: the index of the input message (copies of
+    a message share it, a drop counts it down)."""
+
+    __slots__ = ("idx",)
+
+    def __init__(self, idx: int) -> None:
+        super().__init__(1, None)
+        self.idx = idx
+
+
+def _spread(same_v: list[Any], n: int, copy: Callable[[Any], Any] | None = None) -> list[Any]:
+    same, v = same_v
+    if not same:
+        return v  # type: ignore[no-any-return]
+    if copy is None or v is None:
+        return [v] * n
+    return [copy(v) for _ in range(n)]
+
+
+def decode_batch(data: bytes) -> tuple[list[Message], dict[str, Any]]:
+    """A worker's messages of a batch, and its columns (to tell what the filter changed)."""
+    cols = decode(data)
+    texts = cols["message"]
+    n = len(texts)
+    conts = None
+    if "container" in cols:
+        table = [ContainerInfo.from_dict(d) for d in cols["containers"]]
+        conts = [None if i is None else table[i] for i in cols["container"]]
+        cols["container_objs"] = conts
+    metrics = cols.get("metric")
+    same_f, fv = cols["_fields"]
+    shared = SharedFields(fv) if same_f and fv else None  # copied on a change, as always
+    imm = [_spread(cols[a], n) for a in IMMUTABLE]
+    labels = _spread(cols["_labels"], n, dict)
+    tags = _spread(cols["_tags"], n, list)
+    fields = [shared] * n if same_f else fv
+    paths = _spread(cols["source_path"], n, list)
+    out = []
+    put = out.append
+    for i, (text, t, kind, level, host, mid, ok) in enumerate(zip(texts, *imm, strict=True)):
+        m = _new(Message)
+        m.message = text
+        m.time = t
+        m.kind = kind
+        m.level = level
+        m.host = host
+        m.id = mid
+        m.source_path = paths[i]
+        m.source_success = ok
+        m._labels = labels[i]
+        m._tags = tags[i]
+        m._fields = fields[i]
+        m.container = conts[i] if conts is not None else None
+        m.metric = Metric.from_dict(metrics[i]) if metrics and metrics[i] else None
+        m.ack = Mark(i)
+        put(m)
+    return out, cols
+
+
+def _metric_dict(m: Metric | None) -> dict[str, Any] | None:
+    return None if m is None else m.to_dict()
+
+
+def encode_result(inp: list[Message], cols: dict[str, Any], out: list[Message]) -> dict[str, Any]:
+    """What the filter made of ``inp`` (decoded from ``cols``): changed columns or rows."""
+    n = len(inp)
+    if len(out) == n and all(map(is_, out, inp)):
+        changed: dict[str, Any] = {}
+        texts = list(map(_get_message, out))
+        if texts != cols["message"]:
+            changed["message"] = texts
+        for a in IMMUTABLE:
+            col = list(map(_getters[a], out))
+            same, v = cols[a]
+            if (col.count(v) != n) if same else (col != v):
+                changed[a] = col
+        for a in MUTABLE:
+            col = list(map(_getters[a], out))
+            same, v = cols[a]
+            if any(col) or (bool(v) if same else any(v)):
+                changed[a] = col
+        paths = list(map(_get_path, out))
+        same, v = cols["source_path"]
+        if (paths.count(v) != n) if same else (paths != v):
+            changed["source_path"] = paths
+        conts = list(map(_getters["container"], out))
+        before = cols.get("container_objs")
+        if (before is None and any(conts)) or (
+            before is not None and not all(map(is_, conts, before))
+        ):
+            changed["container"] = [None if c is None else c.to_dict() for c in conts]
+        metrics = list(map(_getters["metric"], out))
+        if any(metrics) or "metric" in cols:
+            changed["metric"] = list(map(_metric_dict, metrics))
+        return {"same": changed}
+    rows = []
+    for m in out:
+        mark = m.ack
+        src = mark.idx if isinstance(mark, Mark) else -1
+        c = m.container
+        if c is None:
+            cont: Any = 0
+        elif src >= 0 and c is inp[src].container:
+            cont = 1  # the input message's own
+        else:
+            cont = c.to_dict()
+        rows.append(
+            [
+                src,
+                m.message,
+                m.time,
+                m.kind,
+                m.level,
+                m.host,
+                m.id,
+                m.source_success,
+                m._labels,
+                m._tags,
+                m._fields,
+                m.source_path,
+                cont,
+                _metric_dict(m.metric),
+            ]
+        )
+    return {"rows": rows}
+
+
+def _container_col(col: list[Any]) -> list[ContainerInfo | None]:
+    cache: dict[bytes, ContainerInfo] = {}
+    out: list[ContainerInfo | None] = []
+    for d in col:
+        if d is None:
+            out.append(None)
+            continue
+        key = orjson.dumps(d)
+        c = cache.get(key)
+        if c is None:
+            c = cache[key] = ContainerInfo.from_dict(d)
+        out.append(c)
+    return out
+
+
+def apply_result(sel: list[Message], result: dict[str, Any]) -> tuple[list[Message], list[Message]]:
+    """Apply a worker's result to the main process's messages ``sel``: (the output, the
+    input messages the filter dropped — to be acknowledged)."""
+    changed = result.get("same")
+    if changed is not None:
+        for a, col in changed.items():
+            if a == "container":
+                col = _container_col(col)
+            elif a == "metric":
+                col = [None if d is None else Metric.from_dict(d) for d in col]
+            deque(map(setattr, sel, repeat(a), col), maxlen=0)
+        return sel, []
+    used = [False] * len(sel)
+    out: list[Message] = []
+    for row in result["rows"]:
+        src = row[0]
+        orig = None
+        if 0 <= src < len(sel):
+            orig = sel[src]
+            if used[src]:
+                m = _new(Message)
+                m.ack = orig.ack
+                if m.ack is not None:
+                    m.ack.pending += 1  # one-to-many: the one token counts each
+            else:
+                m = orig
+                used[src] = True
+        else:
+            m = _new(Message)
+            m.ack = None
+        (
+            _,
+            m.message,
+            m.time,
+            m.kind,
+            m.level,
+            m.host,
+            m.id,
+            m.source_success,
+            m._labels,
+            m._tags,
+            m._fields,
+            m.source_path,
+            cont,
+            met,
+        ) = row
+        if cont == 0:
+            m.container = None
+        elif cont == 1:
+            m.container = orig.container if orig is not None else None
+        else:
+            m.container = ContainerInfo.from_dict(cont)
+        m.metric = None if met is None else Metric.from_dict(met)
+        out.append(m)
+    dropped = [m for m, u in zip(sel, used, strict=True) if not u]
+    return out, dropped
