@@ -109,6 +109,7 @@ def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
 
 class Worker:
     def __init__(self, init: dict[str, Any]) -> None:
+        sys.path[:0] = [p for p in init.get("sys_path", ()) if p not in sys.path]
         mod, _, qual = init["cls"].partition(":")
         cls: Any = importlib.import_module(mod)
         for part in qual.split("."):

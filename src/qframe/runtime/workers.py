@@ -108,6 +108,7 @@ class WorkerPool:
                 "kind": node.spec.kind,
                 "options": node.spec.options.model_dump(mode="json", by_alias=True),
                 "data_dir": str(pipeline.data_dir),
+                "sys_path": sys.path,  # a plugin importable here is importable there
                 "tick": node.tick_interval,
                 "log_level": logging.getLevelName(logging.getLogger("qframe").getEffectiveLevel())
                 .lower()

@@ -1,0 +1,253 @@
+"""A filter's worker processes (``workers: N``, issue #14): order and exactly-once delivery,
+a worker killed mid-batch, a filter raising in a worker, reload and shutdown with batches in
+flight, and the filters that refuse workers. Real processes throughout; every wait is on a
+condition (a file a worker wrote, a counter), never on time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from qframe.config import ConfigError, parse_config
+from qframe.message import Message
+from qframe.options import Field, PluginOptions
+from qframe.plugin import Filter
+from qframe.runtime.daemon import ConfigSource, Daemon
+from qframe.telemetry import render_prometheus
+from qframe.testing import Harness, make_registry, wait_until
+
+QFRAME = str(Path(sys.executable).with_name("qframe"))
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "bench"))
+from common import apache_lines  # noqa: E402
+
+
+class GateFilter(Filter):
+    """Tags every message; a batch holding a message that starts with ``hold`` writes
+    ``<dir>/held-<pid>`` and waits for ``<dir>/go``; a message starting with ``boom`` raises."""
+
+    class Options(PluginOptions):
+        dir: str = Field("", description="where the gate files are")
+        tag: str = Field("seen", description="the tag added")
+
+    async def process(self, batch: list[Message]) -> list[Message]:
+        d = Path(self.options.dir)
+        if any(m.message.startswith("hold") for m in batch):
+            (d / f"held-{os.getpid()}").touch()
+            while not (d / "go").exists():  # the test's signal, written once it acted
+                await asyncio.sleep(0.01)
+        for m in batch:
+            if m.message.startswith("boom"):
+                raise ValueError("boom")
+            m.add_tag(self.options.tag)
+        return batch
+
+
+EXTRA = {("filter", "gate"): GateFilter}
+
+
+def gate_config(tmp: Path, texts: list[str], **filt: Any) -> dict[str, Any]:
+    return {
+        "data-dir": str(tmp / "data"),
+        "collector": {
+            "src": {"kind": "list", "messages": texts, "batch-size": 50, "ack": True, "linger": True}
+        },
+        "filter": {"g": {"kind": "gate", "inputs": ["src"], "dir": str(tmp), "workers": 2, **filt}},
+        "handler": {"out": {"kind": "capture", "inputs": ["g"]}},
+    }
+
+
+def held_pid(tmp: Path) -> int:
+    (f,) = list(tmp.glob("held-*"))
+    return int(f.name.split("-")[1])
+
+
+def test_order_and_exactly_once_with_4_workers_over_200000_lines_and_an_else_branch(
+    tmp_path: Path,
+) -> None:
+    lines = apache_lines(200_000)
+    for i in range(0, len(lines), 7):
+        lines[i] = f"not apache {i}"
+    cfg = tmp_path / "p.yml"
+    cfg.write_text(
+        f"data-dir: {tmp_path}/data\n"
+        "collector: {stdin: {}}\n"
+        "filter:\n"
+        "  apache: {kind: grok, inputs: [stdin], pattern: '%{COMBINEDAPACHELOG}', workers: 4}\n"
+        "  other: {kind: mutate, inputs: [apache], source-success: false, add-tags: [else]}\n"
+        "handler:\n"
+        f"  ok: {{kind: log, inputs: [apache], format: json, path: {tmp_path}/ok.json}}\n"
+        f"  bad: {{kind: log, inputs: [other], source-success: any, format: json, "
+        f"path: {tmp_path}/bad.json}}\n"
+    )
+    res = subprocess.run(
+        [QFRAME, "run", "-c", str(cfg)],
+        input=("\n".join(lines) + "\n").encode(),
+        capture_output=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr.decode()[-3000:]
+    assert "read 200000, delivered 200000, dead-lettered 0, dropped 0" in res.stderr.decode()
+    ok = [json.loads(x) for x in (tmp_path / "ok.json").read_text().splitlines()]
+    bad = [json.loads(x) for x in (tmp_path / "bad.json").read_text().splitlines()]
+    assert [r["message"] for r in ok] == [x for x in lines if not x.startswith("not apache")]
+    assert [r["message"] for r in bad] == [x for x in lines if x.startswith("not apache")]
+    assert all(r["fields"]["verb"] and r["source_success"] for r in ok)
+    assert all(r["tags"] == ["_grokparsefailure", "else"] for r in bad)
+    assert ok[0]["source_path"] == ["stdin", "apache", "ok"]
+
+
+async def test_a_worker_killed_mid_batch_is_restarted_and_its_batch_runs_again(
+    tmp_path: Path,
+) -> None:
+    texts = [f"m{i}" for i in range(1000)]
+    texts[500] = "hold 500"
+    async with Harness(gate_config(tmp_path, texts), extra=EXTRA) as h:
+        await h.wait_for(lambda: any(tmp_path.glob("held-*")), 60, "a worker holding a batch")
+        victim = held_pid(tmp_path)
+        os.kill(victim, signal.SIGKILL)
+        node = h.pipeline.find("g")
+        assert node is not None
+        await h.wait_for(lambda: node.metrics.restarts == 1, 60, "the worker's restart")
+        (tmp_path / "go").touch()
+        src = h.plugin("src")
+        await h.wait_for(lambda: src.acked == 1000, 60, "every message acknowledged")
+        assert h.texts() == texts  # in order, once each
+        assert all(m.tags == ["seen"] for m in h.captured("out"))
+        # the batch ran again in the new process
+        pids = {int(f.name.split("-")[1]) for f in tmp_path.glob("held-*")}
+        assert victim in pids and len(pids) == 2
+        workers = node.metrics.snapshot()["workers"]
+        assert sorted(w["restarts"] for w in workers) == [0, 1]
+        assert all(w["alive"] and w["rss_bytes"] > 0 for w in workers)
+        text = render_prometheus([node.metrics])
+        assert 'qframe_worker_restarts_total{plugin="g",kind="gate",type="filter",worker=' in text
+        assert "qframe_worker_rss_bytes{" in text
+
+
+async def test_a_filter_raising_in_a_worker_forwards_that_message_tagged_and_the_rest_processed(
+    tmp_path: Path,
+) -> None:
+    texts = [f"m{i}" for i in range(300)] + ["boom"] + [f"n{i}" for i in range(300)]
+    texts[10] = "skip me"
+    cfg = gate_config(tmp_path, texts, when='not (message =~ "^skip")')
+    async with Harness(cfg, extra=EXTRA) as h:
+        src = h.plugin("src")
+        await h.wait_for(lambda: src.acked == len(texts), 60, "every message acknowledged")
+        out = h.captured("out")
+        assert [m.message for m in out] == texts  # the passed-by one in its place
+        tags = {m.message: m.tags for m in out}
+        assert tags["boom"] == ["_filtererror"]
+        assert tags["skip me"] == []
+        assert all(t == ["seen"] for k, t in tags.items() if k not in ("boom", "skip me"))
+        assert h.pipeline.find("g").metrics.errors == 1  # type: ignore[union-attr]
+
+
+@asynccontextmanager
+async def daemon(tmp_path: Path, config: dict[str, Any]) -> AsyncIterator[Daemon]:
+    cfg = tmp_path / "qframe.yml"
+    cfg.write_text(yaml.safe_dump(config))
+    registry = make_registry(EXTRA)
+    qlog = logging.getLogger("qframe")
+    level = qlog.level
+    source = ConfigSource(str(cfg))
+    d = Daemon(source, registry)
+    d.run_task = asyncio.ensure_future(d.run(source.load(registry)))  # type: ignore[attr-defined]
+    try:
+        await wait_until(lambda: d.pipeline is not None, 60, what="the pipeline to start")
+        yield d
+    finally:
+        d.request_stop()
+        await asyncio.wait_for(d.run_task, 60)  # type: ignore[attr-defined]
+        qlog.setLevel(level)
+
+
+async def test_a_reload_with_batches_in_the_workers_delivers_each_message_once(
+    tmp_path: Path,
+) -> None:
+    texts = [f"m{i}" for i in range(600)]
+    texts[300] = "hold 300"
+    config = gate_config(tmp_path, texts)
+    async with daemon(tmp_path, config) as d:
+        first = d.pipeline
+        assert first is not None
+        await wait_until(lambda: any(tmp_path.glob("held-*")), 60, what="a held batch")
+        old_out = first.find("out").plugin  # type: ignore[union-attr]
+        src = first.find("src").plugin  # type: ignore[union-attr]
+        config["filter"]["g"]["tag"] = "after"  # the filter is replaced, the collector kept
+        (tmp_path / "qframe.yml").write_text(yaml.safe_dump(config))
+        d.request_reload()
+        (tmp_path / "go").touch()  # the old workers finish what they hold
+        await wait_until(lambda: d.pipeline is not first, 60, what="the reload")
+        await wait_until(lambda: src.acked == len(texts), 60, what="every message acknowledged")
+        new_out = d.pipeline.find("out").plugin  # type: ignore[union-attr]
+        got = [m.message for m in old_out.messages] + [m.message for m in new_out.messages]
+        assert got == texts
+        assert all(m.tags == ["seen"] for m in old_out.messages)
+
+
+async def test_shutdown_with_batches_in_the_workers_drains_them(tmp_path: Path) -> None:
+    texts = [f"m{i}" for i in range(600)]
+    texts[300] = "hold 300"
+    async with daemon(tmp_path, gate_config(tmp_path, texts)) as d:
+        p = d.pipeline
+        assert p is not None
+        out = p.find("out").plugin  # type: ignore[union-attr]
+        src = p.find("src").plugin  # type: ignore[union-attr]
+        await wait_until(lambda: any(tmp_path.glob("held-*")), 60, what="a held batch")
+        workers = [w["pid"] for w in p.find("g").metrics.snapshot()["workers"]]  # type: ignore[union-attr]
+        d.request_stop()
+        (tmp_path / "go").touch()
+        code = await asyncio.wait_for(d.run_task, 60)  # type: ignore[attr-defined]
+    assert code == 0
+    assert [m.message for m in out.messages] == texts
+    assert src.acked == len(texts)
+    for pid in workers:  # no worker left behind
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(
+    ("kind", "opts", "reason"),
+    [
+        ("drop", "keep-one-in: 10", "keep-one-in counts messages across batches"),
+        ("docker-stats", "", "previous CPU sample"),
+        ("inventory", "", "Back-channel"),
+    ],
+)
+def test_a_filter_that_keeps_state_refuses_workers(kind: str, opts: str, reason: str) -> None:
+    text = (
+        "collector: {stdin: {}}\n"
+        f"filter:\n  f: {{kind: {kind}, inputs: [stdin], workers: 2{', ' + opts if opts else ''}}}\n"
+        "handler: {log: {inputs: [f]}}\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, make_registry(), file="p.yml")
+    msg = str(e.value)
+    assert "p.yml:" in msg and "filter.f.workers" in msg and reason in msg, msg
+
+
+def test_workers_on_a_handler_or_collector_is_a_config_error_and_the_cli_exits_2(
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "p.yml"
+    cfg.write_text("collector: {stdin: {workers: 2}}\nhandler: {log: {inputs: [stdin]}}\n")
+    res = subprocess.run([QFRAME, "run", "-c", str(cfg)], capture_output=True, timeout=60)
+    assert res.returncode == 2
+    assert "collector.stdin.workers: only filters take `workers`" in res.stderr.decode()
+    ok = "collector: {stdin: {}}\nfilter: {g: {kind: grok, inputs: [stdin], pattern: x, workers: auto}}\nhandler: {log: {inputs: [g]}}\n"
+    spec = parse_config(ok, make_registry(), file="p.yml")
+    (g,) = [i for i in spec.instances if i.name == "g"]
+    assert g.options.workers == len(os.sched_getaffinity(0))
