@@ -46,8 +46,8 @@ class GateFilter(Filter):
         d = Path(self.options.dir)
         if any(m.message.startswith("hold") for m in batch):
             (d / f"held-{os.getpid()}").touch()
-            while not (d / "go").exists():  # the test's signal, written once it acted
-                await asyncio.sleep(0.01)
+            # the test's signal, written once it acted
+            await wait_until((d / "go").exists, 120, what="the test's go")
         for m in batch:
             if m.message.startswith("boom"):
                 raise ValueError("boom")
@@ -62,7 +62,13 @@ def gate_config(tmp: Path, texts: list[str], **filt: Any) -> dict[str, Any]:
     return {
         "data-dir": str(tmp / "data"),
         "collector": {
-            "src": {"kind": "list", "messages": texts, "batch-size": 50, "ack": True, "linger": True}
+            "src": {
+                "kind": "list",
+                "messages": texts,
+                "batch-size": 50,
+                "ack": True,
+                "linger": True,
+            }
         },
         "filter": {"g": {"kind": "gate", "inputs": ["src"], "dir": str(tmp), "workers": 2, **filt}},
         "handler": {"out": {"kind": "capture", "inputs": ["g"]}},
