@@ -9,17 +9,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from qframe.testing import metric_value, read_metrics
+from qframe.testing import metric_value, read_metrics, wait_until
 from tests.integration.file.helpers import QframeRun
 from tests.services import free_port
 
-__all__ = ["BufferedRun", "os_lines", "send"]
+__all__ = ["BufferedRun", "buffer_kill_restart", "drained", "os_lines", "send"]
 
 
 class BufferedRun(QframeRun):
     """tcp on a fixed port → one handler with ``buffer: {type: disk}``; /metrics, /health."""
 
     def __init__(self, tmp: Path, handler: dict[str, Any], **buffer: Any) -> None:
+        delivery = {"retry-initial": "100ms", "retry-max": "500ms"}
+        if handler.get("kind") == "log":  # not a delivering handler: no retry options
+            delivery = {}
         self.tcp_port = free_port()
         self.http_port = free_port()
         self.data = tmp / "data"
@@ -34,14 +37,19 @@ class BufferedRun(QframeRun):
             "handler": {
                 "out": {
                     "inputs": ["tcp"],
-                    "retry-initial": "100ms",
-                    "retry-max": "500ms",
+                    **delivery,
                     "buffer": {"type": "disk", "fsync-interval": "100ms", **buffer},
                     **handler,
                 }
             },
         }
+        self.config = config
         super().__init__(tmp, config)
+
+    def reconfigure(self, **handler: Any) -> None:
+        """Change the handler's options for the next start (the same instance name)."""
+        self.config["handler"]["out"].update(handler)
+        self.conf.write_text(json.dumps(self.config))
 
     def metrics(self) -> str:
         return read_metrics(self.http_port)
@@ -65,6 +73,44 @@ class BufferedRun(QframeRun):
             if p["plugin"] == "out":
                 return dict(p)
         return {}
+
+
+async def buffer_kill_restart(run: BufferedRun, n: int) -> None:
+    """Start qframe (its destination down), send ``n`` lines, wait until the disk buffer
+    holds them all, SIGKILL qframe and start it again: the backlog is read back whole."""
+    run.start()
+    await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
+    send(run.tcp_port, range(n))
+    await wait_until(
+        lambda: run.metric("qframe_disk_buffer_events") >= n,
+        timeout=60,
+        what="every line in the disk buffer",
+    )
+    assert run.metric("qframe_disk_buffer_written_total") == n
+    run.kill()
+    run.start()
+    await wait_until(
+        lambda: run.metric("qframe_disk_buffer_events") == n,
+        timeout=30,
+        what="the backlog read back after the kill",
+    )
+
+
+def backlog(run: BufferedRun) -> float | None:
+    """The disk buffer's events gauge; None while qframe does not answer (not 0)."""
+    text = run.metrics()
+    if "qframe_disk_buffer_events{" not in text:
+        return None
+    return metric_value(text, "qframe_disk_buffer_events", plugin="out")
+
+
+async def drained(run: BufferedRun) -> None:
+    """Wait until the disk buffer is empty (the destination confirmed everything)."""
+    await wait_until(
+        lambda: backlog(run) == 0,
+        timeout=120,
+        what="the backlog drained",
+    )
 
 
 def send(port: int, lines: range, tag: str = "line") -> None:

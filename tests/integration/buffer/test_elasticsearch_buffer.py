@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qframe.testing import wait_until
 from tests.services import free_port
 from tests.services.osmem import Osmem
 
-from .helpers import BufferedRun, os_lines, send
+from .helpers import BufferedRun, buffer_kill_restart, drained, os_lines
 
 
 async def test_sigkill_with_destination_down_then_everything_once(tmp_path: Path) -> None:
@@ -18,25 +17,10 @@ async def test_sigkill_with_destination_down_then_everything_once(tmp_path: Path
     run = BufferedRun(tmp_path, {"kind": "elasticsearch", "url": f"http://127.0.0.1:{port}"})
     server = None
     try:
-        run.start()
-        await wait_until(lambda: run.out_health().get("state") in ("ok", "degraded"), timeout=30)
-        send(run.tcp_port, range(n))
-        await wait_until(
-            lambda: run.metric("qframe_disk_buffer_events") >= n,
-            timeout=60,
-            what="every line in the disk buffer",
-        )
-        assert run.metric("qframe_disk_buffer_written_total") == n
+        await buffer_kill_restart(run, n)
         assert run.out_health().get("disk_buffer", {}).get("events") == n
-        run.kill()
-        run.start()
-        await wait_until(lambda: run.metric("qframe_disk_buffer_events") == n, timeout=30)
         server = Osmem.start(port=port)
-        await wait_until(
-            lambda: run.metric("qframe_disk_buffer_events") == 0,
-            timeout=120,
-            what="the backlog drained",
-        )
+        await drained(run)
         got, total = os_lines(server)
         assert total == n
         assert got == {f"line {i}": 1 for i in range(n)}

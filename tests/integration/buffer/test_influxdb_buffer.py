@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qframe.testing import wait_until
 from tests.services.influxdb import Influxd
 
-from .helpers import BufferedRun, send
+from .helpers import BufferedRun, buffer_kill_restart, drained
 
 
 def points(server: Influxd) -> int:
@@ -32,23 +31,9 @@ async def test_sigkill_with_influxdb_down_then_every_line_a_point(tmp_path: Path
     }
     run = BufferedRun(tmp_path, handler)
     try:
-        run.start()
-        await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
-        send(run.tcp_port, range(n))
-        await wait_until(
-            lambda: run.metric("qframe_disk_buffer_events") >= n,
-            timeout=60,
-            what="every line in the disk buffer",
-        )
-        run.kill()
-        run.start()
-        await wait_until(lambda: run.metric("qframe_disk_buffer_events") == n, timeout=30)
+        await buffer_kill_restart(run, n)
         server.start_again()
-        await wait_until(
-            lambda: run.metric("qframe_disk_buffer_events") == 0,
-            timeout=120,
-            what="the backlog drained",
-        )
+        await drained(run)
         assert points(server) == n
         assert run.metric("qframe_delivered_total") == n
     finally:

@@ -10,10 +10,9 @@ import nats
 import nats.errors
 
 from qframe.broker import wire
-from qframe.testing import wait_until
 from tests.services.nats import NatsServer
 
-from .helpers import BufferedRun, send
+from .helpers import BufferedRun, buffer_kill_restart, drained
 
 
 async def stream_lines(url: str) -> Counter[str]:
@@ -40,23 +39,9 @@ async def test_sigkill_with_nats_down_then_every_line_once_in_the_stream(tmp_pat
     server.stop()
     run = BufferedRun(tmp_path, {"kind": "nats", "url": server.url})
     try:
-        run.start()
-        await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
-        send(run.tcp_port, range(n))
-        await wait_until(
-            lambda: run.metric("qframe_disk_buffer_events") >= n,
-            timeout=60,
-            what="every line in the disk buffer",
-        )
-        run.kill()
-        run.start()
-        await wait_until(lambda: run.metric("qframe_disk_buffer_events") == n, timeout=30)
+        await buffer_kill_restart(run, n)
         server.start_again()
-        await wait_until(
-            lambda: run.metric("qframe_disk_buffer_events") == 0,
-            timeout=120,
-            what="the backlog drained",
-        )
+        await drained(run)
         got = await stream_lines(server.url)
         assert got == {f"line {i}": 1 for i in range(n)}
     finally:
