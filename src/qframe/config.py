@@ -64,7 +64,7 @@ class PipelineSpec:
     tick: float = 5.0
     http: str | None = None
     http_tap: bool = False  # /tap may stream message contents
-    http_token: str | None = None  # bearer token for /tap, /graph and the /ui's data
+    http_token: str | None = None  # bearer token for /tap, /graph and /ui
     data_dir: str = ".qframe"
     shutdown_timeout: float = 30.0
     instances: list[InstanceSpec] = field(default_factory=list)

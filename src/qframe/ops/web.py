@@ -1,9 +1,13 @@
 """The operators' routes of the ops server: ``/tap`` (NDJSON), ``/graph`` (JSON), ``/ui``.
 
 ``/tap`` is refused (403) unless the config sets ``http-tap: true``; with ``http-token``
-set, ``/tap`` and ``/graph`` need ``Authorization: Bearer <token>`` (401 otherwise).  The
-page (``/ui`` and its files) holds no data: it asks for the token and sends it with every
-request for ``graph`` and ``tap`` (relative URLs, so it works behind a reverse proxy).
+set, ``/tap``, ``/graph``, ``/ui`` and its files need ``Authorization: Bearer <token>``
+(401 otherwise).  A browser sends no such header when it opens a page, so ``/ui`` without
+it answers 401 with a token prompt (``login.html``: no data, no instance names); the
+prompt keeps the token in sessionStorage and fetches ``ui`` with it, which returns the page
+with its script and style inline, shown in place of the prompt.  The page sends the token
+with every request for ``graph`` and ``tap`` (relative URLs, so it works behind a reverse
+proxy).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = ["add_ops_routes", "graph"]
 
 _UI_FILES = {
     "index.html": "text/html",
+    "login.html": "text/html",
     "app.js": "text/javascript",
     "style.css": "text/css",
 }
@@ -116,13 +121,17 @@ def add_ops_routes(app: web.Application, pipeline: Pipeline, started: float) -> 
     async def ui_page(request: web.Request) -> web.StreamResponse:
         if request.path.endswith("/"):  # /ui/: the page's relative URLs need /ui
             raise web.HTTPFound("../ui")
-        return _ui_file("index.html")
+        if not _authorized(request, spec.http_token):
+            return _ui_response("login.html", status=401)
+        return _ui_response("index.html", _page())
 
     async def ui_file(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        if name not in _UI_FILES:
+        if name not in _UI_FILES or name == "login.html":
             raise web.HTTPNotFound()
-        return _ui_file(name)
+        if not _authorized(request, spec.http_token):
+            return _refuse(401, "a bearer token is needed (http-token)")
+        return _ui_response(name)
 
     async def close_taps(_: web.Application) -> None:
         await hub.close()
@@ -158,8 +167,26 @@ async def _stream(tap: Tap, resp: web.StreamResponse) -> None:
             await resp.write(tap.stats())
 
 
-def _ui_file(name: str) -> web.Response:
-    data = resources.files("qframe").joinpath("ui", name).read_bytes()
+def _ui_bytes(name: str) -> bytes:
+    return resources.files("qframe").joinpath("ui", name).read_bytes()
+
+
+def _page() -> bytes:
+    """index.html with its style and script inline: one response, fetched with the token."""
+    page = _ui_bytes("index.html")
+    css = b"<style>\n" + _ui_bytes("style.css") + b"</style>"
+    js = b"<script>\n" + _ui_bytes("app.js") + b"</script>"
+    page = page.replace(b'<link rel="stylesheet" href="ui/style.css">', css)
+    return page.replace(b'<script src="ui/app.js"></script>', js)
+
+
+def _ui_response(name: str, body: bytes | None = None, status: int = 200) -> web.Response:
+    headers = {"Cache-Control": "no-store"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="qframe"'
     return web.Response(
-        body=data, content_type=_UI_FILES[name], headers={"Cache-Control": "no-cache"}
+        body=_ui_bytes(name) if body is None else body,
+        status=status,
+        content_type=_UI_FILES[name],
+        headers=headers,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.ops.cdp import Browser
 from tests.integration.ops.daemon import TOKEN, Daemon
 from tests.integration.ops.test_tap_top import lines
 from tests.services import unavailable
@@ -124,9 +125,63 @@ def test_without_the_token_the_page_asks_for_it_and_shows_nothing(
     chromium: str, daemon: Daemon, tmp_path: Path
 ) -> None:
     dom = browse(chromium, tmp_path, f"http://{daemon.address}/ui")
-    assert 'id="login" hidden' not in dom
+    assert '<form id="login">' in dom
     assert "token needed" in dom
     assert nodes(dom) == {}
+    assert "apache" not in dom and "unparsed" not in dom
+    wrong = browse(chromium, tmp_path, f"http://{daemon.address}/ui#token=wrong")
+    assert "wrong token" in wrong
+    assert nodes(wrong) == {}
+    assert "apache" not in wrong
+
+
+def test_the_token_protects_the_page_and_its_files(daemon: Daemon, tmp_path: Path) -> None:
+    status, body = daemon.get("/ui")
+    assert status == 401
+    assert 'id="login"' in body and "sessionStorage" in body
+    assert "apache" not in body and "graph" not in body  # no data, not even the app's code
+    assert daemon.get("/ui", "wrong")[0] == 401
+    assert daemon.get("/ui/app.js")[0] == 401
+    assert daemon.get("/ui/style.css")[0] == 401
+    assert daemon.get("/ui/login.html", TOKEN)[0] == 404
+    status, page = daemon.get("/ui", TOKEN)
+    assert status == 200
+    # one response holds the page: its script and style inline, nothing fetched without it
+    assert 'src="ui/app.js"' not in page and 'href="ui/style.css"' not in page
+    assert 'fetch("graph"' in page and "--ok:" in page
+    assert daemon.get("/ui/app.js", TOKEN)[0] == 200
+    open_ = Daemon(
+        tmp_path / "open" if (tmp_path / "open").mkdir() is None else tmp_path, token=None
+    )
+    try:
+        status, page = open_.get("/ui")
+        assert status == 200 and 'fetch("graph"' in page
+    finally:
+        open_.kill()
+
+
+async def test_the_prompt_takes_the_token_and_the_tab_keeps_it(
+    chromium: str, daemon: Daemon, tmp_path: Path
+) -> None:
+    async with Browser(chromium, tmp_path / "cdp", CHROMIUM_FLAGS) as b:
+        await b.call("Page.navigate", url=f"http://{daemon.address}/ui")
+        await b.wait_for("document.getElementById('token') !== null", what="the prompt")
+        assert await b.eval("document.querySelectorAll('.node').length") == 0
+        assert "apache" not in await b.eval("document.documentElement.outerHTML")
+        await b.eval(
+            f"document.getElementById('token').value = {TOKEN!r};"
+            "document.getElementById('login').requestSubmit(); true"
+        )
+        await b.wait_for("document.querySelectorAll('.node').length === 5", what="the graph")
+        assert await b.eval("sessionStorage.getItem('qframe-token')") == TOKEN
+        assert await b.eval("location.href") == f"http://{daemon.address}/ui"
+        # a reload: the prompt finds the token in sessionStorage, nobody types it again
+        await b.call("Page.reload")
+        await b.wait_for(
+            "document.querySelectorAll('.node').length === 5 && "
+            "document.querySelector('.node[data-key=\"filter.apache\"]') !== null",
+            what="the graph after a reload",
+        )
 
 
 def test_a_phone_sized_screen_stacks_the_graph(
