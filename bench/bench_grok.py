@@ -11,7 +11,7 @@ Both run on one core (taskset) over the same generated Apache combined-format li
   (named groups renamed to the field names).  A second naive run tries IPv6 before
   IPv4 in ``IP``, as the legacy Logstash library does.
 - the simplified-regex script (issue #14's yardstick): what a user writes instead of
-  grok — one hand-written expression with ``\S+``-style fields (``SIMPLE_RX``, which
+  grok — one hand-written expression with ``\\S+``-style fields (``SIMPLE_RX``, which
   checks far less than the Logstash pattern), ``match``, ``groupdict``, ``orjson``, a
   buffered file, writing the same record.
 
