@@ -6,6 +6,7 @@
     url = f"http://127.0.0.1:{proxy.port}"
     await proxy.cut()        # close every connection and refuse new ones (port stays bound)
     await proxy.restore()    # accept and forward again
+    proxy.dropping = True    # connections stay open, but what clients send is thrown away
     await proxy.close()
 
 While cut, the listening socket stays open but every new connection is closed at once
@@ -28,6 +29,9 @@ class TcpProxy:
         self.target_port = target_port
         self.port = port
         self.is_cut = False
+        #: read what clients send and throw it away (a network that loses packets one way)
+        self.dropping = False
+        self.dropped = 0  # bytes thrown away
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -52,7 +56,7 @@ class TcpProxy:
             return
         self.connections += 1
         self._writers.update((writer, up_writer))
-        a = asyncio.ensure_future(self._pipe(reader, up_writer))
+        a = asyncio.ensure_future(self._pipe(reader, up_writer, self))
         b = asyncio.ensure_future(self._pipe(up_reader, writer))
         self._tasks.update((a, b))
         await asyncio.gather(a, b, return_exceptions=True)
@@ -62,12 +66,17 @@ class TcpProxy:
             w.transport.abort()
 
     @staticmethod
-    async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        src: asyncio.StreamReader, dst: asyncio.StreamWriter, upstream: TcpProxy | None = None
+    ) -> None:
         try:
             while True:
                 data = await src.read(65536)
                 if not data:
                     break
+                if upstream is not None and upstream.dropping:
+                    upstream.dropped += len(data)
+                    continue
                 dst.write(data)
                 await dst.drain()
         except (OSError, asyncio.IncompleteReadError):

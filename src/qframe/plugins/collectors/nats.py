@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import zlib
 from collections import deque
 from operator import attrgetter, methodcaller
 from typing import Any, Literal
@@ -39,6 +40,12 @@ class NatsCollector(Collector):
     batch is in progress, so it is not handed to another aggregator, and it pulls no more
     while ``max-outstanding`` batches wait.  A crash means redelivery: the messages keep
     their ids, and Elasticsearch's ``_id`` absorbs the replay.
+
+    A batch JetStream delivers again to the aggregator that already delivered it (its ack
+    was lost: NATS went down or the connection broke after the handlers confirmed it) is
+    acknowledged again and not handed on: the collector remembers the batches it finished
+    (stream sequence and a checksum of the payload, the last ``max-ack-pending`` × 4);
+    one delivered again while it is still waiting here is only acknowledged once done.
 
     A batch of a newer format version is negatively acknowledged with ``nak-delay`` (a
     newer aggregator will take it during a rolling upgrade); a payload that is not a batch
@@ -90,6 +97,11 @@ class NatsCollector(Collector):
         ),
         MetricSpec("in_progress", "counter", "in-progress signals sent for batches still waiting"),
         MetricSpec("redelivered", "counter", "batches JetStream delivered more than once"),
+        MetricSpec(
+            "replays",
+            "counter",
+            "batches delivered again that this aggregator had handed on already: acked, not emitted",
+        ),
         MetricSpec("future_format", "counter", "batches of a newer format version, nak'd"),
         MetricSpec(
             "corrupt",
@@ -102,11 +114,15 @@ class NatsCollector(Collector):
         super().__init__(*a, **kw)
         self._link = NatsLink(self, self.options, self._setup)
         self._sub: Any = None
-        #: pulled batches waiting for their messages' acks: id(msg) -> (msg, last signal)
-        self._outstanding: dict[int, tuple[Msg, list[float]]] = {}
+        #: pulled batches waiting for their messages' acks: key -> [msg, last signal]
+        #: (a redelivery of a waiting batch replaces its msg: the newest delivery is acked)
+        self._outstanding: dict[Any, list[Any]] = {}
+        #: batches handed on and acknowledged (key -> None, oldest first, bounded)
+        self._finished_keys: dict[Any, None] = {}
+        self._remember = max(10_000, 4 * self.options.max_ack_pending)
         self._room = asyncio.Event()
         self._room.set()
-        self._done: deque[Msg] = deque()
+        self._done: deque[Any] = deque()
         self._wake = asyncio.Event()
         self._dead_file: DeadLetterFile | None = None
         self._acker_task: asyncio.Task[None] | None = None
@@ -211,14 +227,28 @@ class NatsCollector(Collector):
             await self._reply(msg.term())
             return
         meta = _metadata(msg)
-        if meta is not None and meta.num_delivered > 1:
-            self.metrics.inc("redelivered")
+        key: Any = id(msg)
+        if meta is not None:
+            # the same stream message (its payload too: a stream deleted and created
+            # again numbers its messages from 1 again)
+            key = (meta.sequence.stream, zlib.crc32(msg.data), len(msg.data))
+            if meta.num_delivered > 1:
+                self.metrics.inc("redelivered")
+                if key in self._finished_keys:  # handed on already: the ack was lost
+                    self.metrics.inc("replays")
+                    await self._reply(msg.ack())
+                    return
+                waiting = self._outstanding.get(key)
+                if waiting is not None:  # still here: ack the newest delivery when done
+                    self.metrics.inc("replays")
+                    waiting[0] = msg
+                    return
         if not batch:
             await self._reply(msg.ack())
             return
         now = time.monotonic()
-        self._outstanding[id(msg)] = (msg, [now])
-        token = Delivery(len(batch), lambda: self._finished(msg))
+        self._outstanding[key] = [msg, now]
+        token = Delivery(len(batch), lambda: self._finished(key))
         name = self.name
         for m in batch:
             m.ack = token
@@ -227,9 +257,9 @@ class NatsCollector(Collector):
         self.metrics.received += len(batch)
         await self.emit(batch)
 
-    def _finished(self, msg: Msg) -> None:
+    def _finished(self, key: Any) -> None:
         """Every message of a pulled batch was acknowledged downstream (sync: queue the ack)."""
-        self._done.append(msg)
+        self._done.append(key)
         self._wake.set()
 
     async def _acker(self) -> None:
@@ -243,18 +273,25 @@ class NatsCollector(Collector):
             self._wake.clear()
             await self._flush_acks()
             now = time.monotonic()
-            for msg, last in list(self._outstanding.values()):
-                if now - last[0] >= every:
-                    last[0] = now
-                    await self._reply(msg.in_progress())
+            for waiting in list(self._outstanding.values()):
+                if now - waiting[1] >= every:
+                    waiting[1] = now
+                    await self._reply(waiting[0].in_progress())
                     self.metrics.inc("in_progress")
 
     async def _flush_acks(self) -> None:
         done = self._done
+        finished = self._finished_keys
         while done:
-            msg = done.popleft()
-            self._outstanding.pop(id(msg), None)
-            await self._reply(msg.ack())
+            key = done.popleft()
+            waiting = self._outstanding.pop(key, None)
+            if waiting is None:
+                continue
+            if type(key) is tuple:
+                finished[key] = None
+                if len(finished) > self._remember:
+                    del finished[next(iter(finished))]
+            await self._reply(waiting[0].ack())
             self.metrics.inc("acked")
         if len(self._outstanding) < self.options.max_outstanding:
             self._room.set()
