@@ -47,6 +47,10 @@ class NatsCollector(Collector):
     (stream sequence and a checksum of the payload, the last ``max-ack-pending`` × 4);
     one delivered again while it is still waiting here is only acknowledged once done.
 
+    An existing consumer whose ``ack-wait``, ``max-ack-pending`` or ``subject`` differ from
+    the options is updated in place at connection (a change the server refuses is logged,
+    and the consumer used as it is).
+
     A batch of a newer format version is negatively acknowledged with ``nak-delay`` (a
     newer aggregator will take it during a rolling upgrade); a payload that is not a batch
     of ours (or badly compressed) is written to the dead-letter file, counted and
@@ -171,16 +175,45 @@ class NatsCollector(Collector):
         if self.options.subject:
             config.filter_subject = self.options.subject
         try:
-            await js.consumer_info(self.options.stream, self.options.durable)
+            info = await js.consumer_info(self.options.stream, self.options.durable)
         except nats.js.errors.NotFoundError:
             await js.add_consumer(self.options.stream, config)
             self.log.info(
                 "created consumer %s on stream %s", self.options.durable, self.options.stream
             )
+        else:
+            await self._update_consumer(js, info, config)
         if self._sub is None:  # a subscription outlives reconnections
             self._sub = await js.pull_subscribe_bind(
                 durable=self.options.durable, stream=self.options.stream
             )
+
+    async def _update_consumer(self, js: Any, info: Any, config: api.ConsumerConfig) -> None:
+        """An existing consumer whose ack-wait, max-ack-pending or subject filter differ
+        from the options is updated in place (JetStream keeps its acknowledgements).  A
+        change the server refuses is logged and the consumer used as it is: deleting a
+        consumer that other aggregators share, to create it again, would lose their
+        acknowledgements in flight."""
+        diffs = consumer_diffs(info.config, config)
+        if not diffs:
+            return
+        o = self.options
+        what = "; ".join(diffs)
+        try:
+            await js.add_consumer(o.stream, config)  # the same durable name: an update
+        except nats.js.errors.APIError as exc:
+            self.warn_limited(
+                "consumer-differs",
+                "consumer %s on stream %s differs from the options (%s) and the server "
+                "refused the update: %s; used as it is",
+                o.durable,
+                o.stream,
+                what,
+                exc.description or exc,
+                every=3600,
+            )
+            return
+        self.log.info("updated consumer %s on stream %s: %s", o.durable, o.stream, what)
 
     # -- the pull loop -----------------------------------------------------------------
     async def run(self) -> None:
@@ -331,6 +364,20 @@ class NatsCollector(Collector):
             self._dead_file.path,
             reason,
         )
+
+
+def consumer_diffs(have: api.ConsumerConfig, want: api.ConsumerConfig) -> list[str]:
+    """What of the options an existing consumer does not have (``deliver`` only applies
+    to a new consumer)."""
+    out = []
+    if abs((have.ack_wait or 0.0) - (want.ack_wait or 0.0)) > 1e-6:
+        out.append(f"ack-wait {have.ack_wait}s -> {want.ack_wait}s")
+    if (have.max_ack_pending or 0) != (want.max_ack_pending or 0):
+        out.append(f"max-ack-pending {have.max_ack_pending} -> {want.max_ack_pending}")
+    old, new = have.filter_subject or "", want.filter_subject or ""
+    if old != new:
+        out.append(f"subject {old or '(all)'!s} -> {new or '(all)'!s}")
+    return out
 
 
 def _metadata(msg: Msg) -> Any:
