@@ -115,6 +115,9 @@ def _json_pairs(run: list[Message], mid: bytes, between: bytes) -> bytes:
     return between.join([dumps(a) + mid + dumps(b) for a, b in zip(ids, texts, strict=True)])
 
 
+_get_fields = attrgetter("_fields")
+
+
 def _run_end(batch: list[Message], i: int, stop: int) -> int:
     """The end (at most ``stop``) of the run of plain messages that starts at ``batch[i]``;
     ``i`` when ``batch[i]`` is not plain.
@@ -154,6 +157,85 @@ def _run_end(batch: list[Message], i: int, stop: int) -> int:
     return i
 
 
+def _fields_run_end(batch: list[Message], i: int, stop: int) -> int:
+    """The end (at most ``stop``) of the *fields run* that starts at ``batch[i]``: messages
+    that are plain but for their fields, which are their own (a parser's output: json, kv,
+    dissect, grok); each has a text and fields that are not empty, and they share all the
+    rest with the first one, as a run of plain messages does (:func:`_run_end`)."""
+    m = batch[i]
+    if not m._fields:
+        return i
+    t, host, path, cont = m.time, m.host, m.source_path, m.container
+    kind, level, ok, has_id = m.kind, m.level, m.source_success, bool(m.id)
+    while i < stop:
+        x = batch[i]
+        if not (
+            x._fields
+            and x.time == t
+            and x.host == host
+            and x.source_path == path
+            and x.container is cont
+            and x.kind == kind
+            and x.level == level
+            and x.source_success is ok
+            and x.message
+            and bool(x.id) is has_id
+            and not x._tags
+            and not x._labels
+            and x.metric is None
+        ):
+            break
+        i += 1
+    return i
+
+
+_FIELDS_KEY = b',"fields":'
+_SEP = "\x7f"
+_ENC_SEP = b',"\x7f",'
+
+
+def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
+    """The lines of a fields run (:func:`_fields_run_end`) that follows ``m``, whose line
+    (without its newline) is ``first``: ``first`` is cut around its id, text and fields,
+    and each line is those parts with its own id, text and fields put in.
+
+    The ids, texts and fields of the whole run are encoded in one call, as one list with
+    a DEL string after each (so fields nest as deep as in a message, and fail where they
+    would): the encoding is cut at each ``,"<DEL>",``.  Only a list holding a DEL string
+    inside some fields makes more cuts than that; then None (the caller encodes the run
+    message by message).
+    """
+    dumps = orjson.dumps
+    sep = repeat(_SEP)
+    texts = map(_get_message, run)
+    fields = map(_get_fields, run)
+    if m.id:
+        cols: Any = zip(map(_get_id, run), sep, texts, sep, fields, sep, strict=False)
+        width = 3
+    else:
+        cols = zip(texts, sep, fields, sep, strict=False)
+        width = 2
+    seq = list(chain.from_iterable(cols))
+    seq.pop()
+    parts = dumps(seq, default=json_default)[1:-1].split(_ENC_SEP)
+    if len(parts) != width * len(run):
+        return None
+    cut = first.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
+    after = cut + len(dumps(m.message))
+    at = first.index(_FIELDS_KEY, after) + len(_FIELDS_KEY)
+    mid = first[after:at]
+    tail = first[at + len(dumps(m._fields, default=json_default)) :] + b"\n"
+    it = iter(parts)
+    if m.id:
+        at_id = first.index(_ID_KEY) + len(_ID_KEY)
+        head = first[:at_id]
+        id_mid = first[at_id + len(dumps(m.id)) : cut]
+        lines: Any = zip(repeat(head), it, repeat(id_mid), it, repeat(mid), it, repeat(tail))
+    else:
+        lines = zip(repeat(first[:cut]), it, repeat(mid), it, repeat(tail))
+    return b"".join(chain.from_iterable(lines))
+
+
 def json_lines(batch: list[Message]) -> bytes:
     """The canonical JSON of every message, each followed by a newline.
 
@@ -162,9 +244,10 @@ def json_lines(batch: list[Message]) -> bytes:
     host, path, container and the same :class:`~qframe.message.SharedFields`, or no
     fields).  The first message of such a run (:func:`_run_end`) is encoded in full and
     cut around its ``"message"`` value; the others are that head, their own encoded
-    text and that tail.  Any other message is encoded on its own.  A
-    :class:`UniformBatch` is one such run by its maker's promise: only its first
-    message is looked at.
+    text and that tail.  A parser's output, whose lines differ in their text and their
+    own fields (:func:`_fields_run_end`), is cut likewise around the text and the fields.
+    Any other message is encoded on its own.  A :class:`UniformBatch` is one such run by
+    its maker's promise: only its first message is looked at.
     """
     dumps = orjson.dumps
     uniform = type(batch) is UniformBatch
@@ -183,6 +266,12 @@ def json_lines(batch: list[Message]) -> bytes:
             j = _run_end(batch, i, n)
         i += 1
         if j <= i:
+            k = _fields_run_end(batch, i - 1, n) if m._fields else 0
+            if k > i:
+                data = _fields_run(line, batch[i:k], m)
+                if data is not None:
+                    put(data)
+                    i = k
             continue
         # the keys before "message" hold strings, whose quotes are escaped: the first
         # unescaped ',"message":' is that key

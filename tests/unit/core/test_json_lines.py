@@ -67,6 +67,86 @@ def test_json_lines_is_each_message_encoded_on_its_own(reads: list, ids: bool | 
     assert json_lines(batch) == one_by_one(batch)
 
 
+#: values a parser may put into a message's own fields: nested, unicode, DEL (the fields
+#: run's separator, alone in a list too), quotes, keys that look like the canonical keys
+VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXTS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(TEXTS | st.sampled_from(["fields", "message", "id"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+OWN_FIELDS = st.dictionaries(
+    st.sampled_from(["a", "fields", "message", ',"fields":', "\x7f", "status"]) | TEXTS,
+    VALUES,
+    max_size=4,
+)
+
+
+@given(
+    rows=st.lists(st.tuples(TEXTS, OWN_FIELDS, TEXTS), max_size=12),
+    with_ids=st.booleans(),
+    changes=st.lists(st.integers(0, len(CHANGES) - 1), max_size=12),
+)
+def test_a_parsers_output_is_each_message_encoded_on_its_own(
+    rows: list, with_ids: bool, changes: list[int]
+) -> None:
+    """Messages with their own fields (what json, kv, dissect and grok make): the fields
+    run of json_lines gives the same bytes as each message encoded alone."""
+    container = ContainerInfo(id="ab" * 32, name="web1", image="nginx")
+    batch = new_logs([t for t, _, _ in rows], 1764133200.25, "h", "stdin", None, container)
+    for m, (_, fields, mid) in zip(batch, rows, strict=True):
+        m.fields = fields
+        if with_ids:
+            m.id = mid
+        m.source_path.append("parse")
+    for m, c in zip(batch, changes, strict=False):
+        CHANGES[c](m)
+    assert json_lines(batch) == one_by_one(batch)
+
+
+def test_a_parsers_output_is_encoded_exactly() -> None:
+    texts = ["GET / 200", 'say "hi"', "ünïcödé \u2028", "del \x7f", 'x,"fields":{}', "\\"]
+    fields: list[dict] = [
+        {"verb": "GET", "status": 200},
+        {"quote": '"', "nested": {"a": [1, 2.5, None, True]}},
+        {"fields": {"fields": "x"}, "message": "m"},
+        {"sep": ["\x7f", "a"], "\x7f": "\x7f"},
+        {"big": 2**63 - 1, "neg": -(2**63)},
+        {"e": ""},
+    ]
+    for ids in (False, True):
+        batch = new_logs(texts, 1764133200.5, "h", "stdin")
+        for k, (m, f) in enumerate(zip(batch, fields, strict=True)):
+            m.fields = dict(f)
+            if ids:
+                m.id = f"file-{k}" if k != 3 else "del\x7fid"
+        assert json_lines(batch) == one_by_one(batch)
+        without_del = [m for m in batch if "\x7f" not in m.message and "\x7f" not in m.id]
+        assert json_lines(without_del) == one_by_one(without_del)
+    # a message that cannot be encoded fails the batch, as it fails alone
+    batch = new_logs(["a", "b", "c"], 1.0, "h", "stdin")
+    for k, m in enumerate(batch):
+        m.fields = {"n": 2**64 if k == 2 else k}
+    with pytest.raises(orjson.JSONEncodeError):
+        json_lines(batch)
+    with pytest.raises(orjson.JSONEncodeError):
+        batch[2].to_json()
+    deep: dict = {}
+    d = deep
+    for _ in range(300):
+        d["x"] = {}
+        d = d["x"]
+    batch[2].fields = deep
+    with pytest.raises(orjson.JSONEncodeError):
+        json_lines(batch)
+
+
 @pytest.mark.parametrize("change", range(len(CHANGES)))
 def test_a_message_changed_in_the_middle_of_a_read_is_encoded_as_it_is(change: int) -> None:
     for fields in (SharedFields(remote_ip="10.0.0.1"), None):

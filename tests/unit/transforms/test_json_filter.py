@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qframe.config import parse_config
 from qframe.errors import ConfigError
-from qframe.plugins.filters.jsondecode import to_epoch, to_severity
+from qframe.message import Message
+from qframe.plugins.filters.jsondecode import JsonFilter, to_epoch, to_severity
+from qframe.telemetry import PluginMetrics
 from qframe.testing import make_registry
 
 from .helpers import run_filter
@@ -96,3 +102,46 @@ def test_max_depth_is_bounded_below_what_encoding_takes() -> None:
     with pytest.raises(ConfigError) as e:
         parse_config(text, make_registry(), "p.yml")
     assert "filter.j.max-depth" in str(e.value)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=10,
+)
+_TEXTS = (
+    st.dictionaries(st.text(max_size=5), _JSON, max_size=4).map(json.dumps)
+    | _JSON.map(json.dumps)
+    | st.text(max_size=20)
+    | st.sampled_from(['{"a": ' + "[" * 70 + "]" * 70 + "}", '{"a": "' + "[{" * 40 + '"}', "{}"])
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(_TEXTS, max_size=8),
+    with_fields=st.lists(st.booleans(), max_size=8),
+    depth=st.sampled_from([64, 3]),
+)
+def test_a_batch_at_once_is_what_message_by_message_makes(
+    texts: list[str], with_fields: list[bool], depth: int
+) -> None:
+    """The C-loop path of a whole batch changes messages exactly as the path that takes
+    them one by one (which it leaves the batch to whenever one message is not usual)."""
+    opts = JsonFilter.Options.model_validate({"max-depth": depth, "max-bytes": 300})
+    node = SimpleNamespace(metrics=PluginMetrics("f", "json", "filter", JsonFilter.metric_specs()))
+    f = JsonFilter("f", opts, node)
+
+    def batch() -> list[Message]:
+        out = [Message(t, 1.0) for t in texts]
+        for m, w in zip(out, with_fields, strict=False):
+            if w:
+                m.fields["path"] = "/x"
+        return out
+
+    a, b = batch(), batch()
+    out_a = asyncio.run(f.process(a))
+    parsed_a = node.metrics.counter("parsed")
+    out_b = f._each(b)
+    assert [m.to_dict() for m in out_a] == [m.to_dict() for m in out_b]
+    assert node.metrics.counter("parsed") == 2 * parsed_a
