@@ -37,8 +37,8 @@ class NatsOptions(PluginOptions):
     username: str = Field("", description="user name")
     password: str = Field("", description="password", json_schema_extra=SECRET)
     token: str = Field("", description="authentication token", json_schema_extra=SECRET)
-    creds: str = Field("", description="credentials file (JWT and nkey seed; needs nkeys)")
-    nkey_seed: str = Field("", description="file holding an nkey seed (needs nkeys)")
+    creds: str = Field("", description="credentials file (JWT and nkey seed)")
+    nkey_seed: str = Field("", description="file holding a user nkey seed (SU…)")
     tls_ca: str = Field("", description="CA bundle (PEM) to verify the server with")
     tls_cert: str = Field("", description="client certificate (PEM) for mutual TLS")
     tls_key: str = Field("", description="client certificate's key (PEM)")
@@ -101,11 +101,18 @@ class NatsLink:
                 raise ValueError(f"{key}: cannot read {path}")
         if o.creds or o.nkey_seed:
             try:
-                import nkeys  # noqa: F401
-            except ImportError:
+                import nkeys
+            except ImportError:  # a dependency: only a broken installation lacks it
                 raise ValueError(
                     "creds and nkey-seed need the nkeys package (pip install nkeys)"
                 ) from None
+            if o.nkey_seed:
+                with open(o.nkey_seed, "rb") as f:
+                    seed = f.read().strip()
+                try:
+                    nkeys.from_seed(bytearray(seed))
+                except Exception:
+                    raise ValueError(f"nkey-seed: {o.nkey_seed} holds no nkey seed") from None
         _tls(o)  # a bad certificate or key is a start-up error
         self._task = self.plugin.spawn(self._connect(), "nats-connect")
 

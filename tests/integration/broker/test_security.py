@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,5 +107,91 @@ async def test_an_unreadable_credentials_file_stops_start_up(tmp_path: Path) -> 
         },
     }
     with pytest.raises(StartupError, match=r"handler\.out: creds: cannot read"):
+        async with Harness(config):
+            pass
+
+
+def nkey_pair(tmp_path: Path, name: str) -> tuple[str, Path]:
+    """A user nkey made here (public key for the server, seed file for qframe)."""
+    import nkeys
+
+    seed = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)
+    public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    path = tmp_path / f"{name}.nk"
+    path.write_bytes(seed + b"\n")
+    path.chmod(0o600)
+    return public, path
+
+
+async def test_an_nkey_user_carries_messages_and_another_key_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    public, seed = nkey_pair(tmp_path, "agent")
+    _, stranger = nkey_pair(tmp_path, "stranger")
+    server = NatsServer.start(extra=f'authorization {{ users: [ {{ nkey: "{public}" }} ] }}')
+    try:
+        nk = {"nkey-seed": str(seed), "reconnect-wait": "200ms"}
+        config = {
+            "tick": "50ms",
+            "data-dir": str(tmp_path / "data"),
+            "collector": {
+                "src": {"kind": "list", "ack": True, "linger": True},
+                "in": {"kind": "nats", "url": server.url, "stream": "NK", **nk},
+            },
+            "handler": {
+                "out": {
+                    "kind": "nats",
+                    "inputs": ["src"],
+                    "url": server.url,
+                    "stream": "NK",
+                    "subject": "nk.logs",
+                    "stream-subjects": ["nk.>"],
+                    **nk,
+                },
+                "cap": {"kind": "capture", "inputs": ["in"]},
+            },
+        }
+        async with Harness(config) as h:
+            await h.plugin("src").send([Message(f"signed {i}") for i in range(10)])
+            await h.wait_for(lambda: len(h.captured("cap")) == 10, timeout=30, what="carried")
+            assert h.plugin("src").acked == 10
+        assert sorted(h.texts("cap")) == sorted(f"signed {i}" for i in range(10))
+
+        # a seed the server does not know: a reason in /health, no traceback
+        wrong = {
+            "data-dir": str(tmp_path / "data2"),
+            "collector": {"src": {"kind": "list", "linger": True}},
+            "handler": {
+                "out": {
+                    "kind": "nats",
+                    "inputs": ["src"],
+                    "url": server.url,
+                    "nkey-seed": str(stranger),
+                    "reconnect-wait": "200ms",
+                }
+            },
+        }
+        async with Harness(wrong) as h:
+            out = h.plugin("out")
+            await h.wait_for(
+                lambda: "authorization" in out.metrics.state_reason.lower(), what="the reason"
+            )
+            assert out.metrics.state == "degraded"
+        assert not any(r.exc_info for r in caplog.records), "no traceback logged"
+    finally:
+        server.close()
+
+
+async def test_a_file_that_holds_no_nkey_seed_stops_start_up(tmp_path: Path) -> None:
+    from qframe.errors import StartupError
+
+    bad = tmp_path / "bad.nk"
+    bad.write_text("not a seed\n")
+    config = {
+        "data-dir": str(tmp_path / "data"),
+        "collector": {"src": {"kind": "list"}},
+        "handler": {"out": {"kind": "nats", "inputs": ["src"], "nkey-seed": str(bad)}},
+    }
+    with pytest.raises(StartupError, match=r"handler\.out: nkey-seed: .* holds no nkey seed"):
         async with Harness(config):
             pass
