@@ -57,6 +57,26 @@ def test_the_compose_file_sets_what_podman_compose_cannot_check() -> None:
     assert "qframe-data:/var/lib/qframe" in svc["volumes"]
 
 
+def test_the_backends_file_adds_influxdb_and_opensearch_to_qframe() -> None:
+    """compose.backends.yml (their images cannot be pulled here: it is not run, only read)."""
+    # README's second command: the backends next to qframe
+    cmd = readme_command("tests/integration/deploy/test_compose.py", "docker compose")
+    assert cmd[2:] == ["-f", "deploy/compose.yml", "-f", "deploy/compose.backends.yml", "up", "-d"]
+    base = yaml.safe_load(COMPOSE.read_text())
+    extra = yaml.safe_load((ROOT / "deploy" / "compose.backends.yml").read_text())
+    assert set(extra["services"]) == {"qframe", "influxdb", "opensearch"}
+    assert extra["services"]["qframe"] == {"depends_on": ["influxdb", "opensearch"]}
+    for name, svc in extra["services"].items():
+        if name != "qframe":
+            assert svc["image"] and svc["restart"] == "unless-stopped"
+            for v in svc["volumes"]:  # each named volume is declared
+                assert v.split(":")[0] in extra["volumes"], v
+    assert extra["services"]["influxdb"]["environment"]["INFLUXDB_DB"] == "qframe"
+    for v in base["services"]["qframe"]["volumes"]:
+        if not v.startswith(("$", "/", ".")):
+            assert v.split(":")[0] in base["volumes"], v
+
+
 @pytest.mark.timeout(600)  # a clean machine: debootstrap + build in the fixture
 async def test_podman_compose_up_runs_qframe_on_the_socket_and_down_drains_it(
     podman: PodmanService, qframe_image: str

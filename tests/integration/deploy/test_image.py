@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
+from qframe.config import PipelineSpec
 from qframe.testing import wait_until
 from tests.services.podman import PodmanError, PodmanService
 
-from .conftest import ROOT, readme_command
+from .conftest import ROOT, build_image, readme_block, readme_command
 
 COUNTER = "i=0; while true; do echo seq-$i; i=$((i+1)); sleep 0.1; done"
 PY = "/opt/qframe/bin/python"
@@ -68,10 +69,18 @@ def seqs(msgs: list[dict[str, Any]], name: str) -> set[int]:
     }
 
 
-def run_args(podman: PodmanService, name: str, volume: str, image: str) -> list[str]:
-    """README's ``docker run`` command, for this podman: its socket, a fresh name and volume,
-    no network (the test reads the API inside the container) and JSON output."""
-    cmd = readme_command("tests/integration/deploy/test_image.py", "docker run")
+def run_args(
+    podman: PodmanService,
+    name: str,
+    volume: str,
+    image: str,
+    cmd: list[str] | None = None,
+    swap: dict[str, str] | None = None,
+) -> list[str]:
+    """README's ``docker run`` command (``cmd``: another of its blocks), for this podman: its
+    socket, a fresh name and volume, no network (the test reads the API inside the container)
+    and JSON output."""
+    cmd = cmd or readme_command("tests/integration/deploy/test_image.py", "docker run")
     gid = str(os.stat(podman.socket_path).st_gid)
     swap = {
         "$(stat -c %g /var/run/docker.sock)": gid,
@@ -79,12 +88,13 @@ def run_args(podman: PodmanService, name: str, volume: str, image: str) -> list[
         "qframe-data:/var/lib/qframe": f"{volume}:/var/lib/qframe",
         "qframe": name,
         "localhost/qframe:latest": image,
+        **(swap or {}),
     }
     args = [swap.get(a, a) for a in cmd[1:]]
     p = args.index("-p")
     del args[p : p + 2]  # no network here: nothing to publish
-    assert args[-1] == image
-    return [*args[:-1], "--network", "none", "-e", "QFRAME_LOG_FORMAT=json", image]
+    i = args.index(image)  # the image, then its command
+    return [*args[:i], "--network", "none", "-e", "QFRAME_LOG_FORMAT=json", *args[i:]]
 
 
 @pytest.mark.timeout(600)  # a clean machine: debootstrap + build in the fixture
@@ -111,6 +121,9 @@ async def test_the_image_finds_itself_collects_a_new_container_and_resumes_after
             )
 
         await wait_until(itself, timeout=60, what="qframe's inventory lists its own container")
+        # qframe itself is PID 1 (no shell or init in between): the engine's signals reach it
+        pid1 = podman.podman("exec", q1, "cat", "/proc/1/cmdline").split("\0")
+        assert pid1[1:3] == ["/opt/qframe/bin/qframe", "run"], pid1
         # PID 1 takes SIGHUP: a reload, the container still running
         podman.podman("kill", "--signal", "HUP", q1)
         await wait_until(
@@ -121,7 +134,8 @@ async def test_the_image_finds_itself_collects_a_new_container_and_resumes_after
         podman.podman("healthcheck", "run", q1)
         inspect = podman.inspect(q1)
         assert inspect["Config"]["User"] == "10001:10001"
-        assert inspect["Config"]["StopTimeout"] == 40
+        # README's --stop-timeout is above qframe's shutdown-timeout (the engine's 10 s is not)
+        assert inspect["Config"]["StopTimeout"] > PipelineSpec.shutdown_timeout > 10
 
         podman.run(web, "sh", "-c", COUNTER)
         await wait_until(
@@ -194,3 +208,63 @@ def test_the_image_is_small_and_declares_its_contract(
         "run", "--rm", "--network", "none", "--entrypoint", PY, qframe_image, "-m", "qframe", "version"
     )  # fmt: skip
     assert py == out
+
+
+@pytest.mark.timeout(600)  # a clean machine: debootstrap + build in the fixture
+async def test_a_mounted_config_with_variables_runs_and_keeps_the_health_check(
+    podman: PodmanService, qframe_image: str, tmp_path: Path
+) -> None:
+    marker = "tests/integration/deploy/test_image.py::config"
+    cfg = tmp_path / "qframe.yml"
+    cfg.write_text(readme_block(marker))
+    cfg.chmod(0o644)
+    cmd = readme_command(marker, "docker run", nth=1)
+    assert cmd[-3:] == ["run", "-c", "/etc/qframe/qframe.yml"]
+    assert "SITE=berlin" in cmd
+    mode = os.stat(podman.socket_path).st_mode
+    if not mode & stat.S_IWGRP:
+        os.chmod(podman.socket_path, mode | stat.S_IRGRP | stat.S_IWGRP)
+    volume = podman.unique("qframe-data")
+    q, web = podman.unique("qframe"), podman.unique("web")
+    swap = {"$PWD/qframe.yml:/etc/qframe/qframe.yml:ro": f"{cfg}:/etc/qframe/qframe.yml:ro"}
+    podman.podman("volume", "create", volume)
+    try:
+        podman.podman(*run_args(podman, q, volume, qframe_image, cmd, swap))
+        podman.run(web, "sh", "-c", COUNTER)
+
+        def sited() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in lines(podman, q)
+                if (m.get("container") or {}).get("name") == web
+                and str(m.get("message", "")).startswith("seq-")
+            ]
+
+        await wait_until(lambda: sited(), timeout=60, what="the web container's lines")
+        # ${SITE} from -e, expanded in the mounted file; the embedded pipeline is not running
+        assert {m["fields"]["site"] for m in sited()} == {"berlin"}
+        assert "config /etc/qframe/qframe.yml" in stderr_log(podman, q)
+        # http: ${QFRAME_HTTP} (the image's 0.0.0.0:8123): the health check answers
+        podman.podman("healthcheck", "run", q)
+        # data-dir: ${QFRAME_DATA_DIR}, the volume
+        mount = Path(json.loads(podman.podman("volume", "inspect", volume))[0]["Mountpoint"])
+        podman.podman("stop", q)
+        assert podman.inspect(q)["State"]["ExitCode"] == 0
+        assert [p for p in mount.rglob("*") if p.is_file()], "nothing in the data-dir volume"
+    finally:
+        podman.rm(q, web)
+        podman.podman("volume", "rm", "-f", volume)
+
+
+@pytest.mark.timeout(600)
+def test_the_same_sources_give_the_key_of_the_image_in_use(
+    podman: PodmanService, qframe_image: str, tmp_path: Path
+) -> None:
+    """The image is saved and found again by the content of the wheels: they are the same
+    bytes when made again (fixed file dates), so ``make image`` loads instead of building."""
+    r = build_image(podman, tmp_path / "context", "--key")
+    assert r.returncode == 0, r.stderr[-2000:]
+    key = r.stdout.strip()
+    ids = {podman.podman("image", "inspect", "--format", "{{.Id}}", i) for i in (
+        qframe_image, f"localhost/qframe-cache:{key}")}  # fmt: skip
+    assert len(ids) == 1, (key, ids)
