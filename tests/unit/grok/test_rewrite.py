@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import sys
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qframe.grok import Grok
+from qframe.grok import Grok, PatternLibrary
 from qframe.grok.engine import FLAGS
 from qframe.grok.rewrite import atomic_possessives
 
@@ -40,11 +41,28 @@ def test_possessive_quantifiers_become_atomic_groups(source: str, expected: str)
     assert atomic_possessives(source) == expected
 
 
+def _opcodes(tree: Any) -> set[str]:
+    found: set[str] = set()
+    for item in tree:
+        if isinstance(item, tuple) and item and hasattr(item[0], "name"):
+            found.add(item[0].name)
+        if isinstance(item, list | tuple) or type(item).__name__ == "SubPattern":
+            found |= _opcodes(item)
+    return found
+
+
 def test_the_compiled_library_holds_no_possessive_repeat() -> None:
-    g = Grok("%{COMBINEDAPACHELOG} %{SYSLOG5424SD}")
-    assert "++" not in g.regex.replace("[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+", "")
-    assert "*+" not in g.regex.replace("'*+/", "")
-    assert '(?>(?:(?>[^\\\\"]+)|\\\\.)*)' in g.regex
+    from re import _parser  # type: ignore[attr-defined]
+
+    lib = PatternLibrary()
+    ops: set[str] = set()
+    for name in lib.names():
+        ops |= _opcodes(_parser.parse(Grok(f"%{{{name}}}", lib).regex, FLAGS))
+    assert "POSSESSIVE_REPEAT" not in ops
+    assert {"ATOMIC_GROUP", "MAX_REPEAT"} <= ops  # the walk sees the tree
+    possessive = _opcodes(_parser.parse("(?:ab?c)*+", FLAGS))
+    assert "POSSESSIVE_REPEAT" in possessive
+    assert "POSSESSIVE_REPEAT" not in _opcodes(_parser.parse(atomic_possessives("(?:ab?c)*+")))
 
 
 def test_gh_106052_pattern_does_not_match_through_grok() -> None:
@@ -86,3 +104,26 @@ def test_the_rewrite_keeps_every_match_and_capture(source: str, text: str) -> No
         assert (a is None) == (b is None), (source, text, fn)
         if a is not None:
             assert a.span() == b.span() and a.groups() == b.groups(), (source, text, fn)
+
+
+# QUOTEDSTRING's earlier, possessive form: the library's unrolled one must match the same
+_QS_POSSESSIVE = (
+    r"""(?>(?<!\\)(?:"(?:[^\\"]++|\\.)*+"|'(?:[^\\']++|\\.)*+'|`(?:[^\\`]++|\\.)*+`))"""
+)
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 11, 5), reason="possessive repeats are wrong here (gh-106052)"
+)
+@settings(max_examples=1500, deadline=None)
+@given(st.text("\"'`\\ab \n", max_size=14))
+def test_the_unrolled_quoted_string_matches_as_the_possessive_form(text: str) -> None:
+    old = re.compile(rf"(?P<q>{_QS_POSSESSIVE}) ?(?P<r>.*)", FLAGS)
+    new = Grok("%{QS:q} ?%{GREEDYDATA:r}")
+    for a, b in (
+        (old.search(text), new.fast.search(text)),
+        (old.search(text), new.slow.search(text)),
+    ):
+        assert (a is None) == (b is None), text
+        if a is not None:
+            assert a.span() == b.span() and a.groups() == b.groups(), text
