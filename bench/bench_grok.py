@@ -16,7 +16,8 @@ Both run on one core (taskset) over the same generated Apache combined-format li
   buffered file, writing the same record.
 
 Prints lines/s, MiB/s and lines per CPU-second for each, and qframe's ratio to each
-script.  ``BENCH_GROK_RUNS`` (default 3) sets the number of runs of which the best counts.
+script.  Then, unpinned, ``workers: 1`` against ``workers: 2`` and the simplified-regex
+script, with the peak RSS of the whole process tree (``grok_workers.py``).  ``BENCH_GROK_RUNS`` (default 3) sets the number of runs of which the best counts.
 """
 
 from __future__ import annotations
@@ -208,6 +209,19 @@ def main() -> None:
             f"qframe lines/s divided by the {name} script's (>1: qframe faster); "
             f"per CPU second: {cpu / q_cpu:.2f}",
         )
+    workers_part(data, n)
+
+
+def workers_part(data: Path, n: int) -> None:
+    """workers: 1 vs 2 vs the simplified-regex script, unpinned (grok_workers.py)."""
+    import grok_workers
+
+    with tempfile.TemporaryDirectory() as d:
+        simple, rx = Path(d) / "simple.py", Path(d) / "simple.re"
+        simple.write_text(SIMPLE)
+        rx.write_text(SIMPLE_RX)
+        cmd = [sys.executable, str(simple), str(rx), str(Path(d) / "out.json")]
+        grok_workers.run(Path(d), data, n, cmd)
 
 
 if __name__ == "__main__":

@@ -318,7 +318,15 @@ class ParallelRunner:
         node = self.node
         flags = node._holds(batch) if node.when is not None else None
         sel = batch if flags is None or all(flags) else list(compress(batch, flags))
-        fut = self.pool.submit(encode_batch(sel)) if sel else None
+        fut = None
+        if sel:
+            try:
+                fut = self.pool.submit(encode_batch(sel))
+            except Exception as exc:  # never expected: this batch runs here instead
+                node.metrics.errors += 1
+                node.plugin.log.error("a batch could not be sent to the workers: %r", exc)
+                fut = asyncio.get_running_loop().create_future()
+                fut.set_result({"local": await node._filter(node.plugin, sel)})  # type: ignore[arg-type]
         await self.order.put((batch, flags, sel, fut))
 
     def tick(self) -> None:
@@ -329,7 +337,12 @@ class ParallelRunner:
         node = self.node
         while (item := await self.order.get()) is not None:
             batch, flags, sel, fut = item
-            out = batch if fut is None else self._result(sel, await fut)
+            try:
+                out = batch if fut is None else self._result(sel, await fut)
+            except Exception as exc:  # never expected: the batch goes on as it came
+                node.metrics.errors += 1
+                node.plugin.log.error("a worker's result failed: %r", exc, exc_info=exc)
+                out = sel
             if flags is not None and fut is not None and not all(flags):
                 if len(out) == len(sel) and all(map(is_, out, sel)):
                     out = batch  # changed in place: the original order holds
@@ -350,6 +363,8 @@ class ParallelRunner:
             for m in sel:
                 m.add_tag("_filtererror")
             return sel
+        if "local" in res:
+            return res["local"]  # type: ignore[no-any-return]
         try:
             out, dropped = apply_result(sel, res)
         except Exception as exc:

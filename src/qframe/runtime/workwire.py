@@ -52,7 +52,7 @@ MUTABLE = ("_labels", "_tags", "_fields")
 
 _get_message = attrgetter("message")
 _get_path = attrgetter("source_path")
-_getters = {a: attrgetter(a) for a in (*IMMUTABLE, *MUTABLE, "container", "metric")}
+_getters = {a: attrgetter(a) for a in (*IMMUTABLE, *MUTABLE, "source_path", "container", "metric")}
 _new = Message.__new__
 
 
@@ -79,14 +79,22 @@ def _column(batch: list[Message], get: Callable[[Message], Any]) -> tuple[bool, 
     return False, col
 
 
+_ALL = (*IMMUTABLE, *MUTABLE, "source_path")
+_get_all = attrgetter(*_ALL)
+_get_imm = attrgetter(*IMMUTABLE)
+
+
 def encode_batch(batch: list[Message]) -> bytes:
     """The columns of a (non-empty) batch."""
     cols: dict[str, Any] = {"message": list(map(_get_message, batch))}
-    for a in (*IMMUTABLE, *MUTABLE):
-        same, v = _column(batch, _getters[a])
-        cols[a] = [same, v]
-    same, v = _column(batch, _get_path)
-    cols["source_path"] = [same, v]
+    same, v = _column(batch, _get_all)  # one pass: a collector's read is all the same
+    if same:
+        for a, x in zip(_ALL, v, strict=True):
+            cols[a] = [True, x]
+    else:
+        for a in _ALL:
+            same, x = _column(batch, _getters[a])
+            cols[a] = [same, x]
     conts = list(map(_getters["container"], batch))
     if any(conts):
         table: dict[int, int] = {}
@@ -138,29 +146,46 @@ def decode_batch(data: bytes) -> tuple[list[Message], dict[str, Any]]:
     metrics = cols.get("metric")
     same_f, fv = cols["_fields"]
     shared = SharedFields(fv) if same_f and fv else None  # copied on a change, as always
-    imm = [_spread(cols[a], n) for a in IMMUTABLE]
-    labels = _spread(cols["_labels"], n, dict)
-    tags = _spread(cols["_tags"], n, list)
-    fields = [shared] * n if same_f else fv
-    paths = _spread(cols["source_path"], n, list)
+    imm = [repeat(v, n) if same else v for same, v in (cols[a] for a in IMMUTABLE)]
+    if conts is None:
+        conts = repeat(None, n)
+    mets = repeat(None, n) if not metrics else [Metric.from_dict(d) if d else None for d in metrics]
+    rows = zip(
+        texts,
+        *imm,
+        _spread(cols["_labels"], n, dict),
+        _spread(cols["_tags"], n, list),
+        repeat(shared, n) if same_f else fv,
+        _spread(cols["source_path"], n, list),
+        conts,
+        mets,
+        strict=True,
+    )
     out = []
     put = out.append
-    for i, (text, t, kind, level, host, mid, ok) in enumerate(zip(texts, *imm, strict=True)):
-        m = _new(Message)
+    new = _new
+    new_mark = Delivery.__new__
+    i = 0
+    for text, t, kind, level, host, mid, ok, lb, tg, fd, sp, c, mt in rows:
+        m = new(Message)
         m.message = text
         m.time = t
         m.kind = kind
         m.level = level
         m.host = host
         m.id = mid
-        m.source_path = paths[i]
+        m.source_path = sp
         m.source_success = ok
-        m._labels = labels[i]
-        m._tags = tags[i]
-        m._fields = fields[i]
-        m.container = conts[i] if conts is not None else None
-        m.metric = Metric.from_dict(metrics[i]) if metrics and metrics[i] else None
-        m.ack = Mark(i)
+        m._labels = lb
+        m._tags = tg
+        m._fields = fd
+        m.container = c
+        m.metric = mt
+        m.ack = mark = new_mark(Mark)
+        mark.idx = i
+        mark.pending = 1
+        mark.callback = None
+        i += 1
         put(m)
     return out, cols
 
@@ -177,11 +202,15 @@ def encode_result(inp: list[Message], cols: dict[str, Any], out: list[Message]) 
         texts = list(map(_get_message, out))
         if texts != cols["message"]:
             changed["message"] = texts
-        for a in IMMUTABLE:
-            col = list(map(_getters[a], out))
-            same, v = cols[a]
-            if (col.count(v) != n) if same else (col != v):
-                changed[a] = col
+        if not (
+            all(cols[a][0] for a in IMMUTABLE)
+            and list(map(_get_imm, out)).count(tuple(cols[a][1] for a in IMMUTABLE)) == n
+        ):
+            for a in IMMUTABLE:
+                col = list(map(_getters[a], out))
+                same, v = cols[a]
+                if (col.count(v) != n) if same else (col != v):
+                    changed[a] = col
         for a in MUTABLE:
             col = list(map(_getters[a], out))
             same, v = cols[a]

@@ -257,3 +257,52 @@ def test_workers_on_a_handler_or_collector_is_a_config_error_and_the_cli_exits_2
     spec = parse_config(ok, make_registry(), file="p.yml")
     (g,) = [i for i in spec.instances if i.name == "g"]
     assert g.options.workers == len(os.sched_getaffinity(0))
+
+
+class SplitFilter(Filter):
+    """``two …`` becomes two messages (the second a copy, tagged ``copy``); ``drop …`` is
+    dropped; the others get a label."""
+
+    async def process(self, batch: list[Message]) -> list[Message]:
+        out: list[Message] = []
+        for m in batch:
+            if m.message.startswith("drop"):
+                self.drop(m, "filtered")
+                continue
+            m.labels["seen"] = "1"
+            out.append(m)
+            if m.message.startswith("two"):
+                c = m.copy()
+                c.add_tag("copy")
+                out.append(c)
+        return out
+
+
+async def test_drops_and_one_to_many_in_a_worker_map_back_to_their_delivery_tokens(
+    tmp_path: Path,
+) -> None:
+    container = {"id": "c0ffee", "name": "web", "image": "nginx", "labels": {"a": "b"}}
+    texts = ["one", "two", "drop", "three", "drop", "two"] * 50
+    msgs = [{"message": t, "container": container, "fields": {"n": i}} for i, t in enumerate(texts)]
+    cfg = {
+        "collector": {"src": {"kind": "list", "messages": msgs, "batch-size": 30, "ack": True}},
+        "filter": {"s": {"kind": "split", "inputs": ["src"], "workers": 2}},
+        "handler": {"out": {"kind": "capture", "inputs": ["s"]}},
+    }
+    async with Harness(cfg, extra={("filter", "split"): SplitFilter}) as h:
+        src = h.plugin("src")
+        await h.wait_for(lambda: src.acked == len(texts), 60, "every message acknowledged")
+        out = h.captured("out")
+        want = []
+        for t in texts:
+            if t != "drop":
+                want.append(t)
+            if t == "two":
+                want.append(t)
+        assert [m.message for m in out] == want
+        assert [m.fields["n"] for m in out][:4] == [0, 1, 1, 3]
+        assert all(m.labels == {"seen": "1"} for m in out)
+        assert all(m.container is not None and m.container.name == "web" for m in out)
+        assert sum("copy" in m.tags for m in out) == texts.count("two")
+        node = h.pipeline.find("s")
+        assert node is not None and node.metrics.dropped == {"filtered": texts.count("drop")}
