@@ -40,7 +40,17 @@ EXIT_PATTERN = 2
 )
 @click.option("--timeout-ms", default=500, show_default=True, help="time budget per line")
 @click.option("--explain", is_flag=True, help="print each pattern's expansion and engine")
-@click.option("--list", "list_", is_flag=True, help="list the pattern library and exit")
+@click.option(
+    "--list", "list_", is_flag=True, help="list the pattern library, grouped by file, and exit"
+)
+@click.option(
+    "--ecs-compatibility",
+    "ecs",
+    type=click.Choice(["disabled", "v1", "v8"]),
+    default="disabled",
+    show_default=True,
+    help="the library: legacy field names, or ECS fields",
+)
 @click.argument("lines", nargs=-1)
 def grok_command(
     patterns: tuple[str, ...],
@@ -49,6 +59,7 @@ def grok_command(
     timeout_ms: int,
     explain: bool,
     list_: bool,
+    ecs: str,
     lines: tuple[str, ...],
 ) -> None:
     """Match log lines against grok patterns and print the captures as JSON.
@@ -60,7 +71,7 @@ def grok_command(
     pattern problem.
     """
     try:
-        lib = PatternLibrary()
+        lib = PatternLibrary(ecs=ecs)
         for d in dirs:
             lib.add_dir(d)
         for spec in defines:
@@ -69,8 +80,14 @@ def grok_command(
                 raise GrokError(f"--define {spec!r}: expected NAME=REGEX")
             lib.add(name.strip(), rx)
         if list_:
+            by_file: dict[str, list[str]] = {}
             for name in lib.names():
-                click.echo(f"{name:<24} {lib.sources.get(name, ''):<22} {lib.get(name)}")
+                by_file.setdefault(lib.sources.get(name, ""), []).append(name)
+            for src in sorted(by_file, key=lambda f: (f != "grok-patterns.grok", f)):
+                click.echo(f"# {src} ({len(by_file[src])})")
+                for name in by_file[src]:
+                    click.echo(f"{name:<32} {lib.get(name)}")
+                click.echo("")
             return
         if not patterns:
             raise click.UsageError("give at least one --pattern (or --list)")

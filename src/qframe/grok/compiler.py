@@ -99,9 +99,15 @@ def field_path(name: str) -> tuple[str, ...]:
     return (name,)
 
 
-def translate(pattern: str, library: PatternLibrary) -> Translation:
-    """Expand ``pattern`` against ``library`` and translate it to Python syntax."""
+def translate(
+    pattern: str, library: PatternLibrary, *, named_captures_only: bool = True
+) -> Translation:
+    """Expand ``pattern`` against ``library`` and translate it to Python syntax.
+
+    With ``named_captures_only=False`` (Logstash's option), a reference without a field
+    name (``%{WORD}``) captures too, into a field named after the pattern (``WORD``)."""
     t = _Translator(library)
+    t.named_only = named_captures_only
     t.scan(pattern, "<pattern>")
     return Translation("".join(t.out), t.captures)
 
@@ -113,6 +119,7 @@ class _Translator:
         self.captures: list[Capture] = []
         self.by_name: dict[str, str] = {}  # field name -> first internal group name
         self.stack: list[str] = []
+        self.named_only = True
 
     def capture(self, field: str, typ: str | None) -> str:
         if typ is not None and typ not in TYPES:
@@ -129,11 +136,15 @@ class _Translator:
         rx = self.lib.get(name)
         if rx is None:
             close = difflib.get_close_matches(name, self.lib.names(), 3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = self.lib.missing_hint(name) or (
+                f" (did you mean {', '.join(close)}?)" if close else ""
+            )
             raise GrokError(f"{where}: unknown pattern %{{{name}}}{hint}")
         if name in self.stack:
             chain = " → ".join([*self.stack, name])
             raise GrokError(f"recursive pattern: {chain}")
+        if not field and not self.named_only:
+            field = name
         if field:
             self.out.append(f"(?P<{self.capture(field, typ)}>")
         elif typ:

@@ -115,11 +115,12 @@ class Grok:
         *,
         timeout: float = 0.5,
         keep_empty: bool = False,
+        named_captures_only: bool = True,
     ) -> None:
         self.pattern = pattern
         self.library = library if library is not None else PatternLibrary()
         self.timeout = timeout
-        tr = translate(pattern, self.library)
+        tr = translate(pattern, self.library, named_captures_only=named_captures_only)
         # possessive quantifiers as atomic groups: the same meaning, and correct on
         # CPython < 3.11.5 too (gh-106052), where possessive repeats are not
         self.regex = atomic_possessives(tr.regex)

@@ -76,10 +76,26 @@ def test_a_bad_pattern_exits_2_with_a_reason() -> None:
     assert code == 2 and "unknown pattern %{NOPE}" in out
 
 
+SYSLOG_LINE = "Nov 26 05:00:01 web1 sshd[1]: hello"
+
+
 def test_list_shows_the_library() -> None:
     code, _, out = grok("--list")
     assert code == 0
     assert "COMBINEDAPACHELOG" in out and "httpd.grok" in out and "OPENTSDB" in out
+    sections = [ln for ln in out.splitlines() if ln.startswith("# ")]
+    assert sections[0].startswith("# grok-patterns.grok") and any(
+        s.startswith("# haproxy.grok (") for s in sections
+    )
+    httpd = out.split("# httpd.grok", 1)[1].split("\n\n", 1)[0]
+    assert "COMBINEDAPACHELOG" in httpd and "SYSLOGLINE" not in httpd
+
+
+def test_list_of_the_ecs_library() -> None:
+    code, _, out = grok("--list", "--ecs-compatibility", "v8")
+    assert code == 0 and "[source][address]" in out and "clientip" not in out
+    code, rows, _ = grok("--ecs-compatibility", "v1", "-p", "%{SYSLOGLINE}", SYSLOG_LINE)
+    assert rows[0]["captures"]["process"] == {"name": "sshd", "pid": 1}
 
 
 def test_an_alternation_is_diagnosed_by_its_closest_alternative() -> None:

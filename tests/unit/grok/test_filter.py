@@ -173,3 +173,73 @@ async def test_a_timeout_in_a_multi_pattern_filter_is_tagged_too() -> None:
 def test_pattern_problems_are_config_errors(grok: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Harness(pipeline(grok, []))
+
+
+async def test_tag_on_failure_and_tag_on_timeout_replace_the_default_tags() -> None:
+    grok = {
+        "pattern": "^(?<x>(a|aa)+)$",
+        "timeout-ms": 20,
+        "tag-on-failure": ["_nomatch", "grok"],
+        "tag-on-timeout": "_slow",
+    }
+    h = await run(pipeline(grok, ["a" * 80 + "!", "b"]))
+    slow, failed = h.captured("out")
+    assert slow.tags == ["_slow"] and failed.tags == ["_nomatch", "grok"]
+    h = await run(pipeline({"pattern": "%{INT}", "tag-on-failure": []}, ["b"]))
+    (m,) = h.captured("out")
+    assert m.tags == [] and m.source_success is False
+
+
+async def test_named_captures_only_false_captures_references_under_their_pattern_names() -> None:
+    grok = {"pattern": "%{WORD} %{INT:n:int}", "named-captures-only": False}
+    h = await run(pipeline(grok, ["GET 42"]))
+    assert h.captured("out")[0].fields == {"WORD": "GET", "n": 42}
+    h = await run(pipeline({"pattern": "%{WORD} %{INT:n:int}"}, ["GET 42"]))
+    assert h.captured("out")[0].fields == {"n": 42}
+
+
+async def test_a_capture_into_an_existing_field_appends_unless_listed_in_overwrite() -> None:
+    msgs = [
+        {
+            "@timestamp": "2026-11-26T05:00:01Z",
+            "message": "user=bob code=7 rest",
+            "fields": {"user": "alice", "code": 1, "keep": "k", "r": {"a": 1}},
+        }
+    ]
+    grok = {"pattern": "user=%{WORD:user} code=%{INT:code:int} %{WORD:[r][b]}", "overwrite": "code"}
+    h = await run(pipeline(grok, msgs))
+    (m,) = h.captured("out")
+    assert m.fields == {
+        "user": ["alice", "bob"],
+        "code": 7,
+        "keep": "k",
+        "r": {"a": 1, "b": "rest"},
+    }
+
+
+async def test_overwrite_message_replaces_the_message_text() -> None:
+    grok = {"pattern": "^%{SYSLOGBASE} %{GREEDYDATA:message}", "overwrite": ["message"]}
+    h = await run(pipeline(grok, [OTHER]))
+    (m,) = h.captured("out")
+    assert m.message == "Accepted publickey for root"
+    assert "message" not in m.fields and m.fields["program"] == "sshd"
+
+
+async def test_patterns_files_glob_chooses_the_files_of_a_pattern_dir(tmp_path: Path) -> None:
+    (tmp_path / "a.grok").write_text("MINE [0-9]+\n")
+    (tmp_path / "b.txt").write_text("MINE [a-z]+\n")
+    grok = {"pattern": "%{MINE:m}", "pattern-dir": str(tmp_path), "patterns-files-glob": "*.grok"}
+    h = await run(pipeline(grok, ["abc 123"]))
+    assert h.captured("out")[0].fields == {"m": "123"}
+    h = await run(pipeline({**grok, "patterns-files-glob": "*"}, ["abc 123"]))
+    assert h.captured("out")[0].fields == {"m": "abc"}  # b.txt read last, overrides
+
+
+async def test_ecs_compatibility_selects_the_ecs_library() -> None:
+    grok = {"pattern": "%{COMBINEDAPACHELOG}", "ecs-compatibility": "v8"}
+    h = await run(pipeline(grok, [APACHE]))
+    f = h.captured("out")[0].fields
+    assert f["source"] == {"address": "127.0.0.1"}
+    assert f["http"]["response"] == {"status_code": 200, "body": {"bytes": 2326}}
+    with pytest.raises(ConfigError, match="no ECS version"):
+        Harness(pipeline({"pattern": "%{OPENTSDB}", "ecs-compatibility": "v1"}, []))

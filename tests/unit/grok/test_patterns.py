@@ -7,7 +7,12 @@ import pytest
 
 from qframe.grok import Grok, PatternLibrary
 
-from .examples import CAPTURES, EXAMPLES
+from .examples import CAPTURES as CORE_CAPTURES
+from .examples import EXAMPLES as CORE_EXAMPLES
+from .families import FAMILY_CAPTURES, FAMILY_EXAMPLES
+
+EXAMPLES = {**CORE_EXAMPLES, **FAMILY_EXAMPLES}
+CAPTURES = CORE_CAPTURES + FAMILY_CAPTURES
 
 LIB = PatternLibrary()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
@@ -41,12 +41,17 @@ class GrokFilter(Filter):
 
     - match: ``source_success`` true, captures merged into ``fields`` (or under
       ``target``); with ``overwrite-message-key`` that capture replaces ``message``.
+      A capture into a field that already holds a value becomes a list ``[old, new]``
+      unless the field is listed in ``overwrite`` (Logstash's rule).
+    - ``ecs-compatibility: v1|v8``: the ECS library, the same names capturing into
+      nested Elastic Common Schema fields (docs/grok.md, ECS).
     - no match: ``source_success`` false, tag ``_grokparsefailure``, message forwarded
       unchanged — a downstream instance with ``source-success: false`` takes it (e.g. a
       second grok with another pattern: an else-chain).
     - a line whose search exceeds ``timeout-ms`` (only possible on the bounded ``regex``
       engine, see the ``qframe.grok`` docs for the engine rule): tag ``_groktimeout``,
-      ``source_success`` false, forwarded.
+      ``source_success`` false, forwarded.  (``tag-on-failure``, ``tag-on-timeout``
+      choose the tags.)
 
     Metrics: ``qframe_matched_total``, ``qframe_unmatched_total``, ``qframe_timeouts_total``.
 
@@ -86,8 +91,35 @@ class GrokFilter(Filter):
         field: str = Field(
             "message", description="what to match: a field path (README: Field paths)"
         )
+        tag_on_failure: list[str] = Field(
+            default_factory=lambda: [FAILURE_TAG],
+            description="tags added when no pattern matches (one or a list; [] for none)",
+        )
+        tag_on_timeout: str = Field(
+            TIMEOUT_TAG, description="tag added when a line ran out of timeout-ms ('' for none)"
+        )
+        named_captures_only: bool = Field(
+            True,
+            description="false: %{NAME} without a field name captures too, into field NAME",
+        )
+        overwrite: list[str] = Field(
+            default_factory=list,
+            description="fields a capture may replace; a capture into any other field that "
+            "already holds a value makes it a list [old, new] (Logstash); 'message' "
+            "replaces the message text",
+        )
+        patterns_files_glob: str = Field(
+            "*", description="which files of each pattern-dir are read (a glob)"
+        )
+        ecs_compatibility: Literal["disabled", "v1", "v8"] = Field(
+            "disabled",
+            description="the pattern library: disabled = legacy field names, v1/v8 = the "
+            "ECS library (nested Elastic Common Schema fields; docs/grok.md)",
+        )
 
-        _norm = field_validator("pattern", "pattern_dir", mode="before")(_one_or_list)
+        _norm = field_validator(
+            "pattern", "pattern_dir", "tag_on_failure", "overwrite", mode="before"
+        )(_one_or_list)
 
         @model_validator(mode="after")
         def _compiles(self) -> GrokFilter.Options:
@@ -118,6 +150,10 @@ class GrokFilter(Filter):
         )
         self._last_warn = 0.0
         self._unwarned = 0
+        self.fail_tags = list(self.options.tag_on_failure)
+        self.timeout_tag = self.options.tag_on_timeout
+        self.overwrite_fields = {field_path(f) for f in self.options.overwrite}
+        self.replace_message = ("message",) in self.overwrite_fields
 
     async def process(self, batch: list[Message]) -> list[Message]:
         if (
@@ -125,6 +161,7 @@ class GrokFilter(Filter):
             and self.field_path is None
             and self.target is None
             and self.overwrite is None
+            and not self.replace_message
         ):
             self._process_simple(batch)
         else:
@@ -151,9 +188,13 @@ class GrokFilter(Filter):
                     continue
             if mt is None:
                 m.source_success = False
-                if FAILURE_TAG not in m.tags:
-                    m.tags.append(FAILURE_TAG)
+                self._tag_failure(m)
                 failed += 1
+            elif m.fields:  # captures meet existing fields: Logstash's merge rule
+                m.source_success = True
+                new: dict[str, Any] = {}
+                extract(mt.groups(), new)
+                _merge(m.fields, new, self.overwrite_fields, ())
             else:
                 m.source_success = True
                 extract(mt.groups(), m.fields)
@@ -165,6 +206,7 @@ class GrokFilter(Filter):
         for m in batch:
             text = self._text(m)
             matched = False
+            new: dict[str, Any] = {}
             budget = self.timeout
             if text is not None:
                 for g in self.groks:
@@ -180,16 +222,22 @@ class GrokFilter(Filter):
                         else:
                             budget -= time.monotonic() - t0
                     if mt is not None:
-                        if not matched:
-                            matched = True
-                            dest = self._dest(m)
-                        g.extract(mt.groups(), dest)
+                        matched = True
+                        g.extract(mt.groups(), new)
                         if self.options.break_on_match:
                             break
                     if budget <= 0:
                         break
             if matched:
                 m.source_success = True
+                if self.replace_message and "message" in new:
+                    v = new.pop("message")
+                    m.message = v if isinstance(v, str) else str(v)
+                dest = self._dest(m)
+                if dest:
+                    _merge(dest, new, self.overwrite_fields, ())
+                else:
+                    dest.update(new)
                 if self.overwrite is not None:
                     v = _get(dest, self.overwrite)
                     if v is not None:
@@ -199,10 +247,14 @@ class GrokFilter(Filter):
                 timed_out += 1
             else:
                 m.source_success = False
-                if FAILURE_TAG not in m.tags:
-                    m.tags.append(FAILURE_TAG)
+                self._tag_failure(m)
                 failed += 1
         self._count(len(batch) - timed_out, failed)
+
+    def _tag_failure(self, m: Message) -> None:
+        for t in self.fail_tags:
+            if t not in m.tags:
+                m.tags.append(t)
 
     def _text(self, m: Message) -> str | None:
         if self.field_path is None:
@@ -231,23 +283,42 @@ class GrokFilter(Filter):
 
     def _timed_out(self, m: Message) -> None:
         m.source_success = False
-        if TIMEOUT_TAG not in m.tags:
-            m.tags.append(TIMEOUT_TAG)
+        if self.timeout_tag and self.timeout_tag not in m.tags:
+            m.tags.append(self.timeout_tag)
         self.metrics.inc("timeouts")
         self._unwarned += 1
         now = time.monotonic()
         if now - self._last_warn >= _WARN_EVERY:
             self.log.warning(
-                "%d line(s) took longer than %dms to match; tagged %s and forwarded "
+                "%d line(s) took longer than %dms to match; tagged %r and forwarded "
                 "(first %d characters: %r)",
                 self._unwarned,
                 self.options.timeout_ms,
-                TIMEOUT_TAG,
+                self.timeout_tag,
                 80,
                 m.message[:80],
             )
             self._last_warn = now
             self._unwarned = 0
+
+
+def _merge(
+    dest: dict[str, Any], new: dict[str, Any], overwrite: set[tuple[str, ...]], at: tuple[str, ...]
+) -> None:
+    """Captures into fields that may already hold values (Logstash's rule): a new field is
+    set, objects merge, a field listed in ``overwrite`` is replaced, any other existing
+    value becomes a list ``[old, new]`` (or the new value is appended to a list)."""
+    for k, v in new.items():
+        path = (*at, k)
+        old = dest.get(k)
+        if k not in dest or path in overwrite:
+            dest[k] = v
+        elif type(old) is dict and type(v) is dict:
+            _merge(old, v, overwrite, path)
+        elif type(old) is list:
+            old.append(v)
+        else:
+            dest[k] = [old, v]
 
 
 def _get(d: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -270,9 +341,9 @@ def _fields_keys(target: str) -> tuple[str, ...]:
 def build(o: GrokFilter.Options) -> list[Grok]:
     """The compiled patterns of a configuration (``ValueError`` on any problem)."""
     try:
-        lib = PatternLibrary()
+        lib = PatternLibrary(ecs=o.ecs_compatibility)
         for d in o.pattern_dir:
-            lib.add_dir(d)
+            lib.add_dir(d, o.patterns_files_glob)
         for name, rx in o.patterns.items():
             lib.add(name, rx)
         parse_path(o.field)
@@ -280,8 +351,16 @@ def build(o: GrokFilter.Options) -> list[Grok]:
             _fields_keys(o.target)
         if o.overwrite_message_key:
             field_path(o.overwrite_message_key)
+        for f in o.overwrite:
+            field_path(f)
         return [
-            Grok(p, lib, timeout=o.timeout_ms / 1000.0, keep_empty=o.keep_empty_captures)
+            Grok(
+                p,
+                lib,
+                timeout=o.timeout_ms / 1000.0,
+                keep_empty=o.keep_empty_captures,
+                named_captures_only=o.named_captures_only,
+            )
             for p in o.pattern
         ]
     except GrokError as exc:

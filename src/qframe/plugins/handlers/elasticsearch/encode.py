@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from ....ecs import document as ecs_document
 from ....message import ContainerInfo, Message, format_time, json_default
 
 __all__ = ["DocumentEncoder"]
@@ -56,8 +57,11 @@ class DocumentEncoder:
         dedot: bool = True,
         dedot_char: str = "_",
         generate_ids: bool = True,
+        ecs: bool = False,
     ) -> None:
         self.index = index
+        if ecs:  # the ECS shape (qframe/ecs.py) instead of qframe's own
+            self.document = self._ecs_document  # type: ignore[method-assign]
         self.op_type = op_type
         self.dedot = dedot
         self.dedot_char = dedot_char
@@ -149,6 +153,9 @@ class DocumentEncoder:
         if m.metric is not None:
             doc["metric"] = m.metric.to_dict()
         return doc
+
+    def _ecs_document(self, m: Message) -> dict[str, Any]:
+        return ecs_document(m, dedot=self.dedot, dedot_char=self.dedot_char)
 
     def doc_id(self, m: Message) -> str:
         i = m.id

@@ -88,6 +88,11 @@ class ElasticsearchHandler(DeliveringHandler):
         )
         template_name: str = Field("qframe", description="name of the installed index template")
         pipeline: str = Field("", description="ingest pipeline the documents go through")
+        ecs_compatibility: Literal["disabled", "v1", "v8"] = Field(
+            "disabled",
+            description="v1/v8: documents in the Elastic Common Schema shape (host.name, "
+            "container.image.name, log.level, event.original …; docs/grok.md, ECS)",
+        )
 
         @field_validator("index")
         @classmethod
@@ -124,6 +129,7 @@ class ElasticsearchHandler(DeliveringHandler):
             dedot=self.options.dedot_labels,
             dedot_char=self.options.dedot_char,
             generate_ids=self.options.generate_ids,
+            ecs=self.options.ecs_compatibility != "disabled",
         )
         self.encode = self.encoder.encode  # type: ignore[method-assign]
         self._template: dict[str, Any] | None = None
