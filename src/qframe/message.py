@@ -49,13 +49,19 @@ class Delivery:
     Fan-out adds to ``pending``; a handler that confirmed a write, or a filter that
     dropped a message, calls :meth:`done`.  When ``pending`` reaches zero the
     callback runs once.
+
+    ``end_to_end``: the source keeps its own copy until the destination confirmed (the
+    nats collector: a replicated JetStream stream), so a handler's disk buffer does not
+    acknowledge these messages once their record is durable on this host, only once the
+    destination confirmed the record.
     """
 
-    __slots__ = ("callback", "pending")
+    __slots__ = ("callback", "end_to_end", "pending")
 
-    def __init__(self, pending: int, callback: Any) -> None:
+    def __init__(self, pending: int, callback: Any, end_to_end: bool = False) -> None:
         self.pending = pending
         self.callback = callback
+        self.end_to_end = end_to_end
 
     def done(self, n: int = 1) -> None:
         self.pending -= n

@@ -3,7 +3,10 @@
 ``put`` writes the items of one input batch as one record (payload: each item as u32
 length + bytes, the destination's own encoding, so draining a backlog costs no
 re-encoding) and keeps the batch's messages unacknowledged until a group ``fsync``
-(every ``fsync-interval``) made the record durable.  A reader streams records from disk
+(every ``fsync-interval``) made the record durable.  Messages whose delivery token is
+``end_to_end`` (the nats collector's, unless ``ack-on: buffered``) are acknowledged only
+once the destination confirmed their record (the watermark passed it): their source
+keeps the replicated copy until then.  A reader streams records from disk
 into the handler's batches (``max-pending`` bounds what is in memory); each item's
 delivery token is its record's :class:`RecordToken`, so the handler's usual ``ack`` of
 confirmed items counts them down, and the watermark moves over records whose items are
@@ -21,6 +24,7 @@ import os
 import struct
 from collections import deque
 from collections.abc import Iterable
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +61,7 @@ METRICS = (
     MetricSpec("disk_buffer_errors", "counter", "failed writes or fsyncs, by reason"),
 )
 _U32 = struct.Struct("<I")
+_get_ack = attrgetter("ack")
 #: a record holds the items of one input batch, or this much of them
 RECORD_BYTES = 2**20
 #: queues open in this process by path (a reloaded handler waits for its predecessor)
@@ -111,6 +116,9 @@ class DiskQueue:
         self.path = Path()
         self.store = DiskStore(self.path)
         self._unsynced: list[Message] = []
+        #: end-to-end messages by the end of their record, in append order: acknowledged
+        #: when the watermark passes it (see RecordToken / _advance)
+        self._held: deque[tuple[Pos, list[Message]]] = deque()
         self._tokens: deque[RecordToken] = deque()
         self._more = asyncio.Event()
         self._space = asyncio.Event()
@@ -219,28 +227,50 @@ class DiskQueue:
     async def put(self, batch: list[Message], datas: list[bytes]) -> None:
         """Write ``datas`` as records of at most about ``RECORD_BYTES``; ``batch`` is
         acknowledged once they are durable (not at all when stopping first)."""
+        hold = _end_to_end(batch) and len(batch) == len(datas)  # (item i: message i)
         start, size = 0, 0
         for i, d in enumerate(datas):
             size += len(d) + 4
             if size >= RECORD_BYTES:
-                if not await self._put(datas[start : i + 1], batch):
+                part = batch[start : i + 1] if hold else None
+                if not await self._put(datas[start : i + 1], batch, part):
                     return
                 start, size = i + 1, 0
-        if start < len(datas) and not await self._put(datas[start:], batch):
-            return
-        self._unsynced.extend(batch)
+        if start < len(datas):
+            part = batch[start:] if hold else None
+            if not await self._put(datas[start:], batch, part):
+                return
+        if hold:
+            self._unsynced.extend([m for m in batch if not _holds(m)])
+        else:
+            self._unsynced.extend(batch)
         self._more.set()
 
     async def put_record(self, payload: bytes, events: int, batch: list[Message]) -> None:
-        """Write one record of ``events`` messages; ``batch`` is acknowledged once durable."""
-        if await self._write(payload, events, batch):
-            self._unsynced.extend(batch)
+        """Write one record of ``events`` messages; ``batch`` is acknowledged once durable
+        (its end-to-end messages once the record is confirmed)."""
+        hold = _end_to_end(batch)
+        if await self._write(payload, events, batch, batch if hold else None):
+            if hold:
+                self._unsynced.extend([m for m in batch if not _holds(m)])
+            else:
+                self._unsynced.extend(batch)
             self._more.set()
 
-    async def _put(self, datas: list[bytes], batch: list[Message]) -> bool:
-        return await self._write(pack_items(datas), len(datas), batch)
+    async def _put(
+        self, datas: list[bytes], batch: list[Message], part: list[Message] | None
+    ) -> bool:
+        return await self._write(pack_items(datas), len(datas), batch, part)
 
-    async def _write(self, payload: bytes, events: int, batch: list[Message]) -> bool:
+    async def _write(
+        self,
+        payload: bytes,
+        events: int,
+        batch: list[Message],
+        part: list[Message] | None = None,
+    ) -> bool:
+        """Append one record; ``part``: its messages, of which the end-to-end ones are
+        held until the record is confirmed."""
         need = len(payload) + 16
         while not self._closing:  # (stopping: what could not be written is not acknowledged)
             if self._opened:
@@ -254,11 +284,15 @@ class DiskQueue:
                     await self._space.wait()
                     continue
                 try:
-                    self.store.append(payload, events)
+                    end = self.store.append(payload, events)
                 except OSError as exc:
                     self._failed("write", exc)
                     self._more.set()
                 else:
+                    if part is not None:
+                        held = [m for m in part if _holds(m)]
+                        if held:
+                            self._held.append((end, held))
                     self._recovered()
                     self.h.metrics.inc("disk_buffer_written", events)
                     self._more.set()
@@ -366,6 +400,21 @@ class DiskQueue:
         while toks and toks[0].left <= 0:
             t = toks.popleft()
             st.confirm(t.pos, t.events)
+        held = self._held
+        if held:  # end-to-end messages whose records the watermark passed (or skipped)
+            mark = st.watermark
+            while held and held[0][0] <= mark:
+                ack(held.popleft()[1])
+
+
+def _holds(m: Message) -> bool:
+    return getattr(m.ack, "end_to_end", False) is True
+
+
+def _end_to_end(batch: list[Message]) -> bool:
+    """Any message of the batch with an end-to-end token (tokens are shared by runs of a
+    collector's batch: the distinct ones are few)."""
+    return any(getattr(t, "end_to_end", False) is True for t in set(map(_get_ack, batch)))
 
 
 def _fsync(fd: int, directory: Path | None) -> None:

@@ -39,7 +39,11 @@ class NatsCollector(Collector):
     do); while it waits (a destination down for minutes) the collector tells JetStream the
     batch is in progress, so it is not handed to another aggregator, and it pulls no more
     while ``max-outstanding`` batches wait.  A crash means redelivery: the messages keep
-    their ids, and Elasticsearch's ``_id`` absorbs the replay.
+    their ids, and Elasticsearch's ``_id`` absorbs the replay.  A handler's disk buffer
+    does not change that (``ack-on: delivered``, the default): its record being durable on
+    this host acknowledges nothing upstream.  ``ack-on: buffered`` acks JetStream once
+    the buffer's fsync made the batch durable, trading the stream's replicas for one
+    local disk (the stream's retention can then drop what only this host holds).
 
     A batch JetStream delivers again to the aggregator that already delivered it (its ack
     was lost: NATS went down or the connection broke after the handlers confirmed it) is
@@ -83,6 +87,12 @@ class NatsCollector(Collector):
         )
         nak_delay: Duration = Field(
             30.0, ge=0, description="redelivery delay of a batch of a newer format version"
+        )
+        ack_on: Literal["delivered", "buffered"] = Field(
+            "delivered",
+            description="when JetStream is acked: delivered (the default: once the destination "
+            "confirmed, even through a handler's disk buffer) or buffered (once a disk buffer "
+            "holds the batch: a copy on this host's one disk replaces the replicated stream's)",
         )
         dead_letter: str = Field(
             "",
@@ -281,7 +291,9 @@ class NatsCollector(Collector):
             return
         now = time.monotonic()
         self._outstanding[key] = [msg, now]
-        token = Delivery(len(batch), lambda: self._finished(key))
+        token = Delivery(
+            len(batch), lambda: self._finished(key), self.options.ack_on == "delivered"
+        )
         name = self.name
         for m in batch:
             m.ack = token
