@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from .message import KIND_LOG, ContainerInfo, Message, SharedFields, json_default
+from .message import KIND_LOG, ContainerInfo, Message, SharedFields, format_time, json_default
 
 __all__ = ["UniformBatch", "json_lines", "new_logs"]
 
@@ -160,18 +160,18 @@ def _run_end(batch: list[Message], i: int, stop: int) -> int:
 def _fields_run_end(batch: list[Message], i: int, stop: int) -> int:
     """The end (at most ``stop``) of the *fields run* that starts at ``batch[i]``: messages
     that are plain but for their fields, which are their own (a parser's output: json, kv,
-    dissect, grok); each has a text and fields that are not empty, and they share all the
-    rest with the first one, as a run of plain messages does (:func:`_run_end`)."""
+    dissect, grok; a file's lines), and their time; each has a text and fields that are
+    not empty, and they share all the rest with the first one, as a run of plain messages
+    does (:func:`_run_end`)."""
     m = batch[i]
     if not m._fields:
         return i
-    t, host, path, cont = m.time, m.host, m.source_path, m.container
+    host, path, cont = m.host, m.source_path, m.container
     kind, level, ok, has_id = m.kind, m.level, m.source_success, bool(m.id)
     while i < stop:
         x = batch[i]
         if not (
             x._fields
-            and x.time == t
             and x.host == host
             and x.source_path == path
             and x.container is cont
@@ -190,50 +190,57 @@ def _fields_run_end(batch: list[Message], i: int, stop: int) -> int:
 
 
 _FIELDS_KEY = b',"fields":'
+_TIME_KEY = b'{"@timestamp":'
+_get_time = attrgetter("time")
 _SEP = "\x7f"
 _ENC_SEP = b',"\x7f",'
 
 
 def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
     """The lines of a fields run (:func:`_fields_run_end`) that follows ``m``, whose line
-    (without its newline) is ``first``: ``first`` is cut around its id, text and fields,
-    and each line is those parts with its own id, text and fields put in.
+    (without its newline) is ``first``: ``first`` is cut around its time (when the run's
+    times differ: a container log file's lines have their own), id, text and fields, and
+    each line is those parts with its own values put in.
 
-    The ids, texts and fields of the whole run are encoded in one call, as one list with
-    a DEL string after each (so fields nest as deep as in a message, and fail where they
-    would): the encoding is cut at each ``,"<DEL>",``.  Only a list holding a DEL string
-    inside some fields makes more cuts than that; then None (the caller encodes the run
-    message by message).
+    The values of the whole run are encoded in one call, as one list with a DEL string
+    after each (so fields nest as deep as in a message, and fail where they would): the
+    encoding is cut at each ``,"<DEL>",``.  Only a list holding a DEL string inside some
+    fields makes more cuts than that; then None (the caller encodes the run message by
+    message).
     """
     dumps = orjson.dumps
-    sep = repeat(_SEP)
-    texts = map(_get_message, run)
-    fields = map(_get_fields, run)
+    cols: list[Any] = []  # the values that differ, in the order of the line
+    spans: list[tuple[int, int]] = []  # where the first message's are in ``first``
+    times = list(map(_get_time, run))
+    if times.count(m.time) != len(times):
+        start = len(_TIME_KEY)
+        spans.append((start, start + len(dumps(format_time(m.time)))))
+        cols.append(map(format_time, times))
     if m.id:
-        cols: Any = zip(map(_get_id, run), sep, texts, sep, fields, sep, strict=False)
-        width = 3
-    else:
-        cols = zip(texts, sep, fields, sep, strict=False)
-        width = 2
-    seq = list(chain.from_iterable(cols))
-    seq.pop()
-    parts = dumps(seq, default=json_default)[1:-1].split(_ENC_SEP)
-    if len(parts) != width * len(run):
-        return None
+        at = first.index(_ID_KEY) + len(_ID_KEY)
+        spans.append((at, at + len(dumps(m.id))))
+        cols.append(map(_get_id, run))
     cut = first.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
     after = cut + len(dumps(m.message))
+    spans.append((cut, after))
+    cols.append(map(_get_message, run))
     at = first.index(_FIELDS_KEY, after) + len(_FIELDS_KEY)
-    mid = first[after:at]
-    tail = first[at + len(dumps(m._fields, default=json_default)) :] + b"\n"
+    spans.append((at, at + len(dumps(m._fields, default=json_default))))
+    cols.append(map(_get_fields, run))
+    sep = repeat(_SEP)
+    seq = list(chain.from_iterable(zip(*(x for c in cols for x in (c, sep)), strict=False)))
+    seq.pop()
+    parts = dumps(seq, default=json_default)[1:-1].split(_ENC_SEP)
+    if len(parts) != len(cols) * len(run):
+        return None
     it = iter(parts)
-    if m.id:
-        at_id = first.index(_ID_KEY) + len(_ID_KEY)
-        head = first[:at_id]
-        id_mid = first[at_id + len(dumps(m.id)) : cut]
-        lines: Any = zip(repeat(head), it, repeat(id_mid), it, repeat(mid), it, repeat(tail))
-    else:
-        lines = zip(repeat(first[:cut]), it, repeat(mid), it, repeat(tail))
-    return b"".join(chain.from_iterable(lines))
+    glue: list[Any] = []
+    prev = 0
+    for start, end in spans:
+        glue += (repeat(first[prev:start]), it)
+        prev = end
+    glue.append(repeat(first[prev:] + b"\n"))
+    return b"".join(chain.from_iterable(zip(*glue, strict=False)))
 
 
 def json_lines(batch: list[Message]) -> bytes:

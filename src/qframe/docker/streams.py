@@ -10,14 +10,14 @@
 
 from __future__ import annotations
 
-import calendar
 import struct
-import time
 from functools import partial
 from typing import Any, NamedTuple
 
 import orjson
 
+from ..rfc3339 import TsParser as _TsParser
+from ..rfc3339 import parse_ts_ns
 from .client import DockerProtocolError
 
 __all__ = ["STDERR", "STDOUT", "JsonLines", "LogDecoder", "LogLine", "parse_ts_ns"]
@@ -40,66 +40,6 @@ class LogLine(NamedTuple):
 
 #: ``LogLine`` from a tuple without the Python-level ``__new__`` of a NamedTuple (hot path)
 _line = partial(tuple.__new__, LogLine)
-
-
-class _TsParser:
-    """RFC 3339 timestamps as the engine writes them → ns; caches the seconds part."""
-
-    def __init__(self) -> None:
-        self._cache: dict[bytes, int] = {}
-        self._last_key = b""
-        self._last_sec = 0
-
-    def __call__(self, b: bytes) -> int | None:
-        if len(b) < 20 or b[10] != 0x54:  # "T"
-            return None
-        key = b[:19]
-        if key == self._last_key and len(b) == 30 and b[29] == 0x5A and b[19] == 0x2E:
-            digits = b[20:29]  # the engine's usual form: nanoseconds, Z, the same second
-            if digits.isdigit():
-                return self._last_sec * 1_000_000_000 + int(digits)
-        sec = self._cache.get(key)
-        if sec is None:
-            try:
-                sec = calendar.timegm(time.strptime(key.decode("ascii"), "%Y-%m-%dT%H:%M:%S"))
-            except (ValueError, UnicodeDecodeError):
-                return None
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            self._cache[key] = sec
-        self._last_key, self._last_sec = key, sec
-        i = 19
-        n = len(b)
-        frac = 0
-        if b[i] == 0x2E:  # "."
-            j = i + 1
-            while j < n and 0x30 <= b[j] <= 0x39:
-                j += 1
-            digits = b[i + 1 : j][:9]
-            if not digits:
-                return None
-            frac = int(digits) * 10 ** (9 - len(digits))
-            i = j
-        if i >= n:
-            return None
-        c = b[i]
-        if c in (0x5A, 0x7A):  # Z z
-            off = 0
-        elif c in (0x2B, 0x2D) and n - i >= 6 and b[i + 3] == 0x3A:  # +hh:mm / -hh:mm
-            try:
-                off = (int(b[i + 1 : i + 3]) * 60 + int(b[i + 4 : i + 6])) * 60
-            except ValueError:
-                return None
-            if c == 0x2B:
-                off = -off
-        else:
-            return None
-        return (sec + off) * 1_000_000_000 + frac
-
-
-def parse_ts_ns(b: bytes) -> int | None:
-    """``2026-11-26T05:00:00.123456789Z`` (any precision, ``Z`` or ``±hh:mm``) → ns."""
-    return _TsParser()(b)
 
 
 def _header(data: bytes | bytearray, pos: int) -> tuple[int, int]:

@@ -81,6 +81,8 @@ VALUES = st.recursive(
     ),
     max_leaves=8,
 )
+#: a message's time after its read's: the same, later, a rounding up to the next second
+TIMES = [0.0, 0.0, 0.5, 1e-7, 0.7499996, 3600.000001]
 OWN_FIELDS = st.dictionaries(
     st.sampled_from(["a", "fields", "message", ',"fields":', "\x7f", "status"]) | TEXTS,
     VALUES,
@@ -89,19 +91,21 @@ OWN_FIELDS = st.dictionaries(
 
 
 @given(
-    rows=st.lists(st.tuples(TEXTS, OWN_FIELDS, TEXTS), max_size=12),
+    rows=st.lists(st.tuples(TEXTS, OWN_FIELDS, TEXTS, st.sampled_from(TIMES)), max_size=12),
     with_ids=st.booleans(),
     changes=st.lists(st.integers(0, len(CHANGES) - 1), max_size=12),
 )
 def test_a_parsers_output_is_each_message_encoded_on_its_own(
     rows: list, with_ids: bool, changes: list[int]
 ) -> None:
-    """Messages with their own fields (what json, kv, dissect and grok make): the fields
-    run of json_lines gives the same bytes as each message encoded alone."""
+    """Messages with their own fields (what json, kv, dissect and grok make) and maybe
+    their own times (a container log file's lines): the fields run of json_lines gives the
+    same bytes as each message encoded alone."""
     container = ContainerInfo(id="ab" * 32, name="web1", image="nginx")
-    batch = new_logs([t for t, _, _ in rows], 1764133200.25, "h", "stdin", None, container)
-    for m, (_, fields, mid) in zip(batch, rows, strict=True):
+    batch = new_logs([row[0] for row in rows], 1764133200.25, "h", "stdin", None, container)
+    for m, (_, fields, mid, dt) in zip(batch, rows, strict=True):
         m.fields = fields
+        m.time += dt
         if with_ids:
             m.id = mid
         m.source_path.append("parse")

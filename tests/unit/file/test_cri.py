@@ -156,3 +156,61 @@ async def test_messages_of_one_read_do_not_share_their_source_path(tmp_path: Pat
         await h.wait_for(lambda: len(h.captured("out")) == 2)
     a, b = h.captured("out")
     assert a.source_path == ["files", "out"] and b.source_path == ["files", "out"]
+
+
+async def test_lines_of_one_timestamp_shape_are_read_as_each_line_alone(tmp_path: Path) -> None:
+    """A read of many F lines takes those whose timestamp has the shape of the last one
+    parsed by slicing (the bench's path): each message is what the line gives alone —
+    time, text, stream, offset, id — across changes of second, fraction length, zone, and
+    lines that only look alike (a non-digit in the fraction, a P line, a bad flag)."""
+    from qframe.plugins.collectors.file.cri import TimeText
+
+    stamps = [
+        "2026-12-05T20:23:49.435527013+00:00",
+        "2026-12-05T20:23:49.435527014+00:00",
+        "2026-12-05T20:23:49.000000001+00:00",
+        "2026-12-05T20:23:50.999999999+00:00",
+        "2026-12-05T20:23:50.5+00:00",
+        "2026-12-05T20:23:50.7+00:00",
+        "2026-12-05T20:23:50.7-05:30",
+        "2026-12-05T20:23:50.123456Z",
+        "2026-12-05T20:23:50.123457z",
+        "2026-12-05T20:23:50.12a457Z",
+        "2026-12-05T20:23:50Z",
+        "2026-12-05T20:23:51.435527013+00:00",
+        "2026-12-05T20:23:51.435527013+01:00",
+    ]
+    lines = []
+    for i, ts in enumerate(stamps):
+        stream = "stdout" if i % 3 else "stderr"
+        lines += [cri(stream, "F", f"line {i} {ts}", ts), cri(stream, "F", "", ts)]
+    lines.insert(5, b"2026-12-05T20:23:49.435527015+00:00 stdout X not a flag\n")
+    lines += [cri("stdout", "P", "a piece "), cri("stdout", "F", "and its end")]
+    lines += [cri("stderr", "F", "after the piece", stamps[0])]
+    f = tmp_path / "c.log"
+    f.write_bytes(b"".join(lines))
+    async with harness(tmp_path, path=str(f), start_position="beginning", format="cri") as h:
+        await h.wait_for(lambda: len(h.captured("out")) == len(lines) - 1)
+    got = h.captured("out")
+    offset = 0
+    expected = []
+    malformed = []
+    for raw in lines:
+        text = raw.decode()[:-1]
+        ts, stream, flag, body = text.split(" ", 3)
+        t = TimeText()(ts)
+        if t is None or flag not in ("P", "F"):
+            malformed.append(offset)
+        elif flag == "F" and "its end" not in body:
+            expected.append((body, t, stream, offset, []))
+        offset += len(raw)
+    assert len(malformed) == 3 and len(expected) == len(lines) - 5
+    by_offset = {m.fields["offset"]: m for m in got}
+    for body, t, stream, off, tags in expected:
+        m = by_offset[off]
+        assert (m.message, m.time, m.fields["stream"], m.tags) == (body, t, stream, tags)
+        assert m.id.endswith(f"-{off}") and m.fields["path"] == str(f)
+    joined = [m for m in got if m.message == "a piece and its end"]
+    assert len(joined) == 1 and joined[0].fields["stream"] == "stdout"
+    bad = [m for m in got if "_criparsefailure" in m.tags]
+    assert [m.fields["offset"] for m in bad] == malformed

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ....docker.streams import _TsParser
-from ....message import ContainerInfo, Delivery, Message, new_log
+from ....message import KIND_LOG, ContainerInfo, Delivery, Message, new_log
+from ....rfc3339 import TsParser
 
 if TYPE_CHECKING:
     from .tailer import Tailer
@@ -120,6 +120,25 @@ class TimeText:
             return None
         return float(self._sec + off)
 
+    def layout(self, s: str) -> tuple[str, int, str, int, int] | None:
+        """The shape of a timestamp just parsed (``s``, with a fraction): (its first 20
+        characters, the fraction's length, the zone suffix, seconds + offset, 10 ** the
+        fraction's length), so that later ones of the same shape are parsed by slicing:
+        ``base + int(fraction) / scale``, the same arithmetic as :meth:`__call__`."""
+        if s[:19] != self._key or s[19:20] != ".":
+            return None
+        if s[-1:] in ("Z", "z"):
+            suffix, off = s[-1], 0
+        else:
+            suffix = s[-6:]
+            off = int(suffix[1:3]) * 3600 + int(suffix[4:6]) * 60
+            if suffix[0] == "+":
+                off = -off
+        fl = len(s) - 20 - len(suffix)
+        if fl <= 0:
+            return None
+        return s[:20], fl, suffix, self._sec + off, 10**fl
+
 
 class _Piece:
     __slots__ = ("at", "cut", "parts", "size", "start", "ts")
@@ -141,7 +160,7 @@ class ContainerLines:
         self.limit = limit
         self.pieces: dict[str, _Piece] = {}
         self.malformed = 0  # lines that are not of the format (kept as text, tagged)
-        self._ts = _TsParser()  # caches the seconds part: lines of one second parse fast
+        self._ts = TsParser()  # caches the seconds part: lines of one second parse fast
 
     @property
     def pending_start(self) -> int | None:
@@ -212,11 +231,18 @@ class ContainerLines:
                 out.append(("".join(p.parts), p.start, p.ts, stream, p.cut, (PARTIAL_TAG,)))
 
 
+_HEADS = (" stdout F ", " stderr F ")
+
+
 def ascii_cri(
     self: Tailer, complete: bytes, off: int, now: float, d: Delivery, out: list[Message]
 ) -> None:
     """format: cri, ASCII text: whole ``F`` lines straight to messages (the rest through
-    :meth:`ContainerLines.take`)."""
+    :meth:`ContainerLines.take`).
+
+    A line whose timestamp has the shape of the last one parsed (the same second, fraction
+    length and zone: :meth:`TimeText.layout`) is taken by slicing at fixed places; the
+    message is built inline (:func:`~qframe.message.new_log`'s body)."""
     cri = self.cri
     assert cri is not None
     pieces = cri.pieces
@@ -228,14 +254,54 @@ def ascii_cri(
     name = self.coll.name
     container = self.container
     append = out.append
+    new = Message.__new__
     pos = off
+    # the shape of the last timestamp: its head, where its fraction and zone end, the head
+    # of the line after it, seconds + offset, 10 ** fraction length
+    key, f_end, z_end, suffix, base, scale = "", 0, 0, "", 0, 1
     for ln in complete.decode("ascii").split("\n"):
         n = len(ln)
+        head = ln[z_end : z_end + 10]
+        if (
+            (head == " stdout F " or head == " stderr F ")
+            and ln[:20] == key
+            and ln[f_end:z_end] == suffix
+            and not pieces
+        ):
+            frac = ln[20:f_end]
+            if frac.isdigit():
+                text = ln[z_end + 10 :]
+                m = new(Message)
+                m.message = text if len(text) <= limit else text[:limit]
+                m.time = base + int(frac) / scale
+                m.kind = KIND_LOG
+                m.level = 6
+                m.host = host
+                m.id = f"{prefix}{pos}"
+                m.source_path = [name]
+                m.source_success = True
+                m._labels = None
+                m._tags = None
+                m._fields = {"path": path, "offset": pos, "stream": head[1:7]}
+                m.container = container
+                m.metric = None
+                m.ack = d
+                if len(text) > limit:
+                    self._mark_truncated(m)
+                append(m)
+                pos += n + 1
+                continue
         sp = ln.find(" ")
         head = ln[sp + 1 : sp + 10]
         if (head == "stdout F " or head == "stderr F ") and not pieces:
-            t = ts(ln[:sp])
+            stamp = ln[:sp]
+            t = ts(stamp)
             if t is not None:
+                shape = ts.layout(stamp)
+                if shape is not None:
+                    key, fl, suffix, base, scale = shape
+                    f_end = 20 + fl
+                    z_end = f_end + len(suffix)
                 text = ln[sp + 10 :]
                 m = new_log(
                     text if len(text) <= limit else text[:limit],
