@@ -79,7 +79,8 @@ def _column(batch: list[Message], get: Callable[[Message], Any]) -> tuple[bool, 
     return False, col
 
 
-_ALL = (*IMMUTABLE, *MUTABLE, "source_path")
+# time apart: a batch merged from several reads has several
+_ALL = (*(a for a in IMMUTABLE if a != "time"), *MUTABLE, "source_path")
 _get_all = attrgetter(*_ALL)
 _get_imm = attrgetter(*IMMUTABLE)
 
@@ -87,7 +88,8 @@ _get_imm = attrgetter(*IMMUTABLE)
 def encode_batch(batch: list[Message]) -> bytes:
     """The columns of a (non-empty) batch."""
     cols: dict[str, Any] = {"message": list(map(_get_message, batch))}
-    same, v = _column(batch, _get_all)  # one pass: a collector's read is all the same
+    cols["time"] = list(_column(batch, _getters["time"]))
+    same, v = _column(batch, _get_all)  # one pass: reads differ only in text and time
     if same:
         for a, x in zip(_ALL, v, strict=True):
             cols[a] = [True, x]
@@ -146,6 +148,8 @@ def decode_batch(data: bytes) -> tuple[list[Message], dict[str, Any]]:
     metrics = cols.get("metric")
     same_f, fv = cols["_fields"]
     shared = SharedFields(fv) if same_f and fv else None  # copied on a change, as always
+    if conts is None and not metrics and all(cols[a][0] for a in _ALL[:-1]):
+        return _decode_read(cols, texts, shared), cols
     imm = [repeat(v, n) if same else v for same, v in (cols[a] for a in IMMUTABLE)]
     if conts is None:
         conts = repeat(None, n)
@@ -188,6 +192,42 @@ def decode_batch(data: bytes) -> tuple[list[Message], dict[str, Any]]:
         i += 1
         put(m)
     return out, cols
+
+
+def _decode_read(cols: dict[str, Any], texts: list[str], shared: Any) -> list[Message]:
+    """:func:`decode_batch` of the usual batch, a read whose messages differ only in their
+    text: the constant attributes as locals (as :func:`qframe.batch.new_logs` does)."""
+    same_t, t = cols["time"]
+    kind, level, host, mid, ok = (cols[a][1] for a in IMMUTABLE if a != "time")
+    labels, tags = cols["_labels"][1], cols["_tags"][1]
+    same_p, path = cols["source_path"]
+    out = []
+    put = out.append
+    new = _new
+    new_mark = Delivery.__new__
+    i = 0
+    for text in texts:
+        m = new(Message)
+        m.message = text
+        m.time = t if same_t else t[i]
+        m.kind = kind
+        m.level = level
+        m.host = host
+        m.id = mid
+        m.source_path = list(path) if same_p else path[i]
+        m.source_success = ok
+        m._labels = dict(labels) if labels else None
+        m._tags = list(tags) if tags else None
+        m._fields = shared
+        m.container = None
+        m.metric = None
+        m.ack = mark = new_mark(Mark)
+        mark.idx = i
+        mark.pending = 1
+        mark.callback = None
+        i += 1
+        put(m)
+    return out
 
 
 def _metric_dict(m: Metric | None) -> dict[str, Any] | None:
