@@ -78,7 +78,7 @@ FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "POSTGRESQL": ([POSTGRES.split(" LOG:")[0]], ["2026-11-26 05:00:01 postgres x 1"]),
     "REDISTIMESTAMP": (["14 Nov 07:01:22.119", "26 Nov 2026 05:00:01.123"], ["Nov 14 07:01"]),
     "REDISLOG": ([DOC_REDIS[:29], REDIS3[:31]], ["4018 14 Nov 07:01:22.119 * "]),
-    "REDISMONLOG": ([DOC_REDIS_MONITOR], ['1339518083.1 [0 127.0.0.1:60866] keys']),
+    "REDISMONLOG": ([DOC_REDIS_MONITOR], ["1339518083.1 [0 127.0.0.1:60866] keys"]),
     "SQUID3": ([DOC_SQUID], [DOC_SQUID.replace("TCP_MISS/200", "TCP_MISS 200")]),
     "S3_REQUEST_LINE": (["GET /a?b HTTP/1.1", "\\x16\\x03"], []),
     "S3_ACCESS_LOG": ([DOC_S3.split(" s9lz")[0]], [DOC_ELB]),
