@@ -54,6 +54,52 @@ DOC_CLOUDFRONT = "\t".join(
     "text/html 78 - -".split(" ")
 )
 
+# -- bind: a query log line of the BIND 9 ARM's "queries" category format -------------------
+BIND = (
+    "26-Nov-2026 05:00:01.123 queries: info: client @0x7f5c1c0 192.0.2.1#53211 "
+    "(www.example.com): query: www.example.com IN A +E(0)K (192.0.2.53)"
+)
+# -- exim: the Exim specification's main log example ----------------------------------------
+DOC_EXIM = (
+    "2002-10-31 08:57:53 16ZCW1-0005MB-00 <= kryten@dwarf.fict.example "
+    "H=mailer.fict.example [192.168.123.123] U=exim P=smtp S=5678 "
+    "id=f828ca60412d@dwarf.fict.example"
+)
+# -- rails: the Rails guides' request log ---------------------------------------------------
+DOC_RAILS = (
+    'Started GET "/" for 127.0.0.1 at 2012-09-27 14:42:58 -0700\n'
+    "Processing by HomeController#index as HTML\n"
+    "  Rendered home/index.html.erb within layouts/application (0.2ms)\n"
+    "Completed 200 OK in 79ms (Views: 78.8ms | ActiveRecord: 0.0ms)"
+)
+# -- mongodb: the MongoDB manual's 3.x log line; a 2.x line and slow query -----------------
+DOC_MONGO3 = (
+    "2014-11-03T18:28:32.450-0500 I NETWORK [initandlisten] waiting for connections on port 27017"
+)
+MONGO2 = "Nov 26 05:00:01 [initandlisten] waiting for connections on port 27017"
+MONGO_SLOW = (
+    'query test.users query: { name: "x" } ntoreturn:0 ntoskip:0 nscanned:10 keyUpdates:0 '
+    "locks(micros) r:1 nreturned:1 reslen:100 105ms"
+)
+# -- ruby: Ruby's Logger documentation; mcollective (Ruby Logger) -----------------------------
+DOC_RUBY = "I, [1999-03-03T02:34:24.895701 #19074]  INFO -- Main: info."
+MCO = "I, [2026-11-26T05:00:01.123456 #1234]  INFO -- : mcollectived:31 started"
+# -- junos: RT_FLOW messages in the field order of the Junos system log reference ----------
+JUNOS_CLOSE = (
+    "RT_FLOW_SESSION_CLOSE: session closed TCP FIN: 10.0.0.1/51234->192.0.2.1/80 junos-http "
+    "203.0.113.1/40000->192.0.2.1/80 source-rule-1 None 6 default-permit trust untrust 4023 "
+    "11(1132) 9(4325) 3 UNKNOWN UNKNOWN N/A(N/A) ge-0/0/1.0"
+)
+JUNOS_CREATE = (
+    "RT_FLOW_SESSION_CREATE: session created 10.0.0.1/51234->192.0.2.1/80 junos-http "
+    "203.0.113.1/40000->192.0.2.1/80 source-rule-1 None 6 default-permit trust untrust 4023 "
+    "N/A(N/A) ge-0/0/1.0"
+)
+JUNOS_DENY = (
+    "RT_FLOW_SESSION_DENY: session denied 10.0.0.1/51234->192.0.2.1/23 junos-telnet 6(0) "
+    "deny-telnet trust untrust UNKNOWN UNKNOWN N/A(N/A) ge-0/0/1.0"
+)
+
 FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "HAPROXYNAME": (["static", "be_app-1"], ["a/b", "a b"]),
     "HAPROXYTIME": (["12:14:14", "23:59:60"], ["12:14", "24:00:00"]),
@@ -87,6 +133,46 @@ FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "ELB_REQUEST_LINE": (["GET http://www.example.com:80/ HTTP/1.1", "- - - "], []),
     "ELB_ACCESS_LOG": ([DOC_ELB.split(' "curl')[0]], [DOC_S3]),
     "CLOUDFRONT_ACCESS_LOG": (["\t".join(DOC_CLOUDFRONT.split("\t")[:23])], [DOC_ELB]),
+    "BIND9_TIMESTAMP": (["26-Nov-2026 05:00:01.123"], ["2026-11-26 05:00:01"]),
+    "BIND9": ([BIND], [BIND.replace("#53211", ":53211")]),
+    "EXIM_MSGID": (["16ZCW1-0005MB-00", "1rABCD-000abcdeFGH-0001"], ["16ZCW1-0005MB", "x-y-z"]),
+    "EXIM_FLAGS": (["<=", "=>", "->", "*>", "**", "==", "<>", ">>"], ["<", "=<"]),
+    "EXIM_DATE": (["2002-10-31 08:57:53"], ["31/10/2002 08:57:53"]),
+    "EXIM_PID": (["[1234]"], ["1234", "[0]"]),
+    "EXIM_QT": (["1d2h3m", "45s", ""], ["1x", "h1"]),
+    "EXIM_EXCLUDE_TERMS": (["Message is frozen", "Start queue run"], ["Message delivered"]),
+    "EXIM_REMOTE_HOST": (
+        ["H=mailer.fict.example [192.168.123.123]", "H=(helo) [10.0.0.1]:25"],
+        ["H=mailer.fict.example"],
+    ),
+    "EXIM_INTERFACE": (["I=[10.0.0.1]:25"], ["I=10.0.0.1:25", "I=[10.0.0.1]"]),
+    "EXIM_PROTOCOL": (["P=esmtps"], ["P=", "S=1"]),
+    "EXIM_MSG_SIZE": (["S=5678"], ["S=x"]),
+    "EXIM_HEADER_ID": (["id=f828ca60412d@dwarf.fict.example"], ["id="]),
+    "EXIM_SUBJECT": (['T="Hello world"'], ["T=Hello"]),
+    "RUUID": (["0123456789abcdef0123456789abcdef"], ["0123", "g123456789abcdef0123456789abcdef"]),
+    "RCONTROLLER": (["HomeController#index", "Admin::Users#show"], ["HomeController", "#x"]),
+    "RAILS3HEAD": ([DOC_RAILS.split("\n")[0]], ["Started GET / for 127.0.0.1"]),
+    "RPROCESSING": (["Processing by HomeController#index as HTML"], ["Processing HTML"]),
+    "RAILS3PROFILE": (["(Views: 78.8ms | ActiveRecord: 0.0ms", "(ActiveRecord: 1ms", ""], ["x"]),
+    "RAILS3FOOT": ([DOC_RAILS.split("\n")[3]], ["Completed in 79ms"]),
+    "RAILS3": ([DOC_RAILS], ["Processing by HomeController#index as HTML"]),
+    "MONGO_LOG": ([MONGO2], [DOC_MONGO3]),
+    "MONGO_QUERY": (['{ name: "x" }'], ["name: x"]),
+    "MONGO_WORDDASH": (["my-db_1"], ["a.b", "a b"]),
+    "MONGO_SLOWQUERY": ([MONGO_SLOW], [MONGO2]),
+    "MONGO3_SEVERITY": (["I", "W"], ["IN", ""]),
+    "MONGO3_COMPONENT": (["NETWORK", "-"], ["A B", ""]),
+    "MONGO3_LOG": ([DOC_MONGO3], [MONGO2]),
+    "MAVEN_VERSION": (["1.2.3", "1.2.3-SNAPSHOT", "2.0.RELEASE", "4"], ["1.2.3-beta", "v1"]),
+    "RUBY_LOGLEVEL": (["INFO", "FATAL"], ["info", "TRACE"]),
+    "RUBY_LOGGER": ([DOC_RUBY], [MCO.replace("#1234", "1234")]),
+    "MCOLLECTIVEAUDIT": (["2026-11-26T05:00:01.123456+00:00:"], ["2026-11-26T05:00:01"]),
+    "MCOLLECTIVE": ([MCO.split(" --")[0]], ["[2026-11-26T05:00:01.123456 #1234]  INFO"]),
+    "RT_FLOW_EVENT": (["RT_FLOW_SESSION_CREATE", "RT_FLOW_SESSION_DENY"], ["RT_FLOW_X"]),
+    "RT_FLOW1": ([JUNOS_CLOSE], [JUNOS_CREATE]),
+    "RT_FLOW2": ([JUNOS_CREATE], [JUNOS_CLOSE]),
+    "RT_FLOW3": ([JUNOS_DENY], [JUNOS_CREATE]),
 }
 
 FAMILY_CAPTURES: list[tuple[str, str, dict[str, object]]] = [
@@ -165,4 +251,48 @@ FAMILY_CAPTURES: list[tuple[str, str, dict[str, object]]] = [
         "x_host_header": "d111111abcdef8.cloudfront.net", "cs_protocol": "https",
         "cs_bytes": 23, "time_taken": 0.001, "ssl_protocol": "TLSv1.2",
         "ssl_cipher": "ECDHE-RSA-AES128-GCM-SHA256", "x_edge_response_result_type": "Hit"}),
+    ("%{BIND9}", BIND, {
+        "timestamp": "26-Nov-2026 05:00:01.123", "loglevel": "info", "clientip": "192.0.2.1",
+        "clientport": "53211", "query": "www.example.com", "querytype": "A",
+        "dns": "192.0.2.53"}),
+    ("%{EXIM_DATE:timestamp} %{EXIM_MSGID:msgid} %{EXIM_FLAGS:flags} %{NOTSPACE:from} "
+     "%{EXIM_REMOTE_HOST} U=%{WORD:user} %{EXIM_PROTOCOL} %{EXIM_MSG_SIZE} %{EXIM_HEADER_ID}",
+     DOC_EXIM, {
+        "timestamp": "2002-10-31 08:57:53", "msgid": "16ZCW1-0005MB-00", "flags": "<=",
+        "from": "kryten@dwarf.fict.example", "remote_hostname": "mailer.fict.example",
+        "remote_host": "192.168.123.123", "user": "exim", "protocol": "smtp",
+        "exim_msg_size": "5678", "exim_header_id": "f828ca60412d@dwarf.fict.example"}),
+    ("%{RAILS3}", DOC_RAILS, {
+        "verb": "GET", "request": "/", "clientip": "127.0.0.1",
+        "timestamp": "2012-09-27 14:42:58 -0700", "controller": "HomeController",
+        "action": "index", "format": "HTML",
+        "context": "\n  Rendered home/index.html.erb within layouts/application (0.2ms)\n",
+        "response": "200", "totalms": "79", "viewms": "78.8", "activerecordms": "0.0"}),
+    ("%{MONGO3_LOG}", DOC_MONGO3, {
+        "timestamp": "2014-11-03T18:28:32.450-0500", "severity": "I", "component": "NETWORK",
+        "context": "initandlisten", "message": "waiting for connections on port 27017"}),
+    ("%{MONGO_LOG}", MONGO2, {
+        "timestamp": "Nov 26 05:00:01", "component": "initandlisten",
+        "message": "waiting for connections on port 27017"}),
+    ("%{MONGO_SLOWQUERY}", MONGO_SLOW, {
+        "database": "test", "collection": "users", "query": '{ name: "x" }',
+        "ntoreturn": "0", "ntoskip": "0", "nscanned": "10", "nreturned": "1",
+        "duration": "105"}),
+    ("%{RUBY_LOGGER}", DOC_RUBY, {
+        "timestamp": "1999-03-03T02:34:24.895701", "pid": "19074", "loglevel": "INFO",
+        "progname": "Main", "message": "info."}),
+    ("%{MCOLLECTIVE}", MCO, {
+        "timestamp": "2026-11-26T05:00:01.123456", "pid": "1234", "event_level": "INFO"}),
+    ("%{RT_FLOW1}", JUNOS_CLOSE, {
+        "event": "RT_FLOW_SESSION_CLOSE", "close-reason": "TCP FIN", "src-ip": "10.0.0.1",
+        "src-port": "51234", "dst-ip": "192.0.2.1", "dst-port": "80", "service": "junos-http",
+        "nat-src-ip": "203.0.113.1", "nat-src-port": "40000", "nat-dst-ip": "192.0.2.1",
+        "nat-dst-port": "80", "src-nat-rule-name": "source-rule-1", "dst-nat-rule-name": "None",
+        "protocol-id": "6", "policy-name": "default-permit", "from-zone": "trust",
+        "to-zone": "untrust", "session-id": "4023", "sent": "1132", "received": "4325",
+        "elapsed-time": "3"}),
+    ("%{RT_FLOW3}", JUNOS_DENY, {
+        "event": "RT_FLOW_SESSION_DENY", "src-ip": "10.0.0.1", "src-port": "51234",
+        "dst-ip": "192.0.2.1", "dst-port": "23", "service": "junos-telnet", "protocol-id": "6",
+        "policy-name": "deny-telnet", "from-zone": "trust", "to-zone": "untrust"}),
 ]  # fmt: skip
