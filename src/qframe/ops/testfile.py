@@ -226,15 +226,16 @@ def decode_lines(options: Any, entries: list[Any]) -> list[Any]:
             whole = [(t, ns, stream, tags) for t, _off, ns, stream, _cut, tags in got]
         ml = getattr(options, "multiline", None)
         if ml is not None:
-            from ..plugins.collectors.file.multiline import Multiline
+            from ..plugins.collectors.file.multiline import StreamLines
 
-            joiner = Multiline(ml)
+            # joined per stream (a container log file's stdout and stderr never join)
+            joiner = StreamLines(ml)
             events: list[Any] = []
             for i, w in enumerate(whole):
-                joiner.feed(w[0], i, i + 1, events)
-            last = joiner.flush()
+                joiner.feed(w[0], i, i + 1, events, stream=w[2] or "")
+            events += joiner.flush()
             # a joined message has the time, stream and tags of its first line
-            whole = [(e[0], *whole[e[1]][1:]) for e in (*events, *([last] if last else []))]
+            whole = [(e[0], *whole[e[1]][1:]) for e, _ in events]
         msgs = []
         for text, ns, stream, tags in whole:
             m = Message(text)

@@ -149,6 +149,56 @@ async def test_multiline_joins_whole_cri_lines(tmp_path: Path) -> None:
     assert m.fields["stream"] == "stdout" and abs(m.time - T0) < 1e-5
 
 
+async def test_multiline_joins_each_stream_on_its_own(tmp_path: Path) -> None:
+    """stdout and stderr interleave in a container log file, inside their traces too:
+    each stream's lines are joined with that stream's only (a piece split in P lines
+    among them), each trace carries its first line's time and stream; a trace held at
+    the end of the file keeps the commit point before its first line until the timeout
+    sends it (the other stream's held line too), tagged with nothing."""
+    t1 = "2026-12-05T20:23:50.000000001Z"
+    f = tmp_path / "c.log"
+    f.write_bytes(
+        cri("stdout", "F", "java.lang.IllegalStateException: out")
+        + cri("stderr", "F", "Traceback (most recent call last):", t1)
+        + cri("stdout", "F", "\tat a.B.c(B.java:1)")
+        + cri("stderr", "F", '  File "x.py", line 1, in <module>', t1)
+        + cri("stdout", "P", "\tat a.B.")
+        + cri("stderr", "F", "    raise KeyError(k)", t1)
+        + cri("stdout", "F", "d(B.java:2)")
+        + cri("stdout", "F", "Caused by: java.io.IOException: gone")
+        + cri("stderr", "F", "KeyError: 'k'", t1)
+        + cri("stdout", "F", "\tat a.C.e(C.java:3)")
+        + cri("stderr", "F", "plain stderr line", t1)
+        + cri("stdout", "F", "plain stdout line")
+    )
+    size = f.stat().st_size
+    mline = {"pattern": "^(\\s|Caused by:|  File|    |[A-Za-z]+Error:)", "timeout": "300ms"}
+    async with harness(
+        tmp_path, path=str(f), start_position="beginning", format="cri", multiline=mline
+    ) as h:
+        await h.wait_for(lambda: len(h.captured("out")) == 4)
+        (tailer,) = h.plugin("files").tailers.values()
+        await h.wait_for(lambda: tailer.progress.committed == size)
+    by_stream: dict[str, list] = {"stdout": [], "stderr": []}
+    for m in h.captured("out"):
+        by_stream[m.fields["stream"]].append(m)
+    (java, out_plain), (py, err_plain) = by_stream["stdout"], by_stream["stderr"]
+    assert java.message == (
+        "java.lang.IllegalStateException: out\n\tat a.B.c(B.java:1)\n\tat a.B.d(B.java:2)\n"
+        "Caused by: java.io.IOException: gone\n\tat a.C.e(C.java:3)"
+    )
+    assert java.fields["lines"] == 5 and java.fields["offset"] == 0
+    assert py.message == (
+        'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+        "    raise KeyError(k)\nKeyError: 'k'"
+    )
+    assert py.fields["lines"] == 4 and abs(py.time - (T0 - 0.435527 + 1)) < 1e-5
+    assert abs(java.time - T0) < 1e-5
+    assert out_plain.message == "plain stdout line" and err_plain.message == "plain stderr line"
+    assert all(m.tags == [] and m.container is None for m in h.captured("out"))
+    assert not tailer.mline._held["stdout"] and not tailer.mline._held["stderr"]
+
+
 async def test_messages_of_one_read_do_not_share_their_source_path(tmp_path: Path) -> None:
     f = tmp_path / "c.log"
     f.write_bytes(cri("stdout", "F", "one") + cri("stderr", "F", "two"))
@@ -214,3 +264,56 @@ async def test_lines_of_one_timestamp_shape_are_read_as_each_line_alone(tmp_path
     assert len(joined) == 1 and joined[0].fields["stream"] == "stdout"
     bad = [m for m in got if "_criparsefailure" in m.tags]
     assert [m.fields["offset"] for m in bad] == malformed
+
+
+def test_stream_joiners_hold_the_commit_point_before_the_first_held_line() -> None:
+    """StreamLines (the file collector's joiners): the earliest held line of any stream
+    is the commit point; a timeout flushes only the streams idle for it, in file order,
+    each message with the meta of its first line."""
+    from qframe.plugins.collectors.file.multiline import StreamLines
+    from qframe.plugins.common.multiline import MultilineOptions
+
+    sl = StreamLines(MultilineOptions(pattern="^\\s", timeout=5))
+    out: list = []
+    sl.feed("Error: a", 0, 10, out, stream="stdout", meta="m0")
+    sl.feed("Error: b", 10, 20, out, stream="stderr", meta="m10")
+    sl.feed("  at x", 20, 30, out, stream="stdout", meta="m20")
+    sl.feed("  at y", 30, 40, out, stream="stderr", meta="m30")
+    assert out == [] and sl.pending_start == 0
+    sl.feed("next", 40, 50, out, stream="stdout", meta="m40")
+    assert out == [(("Error: a\n  at x", 0, 30, False, 2), "m0")]
+    assert sl.pending_start == 10  # stderr's trace, before stdout's "next"
+    stderr = sl.joiners["stderr"]
+    stderr.last_line_at -= 10  # stderr idle for longer than the timeout, stdout not
+    due = sl.due()
+    assert due is not None and due < sl.joiners["stdout"].last_line_at
+    assert sl.flush(older_than=stderr.last_line_at + 1) == [
+        (("Error: b\n  at y", 10, 40, False, 2), "m10")
+    ]
+    assert sl.pending_start == 40
+    assert sl.flush() == [(("next", 40, 50, False, 1), "m40")]
+    assert sl.pending_start is None and sl.due() is None
+    assert sl._held == {"stdout": {}, "stderr": {}}
+
+
+def test_qframe_test_joins_cri_lines_per_stream_as_the_collector_does() -> None:
+    """``qframe test`` decodes a file collector's input lines as it reads them: the
+    pieces of a line joined, then multiline per stream."""
+    from qframe.ops.testfile import decode_lines
+    from qframe.plugins.collectors.file.options import FileOptions
+
+    opts = FileOptions.model_validate({"path": "/x/*.log", "format": "cri", "multiline": "java"})
+    lines = [
+        cri("stdout", "F", "java.lang.Error: out").decode()[:-1],
+        cri("stderr", "F", "java.lang.Error: err").decode()[:-1],
+        cri("stdout", "P", "\tat a.").decode()[:-1],
+        cri("stderr", "F", "\tat e.E.e(E.java:9)").decode()[:-1],
+        cri("stdout", "F", "B.c(B.java:1)").decode()[:-1],
+        cri("stdout", "F", "done").decode()[:-1],
+    ]
+    got = [(d["message"], d["fields"]["stream"]) for d in decode_lines(opts, lines)]
+    assert got == [
+        ("java.lang.Error: out\n\tat a.B.c(B.java:1)", "stdout"),
+        ("java.lang.Error: err\n\tat e.E.e(E.java:9)", "stderr"),
+        ("done", "stdout"),
+    ]

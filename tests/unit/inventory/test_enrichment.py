@@ -208,3 +208,56 @@ async def test_a_malformed_message_goes_on_tagged_and_the_others_are_enriched(
     assert "_filtererror" in lines(harness)[1].tags
     assert all(m.container is not None for m in (lines(harness)[0], lines(harness)[2]))
     assert harness.plugin("inventory").metrics.errors == 1
+
+
+async def test_pod_metadata_of_a_container_log_file_is_enriched_by_its_id_only(
+    harness: Harness,
+) -> None:
+    """A container log file's line (file format: cri) carries pod metadata from its path:
+    the inventory attaches the engine's container found by the id (the kubelet's link
+    has it), keeping the pod labels; the pod's container name never matches an engine
+    container of that name; without an id the line passes untouched, unwaited."""
+    from qframe.plugins.collectors.file.cri import pod_container
+
+    engine = info("shop-web-app", "10.88.0.7")
+    namesake = info("app", "10.88.0.8")  # an engine container named like the pod's one
+    await start(harness, engine, namesake)
+    link = f"/var/log/containers/web-7d9f_shop_app-{engine.id}.log"
+    by_link = pod_container(link)
+    by_dir = pod_container("/var/log/pods/shop_web-7d9f_0a1b/app/0.log")
+    assert by_link is not None and by_dir is not None and by_dir.name == "app"
+    msgs = [Message(f"line {i}", container=by_link, fields={"stream": "stdout"}) for i in range(3)]
+    msgs.append(Message("no id", container=by_dir, fields={"stream": "stdout"}))
+    await harness.plugin("tcp").send(msgs)
+    await wait_until(lambda: len(lines(harness)) == 4)
+    *enriched, plain = lines(harness)
+    for m in enriched:
+        c = m.container
+        assert c is not None and c.id == engine.id and c.image == engine.image
+        assert c.name == "shop-web-app" and c.ips == {"podman": "10.88.0.7"}
+        assert c.labels == {**engine.labels, **by_link.labels}
+        assert c.labels["io.kubernetes.container.name"] == "app" and MISS not in m.tags
+    assert enriched[0].container is enriched[1].container is enriched[2].container
+    assert plain.container is by_dir and plain.tags == []
+    inv = harness.plugin("inventory")
+    assert inv.metrics.counter("enriched", by="id") == 3
+    assert inv.metrics.counter("enriched", by="name") == 0
+
+
+async def test_a_container_log_line_waiting_for_its_container_keeps_its_pod_labels(
+    harness: Harness,
+) -> None:
+    from qframe.plugins.collectors.file.cri import pod_container
+
+    late = info("shop-db-pg", "10.88.0.9")
+    pod = pod_container(f"/var/log/containers/db-0_shop_pg-{late.id}.log")
+    assert pod is not None
+    await harness.plugin("tcp").send([Message("early", container=pod)])
+    inv = harness.plugin("inventory")
+    await wait_until(lambda: len(inv.held) == 1)
+    await start(harness, late)
+    await wait_until(lambda: len(lines(harness)) == 1)
+    (m,) = lines(harness)
+    assert m.container is not None and m.container.image == late.image
+    assert m.container.labels == {**late.labels, **pod.labels} and MISS not in m.tags
+    assert inv.metrics.counter("enriched", by="wait") == 1

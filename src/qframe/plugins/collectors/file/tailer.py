@@ -19,14 +19,14 @@ import asyncio
 import codecs
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ....jsonline import decode_messages
 from ....message import Delivery, Message, new_log
 from .checkpoint import Progress
 from .cri import ContainerLines, Line, TimeText, ascii_cri, pod_container
 from .identity import Identity, read_head
-from .multiline import Event, Multiline
+from .multiline import Event, StreamLines
 from .rotation import MARGIN, find_copy
 
 if TYPE_CHECKING:
@@ -66,13 +66,13 @@ class Tailer:
         self.last_growth = time.monotonic()
         self.limit: int = o.max_line_bytes
         self.encoding: str = o.encoding
-        self.mline = Multiline(o.multiline) if o.multiline is not None else None
+        # one joiner per stream (a container log file's stdout and stderr never join)
+        self.mline = StreamLines(o.multiline) if o.multiline is not None else None
         self.cri: ContainerLines | None = None
         if o.format in ("cri", "docker-json"):
             self.cri = ContainerLines(o.format, o.max_line_bytes)
             self._time_text = TimeText()
             self.container = pod_container(path)
-            self.meta: dict[int, tuple[int, str, tuple[str, ...]]] = {}  # of held lines
         self.task: asyncio.Task[None] | None = None
         self.gate: asyncio.Event | None = None  # reading starts when it is set
         self.caught_up = asyncio.Event()  # set at the first end of file (or at the end)
@@ -140,11 +140,12 @@ class Tailer:
                     await self._flush_pieces(time.monotonic() - o.partial_timeout)
                 else:
                     wait = min(wait, left)
-            if self.mline is not None and self.mline.pending_start is not None:
-                timeout = o.multiline.timeout if o.multiline is not None else 0.0
-                left = self.mline.last_line_at + timeout - time.monotonic()
-                if left <= 0:
-                    await self._flush_multiline()
+            due = self.mline.due() if self.mline is not None else None
+            if due is not None:
+                left = due - time.monotonic()
+                if left <= 0:  # the streams idle for the timeout
+                    timeout = o.multiline.timeout if o.multiline is not None else 0.0
+                    await self._flush_multiline(time.monotonic() - timeout)
                 else:
                     wait = min(wait, left)
             state = self._check()
@@ -404,7 +405,7 @@ class Tailer:
         except UnicodeDecodeError:
             bad = True
         mline = self.mline
-        events: list[Event] = []
+        events: list[tuple[Event, Any]] = []
         pos = off
         for raw in complete.split(b"\n"):
             n = len(raw) + 1
@@ -436,10 +437,8 @@ class Tailer:
                     self._mark_truncated(m)
                 out.append(m)
             pos += n
-        if mline is not None:
-            mline.last_line_at = time.monotonic()
-            for ev in events:
-                out.append(self._event(ev, now, d))
+        for ev, meta in events:
+            out.append(self._event(ev, now, d, meta))
 
     def _container_lines(
         self,
@@ -448,13 +447,12 @@ class Tailer:
         now: float,
         d: Delivery | None,
         out: list[Message],
-        events: list[Event],
+        events: list[tuple[Event, Any]],
     ) -> None:
         """Whole lines of a container log file: joined (multiline) or one message each."""
         for text, off, ns, stream, cut, tags in whole:
             if self.mline is not None:
-                self.meta[off] = (ns, stream, tags)
-                self.mline.feed(text, off, end, events, cut)
+                self.mline.feed(text, off, end, events, cut, stream, (ns, stream, tags))
             else:
                 m = self._message(text, off, now, d)
                 self._of_container(m, ns, stream, tags)
@@ -482,10 +480,10 @@ class Tailer:
         self.cri.flush(older_than, whole)
         d = Delivery(0, None)
         batch: list[Message] = []
-        events: list[Event] = []
+        events: list[tuple[Event, Any]] = []
         now = time.time()
         self._container_lines(whole, self.buf_off, now, d, batch, events)
-        batch.extend(self._event(ev, now, d) for ev in events)
+        batch.extend(self._event(ev, now, d, meta) for ev, meta in events)
         await self._emit(batch, d)
 
     def _overlong(self, rest: bytes, off: int, now: float, d: Delivery, out: list[Message]) -> None:
@@ -494,11 +492,10 @@ class Tailer:
         self.skip = True
         self.hold = off
         if self.mline is not None:
-            events: list[Event] = []
+            events: list[tuple[Event, Any]] = []
             self.mline.feed(text, off, off + self.limit, events, True)
-            self.mline.last_line_at = time.monotonic()
-            for ev in events:
-                out.append(self._event(ev, now, d))
+            for ev, meta in events:
+                out.append(self._event(ev, now, d, meta))
         else:
             m = self._message(text, off, now, d)
             self._mark_truncated(m)
@@ -524,13 +521,12 @@ class Tailer:
             ack=d,
         )
 
-    def _event(self, ev: Event, now: float, d: Delivery | None) -> Message:
+    def _event(self, ev: Event, now: float, d: Delivery | None, meta: Any = None) -> Message:
+        """A joined message; ``meta``: its first line's time, stream and tags (cri)."""
         text, off, _end, dropped, nlines = ev
         m = self._message(text, off, now, d)
-        if self.cri is not None:
-            meta = self.meta.pop(off, None)
-            if meta is not None:
-                self._of_container(m, *meta)
+        if meta is not None:
+            self._of_container(m, *meta)
         if nlines > 1:
             m.fields["lines"] = nlines
         if dropped or len(text) > self.limit:
@@ -544,14 +540,16 @@ class Tailer:
         m.tags.append(TRUNCATED)
         self.coll.metrics.inc("truncated")
 
-    async def _flush_multiline(self) -> None:
+    async def _flush_multiline(self, older_than: float | None = None) -> None:
+        """Held messages: of the streams idle since ``older_than`` (monotonic), or all."""
         if self.mline is None or self.progress is None:
             return
-        ev = self.mline.flush()
-        if ev is None:
+        held = self.mline.flush(older_than)
+        if not held:
             return
         d = Delivery(0, None)
-        await self._emit([self._event(ev, time.time(), d)], d)
+        now = time.time()
+        await self._emit([self._event(ev, now, d, meta) for ev, meta in held], d)
 
     async def _flush_partial(self) -> None:
         """Send an unterminated last line (the file will not be written any more)."""
@@ -564,9 +562,8 @@ class Tailer:
         batch: list[Message] = []
         self._lines(data, off, time.time(), d, batch)
         if self.mline is not None:
-            ev = self.mline.flush()
-            if ev is not None:
-                batch.append(self._event(ev, time.time(), d))
+            now = time.time()
+            batch.extend(self._event(ev, now, d, meta) for ev, meta in self.mline.flush())
         await self._emit(batch, d)
 
     def close(self) -> None:

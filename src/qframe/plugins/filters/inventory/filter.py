@@ -14,7 +14,16 @@ from ....options import Duration, Field, PluginOptions
 from ....plugin import Filter, Plugin
 from ....telemetry import MetricSpec
 from .index import ContainerIndex, Entry, norm_id
-from .waiting import Held, Key, PendingQuery, WaitIndex, describe_keys, message_keys, query_keys
+from .waiting import (
+    Held,
+    Key,
+    PendingQuery,
+    WaitIndex,
+    describe_keys,
+    from_pod_path,
+    message_keys,
+    query_keys,
+)
 
 __all__ = ["InventoryFilter"]
 
@@ -44,7 +53,12 @@ class InventoryFilter(Filter):
     attached.  When it is not known yet, the message waits up to ``wait`` without holding
     up the others, then goes on unchanged, tagged ``_inventory_miss``: never dropped
     (acknowledgement tokens travel with it).  Loopback senders and messages that came
-    with a complete ``container`` (name and image) do not wait.  Container events
+    with a complete ``container`` (name and image) do not wait.  The pod metadata a
+    container log file's path gives (file ``format: cri``/``docker-json``: pod namespace,
+    name, uid, container name, restart count) is looked up by the container id only (the
+    kubelet's link carries it; a name from the path is the pod's, not the engine's): the
+    engine's container is attached with those labels added; without an id the message
+    passes untouched.  Container events
     themselves pass through untouched; a message that cannot be read goes on tagged
     ``_filtererror``.
 
@@ -125,6 +139,9 @@ class InventoryFilter(Filter):
         self._held_wake = asyncio.Event()
         self._warned: dict[str, float] = {}
         self._stopping = False
+        #: (pod metadata, engine container) by their ids → the two merged (one object per
+        #: pair, so a file's lines keep sharing their container)
+        self._merged: dict[tuple[int, int], tuple[ContainerInfo, ContainerInfo, ContainerInfo]] = {}
 
     # -- life --------------------------------------------------------------------------
     def adopt(self, previous: Plugin) -> None:
@@ -173,7 +190,7 @@ class InventoryFilter(Filter):
                 for kind, key in keys:
                     entry = resolve(kind, key)
                     if entry is not None:
-                        m.container = entry.info
+                        self._attach(m, entry.info)
                         hits[kind] += 1
                         out.append(m)
                         break
@@ -232,11 +249,29 @@ class InventoryFilter(Filter):
             n = 0
             for h in self.held.take(entry, cid):
                 h.done = True
-                h.msg.container = info
+                self._attach(h.msg, info)
                 out.append(h.msg)
                 n += 1
             if n:
                 self.metrics.inc("enriched", n, by="wait")
+
+    def _attach(self, m: Message, info: ContainerInfo) -> None:
+        """``m`` gets its engine container; pod metadata from a log file's path stays, as
+        labels added to the engine's."""
+        c = m.container
+        if c is None or c is info or not from_pod_path(c):
+            m.container = info
+            return
+        key = (id(c), id(info))
+        hit = self._merged.get(key)
+        if hit is None or hit[0] is not c or hit[1] is not info:
+            if len(self._merged) >= 4096:
+                self._merged.clear()
+            merged = ContainerInfo.from_dict(
+                {**info.to_dict(), "labels": {**info.labels, **c.labels}}
+            )
+            hit = self._merged[key] = (c, info, merged)
+        m.container = hit[2]
 
     def _not_found(self, m: Message, keys: tuple[Key, ...], out: list[Message]) -> None:
         """No container for ``m`` yet: let it wait (or go on tagged)."""

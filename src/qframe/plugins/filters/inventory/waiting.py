@@ -13,10 +13,29 @@ from collections.abc import Iterable, Iterator
 from typing import Generic, TypeVar
 
 from ....inventory import ContainerQuery
-from ....message import Message
+from ....message import ContainerInfo, Message
 from .index import ID_PREFIX, Entry, norm_id, norm_ip, norm_name
 
-__all__ = ["Held", "PendingQuery", "WaitIndex", "Waiter", "message_keys", "query_keys"]
+__all__ = [
+    "Held",
+    "PendingQuery",
+    "WaitIndex",
+    "Waiter",
+    "from_pod_path",
+    "message_keys",
+    "query_keys",
+]
+
+#: the label a container log file's path gives its container's name under
+POD_CONTAINER_LABEL = "io.kubernetes.container.name"
+
+
+def from_pod_path(c: ContainerInfo) -> bool:
+    """A container known only from a log file's path in the Kubernetes layout (the file
+    collector's ``format: cri`` / ``docker-json``): its name is the pod's container name,
+    not the engine's, and it has no image yet."""
+    return not c.image and bool(c.labels) and c.labels.get(POD_CONTAINER_LABEL) == c.name
+
 
 Key = tuple[str, str]  # ("id" | "name" | "ip", value)
 
@@ -134,7 +153,8 @@ def message_keys(m: Message) -> tuple[Key, ...]:
 
     ``container.id`` / ``fields.container_id`` (docker-logs, GELF ``_container_id``),
     ``container.name`` / ``fields.container_name`` (GELF ``_container_name``) and
-    ``fields.remote_ip`` (the tcp and gelf collectors: the sender's address).
+    ``fields.remote_ip`` (the tcp and gelf collectors: the sender's address).  A container
+    log file's pod metadata (:func:`from_pod_path`) is looked up by its id only.
     """
     c = m.container
     f = m.fields
@@ -155,6 +175,8 @@ def message_keys(m: Message) -> tuple[Key, ...]:
             return (("ip", ip),)
         return _keys(norm_id(cid_v), norm_name(name_v), norm_ip(ip))
     cid = norm_id(c.id) if c.id else ""
+    if from_pod_path(c):  # only its id (from the kubelet's link) names an engine container
+        return (("id", cid),) if cid else ()
     name = c.name
     if f:
         if not cid:
