@@ -100,6 +100,45 @@ JUNOS_DENY = (
     "deny-telnet trust untrust UNKNOWN UNKNOWN N/A(N/A) ge-0/0/1.0"
 )
 
+# -- firewalls: messages in the formats of Cisco's ASA syslog reference, a ScreenOS traffic
+# log line, netfilter LOG lines of Shorewall and SuSEfirewall2
+FIREWALL_LINES = {
+    "CISCOFW106001": "Inbound TCP connection denied from 10.1.1.1/1234 to 192.0.2.1/80 flags SYN  on interface outside",
+    "CISCOFW106006_106007_106010": "Deny inbound UDP from 10.1.1.1/53 to 192.0.2.1/1234 due to DNS Response",
+    "CISCOFW106014": "Deny inbound icmp src outside:10.1.1.1 dst inside:192.0.2.1 (type 8, code 0)",
+    "CISCOFW106015": "Deny TCP (no connection) from 10.1.1.1/1234 to 192.0.2.1/80 flags RST  on interface outside",
+    "CISCOFW106021": "Deny TCP reverse path check from 10.1.1.1 to 192.0.2.1 on interface outside",
+    "CISCOFW106023": 'Deny tcp src outside:10.1.1.1/1234 dst inside:192.0.2.1/80 by access-group "outside_in" [0x0, 0x0]',
+    "CISCOFW106100_2_3": "access-list outside_in denied for user 'bob' outside/10.1.1.1(1234) -> inside/192.0.2.1(80) hit-cnt 1 first hit [0x0, 0x0]",
+    "CISCOFW106100": "access-list outside_in permitted tcp outside/10.1.1.1(1234) -> inside/192.0.2.1(80) hit-cnt 1 first hit [0xd820e56a, 0x0]",
+    "CISCOFW110002": "Failed to locate egress interface for TCP from inside:10.1.1.1/1234 to 192.0.2.1/80",
+    "CISCOFW302010": "12 in use, 500 most used",
+    "CISCOFW302013_302014_302015_302016": "Built inbound TCP connection 123 for outside:10.1.1.1/1234 (10.1.1.1/1234) to inside:192.0.2.1/80 (203.0.113.1/80)",
+    "CISCOFW302020_302021": "Built inbound ICMP connection for faddr 10.1.1.1/1 gaddr 192.0.2.1/0 laddr 192.0.2.1/0",
+    "CISCOFW305011": "Built dynamic TCP translation from inside:10.1.1.1/1234 to outside:203.0.113.1/40000",
+    "CISCOFW313001_313004_313008": "Denied ICMP type=8, code=0 from 10.1.1.1 on interface outside",
+    "CISCOFW313005": "No matching connection for ICMP error message: icmp src outside:10.1.1.1 dst inside:192.0.2.1 (type 3, code 3) on outside interface.  Original IP payload: udp src 192.0.2.1/53 dst 10.1.1.1/1234",
+    "CISCOFW321001": "Resource 'conns' limit of 10000 reached for system",
+    "CISCOFW402117": "IPSEC: Received a non-IPSec packet (protocol= TCP) from 10.1.1.1 to 192.0.2.1",
+    "CISCOFW402119": "IPSEC: Received an ESP packet (SPI= 0x1A2B3C, sequence number= 0x1) from 10.1.1.1 (user= bob) to 192.0.2.1 that failed anti-replay checking",
+    "CISCOFW419001": "Dropping TCP packet from outside:10.1.1.1/1234 to inside:192.0.2.1/80, reason: MSS exceeded, MSS 1380, data 1460",
+    "CISCOFW419002": "Duplicate TCP SYN from outside:10.1.1.1/1234 to inside:192.0.2.1/80 with different initial sequence number",
+    "CISCOFW500004": "Invalid transport field for protocol=TCP, from 10.1.1.1/0 to 192.0.2.1/80",
+    "CISCOFW602303_602304": "IPSEC: An outbound LAN-to-LAN SA (SPI= 0x1A2B3C) between 10.1.1.1 and 192.0.2.1 (user= peer) has been created",
+    "CISCOFW710001_710002_710003_710005_710006": "TCP access denied by ACL from 10.1.1.1/1234 to outside:192.0.2.1/22",
+    "CISCOFW713172": "Group = vpn, IP = 10.1.1.1, Automatic NAT Detection Status:     Remote end is NOT behind a NAT device     This   end IS behind a NAT device",
+    "CISCOFW733100": "[ Scanning] drop rate-1 exceeded. Current burst rate is 10 per second, max configured rate is 10; Current average rate is 5 per second, max configured rate is 5; Cumulative total count is 3000",
+    "CISCO_TAGGED_SYSLOG": "<166>Nov 26 2026 05:00:01 fw01 : %ASA-6-302013:",
+    "NETSCREENSESSIONLOG": 'Nov 26 05:00:01 10.0.0.1 ns5gt: NetScreen device_id=ns5gt  [Root]system-notification-00257(traffic): start_time="2026-11-26 05:00:01" duration=0 policy_id=320001 service=udp/port:7001 proto=17 src zone=Trust dst zone=Untrust action=Deny sent=0 rcvd=0 src=10.1.1.1 dst=192.0.2.1 src_port=1234 dst_port=7001 src-xlated ip=10.1.1.1 port=1234 dst-xlated ip=192.0.2.1 port=7001 session_id=0 reason=Traffic Denied',
+    "SHOREWALL": "Nov 26 05:00:01 gw kernel: [12.345678] Shorewall:net2fw:DROP:IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=10.1.1.1 DST=192.0.2.1 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=12345 DF PROTO=TCP SPT=51234 DPT=22",
+    "SFW2": "Nov 26 05:00:01 gw kernel: [12.345678] SFW2-INext-DROP-DEFLT IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb:08:00 SRC=10.1.1.1 DST=192.0.2.1 LEN=60 TOS=0x00 PREC=0x00 TTL=52 ID=12345 DF PROTO=TCP SPT=51234 DPT=22",
+}
+_FW = list(FIREWALL_LINES)
+ASA_TAGGED = (
+    "<166>Nov 26 2026 05:00:01 fw01 : %ASA-6-302014: Teardown TCP connection 123 for "
+    "outside:10.1.1.1/1234 to inside:192.0.2.1/80 duration 0:00:01 bytes 1024 TCP FINs"
+)
+
 FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "HAPROXYNAME": (["static", "be_app-1"], ["a/b", "a b"]),
     "HAPROXYTIME": (["12:14:14", "23:59:60"], ["12:14", "24:00:00"]),
@@ -173,6 +212,24 @@ FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "RT_FLOW1": ([JUNOS_CLOSE], [JUNOS_CREATE]),
     "RT_FLOW2": ([JUNOS_CREATE], [JUNOS_CLOSE]),
     "RT_FLOW3": ([JUNOS_DENY], [JUNOS_CREATE]),
+    # each firewall message pattern: its line, and the next pattern's line as a non-match
+    **{
+        name: ([line], [FIREWALL_LINES[_FW[(i + 1) % len(_FW)]]])
+        for i, (name, line) in enumerate(FIREWALL_LINES.items())
+    },
+    "CISCOTIMESTAMP": (["Nov 26 2026 05:00:01", "Nov  6 05:00:01"], ["2026-11-26 05:00:01"]),
+    "CISCOTAG": (["ASA-6-302013", "PIX-4-106023"], ["ASA-6", "asa-6-302013"]),
+    "CISCO_ACTION": (["Built", "denied by ACL", "est-allowed"], ["built", "Allowed"]),
+    "CISCO_REASON": (["DNS Response", "TCP FINs", ""], ["a  b", "x:y"]),
+    "CISCO_DIRECTION": (["inbound", "Outbound"], ["INBOUND", "in"]),
+    "CISCO_INTERVAL": (["first hit", "300-second interval"], ["300 second interval"]),
+    "CISCO_XLATE_TYPE": (["static", "dynamic"], ["Static"]),
+    "CISCO_HITCOUNT_INTERVAL": (
+        ["hit-cnt 1 first hit", "hit-cnt 5 300-second interval"],
+        ["hit-cnt x"],
+    ),
+    "CISCO_IFNAME": (["outside", "dmz-1"], ["out:side", "a/b"]),
+    "CISCO_FWUSER": (["LOCAL\\bob"], ["a b", "(x)"]),
 }
 
 FAMILY_CAPTURES: list[tuple[str, str, dict[str, object]]] = [
@@ -295,4 +352,16 @@ FAMILY_CAPTURES: list[tuple[str, str, dict[str, object]]] = [
         "event": "RT_FLOW_SESSION_DENY", "src-ip": "10.0.0.1", "src-port": "51234",
         "dst-ip": "192.0.2.1", "dst-port": "23", "service": "junos-telnet", "protocol-id": "6",
         "policy-name": "deny-telnet", "from-zone": "trust", "to-zone": "untrust"}),
+    ("%{CISCO_TAGGED_SYSLOG} %{CISCOFW302013_302014_302015_302016}", ASA_TAGGED, {
+        "syslog_pri": "166", "timestamp": "Nov 26 2026 05:00:01", "sysloghost": "fw01",
+        "ciscotag": "ASA-6-302014", "action": "Teardown", "protocol": "TCP",
+        "connection_id": "123", "src_interface": "outside", "src_ip": "10.1.1.1",
+        "src_port": "1234", "dst_interface": "inside", "dst_ip": "192.0.2.1", "dst_port": "80",
+        "duration": "0:00:01", "bytes": "1024", "reason": "TCP FINs"}),
+    ("%{SHOREWALL}", FIREWALL_LINES["SHOREWALL"], {
+        "timestamp": "Nov 26 05:00:01", "nf_host": "gw", "nf_action1": "net2fw",
+        "nf_action2": "DROP", "nf_in_interface": "eth0", "nf_dst_mac": "00:11:22:33:44:55",
+        "nf_src_mac": "66:77:88:99:aa:bb", "nf_src_ip": "10.1.1.1", "nf_dst_ip": "192.0.2.1",
+        "nf_len": "60", "nf_tos": "0x00", "nf_prec": "0x00", "nf_ttl": "52", "nf_id": "12345",
+        "nf_protocol": "TCP", "nf_src_port": "51234", "nf_dst_port": "22"}),
 ]  # fmt: skip
