@@ -14,6 +14,7 @@ import regex as regex_mod
 from .analysis import Estimate, estimate
 from .compiler import Capture, compile_error, translate
 from .library import GrokError, PatternLibrary
+from .prefilter import required_literal
 from .rewrite import atomic_possessives
 
 __all__ = ["FLAGS", "RE_STEPS_PER_S", "Grok", "GrokTimeout"]
@@ -145,6 +146,8 @@ class Grok:
             self._slow = self._compile_slow()  # at configuration time, not on a long line
         pattern_index = self.fast.groupindex if self.fast is not None else self._slow.groupindex
         self.extract = make_extractor(self.captures, dict(pattern_index), keep_empty)
+        #: a literal every match contains (None: none found): a line without it is no match
+        self.required = required_literal(self.regex, FLAGS) if self.fast is not None else None
         self.field_names = list(dict.fromkeys(c.name for c in self.captures))
 
     def _fast_limit(self) -> int:
@@ -180,6 +183,8 @@ class Grok:
         return self._slow
 
     def search(self, text: str, timeout: float | None = None) -> Any:
+        if self.required is not None and self.required not in text:
+            return None
         if len(text) <= self.max_fast_len:
             return self.fast.search(text)  # type: ignore[union-attr]
         return self.search_slow(text, timeout)

@@ -174,10 +174,13 @@ class GrokFilter(Filter):
         limit = g.max_fast_len
         fast = g.fast.search if g.fast is not None else None
         extract = g.extract
+        need = g.required
         failed = timed_out = 0
         for m in batch:
             text = m.message
-            if len(text) <= limit:
+            if need is not None and need not in text:
+                mt = None  # a literal every match contains is missing
+            elif len(text) <= limit:
                 mt = fast(text)  # type: ignore[misc]
             else:
                 try:
@@ -210,7 +213,9 @@ class GrokFilter(Filter):
             budget = self.timeout
             if text is not None:
                 for g in self.groks:
-                    if len(text) <= g.max_fast_len:
+                    if g.required is not None and g.required not in text:
+                        mt = None
+                    elif len(text) <= g.max_fast_len:
                         mt = g.fast.search(text)  # type: ignore[union-attr]
                     else:
                         t0 = time.monotonic()
