@@ -139,6 +139,55 @@ ASA_TAGGED = (
     "outside:10.1.1.1/1234 to inside:192.0.2.1/80 duration 0:00:01 bytes 1024 TCP FINs"
 )
 
+# -- nagios: nagios.log lines in the documented "[epoch] TYPE: a;b;c" form ------------------
+NAGIOS_LINES = {
+    "NAGIOS_WARNING": "Warning: Return code of 255 for check of service 'HTTP' on host 'web1'",
+    "NAGIOS_CURRENT_SERVICE_STATE": "CURRENT SERVICE STATE: web1;HTTP;OK;HARD;1;HTTP OK",
+    "NAGIOS_CURRENT_HOST_STATE": "CURRENT HOST STATE: web1;UP;HARD;1;PING OK - Packet loss = 0%",
+    "NAGIOS_SERVICE_NOTIFICATION": "SERVICE NOTIFICATION: admin;web1;HTTP;CRITICAL;notify-by-email;timeout",
+    "NAGIOS_HOST_NOTIFICATION": "HOST NOTIFICATION: admin;web1;DOWN;notify-by-email;PING CRITICAL",
+    "NAGIOS_SERVICE_ALERT": "SERVICE ALERT: web1;HTTP;CRITICAL;HARD;3;CRITICAL - Socket timeout",
+    "NAGIOS_HOST_ALERT": "HOST ALERT: web1;DOWN;HARD;10;PING CRITICAL - Packet loss = 100%",
+    "NAGIOS_SERVICE_FLAPPING_ALERT": "SERVICE FLAPPING ALERT: web1;HTTP;STARTED; Service appears to have started flapping",
+    "NAGIOS_HOST_FLAPPING_ALERT": "HOST FLAPPING ALERT: web1;STOPPED; Host appears to have stopped flapping",
+    "NAGIOS_SERVICE_DOWNTIME_ALERT": "SERVICE DOWNTIME ALERT: web1;HTTP;STARTED; Service has entered a period of scheduled downtime",
+    "NAGIOS_HOST_DOWNTIME_ALERT": "HOST DOWNTIME ALERT: web1;STOPPED; Host has exited from a period of scheduled downtime",
+    "NAGIOS_PASSIVE_SERVICE_CHECK": "PASSIVE SERVICE CHECK: web1;HTTP;0;OK - fine",
+    "NAGIOS_PASSIVE_HOST_CHECK": "PASSIVE HOST CHECK: web1;0;OK - up",
+    "NAGIOS_SERVICE_EVENT_HANDLER": "SERVICE EVENT HANDLER: web1;HTTP;CRITICAL;SOFT;restart-httpd",
+    "NAGIOS_HOST_EVENT_HANDLER": "HOST EVENT HANDLER: web1;DOWN;SOFT;wake-host",
+    "NAGIOS_TIMEPERIOD_TRANSITION": "TIMEPERIOD TRANSITION: workhours;-1;1",
+    "NAGIOS_EC_LINE_DISABLE_SVC_CHECK": "EXTERNAL COMMAND: DISABLE_SVC_CHECK;web1;HTTP",
+    "NAGIOS_EC_LINE_ENABLE_SVC_CHECK": "EXTERNAL COMMAND: ENABLE_SVC_CHECK;web1;HTTP",
+    "NAGIOS_EC_LINE_DISABLE_HOST_CHECK": "EXTERNAL COMMAND: DISABLE_HOST_CHECK;web1",
+    "NAGIOS_EC_LINE_ENABLE_HOST_CHECK": "EXTERNAL COMMAND: ENABLE_HOST_CHECK;web1",
+    "NAGIOS_EC_LINE_PROCESS_SERVICE_CHECK_RESULT": "EXTERNAL COMMAND: PROCESS_SERVICE_CHECK_RESULT;web1;HTTP;0;OK",
+    "NAGIOS_EC_LINE_PROCESS_HOST_CHECK_RESULT": "EXTERNAL COMMAND: PROCESS_HOST_CHECK_RESULT;web1;0;OK",
+    "NAGIOS_EC_LINE_DISABLE_HOST_SVC_NOTIFICATIONS": "EXTERNAL COMMAND: DISABLE_HOST_SVC_NOTIFICATIONS;web1",
+    "NAGIOS_EC_LINE_ENABLE_HOST_SVC_NOTIFICATIONS": "EXTERNAL COMMAND: ENABLE_HOST_SVC_NOTIFICATIONS;web1",
+    "NAGIOS_EC_LINE_DISABLE_HOST_NOTIFICATIONS": "EXTERNAL COMMAND: DISABLE_HOST_NOTIFICATIONS;web1",
+    "NAGIOS_EC_LINE_ENABLE_HOST_NOTIFICATIONS": "EXTERNAL COMMAND: ENABLE_HOST_NOTIFICATIONS;web1",
+    "NAGIOS_EC_LINE_DISABLE_SVC_NOTIFICATIONS": "EXTERNAL COMMAND: DISABLE_SVC_NOTIFICATIONS;web1;HTTP",
+    "NAGIOS_EC_LINE_ENABLE_SVC_NOTIFICATIONS": "EXTERNAL COMMAND: ENABLE_SVC_NOTIFICATIONS;web1;HTTP",
+    "NAGIOS_EC_LINE_SCHEDULE_HOST_DOWNTIME": "EXTERNAL COMMAND: SCHEDULE_HOST_DOWNTIME;web1;1427925600;1427929200;1;0;3600;admin;patching",
+    "NAGIOS_EC_LINE_SCHEDULE_SERVICE_DOWNTIME": "EXTERNAL COMMAND: SCHEDULE_SERVICE_DOWNTIME;web1;HTTP;1427925600;1427929200;1;0;3600;admin;patching",
+}  # fmt: skip
+_NAG = list(NAGIOS_LINES)
+NAGIOS_TYPES = {
+    f"NAGIOS_TYPE_{n}": n.replace("_", " ")
+    for n in (
+        "CURRENT_SERVICE_STATE CURRENT_HOST_STATE SERVICE_NOTIFICATION HOST_NOTIFICATION "
+        "SERVICE_ALERT HOST_ALERT SERVICE_FLAPPING_ALERT HOST_FLAPPING_ALERT "
+        "SERVICE_DOWNTIME_ALERT HOST_DOWNTIME_ALERT PASSIVE_SERVICE_CHECK PASSIVE_HOST_CHECK "
+        "SERVICE_EVENT_HANDLER HOST_EVENT_HANDLER EXTERNAL_COMMAND TIMEPERIOD_TRANSITION"
+    ).split()
+}
+NAGIOS_COMMANDS = {
+    f"NAGIOS_EC_{n[len('NAGIOS_EC_LINE_') :]}": n[len("NAGIOS_EC_LINE_") :]
+    for n in NAGIOS_LINES
+    if n.startswith("NAGIOS_EC_LINE_")
+}
+
 FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "HAPROXYNAME": (["static", "be_app-1"], ["a/b", "a b"]),
     "HAPROXYTIME": (["12:14:14", "23:59:60"], ["12:14", "24:00:00"]),
@@ -217,6 +266,17 @@ FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
         name: ([line], [FIREWALL_LINES[_FW[(i + 1) % len(_FW)]]])
         for i, (name, line) in enumerate(FIREWALL_LINES.items())
     },
+    **{
+        name: ([line], [NAGIOS_LINES[_NAG[(i + 1) % len(_NAG)]]])
+        for i, (name, line) in enumerate(NAGIOS_LINES.items())
+    },
+    **{name: ([text], [text.lower(), "x"]) for name, text in NAGIOS_TYPES.items()},
+    **{name: ([text], [text.lower(), "x"]) for name, text in NAGIOS_COMMANDS.items()},
+    "NAGIOSTIME": (["[1427925689]"], ["1427925689", "[x]"]),
+    "NAGIOSLOGLINE": (
+        ["[1427925689] " + line for line in NAGIOS_LINES.values()],
+        ["1427925689 SERVICE ALERT: a;b;c;d;e;f", "[1] UNKNOWN THING: a;b"],
+    ),
     "CISCOTIMESTAMP": (["Nov 26 2026 05:00:01", "Nov  6 05:00:01"], ["2026-11-26 05:00:01"]),
     "CISCOTAG": (["ASA-6-302013", "PIX-4-106023"], ["ASA-6", "asa-6-302013"]),
     "CISCO_ACTION": (["Built", "denied by ACL", "est-allowed"], ["built", "Allowed"]),
@@ -364,4 +424,15 @@ FAMILY_CAPTURES: list[tuple[str, str, dict[str, object]]] = [
         "nf_src_mac": "66:77:88:99:aa:bb", "nf_src_ip": "10.1.1.1", "nf_dst_ip": "192.0.2.1",
         "nf_len": "60", "nf_tos": "0x00", "nf_prec": "0x00", "nf_ttl": "52", "nf_id": "12345",
         "nf_protocol": "TCP", "nf_src_port": "51234", "nf_dst_port": "22"}),
+    ("%{NAGIOSLOGLINE}", "[1427925689] " + NAGIOS_LINES["NAGIOS_SERVICE_ALERT"], {
+        "nagios_epoch": "1427925689", "nagios_type": "SERVICE ALERT",
+        "nagios_hostname": "web1", "nagios_service": "HTTP", "nagios_state": "CRITICAL",
+        "nagios_statelevel": "HARD", "nagios_attempt": "3",
+        "nagios_message": "CRITICAL - Socket timeout"}),
+    ("%{NAGIOSLOGLINE}", "[1427925689] " + NAGIOS_LINES["NAGIOS_EC_LINE_SCHEDULE_SERVICE_DOWNTIME"], {
+        "nagios_epoch": "1427925689", "nagios_type": "EXTERNAL COMMAND",
+        "nagios_command": "SCHEDULE_SERVICE_DOWNTIME", "nagios_hostname": "web1",
+        "nagios_service": "HTTP", "nagios_start_time": "1427925600",
+        "nagios_end_time": "1427929200", "nagios_fixed": "1", "nagios_trigger_id": "0",
+        "nagios_duration": "3600", "author": "admin", "nagios_comment": "patching"}),
 ]  # fmt: skip

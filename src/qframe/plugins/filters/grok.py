@@ -193,7 +193,7 @@ class GrokFilter(Filter):
                 m.source_success = False
                 self._tag_failure(m)
                 failed += 1
-            elif m.fields:  # captures meet existing fields: Logstash's merge rule
+            elif m._fields:  # captures meet existing fields: Logstash's merge rule
                 m.source_success = True
                 new: dict[str, Any] = {}
                 extract(mt.groups(), new)
