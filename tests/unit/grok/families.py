@@ -188,6 +188,32 @@ NAGIOS_COMMANDS = {
     if n.startswith("NAGIOS_EC_LINE_")
 }
 
+# -- bro / zeek: tab-separated logs; the conn.log example of the Zeek documentation, and one
+# line per log built from its documented field list (kinds: N number, IP, I integer, text)
+DOC_ZEEK_CONN = "\t".join(
+    "1300475167.096535 CRkwBA3xeEV9dzj1n 141.142.220.202 5353 224.0.0.251 5353 udp dns - - - S0 - "
+    "- 0 D 1 73 0 0 -".split(" ")
+)
+TSV_FIELDS = {
+    'BRO_HTTP': 'ts:N uid orig_h:IP orig_p:I resp_h:IP resp_p:I trans_depth:I method domain uri referrer user_agent request_body_len:I response_body_len:I status_code:I status_msg info_code:I info_msg filename bro_tags username password proxied orig_fuids orig_mime_types resp_fuids resp_mime_types',
+    'BRO_DNS': 'ts:N uid orig_h:IP orig_p:I resp_h:IP resp_p:I proto trans_id:I query qclass:I qclass_name qtype:I qtype_name rcode:I rcode_name AA TC RD RA Z:I answers TTLs rejected',
+    'BRO_CONN': 'ts:N uid orig_h:IP orig_p:I resp_h:IP resp_p:I proto service duration:N orig_bytes:I resp_bytes:I conn_state local_orig missed_bytes:I history orig_pkts:I orig_ip_bytes:I resp_pkts:I resp_ip_bytes:I tunnel_parents',
+    'BRO_FILES': 'ts:N fuid tx_hosts rx_hosts conn_uids source depth:I analyzers mime_type filename duration:N local_orig is_orig seen_bytes:I total_bytes:I missing_bytes:I overflow_bytes:I timedout parent_fuid md5 sha1 sha256 extracted',
+    'ZEEK_HTTP': 'ts:N uid orig_h:IP orig_p:I resp_h:IP resp_p:I trans_depth:I method domain uri referrer version user_agent origin request_body_len:I response_body_len:I status_code:I status_msg info_code:I info_msg zeek_tags username password proxied orig_fuids orig_filenames orig_mime_types resp_fuids resp_filenames resp_mime_types',
+    'ZEEK_DNS': 'ts:N uid orig_h:IP orig_p:I resp_h:IP resp_p:I proto trans_id:I rtt:N query qclass:I qclass_name qtype:I qtype_name rcode:I rcode_name AA TC RD RA Z:I answers TTLs rejected',
+    'ZEEK_CONN': 'ts:N uid orig_h:IP orig_p:I resp_h:IP resp_p:I proto service duration:N orig_bytes:I resp_bytes:I conn_state local_orig local_resp missed_bytes:I history orig_pkts:I orig_ip_bytes:I resp_pkts:I resp_ip_bytes:I tunnel_parents',
+    'ZEEK_FILES': 'ts:N fuid tx_hosts rx_hosts conn_uids source depth:I analyzers mime_type filename duration:N local_orig is_orig seen_bytes:I total_bytes:I missing_bytes:I overflow_bytes:I timedout parent_fuid md5 sha1 sha256 extracted',
+}  # fmt: skip
+_TSV_VALUE = {"N": "1320279566.452687", "IP": "192.168.2.76", "I": "80"}
+TSV_LINES = {
+    name: "\t".join(_TSV_VALUE.get(f.partition(":")[2], "x-1") for f in fields.split())
+    for name, fields in TSV_FIELDS.items()
+}
+TSV_CAPTURES = {
+    name: {f.partition(":")[0]: _TSV_VALUE.get(f.partition(":")[2], "x-1") for f in fields.split()}
+    for name, fields in TSV_FIELDS.items()
+}
+
 FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "HAPROXYNAME": (["static", "be_app-1"], ["a/b", "a b"]),
     "HAPROXYTIME": (["12:14:14", "23:59:60"], ["12:14", "24:00:00"]),
@@ -277,6 +303,7 @@ FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
         ["[1427925689] " + line for line in NAGIOS_LINES.values()],
         ["1427925689 SERVICE ALERT: a;b;c;d;e;f", "[1] UNKNOWN THING: a;b"],
     ),
+    **{name: ([line], [line.replace("\t", " ")]) for name, line in TSV_LINES.items()},
     "CISCOTIMESTAMP": (["Nov 26 2026 05:00:01", "Nov  6 05:00:01"], ["2026-11-26 05:00:01"]),
     "CISCOTAG": (["ASA-6-302013", "PIX-4-106023"], ["ASA-6", "asa-6-302013"]),
     "CISCO_ACTION": (["Built", "denied by ACL", "est-allowed"], ["built", "Allowed"]),
@@ -435,4 +462,10 @@ FAMILY_CAPTURES: list[tuple[str, str, dict[str, object]]] = [
         "nagios_service": "HTTP", "nagios_start_time": "1427925600",
         "nagios_end_time": "1427929200", "nagios_fixed": "1", "nagios_trigger_id": "0",
         "nagios_duration": "3600", "author": "admin", "nagios_comment": "patching"}),
+    *[("%{" + name + "}", line, TSV_CAPTURES[name]) for name, line in TSV_LINES.items()],
+    ("%{ZEEK_CONN}", DOC_ZEEK_CONN, {
+        "ts": "1300475167.096535", "uid": "CRkwBA3xeEV9dzj1n", "orig_h": "141.142.220.202",
+        "orig_p": "5353", "resp_h": "224.0.0.251", "resp_p": "5353", "proto": "udp",
+        "service": "dns", "conn_state": "S0", "missed_bytes": "0", "history": "D",
+        "orig_pkts": "1", "orig_ip_bytes": "73", "resp_pkts": "0", "resp_ip_bytes": "0"}),
 ]  # fmt: skip
