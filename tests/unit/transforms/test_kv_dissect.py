@@ -152,3 +152,42 @@ def test_dissect_never_raises(mapping_tail: str, line: str) -> None:
         return
     got: Any = d.dissect(line)
     assert got is None or isinstance(got, dict)
+
+
+_PIECES = st.sampled_from(["a", "b", " ", "  ", "[", "]", '"', "ab", "é", "\n"])
+
+
+@given(
+    prefix=st.lists(_PIECES, max_size=2).map("".join),
+    delims=st.lists(st.lists(_PIECES, min_size=1, max_size=2).map("".join), max_size=4),
+    names=st.lists(st.sampled_from(["x", "y", "z"]), min_size=5, max_size=5),
+    tail=st.lists(_PIECES, max_size=2).map("".join),
+    line=st.lists(_PIECES, max_size=12).map("".join),
+)
+@settings(max_examples=400, deadline=None)
+def test_the_generated_dissect_agrees_with_the_loop(
+    prefix: str, delims: list[str], names: list[str], tail: str, line: str
+) -> None:
+    """The generated function of a plain mapping (str.partition per field) gives what
+    the reference loop (str.find and slices) gives, on lines that match and those that do
+    not: prefixes, repeated and multi-character delimiters, a trailing literal, a repeated
+    name (the last one wins)."""
+    mapping = prefix + "".join(f"%{{{n}}}{d}" for n, d in zip(names, delims, strict=False))
+    mapping += f"%{{{names[len(delims)]}}}" + tail
+    d = Dissector(mapping)
+    assert d.simple
+    assert d.dissect(line) == d._simple(line)
+    assert d.dissect(prefix + line) == d._simple(prefix + line)
+
+
+async def test_a_batch_where_some_lines_do_not_match_is_dissected_as_one_by_one() -> None:
+    lines = [APACHE, "no match", APACHE.replace("frank", "anna"), ""]
+    out, h = await run_filter("dissect", {"mapping": APACHE_MAP}, lines)
+    assert [m.source_success for m in out] == [True, False, True, False]
+    assert out[0].fields["auth"] == "frank" and out[2].fields["auth"] == "anna"
+    assert out[1].tags == ["_dissectfailure"] and not out[1].fields
+    assert h.plugin("f").metrics.counter("matched") == 2
+    assert h.plugin("f").metrics.counter("unmatched") == 2
+    out, h = await run_filter("dissect", {"mapping": APACHE_MAP}, [APACHE, APACHE])
+    assert [m.fields["status"] for m in out] == ["200", "200"]
+    assert h.plugin("f").metrics.counter("matched") == 2
