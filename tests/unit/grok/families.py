@@ -214,6 +214,50 @@ TSV_CAPTURES = {
     for name, fields in TSV_FIELDS.items()
 }
 
+# -- bacula: job messages as Bacula prints them (a job report's lines) ---------------------
+BACULA_LINES = {
+    "BACULA_LOG_MAX_CAPACITY": 'User defined maximum volume capacity 1,073,741,824 exceeded on device "FileStorage" (/var/lib/bacula).',
+    "BACULA_LOG_END_VOLUME": 'End of medium on Volume "Vol-0001" Bytes=1,073,741,824 Blocks=16,644 at 26-Nov-2026 05:00.',
+    "BACULA_LOG_NEW_VOLUME": 'Created new Volume "Vol-0002" in catalog.',
+    "BACULA_LOG_NEW_LABEL": 'Labeled new Volume "Vol-0002" on file device "FileStorage" (/var/lib/bacula).',
+    "BACULA_LOG_WROTE_LABEL": 'Wrote label to prelabeled Volume "Vol-0002" on device "FileStorage" (/var/lib/bacula)',
+    "BACULA_LOG_NEW_MOUNT": 'New volume "Vol-0002" mounted on device "FileStorage" (/var/lib/bacula) at 26-Nov-2026 05:00.',
+    "BACULA_LOG_NOOPEN": "   Cannot open /etc/shadow-: ERR=Permission denied",
+    "BACULA_LOG_NOOPENDIR": '   Could not open directory "/root/.cache": ERR=Permission denied',
+    "BACULA_LOG_NOSTAT": "   Could not stat /var/run/x.sock: ERR=No such file or directory",
+    "BACULA_LOG_NOJOBS": 'There are no more Jobs associated with Volume "Vol-0001". Marking it purged.',
+    "BACULA_LOG_ALL_RECORDS_PRUNED": 'All records pruned from Volume "Vol-0001"; marking it "Purged"',
+    "BACULA_LOG_BEGIN_PRUNE_JOBS": "Begin pruning Jobs older than 6 months 0 days .",
+    "BACULA_LOG_BEGIN_PRUNE_FILES": "Begin pruning Files.",
+    "BACULA_LOG_PRUNED_JOBS": "Pruned 3 Jobs for client client1-fd from catalog.",
+    "BACULA_LOG_PRUNED_FILES": "Pruned Files from 2 Jobs for client client1-fd from catalog.",
+    "BACULA_LOG_ENDPRUNE": "End auto prune.",
+    "BACULA_LOG_STARTJOB": "Start Backup JobId 1234, Job=Client1.2026-11-26_05.00.00_03",
+    "BACULA_LOG_STARTRESTORE": "Start Restore Job RestoreFiles.2026-11-26_05.00.00_04",
+    "BACULA_LOG_USEDEVICE": 'Using Device "FileStorage"',
+    "BACULA_LOG_DIFF_FS": "     /proc is a different filesystem. Will not descend from / into it.",
+    "BACULA_LOG_JOBEND": "Job write elapsed time = 00:01:02, Transfer rate = 1.5 M Bytes/second",
+    "BACULA_LOG_NOPRUNE_JOBS": "No Jobs found to prune.",
+    "BACULA_LOG_NOPRUNE_FILES": "No Files found to prune.",
+    "BACULA_LOG_VOLUME_PREVWRITTEN": 'Volume "Vol-0001" previously written, moving to end of data.',
+    "BACULA_LOG_READYAPPEND": 'Ready to append to end of Volume "Vol-0001" size=123456',
+    "BACULA_LOG_CANCELLING": "Cancelling duplicate JobId=1233.",
+    "BACULA_LOG_MARKCANCEL": "JobId 1233, Job Client1.2026-11-26_05.00.00_02 marked to be canceled.",
+    "BACULA_LOG_CLIENT_RBJ": 'shell command: run ClientRunBeforeJob "/usr/local/bin/dump-db.sh"',
+    "BACULA_LOG_VSS": "Generate VSS Writer",
+    "BACULA_LOG_MAXSTART": "Fatal error: Job canceled because max start delay time exceeded.",
+    "BACULA_LOG_DUPLICATE": "Fatal error: JobId 1233 already running. Duplicate job not allowed.",
+    "BACULA_LOG_NOJOBSTAT": "Fatal error: No Job status returned from FD.",
+    "BACULA_LOG_FATAL_CONN": "Fatal error: bsock.c:133 Unable to connect to Client: client1-fd on client1.example.com:9102. ERR=Connection refused",
+    "BACULA_LOG_NO_CONNECT": "Warning: bsock.c:127 Could not connect to Storage daemon on sd.example.com:9103. ERR=Connection refused",
+    "BACULA_LOG_NO_AUTH": "Fatal error: Unable to authenticate with File daemon at client1.example.com. Possible causes:",
+    "BACULA_LOG_NOSUIT": "No prior or suitable Full backup found in catalog for the current FileSet. Doing FULL backup.",
+    "BACULA_LOG_NOPRIOR": "No prior Full backup Job record found.",
+    "BACULA_LOG_JOB": "Error: Bacula backup-dir 9.6.7 (10Dec20):",
+}  # fmt: skip
+_BAC = list(BACULA_LINES)
+BACULA_LINE = "26-Nov 05:00 backup-dir JobId 1234: "
+
 FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "HAPROXYNAME": (["static", "be_app-1"], ["a/b", "a b"]),
     "HAPROXYTIME": (["12:14:14", "23:59:60"], ["12:14", "24:00:00"]),
@@ -304,6 +348,22 @@ FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
         ["1427925689 SERVICE ALERT: a;b;c;d;e;f", "[1] UNKNOWN THING: a;b"],
     ),
     **{name: ([line], [line.replace("\t", " ")]) for name, line in TSV_LINES.items()},
+    **{
+        name: ([line], [BACULA_LINES[_BAC[(i + 1) % len(_BAC)]]])
+        for i, (name, line) in enumerate(BACULA_LINES.items())
+    },
+    "BACULA_TIMESTAMP": (["26-Nov 05:00", "26-Nov-2026 05:00"], ["2026-11-26 05:00"]),
+    "BACULA_HOST": (["backup-dir"], ["a.b", "a b"]),
+    "BACULA_VOLUME": (["Vol-0001"], ["Vol 1"]),
+    "BACULA_DEVICE": (["FileStorage"], ["File Storage"]),
+    "BACULA_DEVICEPATH": (["/var/lib/bacula"], ["var/lib"]),
+    "BACULA_CAPACITY": (["1,073,741,824", "512"], ["1073,741", "1,07"]),
+    "BACULA_VERSION": (["9.6.7"], ["9 6"]),
+    "BACULA_JOB": (["Client1.2026-11-26_05.00.00_03"], ["a b"]),
+    "BACULA_LOGLINE": (
+        [BACULA_LINE + line for line in BACULA_LINES.values()],
+        ["backup-dir JobId 1234: Begin pruning Files.", BACULA_LINE + "Something else."],
+    ),
     "CISCOTIMESTAMP": (["Nov 26 2026 05:00:01", "Nov  6 05:00:01"], ["2026-11-26 05:00:01"]),
     "CISCOTAG": (["ASA-6-302013", "PIX-4-106023"], ["ASA-6", "asa-6-302013"]),
     "CISCO_ACTION": (["Built", "denied by ACL", "est-allowed"], ["built", "Allowed"]),
@@ -468,4 +528,11 @@ FAMILY_CAPTURES: list[tuple[str, str, dict[str, object]]] = [
         "orig_p": "5353", "resp_h": "224.0.0.251", "resp_p": "5353", "proto": "udp",
         "service": "dns", "conn_state": "S0", "missed_bytes": "0", "history": "D",
         "orig_pkts": "1", "orig_ip_bytes": "73", "resp_pkts": "0", "resp_ip_bytes": "0"}),
+    ("%{BACULA_LOGLINE}", BACULA_LINE + BACULA_LINES["BACULA_LOG_NEW_MOUNT"], {
+        "bts": "26-Nov 05:00", "hostname": "backup-dir", "jobid": "1234",
+        "device": "FileStorage", "device_path": "/var/lib/bacula", "volume": "Vol-0002",
+        "timestamp": "26-Nov-2026 05:00"}),
+    ("%{BACULA_LOGLINE}", BACULA_LINE + BACULA_LINES["BACULA_LOG_FATAL_CONN"], {
+        "bts": "26-Nov 05:00", "hostname": "backup-dir", "jobid": "1234",
+        "client": "client1-fd", "berror": "Connection refused"}),
 ]  # fmt: skip
