@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
+from typing import Any
 
 from qframe.testing import Harness, wait_until
 from tests.services.podman import IMAGE, PodmanService
@@ -24,8 +25,10 @@ spec:
 """
 
 
-def pipeline(tmp: Path, glob: str | list[str]) -> dict[str, object]:
-    return {
+def pipeline(tmp: Path, glob: str | list[str], docker_host: str = "") -> dict[str, object]:
+    """pods (file format: cri) → out; with ``docker_host``: → inventory (fed by
+    docker-events) → out."""
+    cfg: dict[str, Any] = {
         "tick": "50ms",
         "data-dir": str(tmp / "data"),
         "collector": {
@@ -41,11 +44,20 @@ def pipeline(tmp: Path, glob: str | list[str]) -> dict[str, object]:
         },
         "handler": {"out": {"kind": "capture", "inputs": ["pods"]}},
     }
+    if docker_host:
+        cfg["collector"]["docker-events"] = {"docker-host": docker_host}
+        cfg["filter"] = {"inventory": {"inputs": ["docker-events", "pods"], "wait": "60s"}}
+        cfg["handler"]["out"]["inputs"] = ["inventory"]
+    return cfg
 
 
 async def test_k8s_file_containers_and_a_kube_play_pod_are_read_with_pod_metadata(
     podman: PodmanService, tmp_path: Path
 ) -> None:
+    """The files are read with their pod metadata from the path; the inventory (docker-events
+    of the same engine) enriches the pod's lines, whose kubelet-style link carries the
+    container id, with the engine's container, the pod labels kept; lines without an id
+    (the path has none) pass it as they are."""
     pods = tmp_path / "pods"
     uid = "7f3c2a10-0000-4000-8000-000000000001"
     ctr_dir = pods / f"shop_web-1_{uid}" / "app"
@@ -71,6 +83,7 @@ async def test_k8s_file_containers_and_a_kube_play_pod_are_read_with_pod_metadat
         app_id = next(ln.split()[0] for ln in cid.splitlines() if ln.split()[1] == f"{pod}-app")
         log = podman.podman("inspect", app_id, "--format", "{{.HostConfig.LogConfig.Path}}")
         full = podman.podman("inspect", app_id, "--format", "{{.Id}}")
+        image = podman.podman("inspect", app_id, "--format", "{{.ImageName}}")
         # the pod's file is under the storage root: linked into the layout, and a kubelet
         # style link …/containers/<pod>_<namespace>_<container>-<id>.log to that
         pod_dir = pods / f"default_{pod}_{uid[:-1]}2" / "app"
@@ -82,14 +95,15 @@ async def test_k8s_file_containers_and_a_kube_play_pod_are_read_with_pod_metadat
         # the layout's own files, and the pod's through the kubelet-style link (which
         # carries its id); one file is read once, whatever the number of its names
         globs = [str(pods / "shop_*" / "*" / "*.log"), str(links / "*.log")]
-        async with Harness(pipeline(tmp_path, globs)) as h:
-            out = h.captured("out")
+        async with Harness(pipeline(tmp_path, globs, podman.docker_host)) as h:
+            captured = h.captured("out")
 
             def of(ctr_name: str, pod_name: str) -> list[str]:
                 return [
                     m.message
-                    for m in out
-                    if m.container is not None
+                    for m in captured
+                    if m.kind == "log"
+                    and m.container is not None
                     and m.container.labels.get("io.kubernetes.pod.name") == pod_name
                 ]
 
@@ -101,6 +115,7 @@ async def test_k8s_file_containers_and_a_kube_play_pod_are_read_with_pod_metadat
     finally:
         podman.rm(name)
         podman.podman("pod", "rm", "-f", pod)
+    out = [m for m in captured if m.kind == "log"]
     web = [
         m for m in out if m.container and m.container.labels["io.kubernetes.pod.name"] == "web-1"
     ]
@@ -125,6 +140,12 @@ async def test_k8s_file_containers_and_a_kube_play_pod_are_read_with_pod_metadat
     assert {m.container.labels["io.kubernetes.pod.namespace"] for m in from_pod if m.container} == {
         "default"
     }
+    for m in from_pod:  # enriched by the inventory: the engine's container, pod labels kept
+        assert m.container is not None and m.container.image == image.strip()
+        assert m.container.name == f"{pod}-app" and "_inventory_miss" not in m.tags
+        assert m.container.labels["io.kubernetes.container.name"] == "app"
+        assert m.container.labels["io.kubernetes.pod.uid"] == uid[:-1] + "2"
+    assert all(m.container is not None and not m.container.image for m in web)
 
 
 async def test_lines_across_a_rename_and_compress_rotation_arrive_once(tmp_path: Path) -> None:
