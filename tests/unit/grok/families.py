@@ -103,6 +103,15 @@ JUNOS_DENY = (
 # -- firewalls: messages in the formats of Cisco's ASA syslog reference, a ScreenOS traffic
 # log line, netfilter LOG lines of Shorewall and SuSEfirewall2
 FIREWALL_LINES = {
+    "CISCOFW104001": "(Primary) Switching to ACTIVE - Other unit wants me Active.",
+    "CISCOFW104002": "(Secondary) Switching to STANDBY - Other unit wants me Standby.",
+    "CISCOFW104003": "(Primary) Switching to FAILED.",
+    "CISCOFW104004": "(Secondary) Switching to OK.",
+    "CISCOFW105003": "(Primary) Monitoring on interface inside waiting",
+    "CISCOFW105004": "(Primary) Monitoring on interface inside normal",
+    "CISCOFW105005": "(Primary) Lost Failover communications with mate on interface inside",
+    "CISCOFW105008": "(Primary) Testing interface inside",
+    "CISCOFW105009": "(Primary) Testing on interface inside Passed",
     "CISCOFW106001": "Inbound TCP connection denied from 10.1.1.1/1234 to 192.0.2.1/80 flags SYN  on interface outside",
     "CISCOFW106006_106007_106010": "Deny inbound UDP from 10.1.1.1/53 to 192.0.2.1/1234 due to DNS Response",
     "CISCOFW106014": "Deny inbound icmp src outside:10.1.1.1 dst inside:192.0.2.1 (type 8, code 0)",
@@ -376,6 +385,7 @@ FAMILY_EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
         ["hit-cnt x"],
     ),
     "CISCO_IFNAME": (["outside", "dmz-1"], ["out:side", "a/b"]),
+    "CISCO_FAILOVER_UNIT": (["(Primary)", "(Secondary)"], ["Primary", "(Tertiary)"]),
     "CISCO_FWUSER": (["LOCAL\\bob"], ["a b", "(x)"]),
 }
 
