@@ -256,23 +256,19 @@ def ascii_cri(
     append = out.append
     new = Message.__new__
     pos = off
-    # the shape of the last timestamp: its head, where its fraction and zone end, the head
-    # of the line after it, seconds + offset, 10 ** fraction length
-    key, f_end, z_end, suffix, base, scale = "", 0, 0, "", 0, 1
+    # the shape of the last timestamp: its head (to the fraction), where its fraction
+    # ends, where the stream and the F flag after the zone end, those ends (zone, stream,
+    # flag) of stdout and stderr lines, seconds + offset, 10 ** fraction length
+    key, f_end, t_end, out_tail, err_tail, base, scale = "", 0, 0, "-", "-", 0, 1
     for ln in complete.decode("ascii").split("\n"):
-        n = len(ln)
-        head = ln[z_end : z_end + 10]
-        if (
-            (head == " stdout F " or head == " stderr F ")
-            and ln[:20] == key
-            and ln[f_end:z_end] == suffix
-            and not pieces
-        ):
+        tail = ln[f_end:t_end]
+        stream = "stdout" if tail == out_tail else "stderr" if tail == err_tail else ""
+        if stream and ln[:20] == key and not pieces:
             frac = ln[20:f_end]
             if frac.isdigit():
-                text = ln[z_end + 10 :]
+                text = ln[t_end:]
                 m = new(Message)
-                m.message = text if len(text) <= limit else text[:limit]
+                m.message = text
                 m.time = base + int(frac) / scale
                 m.kind = KIND_LOG
                 m.level = 6
@@ -282,15 +278,17 @@ def ascii_cri(
                 m.source_success = True
                 m._labels = None
                 m._tags = None
-                m._fields = {"path": path, "offset": pos, "stream": head[1:7]}
+                m._fields = {"path": path, "offset": pos, "stream": stream}
                 m.container = container
                 m.metric = None
                 m.ack = d
                 if len(text) > limit:
+                    m.message = text[:limit]
                     self._mark_truncated(m)
                 append(m)
-                pos += n + 1
+                pos += len(ln) + 1
                 continue
+        n = len(ln)
         sp = ln.find(" ")
         head = ln[sp + 1 : sp + 10]
         if (head == "stdout F " or head == "stderr F ") and not pieces:
@@ -301,7 +299,9 @@ def ascii_cri(
                 if shape is not None:
                     key, fl, suffix, base, scale = shape
                     f_end = 20 + fl
-                    z_end = f_end + len(suffix)
+                    t_end = f_end + len(suffix) + 10
+                    out_tail = suffix + " stdout F "
+                    err_tail = suffix + " stderr F "
                 text = ln[sp + 10 :]
                 m = new_log(
                     text if len(text) <= limit else text[:limit],
