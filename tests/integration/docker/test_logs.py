@@ -68,8 +68,12 @@ async def test_a_line_the_engine_split_arrives_whole_and_a_tty_container_is_read
             long, "sh", "-c", "head -c 20000 /dev/zero | tr '\\0' a; echo; echo after; sleep 60"
         )
         podman.run(tty, "sh", "-c", "echo from a tty; sleep 60", tty=True)
+        # (generous: under load the engine's start, inspect and log stream each take seconds)
         await wait_or_explain(
-            h, lambda: len(of(out, long)) >= 2 and len(of(out, tty)) >= 1, what="long and tty"
+            h,
+            lambda: len(of(out, long)) >= 2 and len(of(out, tty)) >= 1,
+            timeout=90,
+            what="long and tty",
         )
     podman.rm(long, tty)
     assert [m.message for m in of(out, long)] == ["a" * 20000, "after"]

@@ -23,12 +23,12 @@ RESPONDER = {
 
 async def test_back_channel_request_gets_an_immediate_reply() -> None:
     async with Harness(RESPONDER, EXTRA) as h:
-        assert await h.plugin("src").request("echo", "now:hello", timeout=1) == "HELLO"
+        assert await h.plugin("src").request("echo", "now:hello", timeout=30) == "HELLO"
 
 
 async def test_back_channel_reply_can_come_later_on_a_tick() -> None:
     async with Harness(RESPONDER, EXTRA) as h:
-        assert await h.plugin("src").request("echo", "later:tock", timeout=2) == "TOCK"
+        assert await h.plugin("src").request("echo", "later:tock", timeout=30) == "TOCK"
 
 
 async def test_back_channel_request_times_out_explicitly() -> None:
@@ -76,7 +76,10 @@ async def test_slow_handler_makes_a_fast_collector_wait_with_bounded_queues() ->
             in_flight = src.sent - len(h.captured("out"))
             # at most: both queues full + one batch being processed + one batch being put
             assert in_flight <= 300 + 300 + 4096 + 100 + 100
-            await asyncio.sleep(0.002)
+            # every turn of the event loop, not every few ms: while the slow handler awaits
+            # its delay, mid has refilled out's queue (4,000 messages are still to come), so
+            # a non-empty queue is seen whatever the load
+            await asyncio.sleep(0)
     assert len(h.captured("out")) == n
     assert 0 < deepest <= 400  # a queue takes one more batch once it has room
 
@@ -85,11 +88,12 @@ async def test_channel_put_waits_when_full_and_resumes_when_drained() -> None:
     ch = Channel(capacity=2)
     await ch.put([Message("a"), Message("b")])
     blocked = asyncio.ensure_future(ch.put([Message("c")]))
-    await asyncio.sleep(0.01)
-    assert not blocked.done()
+    for _ in range(20):  # turns of the event loop, not time: the put has run and waits
+        await asyncio.sleep(0)
+    assert not blocked.done() and len(ch) == 2
     got = await ch.get()
     assert [m.message for m in got] == ["a", "b"]
-    await asyncio.wait_for(blocked, 1)
+    await asyncio.wait_for(blocked, 30)
     ch.tick()
     assert await ch.get() is TICK
     ch.close()
@@ -106,7 +110,7 @@ async def test_a_collector_that_raises_is_restarted_and_the_others_keep_flowing(
         "handler": {"out": {"kind": "capture", "inputs": ["flaky", "steady"]}},
     }
     async with Harness(cfg, EXTRA) as h:
-        await h.wait_for(lambda: {"s1", "s2"} <= {m.message for m in h.captured("out")}, timeout=2)
+        await h.wait_for(lambda: {"s1", "s2"} <= {m.message for m in h.captured("out")}, timeout=30)
         await h.run_to_completion(10)
         node = h.pipeline.find("flaky")
         assert node.metrics.restarts == 1 and node.metrics.errors == 1

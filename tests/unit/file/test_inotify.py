@@ -36,3 +36,18 @@ async def test_with_inotify_off_reading_polls(tmp_path: Path) -> None:
         assert h.plugin("files")._watcher is None
         append(f, "a 2\n")
         await h.wait_for(lambda: h.texts() == ["a 1", "a 2"])
+
+
+async def test_a_write_to_a_file_closed_as_inactive_is_read_without_waiting_for_a_scan(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "a.log"
+    f.write_text("a 1\n")
+    # tailers poll (to notice they are inactive), discovery does not: scans are an hour apart
+    opts = {"scan_interval": "1h", "poll_interval": "50ms", "close_inactive": "100ms"}
+    async with harness(tmp_path, path=str(f), start_position="beginning", **opts) as h:
+        await h.wait_for(lambda: h.texts() == ["a 1"])
+        coll = h.plugin("files")
+        await h.wait_for(lambda: not coll.tailers, timeout=30, what="the file closed")
+        append(f, "a 2\n")  # only inotify can bring it: the next scan is an hour away
+        await h.wait_for(lambda: h.texts() == ["a 1", "a 2"], timeout=30, what="the new line")

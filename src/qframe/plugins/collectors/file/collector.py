@@ -280,6 +280,10 @@ class FileCollector(Collector):
         t = self._by_path.get(path)
         if t is not None:
             t.wake()
+        elif self._watched(path):
+            # no tailer has it open (closed after close-inactive, or its creation was seen
+            # before it matched): discovery looks now, not after scan-interval
+            self._wake.set()
 
     def _wake_all(self) -> None:
         self._wake.set()
