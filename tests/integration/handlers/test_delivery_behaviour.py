@@ -1,8 +1,19 @@
 """Retry, split, backpressure and auth behaviour against a scripted HTTP destination.
 
-osmem and influxd never answer 429 or hold a request, so these cases use a small real
-aiohttp server whose answers each test scripts; everything else (the handler, the
-pipeline, the HTTP client) is the real thing.
+Only what no real server here can play stays on this scripted aiohttp server (everything
+else — the handler, the pipeline, the HTTP client — is the real thing):
+
+- per-item 429/5xx in a ``_bulk`` answer (osmem never answers them; a mapping conflict is a
+  4xx, dead-lettered, so it cannot show item retries): asserted by what each request held;
+- a held request and a 401 that later passes (backpressure, auth retries, the shutdown limit);
+- a whole batch refused (413-style splits), the exact requests per batch-size/batch-bytes,
+  round robin over several URLs with an ingest pipeline named, a server without composable
+  templates (legacy ``_template``), a template installed before any document: what each
+  request was, in order, which osmem does not record;
+- InfluxDB's v2 API (``/api/v2/write``, token auth): the influxd here is 1.6.
+
+Elasticsearch over TLS runs against osmem behind socat's OpenSSL listener (test_tls.py);
+documents, ids and de-duplication against osmem itself (test_elasticsearch.py).
 """
 
 from __future__ import annotations
