@@ -31,7 +31,7 @@ async def daemon(tmp_path: Path, config: dict[str, Any]) -> AsyncIterator[Daemon
     d = Daemon(source, registry)
     run = asyncio.ensure_future(d.run(source.load(registry)))
     try:
-        await wait_until(lambda: started(d), what="the pipeline to start")
+        await wait_until(lambda: started(d), timeout=60, what="the pipeline to start")
         yield d
     finally:
         d.request_stop()
@@ -51,7 +51,7 @@ async def reload(d: Daemon, tmp_path: Path, config: dict[str, Any]) -> None:
         yaml.safe_dump({"data-dir": str(tmp_path / "data"), **config})
     )
     d.request_reload()
-    await wait_until(lambda: d.pipeline is not before and started(d), what="the reload")
+    await wait_until(lambda: d.pipeline is not before and started(d), timeout=60, what="the reload")
 
 
 def plugin(d: Daemon, name: str) -> Any:
@@ -77,7 +77,7 @@ async def test_an_unchanged_collector_keeps_running_and_its_earlier_messages_are
 
         for b in range(20):
             await src.send([Message(f"m{b}-{i}") for i in range(50)])
-        await wait_until(lambda: len(old_out.messages) > 0, what="the first batch")
+        await wait_until(lambda: len(old_out.messages) > 0, timeout=60, what="the first batch")
         # the old handler is slow: much is still queued when the reload comes
         await reload(d, tmp_path, config("0s"))
         assert plugin(d, "src") is src  # the same instance, still running
@@ -85,7 +85,7 @@ async def test_an_unchanged_collector_keeps_running_and_its_earlier_messages_are
         assert new_out is not old_out
         for b in range(20, 30):
             await src.send([Message(f"m{b}-{i}") for i in range(50)])
-        await wait_until(lambda: src.acked == 1500, what="every message acknowledged")
+        await wait_until(lambda: src.acked == 1500, timeout=60, what="every message acknowledged")
         got = [m.message for m in old_out.messages + new_out.messages]
         assert got == [f"m{b}-{i}" for b in range(30) for i in range(50)]  # once, in order
         assert len(old_out.messages) >= 1000  # all emitted before the reload drained there
@@ -124,14 +124,16 @@ async def test_changed_options_hand_the_socket_and_an_unfinished_line_to_the_suc
         w.write(head)
         await w.drain()
         old_out = plugin(d, "out")
-        await wait_until(lambda: len(old_out.messages) == 1, what="the first message")
+        await wait_until(lambda: len(old_out.messages) == 1, timeout=60, what="the first message")
         await reload(d, tmp_path, net_config(kind, **{"idle-timeout": "1h"}))
         new = plugin(d, "net")
         assert new is not old and new.address[1] == port  # the same socket (port 0 kept)
         w.write(tail)  # the rest of the line, over the same connection
         await w.drain()
         new_out = plugin(d, "out")
-        await wait_until(lambda: len(new_out.messages) == 1, what="the line across the reload")
+        await wait_until(
+            lambda: len(new_out.messages) == 1, timeout=60, what="the line across the reload"
+        )
         assert new_out.messages[0].message == whole
         assert old_out.messages[0].message == "first"
         m = new.metrics
@@ -141,7 +143,7 @@ async def test_changed_options_hand_the_socket_and_an_unfinished_line_to_the_suc
         _, w2 = await asyncio.open_connection("127.0.0.1", port)
         w2.write(b'{"short_message":"second"}\0' if kind == "gelf" else b"second\n")
         await w2.drain()
-        await wait_until(lambda: len(new_out.messages) == 2, what="a new connection")
+        await wait_until(lambda: len(new_out.messages) == 2, timeout=60, what="a new connection")
         w.close()
         w2.close()
 
@@ -160,7 +162,9 @@ async def test_gelf_udp_keeps_its_port_and_socket_across_a_reload(tmp_path: Path
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             s.sendto(b'{"short_message":"after"}', ("127.0.0.1", port))
         out = plugin(d, "out")
-        await wait_until(lambda: [m.message for m in out.messages] == ["after"], what="it")
+        await wait_until(
+            lambda: [m.message for m in out.messages] == ["after"], timeout=60, what="it"
+        )
 
 
 async def test_a_reload_that_fails_to_start_gives_the_connections_back(tmp_path: Path) -> None:
@@ -175,7 +179,7 @@ async def test_a_reload_that_fails_to_start_gives_the_connections_back(tmp_path:
             _, w = await asyncio.open_connection("127.0.0.1", port)
             w.write(b"one\npart")
             await w.drain()
-            await wait_until(lambda: len(plugin(d, "out").messages) == 1, what="one")
+            await wait_until(lambda: len(plugin(d, "out").messages) == 1, timeout=60, what="one")
             bad = net_config("tcp", **{"max-line-bytes": "4KiB"})
             # started before net (the last collector starts first): it fails on a busy port
             bad["collector"]["blocked"] = {
@@ -191,7 +195,9 @@ async def test_a_reload_that_fails_to_start_gives_the_connections_back(tmp_path:
             w.write(b"ial\n")
             await w.drain()
             out = plugin(d, "out")
-            await wait_until(lambda: [m.message for m in out.messages] == ["partial"], what="it")
+            await wait_until(
+                lambda: [m.message for m in out.messages] == ["partial"], timeout=60, what="it"
+            )
             w.close()
     finally:
         busy.close()
@@ -234,7 +240,7 @@ async def test_a_kept_tls_collector_serves_a_renewed_certificate_after_a_reload(
         w2.write(b"new\n")
         await asyncio.gather(w1.drain(), w2.drain())
         out = plugin(d, "out")
-        await wait_until(lambda: len(out.messages) == 2, what="both connections' lines")
+        await wait_until(lambda: len(out.messages) == 2, timeout=60, what="both connections' lines")
         assert sorted(m.message for m in out.messages) == ["new", "old"]
         w1.close()
         w2.close()
@@ -264,21 +270,25 @@ async def test_a_kept_file_collector_goes_on_and_its_checkpoint_stays_right(
     async with daemon(tmp_path, config(1000)) as d:
         files = plugin(d, "files")
         out = plugin(d, "out")
-        await wait_until(lambda: len(out.messages) == 100, what="the first 100 lines")
+        await wait_until(lambda: len(out.messages) == 100, timeout=60, what="the first 100 lines")
         seen += [m.message for m in out.messages]
         await reload(d, tmp_path, config(500))
         assert plugin(d, "files") is files
         with log.open("a") as f:
             f.write("".join(f"b{i}\n" for i in range(100)))
         out = plugin(d, "out")
-        await wait_until(lambda: len(out.messages) == 100, what="the lines after the reload")
+        await wait_until(
+            lambda: len(out.messages) == 100, timeout=60, what="the lines after the reload"
+        )
         seen += [m.message for m in out.messages]
     # a restart resumes from the checkpoint: nothing again, the new lines only
     with log.open("a") as f:
         f.write("c0\n")
     async with daemon(tmp_path, config(1000)) as d:
         out = plugin(d, "out")
-        await wait_until(lambda: len(out.messages) >= 1, what="the line written while down")
+        await wait_until(
+            lambda: len(out.messages) >= 1, timeout=60, what="the line written while down"
+        )
     seen += [m.message for m in out.messages]  # all it got, until it stopped
     assert seen == [f"a{i}" for i in range(100)] + [f"b{i}" for i in range(100)] + ["c0"]
 
@@ -299,11 +309,15 @@ async def test_a_tls_connection_is_handed_over_with_its_session(tmp_path: Path) 
         _, w = await asyncio.open_connection("127.0.0.1", old.address[1], ssl=ctx)
         w.write(b"first\nhel")
         await w.drain()
-        await wait_until(lambda: len(plugin(d, "out").messages) == 1, what="the first line")
+        await wait_until(
+            lambda: len(plugin(d, "out").messages) == 1, timeout=60, what="the first line"
+        )
         await reload(d, tmp_path, net_config("tcp", **tls, **{"max-line-bytes": "64KiB"}))
         assert plugin(d, "net") is not old
         w.write(b"lo\n")  # the same TLS session, now served by the successor
         await w.drain()
         out = plugin(d, "out")
-        await wait_until(lambda: [m.message for m in out.messages] == ["hello"], what="hello")
+        await wait_until(
+            lambda: [m.message for m in out.messages] == ["hello"], timeout=60, what="hello"
+        )
         w.close()
