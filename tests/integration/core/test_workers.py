@@ -36,7 +36,8 @@ from common import apache_lines  # noqa: E402
 
 class GateFilter(Filter):
     """Tags every message; a batch holding a message that starts with ``hold`` writes
-    ``<dir>/held-<pid>`` and waits for ``<dir>/go``; a message starting with ``boom`` raises."""
+    ``<dir>/held-<pid>`` and waits for ``<dir>/go``; a message starting with ``boom`` raises,
+    one starting with ``die`` ends the process."""
 
     class Options(PluginOptions):
         dir: str = Field("", description="where the gate files are")
@@ -51,6 +52,8 @@ class GateFilter(Filter):
         for m in batch:
             if m.message.startswith("boom"):
                 raise ValueError("boom")
+            if m.message.startswith("die"):
+                os._exit(3)  # the worker dies on this message, every time
             m.add_tag(self.options.tag)
         return batch
 
@@ -159,6 +162,27 @@ async def test_a_filter_raising_in_a_worker_forwards_that_message_tagged_and_the
         assert tags["skip me"] == []
         assert all(t == ["seen"] for k, t in tags.items() if k not in ("boom", "skip me"))
         assert h.pipeline.find("g").metrics.errors == 1  # type: ignore[union-attr]
+
+
+async def test_a_batch_that_kills_every_worker_is_forwarded_tagged_after_3_attempts(
+    tmp_path: Path,
+) -> None:
+    texts = [f"m{i}" for i in range(200)]
+    texts[120] = "die"
+    cfg = gate_config(tmp_path, texts)
+    cfg["collector"]["src"]["batch-size"] = 200
+    async with Harness(cfg, extra=EXTRA) as h:
+        src = h.plugin("src")
+        await h.wait_for(lambda: src.acked == len(texts), 120, "every message acknowledged")
+        out = h.captured("out")
+        assert [m.message for m in out] == texts
+        assert all(m.tags == ["_filtererror"] for m in out)  # the whole batch, as it came
+        node = h.pipeline.find("g")
+        assert node is not None and node.metrics.restarts == 3
+        # the pool goes on: a later batch is processed
+        await src.send([Message("after")])
+        await h.wait_for(lambda: src.sent == len(texts) + 1 and len(h.captured("out")) == 201, 60)
+        assert h.captured("out")[-1].tags == ["seen"]
 
 
 @asynccontextmanager
