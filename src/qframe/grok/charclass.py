@@ -29,7 +29,7 @@ import re
 import sys
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 __all__ = ["ClassError", "parse_class"]
 
@@ -44,6 +44,8 @@ _UNSAFE = re.compile(
 _NUMERIC = re.compile(
     r"x\{([0-9A-Fa-f]{1,8})\}|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|o\{([0-7]+)\}|([0-7]{1,3})"
 )
+# a class without nesting, POSIX names or escapes that Python reads differently
+_SIMPLE = re.compile(r"\[\^?\]?(?:[^\\\[\]]|\\[^A-Za-z0-9]|\\[wWdDsSntrfvab])*\]")
 _POSIX_RX = re.compile(r"\[:(\^?)([a-z]+):\]")
 _POSIX_NAMES = (
     "alnum alpha ascii blank cntrl digit graph lower print punct space upper word xdigit"
@@ -178,8 +180,13 @@ def _render(cls: _Class) -> str:
     return f"(?:(?!{union})[\\s\\S])" if cls.negated else union
 
 
+@lru_cache(maxsize=8192)  # a library pattern's classes are met again at every reference
 def parse_class(text: str, i: int) -> tuple[str, int]:
     """Translate the bracket expression at ``text[i] == '['``: (Python text, end index)."""
+    m = _SIMPLE.match(text, i)
+    if m is not None and not any(d in m.group() for d in ("-", "&&", "~~", "||")):
+        return m.group(), m.end()  # the common case: Python reads it the same way
+    # (a class with a range is parsed: an empty range or one ending at \\w is an error)
     cls, j = _parse(text, i)
     simple = text[i:j]
     if (

@@ -33,6 +33,7 @@ __all__ = ["Capture", "Translation", "field_path", "translate"]
 _REF = re.compile(r"%\{(\w+)(?::([^:}]+))?(?::(\w+))?\}")
 _GROUP_NAME = re.compile(r"[A-Za-z_@\[\]][\w.@\[\]-]*")
 _FLAGS = re.compile(r"\(\?([imx]*)(?:-([imx]*))?([:)])")
+_PLAIN = re.compile(r"[^\\\[\]()%*+?{}|^$]+")
 _QUANT = re.compile(r"[*+?]|\{(\d*)(,?)(\d*)\}")
 # escapes with a fixed translation (the value: Python text)
 _ESCAPES = {
@@ -214,6 +215,15 @@ class _Translator:
                 atom = start
                 i = m.end()
             else:
+                m = _PLAIN.match(text, i)
+                if m is not None:  # a run of literal characters: one piece, the last apart
+                    run = m.group()
+                    if len(run) > 1:
+                        out.append(run[:-1])
+                    atom = len(out)
+                    out.append(run[-1])
+                    i = m.end()
+                    continue
                 out.append("\\{" if c == "{" else "\\}" if c == "}" else c)
                 atom = -1 if c in "|^$" else start
                 i += 1
