@@ -151,7 +151,10 @@ async def test_only_acknowledged_positions_are_checkpointed(
     podman: PodmanService, tmp_path: Path
 ) -> None:
     name = podman.unique("acked")
-    cid = podman.run(name, "sh", "-c", "echo one; sleep 1.5; echo two; sleep 3600")
+    # "two" only once the test saw "one": two reads, whatever the load (a fixed sleep
+    # between them let a slow start read both at once, in one batch)
+    script = "echo one; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo two; sleep 3600"
+    cid = podman.run(name, "sh", "-c", script)
     config = pipeline(
         podman.docker_host,
         tmp_path,
@@ -161,7 +164,9 @@ async def test_only_acknowledged_positions_are_checkpointed(
     try:
         async with Harness(config, extra={("handler", "holding"): Holding}) as h:
             held = h.plugin("out").messages
-            await wait_until(lambda: len(of(held, name)) == 2, timeout=20)
+            await wait_until(lambda: len(of(held, name)) == 1, timeout=60)
+            podman.podman("exec", name, "touch", "/tmp/go")
+            await wait_until(lambda: len(of(held, name)) == 2, timeout=60)
             one, two = of(held, name)
             assert one.ack is not two.ack  # two reads, two batches
             ts1, ts2 = (int(m.id.split(":")[1]) for m in (one, two))
