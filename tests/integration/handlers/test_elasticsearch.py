@@ -250,3 +250,40 @@ async def test_stopping_flushes_what_is_buffered_and_waits_for_it(
         assert osmem.count("qframe-*") == 0
     assert src.acked == 30
     assert osmem.count("qframe-*") == 30
+
+
+async def test_ecs_documents_of_grok_ecs_captures_land_with_the_ecs_shape(
+    osmem: Osmem, tmp_path: Path
+) -> None:
+    line = (
+        '127.0.0.1 - frank [10/Oct/2026:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 '
+        '"http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
+    )
+    m = Message(line, time=1795669200.0, id="f:ecs", host="node1", level=6)
+    m.container = ContainerInfo(id="c0ffee", name="web1", image="httpd:2.4")
+    cfg = config(osmem.url, tmp_path, **{"ecs-compatibility": "v8"})
+    cfg["filter"] = {
+        "g": {
+            "kind": "grok",
+            "inputs": ["src"],
+            "pattern": "%{COMBINEDAPACHELOG}",
+            "ecs-compatibility": "v8",
+        }
+    }
+    cfg["handler"]["es"]["inputs"] = ["g"]
+    async with Harness(cfg) as h:
+        await h.plugin("src").send([m])
+        await h.wait_for(lambda: h.plugin("src").acked == 1, what="acknowledged")
+    (hit,) = osmem.search("qframe-*")
+    src = hit["_source"]
+    assert src["host"] == {"name": "node1"}
+    assert src["container"] == {"id": "c0ffee", "name": "web1", "image": {"name": "httpd:2.4"}}
+    assert src["log"] == {"level": "informational", "syslog": {"severity": {"code": 6}}}
+    assert src["event"] == {"kind": "event", "original": line}
+    assert src["source"] == {"address": "127.0.0.1"}
+    assert src["http"]["response"] == {"status_code": 200, "body": {"bytes": 2326}}
+    assert src["url"] == {"original": "/apache_pb.gif"}
+    assert src["user_agent"] == {"original": "Mozilla/4.08 [en] (Win98; I ;Nav)"}
+    assert src["qframe"]["source_path"] == ["src", "g", "es"]
+    mapping = osmem.mapping(osmem.indices()[0])
+    assert mapping["http"]["properties"]["response"]["properties"]["status_code"]["type"] == "long"
