@@ -1,4 +1,4 @@
-"""The ``buffer`` option of the delivering handlers."""
+"""The ``buffer`` option of the handlers, and the metrics a disk buffer exports."""
 
 from __future__ import annotations
 
@@ -7,8 +7,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..options import Bytes, Duration, to_kebab
+from ..telemetry import MetricSpec
 
-__all__ = ["BufferOptions"]
+__all__ = ["METRICS", "BufferOptions"]
+
+#: the metrics of a handler with a disk buffer (here, not in queue.py: a handler declares
+#: them without loading the buffer's code unless it uses one)
+METRICS = (
+    MetricSpec("disk_buffer_events", "gauge", "messages held in the disk buffer"),
+    MetricSpec("disk_buffer_bytes", "gauge", "bytes of the disk buffer's segment files"),
+    MetricSpec("disk_buffer_written", "counter", "messages written to the disk buffer"),
+    MetricSpec(
+        "disk_buffer_corrupt", "counter", "damaged records skipped in the disk buffer (lost)"
+    ),
+    MetricSpec("disk_buffer_errors", "counter", "failed writes or fsyncs, by reason"),
+)
 
 
 class BufferOptions(BaseModel):

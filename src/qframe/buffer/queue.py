@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..message import Message
 from ..plugin import ack
-from ..telemetry import MetricSpec
-from .options import BufferOptions
+from .options import METRICS, BufferOptions
 from .segment import Corrupt
 from .store import BufferLocked, DiskStore, Pos
 
@@ -51,15 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["METRICS", "DiskQueue", "RecordToken", "buffer_path", "pack_items", "unpack_items"]
 
-METRICS = (
-    MetricSpec("disk_buffer_events", "gauge", "messages held in the disk buffer"),
-    MetricSpec("disk_buffer_bytes", "gauge", "bytes of the disk buffer's segment files"),
-    MetricSpec("disk_buffer_written", "counter", "messages written to the disk buffer"),
-    MetricSpec(
-        "disk_buffer_corrupt", "counter", "damaged records skipped in the disk buffer (lost)"
-    ),
-    MetricSpec("disk_buffer_errors", "counter", "failed writes or fsyncs, by reason"),
-)
 _U32 = struct.Struct("<I")
 _get_ack = attrgetter("ack")
 #: a record holds the items of one input batch, or this much of them

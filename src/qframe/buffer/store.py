@@ -118,6 +118,13 @@ class DiskStore:
             self.head = max(self.watermark[0], 1)
             self.segments[self.head] = 0
             self.events[self.head] = 0
+        if self.watermark > (self.head, self.segments[self.head]):
+            # the watermark lies past the data left (records the destination confirmed
+            # were lost unsynced, e.g. a power cut): new records go to a new segment after
+            # it, never behind it, where the reader would skip them as confirmed
+            self.head = max(self.head, self.watermark[0]) + 1
+            self.segments[self.head] = 0
+            self.events[self.head] = 0
         for n in self.segments:
             if n != self.head:
                 self.events[n] = self._walk(n)

@@ -13,18 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..batch import UniformBatch
-from ..condition import compile_condition
 from ..message import Message
 from ..ops.tap import instance_json, tap_batch
 from ..plugin import Collector, Filter, Handler, Plugin, ack
 from ..retry import backoff
 from ..telemetry import PluginMetrics
 from .channel import TICK, Channel
-from .workers import ParallelRunner
 
 if TYPE_CHECKING:
     from ..config import InstanceSpec
     from .pipeline import Pipeline
+    from .workers import ParallelRunner
 
 log = logging.getLogger("qframe.runtime")
 
@@ -81,7 +80,11 @@ class Node:
             self.metrics.queue_capacity = inbox.capacity
         self.plugin: Plugin = cls(spec.name, opts, self)
         #: the instance's ``when`` condition, compiled (None: every message)
-        self.when = compile_condition(opts.when).test if opts.when else None
+        self.when = None
+        if opts.when:  # (imported here: the condition language and worker processes are
+            from ..condition import compile_condition  # not loaded by a pipeline without them)
+
+            self.when = compile_condition(opts.when).test
         self.finished = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self._main: asyncio.Task[Any] | None = None
@@ -358,6 +361,8 @@ class Node:
 
     async def _start_workers(self) -> ParallelRunner | None:
         """The filter's worker processes; None (it runs here) when they cannot start."""
+        from .workers import ParallelRunner
+
         runner = ParallelRunner(self, self.workers)
         try:
             await runner.start()

@@ -6,18 +6,19 @@ import asyncio
 import os
 import sys
 from collections import deque
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from ...batch import json_lines
-from ...broker.ids import IdSource
+from ...buffer.options import METRICS as BUFFER_METRICS
 from ...buffer.options import BufferOptions
-from ...buffer.queue import METRICS as BUFFER_METRICS
-from ...buffer.queue import DiskQueue, RecordToken, buffer_path
 from ...jsonsafe import ENCODE_FAILURE_TAG, encode_each
 from ...message import Message, format_time
 from ...options import Field, PluginOptions
 from ...plugin import Handler, Plugin, ack
 from ...telemetry import HandlerTally, MetricSpec
+
+if TYPE_CHECKING:
+    from ...buffer.queue import DiskQueue, RecordToken
 
 _LEVELS = ("EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG")
 
@@ -69,7 +70,10 @@ class LogHandler(Handler):
         self._out: BinaryIO | None = None
         self._own = False
         self._disk: DiskQueue | None = None
-        if self.options.buffer.type == "disk":
+        if self.options.buffer.type == "disk":  # (its code loaded only when used)
+            from ...broker.ids import IdSource
+            from ...buffer.queue import DiskQueue
+
             self._disk = DiskQueue(self, self.options.buffer)
             self._ids = IdSource()
         # the disk buffer's read side (names the queue uses): records read back, to write
@@ -86,6 +90,8 @@ class LogHandler(Handler):
 
     async def start(self) -> None:
         if self._disk is not None:  # first: a buffer in use elsewhere fails the start
+            from ...buffer.queue import buffer_path
+
             await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
             self._writer = asyncio.ensure_future(self._write_loop())
         self._open()
