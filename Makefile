@@ -61,7 +61,7 @@ $(MSTAMP): pyproject.toml $(TSTAMP)
 	touch $@
 
 mutation: $(MSTAMP)
-	timeout 1200 $(VENV)/bin/mutmut run --max-children 2 $(MUTATION_ARGS) > .mutmut.log 2>&1 \
+	QFRAME_MUTATION=1 timeout 1200 $(VENV)/bin/mutmut run --max-children 2 $(MUTATION_ARGS) > .mutmut.log 2>&1 \
 	  || { status=$$?; tail -c 2000 .mutmut.log; exit $$status; }
 	$(PY) tests/mutation_score.py
 

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from qframe.logs import setup_logging
 from qframe.telemetry import PluginMetrics
+
+if os.environ.get("QFRAME_MUTATION"):
+    # `make mutation`: a mutant is killed by the first failing example; shrinking it (which
+    # can take thousands of runs) tells nothing more, and no example database is kept
+    from hypothesis import Phase, settings
+
+    settings.register_profile(
+        "mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate], database=None
+    )
+    settings.load_profile("mutation")
 
 
 @pytest.fixture(autouse=True, scope="session")

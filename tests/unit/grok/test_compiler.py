@@ -200,3 +200,15 @@ def test_uri_and_windows_path_starts_are_the_leftmost_possible() -> None:
     assert Grok("%{URIPROTO:p}://").match("1abc://x") == {"p": "abc"}
     assert Grok("%{URIPROTO:p}://").match("see git+ssh://host") == {"p": "git+ssh"}
     assert Grok("%{WINPATH:p}").match("at xC:\\temp\\a") == {"p": "xC:\\temp\\a"}
+
+
+def test_fields_nest_three_levels_deep() -> None:
+    g = Grok("%{WORD:[a][b][c]} %{INT:[a][b][d]:int} %{WORD:x.y.z}")
+    assert g.match("v 7 w") == {"a": {"b": {"c": "v", "d": 7}}, "x": {"y": {"z": "w"}}}
+
+
+def test_an_empty_capture_of_mixed_types_is_kept_as_empty_text_when_asked() -> None:
+    pattern = "k=(?:i%{INT:v:int}|s:%{WORD:v})?;"
+    assert Grok(pattern).match("k=;") == {}
+    assert Grok(pattern, keep_empty=True).match("k=;") == {"v": ""}
+    assert Grok(pattern, keep_empty=True).match("k=i5;") == {"v": 5}

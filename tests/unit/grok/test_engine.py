@@ -89,3 +89,13 @@ def test_a_risky_pattern_from_a_dropped_in_file_still_works_on_the_bounded_engin
     g = Grok("%{OLDPATH:path}", lib)
     assert g.engine == "regex"
     assert g.match("open /usr/local/bin now") == {"path": "/usr/local/bin"}
+
+
+def test_the_bounded_engine_has_logstash_semantics_too() -> None:
+    from qframe.grok import PatternLibrary
+
+    lib = PatternLibrary({"OLDPATH": r"(/([\w_%!$@:.,+~-]+|\\.)*)+"})
+    g = Grok("^%{OLDPATH:path}%{GREEDYDATA:rest}", lib)
+    assert g.engine == "regex"
+    # dot matches newlines, ^ matches at a line start (as on the fast engine)
+    assert g.match("x\n/a b\nc") == {"path": "/a", "rest": " b\nc"}
