@@ -38,6 +38,8 @@ def test_a_line_stamped_earlier_than_the_newest_does_not_move_the_position_back(
 
 def test_the_position_since_is_the_whole_second() -> None:
     assert Position(2 * S + 5, 1).since() == 2
+    assert Position(2 * S - 1, 1).since() == 1  # never rounded up: no line of 1 s skipped
+    assert Position(1_000_000_000_000 * S + 1, 0).since() == 1_000_000_000_000
     assert Position().since() is None
 
 
@@ -74,3 +76,23 @@ def test_a_corrupt_checkpoint_is_reported_not_half_read(tmp_path: Path) -> None:
         CheckpointFile(p).load()
     p.write_text('{"containers": {"abc": {"ts": "x"}, "def": {"ts": 7, "n": 1}}}')
     assert CheckpointFile(p).load() == {"def": Position(7, 1)}
+
+
+def test_a_checkpoint_of_another_shape_is_read_as_empty(tmp_path: Path) -> None:
+    p = tmp_path / "positions.json"
+    for text in ("[1, 2]", '"text"', "{}", '{"containers": [1]}', '{"containers": null}'):
+        p.write_text(text)
+        assert CheckpointFile(p).load() == {}, text
+
+
+def test_the_checkpoint_file_says_its_version_and_when_it_was_written(tmp_path: Path) -> None:
+    import json
+    import time
+
+    p = tmp_path / "positions.json"
+    before = time.time()
+    CheckpointFile(p).save({"abc": Position(5 * S, 2)})
+    data = json.loads(p.read_text())
+    assert data["version"] == 1
+    assert before <= data["updated"] <= time.time()
+    assert data["containers"] == {"abc": {"ts": 5 * S, "n": 2}}
