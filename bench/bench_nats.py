@@ -50,6 +50,21 @@ handler:
 """
 
 
+#: earlier measurements of this bench, printed beside this run's for comparison
+#: (docs/design-notes.md, "The broker": what changed between them)
+REFERENCE_NOTE = "recorded earlier on this machine (1M lines, median of 3; see design-notes)"
+REFERENCE = [
+    # before nats-py was loaded without aiohttp (load average 17-19)
+    ("before_lines_per_cpu_s", 124_805.0, "lines/CPU-s"),
+    ("before_ratio_to_stdin_log_per_cpu_s", 0.26, "×"),
+    ("before_ratio_to_stdin_log", 0.46, "×"),
+    # after (load average about 13)
+    ("after_lines_per_cpu_s", 155_891.0, "lines/CPU-s"),
+    ("after_ratio_to_stdin_log_per_cpu_s", 0.27, "×"),
+    ("after_ratio_to_stdin_log", 0.45, "×"),
+]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -201,6 +216,9 @@ def main() -> None:
         "nats stdin→nats→log", "lines_per_cpu_s_agent_and_aggregator", n / c, "lines/CPU-s", note
     )
     report("nats stdin→nats→log", "baseline_lines_per_cpu_s", n / bc, "lines/CPU-s", note)
+    report("nats stdin→nats→log", "ratio_to_stdin_log_per_cpu_s", bc / c, "×", note)
+    for metric, value, unit in REFERENCE:
+        report("nats stdin→nats→log", f"reference_{metric}", value, unit, REFERENCE_NOTE)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,10 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+# isort: off
+from . import natsload  # first: nats-py without aiohttp
+
+# isort: on
 import nats
 from nats.aio.client import Client
 
@@ -114,6 +118,8 @@ class NatsLink:
                 except Exception:
                     raise ValueError(f"nkey-seed: {o.nkey_seed} holds no nkey seed") from None
         _tls(o)  # a bad certificate or key is a start-up error
+        if any(u.startswith(("ws://", "wss://")) for u in o.url):
+            natsload.websocket_support()
         self._task = self.plugin.spawn(self._connect(), "nats-connect")
 
     async def close(self) -> None:

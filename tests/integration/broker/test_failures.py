@@ -306,12 +306,14 @@ async def test_nats_down_at_start_and_in_the_middle_loses_nothing(
         async def watch() -> None:
             nonlocal peak
             while True:
-                peak = max(peak, bus._pending)
+                peak = max(peak, bus.inflight.pending)
                 await asyncio.sleep(0.005)
 
         watcher = asyncio.ensure_future(watch())
         write(5000)
-        await a.wait_for(lambda: bus._pending >= max_pending, what="backpressure while down")
+        await a.wait_for(
+            lambda: bus.inflight.pending >= max_pending, what="backpressure while down"
+        )
         assert bus.metrics.state == "degraded" and "NATS" in bus.metrics.state_reason
         nats_node.start_again()
         log_out = {"kind": "log", "format": "json", "path": str(out)}

@@ -135,7 +135,7 @@ async def test_input_waits_while_too_much_is_unconfirmed_then_everything_lands(
         src, out = h.plugin("src"), h.plugin("out")
         batch = msgs(200)
         await src.send(batch[:30])
-        await h.wait_for(lambda: not out._room.is_set(), what="handler waiting for room")
+        await h.wait_for(lambda: not out.inflight.room.is_set(), what="handler waiting for room")
         assert out.metrics.received == 30
         for i in range(30, 200, 10):
             await src.send(batch[i : i + 10])

@@ -10,6 +10,10 @@ from collections import deque
 from operator import attrgetter, methodcaller
 from typing import Any, Literal
 
+# isort: off
+from ...broker import natsload  # noqa: F401  (first: nats-py without aiohttp)
+
+# isort: on
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from .delivery_options import (
     item_data,
     make_ssl,
 )
+from .inflight import InFlight, InFlightView, adopt_disk, shutdown_budget, tally
 
 __all__ = [
     "DeliveringHandler",
@@ -64,7 +64,7 @@ __all__ = [
 _message = itemgetter(0)
 
 
-class DeliveringHandler(Handler):
+class DeliveringHandler(InFlightView, Handler):
     """Base of the HTTP handlers; subclasses implement encode, request and parse."""
 
     manual_ack = True
@@ -93,16 +93,10 @@ class DeliveringHandler(Handler):
         super().__init__(*a, **kw)
         self._buf: list[Item] = []
         self._buf_bytes = 0
-        self._pending = 0
-        self._abandoned = 0  # left unconfirmed at a stop
-        self._max_pending = (
-            self.options.max_pending or 4 * self.options.batch_size * self.options.max_in_flight
+        self.inflight = InFlight(
+            self,
+            self.options.max_pending or 4 * self.options.batch_size * self.options.max_in_flight,
         )
-        self._room = asyncio.Event()
-        self._room.set()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(self.options.max_in_flight)
         self._session: aiohttp.ClientSession | None = None
         self._pool = UrlPool(self.base_urls())
@@ -166,30 +160,12 @@ class DeliveringHandler(Handler):
         if self._disk is not None:  # what is not confirmed stays on disk, kept
             await self._disk.stop_reading()
         self._dispatch()
-        if self._tasks:
-            timeout = self._shutdown_budget()
-            if self._disk is not None:
-                timeout = min(timeout, 2.0)
-            try:
-                await asyncio.wait_for(self._idle.wait(), timeout)
-            except TimeoutError:
-                self.log.log(
-                    logging.INFO if self._disk is not None else logging.ERROR,
-                    "%d messages not confirmed within %.1fs: %s",
-                    self._pending,
-                    timeout,
-                    "kept in the disk buffer" if self._disk else "left unacknowledged",
-                )
-            tasks = list(self._tasks)
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        kept = self._disk is not None
+        timeout = shutdown_budget(self, 1.0)
+        await self.inflight.drain(min(timeout, 2.0) if kept else timeout, kept)
         if self._disk is not None:
             await self._disk.close()
-        else:  # what was not confirmed stays unacknowledged (a replayable source sends it again)
-            self._abandoned += self._pending
-        self._pending = 0
-        self._room.set()
+        self.inflight.settle(kept)
         if self._session is not None:
             s, self._session = self._session, None
             await s.close()
@@ -197,18 +173,15 @@ class DeliveringHandler(Handler):
     def tally(self) -> HandlerTally:
         m = self.metrics
         dead = sum(v for (name, _), v in m.counters.items() if name == "dead_letter")
-        return HandlerTally(
-            delivered=int(m.counter("delivered")),
-            dead_lettered=int(dead + m.counter("rejected", reason="encode")),
-            kept=self._disk.kept() - self._disk.kept_before if self._disk is not None else 0,
-            unconfirmed=self._abandoned + (self._pending if self._disk is None else 0),
+        return tally(
+            self.inflight,
+            self._disk,
+            int(m.counter("delivered")),
+            int(dead + m.counter("rejected", reason="encode")),
         )
 
     def adopt(self, previous: Plugin) -> None:
-        # a reload: what the predecessor reported kept is not counted again
-        prev = getattr(previous, "_disk", None)
-        if self._disk is not None and prev is not None:
-            self._disk.kept_before = max(0, prev.kept() - prev.kept_before)
+        adopt_disk(self._disk, previous)
 
     def _buffer_feed(self, payload: bytes, token: Any) -> int:
         """A record read back from the disk buffer: its items, to be sent."""
@@ -219,13 +192,6 @@ class DeliveringHandler(Handler):
 
     def _buffer_flush(self) -> None:
         self._dispatch()
-
-    def _shutdown_budget(self) -> float:
-        try:
-            total = float(self._node.pipeline.shutdown_timeout)
-        except AttributeError:
-            total = 30.0
-        return max(0.5, total - 1.0)
 
     # -- input -------------------------------------------------------------------------
     async def handle(self, batch: list[Message]) -> None:
@@ -251,16 +217,12 @@ class DeliveringHandler(Handler):
             return
         if items:
             self._add(items, size)
-        if self._pending >= self._max_pending:
-            self._dispatch()
-            self._room.clear()
-            self.metrics.set_gauge("pending", self._pending)
-            await self._room.wait()
+        await self.inflight.wait_room(self._dispatch)
 
     def _add(self, items: list[Item], size: int) -> None:
         """Buffer items; send a request per ``batch-size`` items or ``batch-bytes``."""
         bsize, bmax = self.options.batch_size, self.options.batch_bytes
-        self._pending += len(items)
+        self.inflight.pending += len(items)
         buf = self._buf
         if len(buf) + len(items) < bsize and self._buf_bytes + size < bmax:
             buf.extend(items)
@@ -297,7 +259,7 @@ class DeliveringHandler(Handler):
 
     async def on_tick(self) -> None:
         self._dispatch()
-        self.metrics.set_gauge("pending", self._pending)
+        self.metrics.set_gauge("pending", self.inflight.pending)
 
     def _reject(self, m: Message, exc: Exception) -> None:
         self.metrics.inc("rejected", reason="encode")
@@ -314,23 +276,7 @@ class DeliveringHandler(Handler):
         if not self._buf:
             return
         items, self._buf, self._buf_bytes = self._buf, [], 0
-        self._idle.clear()
-        t = asyncio.ensure_future(self._deliver(items))
-        self._tasks.add(t)
-        t.add_done_callback(self._task_done)
-
-    def _task_done(self, t: asyncio.Task[None]) -> None:
-        self._tasks.discard(t)
-        if not t.cancelled() and t.exception() is not None:
-            self.metrics.errors += 1
-            self.log.error("delivery task failed: %r", t.exception(), exc_info=t.exception())
-        if not self._tasks:
-            self._idle.set()
-
-    def _confirmed(self, n: int) -> None:
-        self._pending -= n
-        if self._pending < self._max_pending and not self._room.is_set():
-            self._room.set()
+        self.inflight.launch(self._deliver(items))
 
     # -- delivery ----------------------------------------------------------------------
     async def _deliver(self, items: list[Item]) -> None:
@@ -342,7 +288,7 @@ class DeliveringHandler(Handler):
             if out.done:
                 ack(map(_message, out.done))
                 self.metrics.inc("delivered", len(out.done))
-                self._confirmed(len(out.done))
+                self.inflight.confirmed(len(out.done))
             if out.dead:
                 self._dead(out.dead)
             if out.split:
@@ -417,7 +363,7 @@ class DeliveringHandler(Handler):
             str(dead[0][2])[:300],
         )
         ack(item[0] for item, _, _ in dead)
-        self._confirmed(len(dead))
+        self.inflight.confirmed(len(dead))
 
     @property
     def dead_letter_path(self) -> Path:

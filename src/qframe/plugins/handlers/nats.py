@@ -11,6 +11,10 @@ from itertools import accumulate
 from operator import attrgetter
 from typing import Any, Literal
 
+# isort: off
+from ...broker import natsload  # noqa: F401  (first: nats-py without aiohttp)
+
+# isort: on
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
@@ -30,6 +34,7 @@ from ...plugin import Handler, Plugin, ack
 from ...retry import backoff
 from ...telemetry import HandlerTally, MetricSpec
 from ..common.dead_letter import DEAD_LETTER_METRICS, DeadLetterFile
+from ..common.inflight import InFlight, InFlightView, adopt_disk, shutdown_budget, tally
 
 __all__ = ["NatsHandler"]
 
@@ -91,7 +96,7 @@ _OVERHEAD = 96
 _get_text = attrgetter("message")
 
 
-class NatsHandler(Handler):
+class NatsHandler(InFlightView, Handler):
     """Publishes messages to NATS JetStream, many per NATS message, acknowledged on PubAck.
 
     Every message without an id gets one first (``<random per process>-<sequence>``): a
@@ -192,16 +197,10 @@ class NatsHandler(Handler):
         self._ids = IdSource()
         self._bufs: dict[str, _Batch] = {}
         self._batch_seq = 0
-        self._pending = 0
-        self._abandoned = 0  # left unconfirmed at a stop
-        self._max_pending = (
-            self.options.max_pending or 4 * self.options.batch_size * self.options.max_in_flight
+        self.inflight = InFlight(
+            self,
+            self.options.max_pending or 4 * self.options.batch_size * self.options.max_in_flight,
         )
-        self._room = asyncio.Event()
-        self._room.set()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._sem = asyncio.Semaphore(self.options.max_in_flight)
         self._limit = self.options.batch_bytes
         self._max_payload = 1024 * 1024 - _MARGIN  # the server's default, until connected
@@ -268,53 +267,22 @@ class NatsHandler(Handler):
     async def stop(self) -> None:
         if self._disk is not None:  # what is not confirmed stays on disk, kept
             await self._disk.stop_reading()
-        for subject in list(self._bufs):
-            self._dispatch(subject)
-        if self._tasks:
-            timeout = self._shutdown_budget()
-            if self._disk is not None:
-                timeout = min(timeout, 2.0)
-            try:
-                await asyncio.wait_for(self._idle.wait(), timeout)
-            except TimeoutError:
-                self.log.error(
-                    "%d messages not confirmed by NATS within %.1fs: left unacknowledged",
-                    self._pending,
-                    timeout,
-                )
-            tasks = list(self._tasks)
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        self._flush()
+        kept = self._disk is not None
+        timeout = shutdown_budget(self, 1.5)
+        await self.inflight.drain(min(timeout, 2.0) if kept else timeout, kept, " by NATS")
         if self._disk is not None:
             await self._disk.close()
-        else:
-            self._abandoned += self._pending
-        self._pending = 0
-        self._room.set()
+        self.inflight.settle(kept)
         await self._link.close()
 
     def tally(self) -> HandlerTally:
         m = self.metrics
         dead = sum(v for (name, _), v in m.counters.items() if name == "dead_letter")
-        return HandlerTally(
-            delivered=int(m.counter("delivered")),
-            dead_lettered=int(dead),
-            kept=self._disk.kept() - self._disk.kept_before if self._disk is not None else 0,
-            unconfirmed=self._abandoned + (self._pending if self._disk is None else 0),
-        )
+        return tally(self.inflight, self._disk, int(m.counter("delivered")), int(dead))
 
     def adopt(self, previous: Plugin) -> None:
-        prev = getattr(previous, "_disk", None)
-        if self._disk is not None and prev is not None:
-            self._disk.kept_before = max(0, prev.kept() - prev.kept_before)
-
-    def _shutdown_budget(self) -> float:
-        try:
-            total = float(self._node.pipeline.shutdown_timeout)
-        except AttributeError:
-            total = 30.0
-        return max(0.5, total - 1.5)
+        adopt_disk(self._disk, previous)
 
     # -- input -------------------------------------------------------------------------
     async def handle(self, batch: list[Message]) -> None:
@@ -330,12 +298,7 @@ class NatsHandler(Handler):
                 groups.setdefault(subject_of(m), []).append(m)
             for subject, ms in groups.items():
                 self._add(subject, ms)
-        if self._pending >= self._max_pending:
-            for subject in list(self._bufs):
-                self._dispatch(subject)
-            self._room.clear()
-            self.metrics.set_gauge("pending", self._pending)
-            await self._room.wait()
+        await self.inflight.wait_room(self._flush)
 
     # -- disk buffer: a record per subject of an input batch (subject, wire payload) ----------
     async def _to_disk(self, batch: list[Message]) -> None:
@@ -366,15 +329,17 @@ class NatsHandler(Handler):
             self._add(subject, ms)
         return len(ms)
 
-    def _buffer_flush(self) -> None:
+    def _flush(self) -> None:
         for subject in list(self._bufs):
             self._dispatch(subject)
+
+    _buffer_flush = _flush
 
     def _add(self, subject: str, messages: list[Message]) -> None:
         """Buffer messages; a batch is sent per ``batch-size`` messages or (estimated)
         ``batch-bytes``; the exact size is checked when it is sealed."""
         bsize, limit = self.options.batch_size, self._limit
-        self._pending += len(messages)
+        self.inflight.pending += len(messages)
         i, n = 0, len(messages)
         while i < n:
             b = self._bufs.get(subject)
@@ -403,19 +368,15 @@ class NatsHandler(Handler):
                 self._dispatch(subject)
 
     async def on_tick(self) -> None:
-        for subject in list(self._bufs):
-            self._dispatch(subject)
-        self.metrics.set_gauge("pending", self._pending)
+        self._flush()
+        self.metrics.set_gauge("pending", self.inflight.pending)
 
     def _dispatch(self, subject: str) -> None:
         b = self._bufs.pop(subject, None)
         if b is None or not b.messages:
             return
         for sealed in self._seal(b):
-            self._idle.clear()
-            t = asyncio.ensure_future(self._deliver(sealed))
-            self._tasks.add(t)
-            t.add_done_callback(self._task_done)
+            self.inflight.launch(self._deliver(sealed))
 
     def _seal(self, b: _Batch) -> list[_Batch]:
         """The batch's bytes and id, fixed for every attempt; halves while it is larger than
@@ -447,19 +408,6 @@ class NatsHandler(Handler):
         h = len(ms) // 2
         return self._seal(_Batch(b.subject, ms[:h])) + self._seal(_Batch(b.subject, ms[h:]))
 
-    def _task_done(self, t: asyncio.Task[None]) -> None:
-        self._tasks.discard(t)
-        if not t.cancelled() and t.exception() is not None:
-            self.metrics.errors += 1
-            self.log.error("delivery task failed: %r", t.exception(), exc_info=t.exception())
-        if not self._tasks:
-            self._idle.set()
-
-    def _confirmed(self, n: int) -> None:
-        self._pending -= n
-        if self._pending < self._max_pending and not self._room.is_set():
-            self._room.set()
-
     # -- delivery ----------------------------------------------------------------------
     async def _deliver(self, b: _Batch) -> None:
         attempt = 0
@@ -489,7 +437,7 @@ class NatsHandler(Handler):
                 ack(b.messages)
                 self.metrics.inc("delivered", len(b.messages))
                 self.metrics.inc("batches")
-                self._confirmed(len(b.messages))
+                self.inflight.confirmed(len(b.messages))
                 if attempt and self._link.ready.is_set():
                     self.set_health("ok")
                 return
@@ -529,7 +477,7 @@ class NatsHandler(Handler):
         )
         ack([m for m, _ in dead])
         if pending:
-            self._confirmed(len(dead))
+            self.inflight.confirmed(len(dead))
 
 
 def _norm(v: Any) -> Any:
