@@ -34,7 +34,9 @@ def cpu_percent(
     """As the docker CLI: Δcontainer / Δsystem × online CPUs × 100.
 
     None when there is no previous sample (the engine's first ``precpu_stats`` is empty,
-    or Podman's holds zeros) rather than a since-boot average.
+    or Podman's holds zeros) rather than a since-boot average.  At most ``cpus`` × 100:
+    an engine that reads the container's and the system's counters at different moments
+    (Podman, on a loaded host) can give a larger ratio, which no container can use.
     """
     sys_delta = system - pre_system
     if sys_delta <= 0 or pre_system <= 0 or pre_total <= 0:
@@ -42,7 +44,7 @@ def cpu_percent(
     cpu_delta = total - pre_total
     if cpu_delta <= 0:
         return 0.0
-    return cpu_delta / sys_delta * cpus * 100.0
+    return min(cpu_delta / sys_delta * cpus * 100.0, cpus * 100.0)
 
 
 def mem_usage(mem: dict[str, Any]) -> int | float | None:
