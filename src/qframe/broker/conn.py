@@ -125,9 +125,17 @@ class NatsLink:
     async def close(self) -> None:
         self._closing = True
         self.ready.clear()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        task = self._task
+        if task is not None and not task.done():
+            # nats-py's first connect, retrying a refused server, can swallow a
+            # cancellation: cancel again until it ends, at most 5 s (a stop never hangs)
+            for _ in range(50):
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.1)
+                if task.done():
+                    break
+            else:
+                self.plugin.log.warning("NATS connection attempt did not end; left behind")
         nc, self.nc = self.nc, None
         if nc is not None and not nc.is_closed:
             try:
