@@ -100,10 +100,13 @@ def test_the_page_shows_every_instance_its_edges_and_state(
     assert '<div id="graph" data-layout="horizontal">' in dom
 
 
-def test_a_rate_changes_while_lines_flow(chromium: str, daemon: Daemon, tmp_path: Path) -> None:
+async def test_a_rate_changes_while_lines_flow(
+    chromium: str, daemon: Daemon, tmp_path: Path
+) -> None:
     url = f"http://{daemon.address}/ui#token={TOKEN}"
     idle = nodes(browse(chromium, tmp_path, url))
     assert float(idle["filter.apache"]["rate"]) == 0.0
+    rate = "Number(document.querySelector('.node[data-key=\"%s\"]')?.dataset.rate || 0) > 0"
     stop = threading.Event()
 
     def feed() -> None:
@@ -113,12 +116,15 @@ def test_a_rate_changes_while_lines_flow(chromium: str, daemon: Daemon, tmp_path
     t = threading.Thread(target=feed)
     t.start()
     try:
-        busy = nodes(browse(chromium, tmp_path, url))
+        # awaited in a live browser: the page's polls see the rates once lines flowed
+        # (a DOM dumped after a fixed virtual-time budget could come before that)
+        async with Browser(chromium, tmp_path / "cdp", CHROMIUM_FLAGS) as b:
+            await b.call("Page.navigate", url=url)
+            await b.wait_for(rate % "filter.apache", what="the filter's rate")
+            await b.wait_for(rate % "collector.stdin", what="the collector's rate")
     finally:
         stop.set()
         t.join()
-    assert float(busy["filter.apache"]["rate"]) > 0
-    assert float(busy["collector.stdin"]["rate"]) > 0
 
 
 def test_without_the_token_the_page_asks_for_it_and_shows_nothing(
