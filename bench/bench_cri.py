@@ -14,18 +14,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_file import count_lines, stop
+from bench_file import timed_run
 from common import apache_file
 
 LINES = int(os.environ.get("BENCH_LINES", "1000000"))
-TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 
 
@@ -60,18 +57,7 @@ def run(tmp: Path, src: Path, n: int, fmt: str) -> tuple[float, float]:
             }
         )
     )
-    exe = Path(sys.executable).parent / "qframe"
-    t0 = time.monotonic()
-    proc = subprocess.Popen(
-        [str(exe), "run", "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=open(d / "stderr.txt", "wb"),
-        cwd=d,
-    )
-    try:
-        _first, t1 = count_lines(out, n, TIMEOUT, proc)
-    finally:
-        cpu = stop(proc)
+    t0, _first, t1, cpu = timed_run(d, conf, out, n)
     shutil.rmtree(d, ignore_errors=True)
     return n / (t1 - t0), cpu
 

@@ -138,6 +138,24 @@ def run_rsyslog(tmp: Path, src: Path, n: int) -> tuple[float, float] | None:
     return n / (t1 - t0), cpu
 
 
+def timed_run(d: Path, conf: Path, out: Path, n: int) -> tuple[float, float, float, float]:
+    """``qframe run -c conf`` in ``d`` until ``out`` holds ``n`` lines: (start, first line,
+    last line) on the monotonic clock, and the CPU-seconds qframe used."""
+    exe = Path(sys.executable).parent / "qframe"
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [str(exe), "run", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(d / "stderr.txt", "wb"),
+        cwd=d,
+    )
+    try:
+        t_first, t1 = count_lines(out, n, TIMEOUT, proc)
+    finally:
+        cpu = stop(proc)
+    return t0, t_first, t1, cpu
+
+
 def run_qframe(tmp: Path, src: Path, n: int) -> tuple[float, float]:
     d = Path(tempfile.mkdtemp(prefix="qframe-", dir=tmp))
     out = d / "out.json"
@@ -156,18 +174,7 @@ def run_qframe(tmp: Path, src: Path, n: int) -> tuple[float, float]:
             }
         )
     )
-    exe = Path(sys.executable).parent / "qframe"
-    t0 = time.monotonic()
-    proc = subprocess.Popen(
-        [str(exe), "run", "-c", str(conf)],
-        stdout=subprocess.DEVNULL,
-        stderr=open(d / "stderr.txt", "wb"),
-        cwd=d,
-    )
-    try:
-        t_first, t1 = count_lines(out, n, TIMEOUT, proc)
-    finally:
-        cpu = stop(proc)
+    t0, t_first, t1, cpu = timed_run(d, conf, out, n)
     print(
         f"# {d.name}: start-up {t_first - t0:.2f}s, total {t1 - t0:.2f}s, cpu {cpu:.2f}s",
         file=sys.stderr,
