@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.services.pki import make_pki
 from tests.services.podman import PodmanService
 
 HERE = Path(__file__).resolve().parent
@@ -46,3 +47,9 @@ def podman() -> Iterator[PodmanService]:
         yield svc
     finally:
         svc.close()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A test CA with server (127.0.0.1) and client certificates: see tests.services.pki."""
+    return make_pki(tmp_path_factory.mktemp("pki"))

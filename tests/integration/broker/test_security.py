@@ -11,17 +11,15 @@ import pytest
 
 from qframe.message import Message
 from qframe.testing import Harness
+from tests.integration.broker.helpers import loop, sender
 from tests.services.nats import NatsServer
-from tests.services.pki import make_pki
+from tests.services.pki import client_tls
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def secure_nats(tmp_path: Path) -> Iterator[tuple[NatsServer, Path]]:
-    pki = tmp_path / "pki"
-    pki.mkdir()
-    make_pki(pki)
+def secure_nats(pki: Path) -> Iterator[tuple[NatsServer, Path]]:
     extra = (
         f'tls {{ cert_file: "{pki}/server.pem", key_file: "{pki}/server.key",'
         f' ca_file: "{pki}/ca.pem", verify: true }}\n'
@@ -38,9 +36,7 @@ def creds(pki: Path, password: str = "s3cret") -> dict[str, Any]:
     return {
         "username": "agent",
         "password": password,
-        "tls-ca": str(pki / "ca.pem"),
-        "tls-cert": str(pki / "client.pem"),
-        "tls-key": str(pki / "client.key"),
+        **client_tls(pki),
         "reconnect-wait": "200ms",
     }
 
@@ -49,26 +45,7 @@ async def test_mutual_tls_and_a_password(
     secure_nats: tuple[NatsServer, Path], tmp_path: Path
 ) -> None:
     server, pki = secure_nats
-    config = {
-        "tick": "50ms",
-        "data-dir": str(tmp_path / "data"),
-        "collector": {
-            "src": {"kind": "list", "ack": True, "linger": True},
-            "in": {"kind": "nats", "url": server.url, "stream": "SEC", **creds(pki)},
-        },
-        "handler": {
-            "out": {
-                "kind": "nats",
-                "inputs": ["src"],
-                "url": server.url,
-                "stream": "SEC",
-                "subject": "sec.logs",
-                "stream-subjects": ["sec.>"],
-                **creds(pki),
-            },
-            "cap": {"kind": "capture", "inputs": ["in"]},
-        },
-    }
+    config = loop(server.url, tmp_path / "data", "SEC", **creds(pki))
     async with Harness(config) as h:
         await h.plugin("src").send([Message(f"secret {i}") for i in range(10)])
         await h.wait_for(lambda: len(h.captured("cap")) == 10, timeout=30, what="all carried")
@@ -79,13 +56,7 @@ async def test_a_wrong_password_is_a_reason_not_a_traceback(
     secure_nats: tuple[NatsServer, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     server, pki = secure_nats
-    config = {
-        "data-dir": str(tmp_path / "data"),
-        "collector": {"src": {"kind": "list", "linger": True}},
-        "handler": {
-            "out": {"kind": "nats", "inputs": ["src"], "url": server.url, **creds(pki, "wrong")}
-        },
-    }
+    config = sender(server.url, tmp_path / "data", **creds(pki, "wrong"))
     async with Harness(config) as h:
         out = h.plugin("out")
         await h.wait_for(
@@ -131,26 +102,7 @@ async def test_an_nkey_user_carries_messages_and_another_key_is_refused(
     server = NatsServer.start(extra=f'authorization {{ users: [ {{ nkey: "{public}" }} ] }}')
     try:
         nk = {"nkey-seed": str(seed), "reconnect-wait": "200ms"}
-        config = {
-            "tick": "50ms",
-            "data-dir": str(tmp_path / "data"),
-            "collector": {
-                "src": {"kind": "list", "ack": True, "linger": True},
-                "in": {"kind": "nats", "url": server.url, "stream": "NK", **nk},
-            },
-            "handler": {
-                "out": {
-                    "kind": "nats",
-                    "inputs": ["src"],
-                    "url": server.url,
-                    "stream": "NK",
-                    "subject": "nk.logs",
-                    "stream-subjects": ["nk.>"],
-                    **nk,
-                },
-                "cap": {"kind": "capture", "inputs": ["in"]},
-            },
-        }
+        config = loop(server.url, tmp_path / "data", "NK", **nk)
         async with Harness(config) as h:
             await h.plugin("src").send([Message(f"signed {i}") for i in range(10)])
             await h.wait_for(lambda: len(h.captured("cap")) == 10, timeout=30, what="carried")
@@ -158,19 +110,7 @@ async def test_an_nkey_user_carries_messages_and_another_key_is_refused(
         assert sorted(h.texts("cap")) == sorted(f"signed {i}" for i in range(10))
 
         # a seed the server does not know: a reason in /health, no traceback
-        wrong = {
-            "data-dir": str(tmp_path / "data2"),
-            "collector": {"src": {"kind": "list", "linger": True}},
-            "handler": {
-                "out": {
-                    "kind": "nats",
-                    "inputs": ["src"],
-                    "url": server.url,
-                    "nkey-seed": str(stranger),
-                    "reconnect-wait": "200ms",
-                }
-            },
-        }
+        wrong = sender(server.url, tmp_path / "data2", **{**nk, "nkey-seed": str(stranger)})
         async with Harness(wrong) as h:
             out = h.plugin("out")
             await h.wait_for(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qframe.message import Message
 from qframe.testing import Harness
+from tests.integration.broker.helpers import loop
 from tests.services import free_port
 from tests.services.nats import NatsServer
 
@@ -26,25 +27,7 @@ async def test_messages_over_a_websocket_url(tmp_path: Path) -> None:
     server = NatsServer.start(extra=f'websocket {{ listen: "127.0.0.1:{ws}", no_tls: true }}')
     try:
         url = f"ws://127.0.0.1:{ws}"
-        config = {
-            "tick": "50ms",
-            "data-dir": str(tmp_path / "data"),
-            "collector": {
-                "src": {"kind": "list", "ack": True, "linger": True},
-                "in": {"kind": "nats", "url": url, "stream": "WS"},
-            },
-            "handler": {
-                "out": {
-                    "kind": "nats",
-                    "inputs": ["src"],
-                    "url": url,
-                    "stream": "WS",
-                    "subject": "ws.logs",
-                    "stream-subjects": ["ws.>"],
-                },
-                "cap": {"kind": "capture", "inputs": ["in"]},
-            },
-        }
+        config = loop(url, tmp_path / "data", "WS")
         async with Harness(config) as h:
             await h.plugin("src").send([Message(f"over ws {i}") for i in range(5)])
             await h.wait_for(lambda: len(h.captured("cap")) == 5, timeout=30, what="carried")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,51 +9,21 @@ import pytest
 
 from qframe.testing import Harness, wait_until
 from tests.integration.docker.helpers import of, pipeline
-from tests.services import free_port, require_binary
-from tests.services.pki import make_pki
+from tests.services.pki import client_tls, tls_proxy
 from tests.services.podman import PodmanService
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
 def tls_engine(podman: PodmanService, pki: Path) -> Iterator[int]:
     """The engine on a TCP port that speaks TLS only to clients with a certificate of the CA."""
-    port = free_port()
-    proxy = subprocess.Popen(
-        [
-            require_binary("socat"),
-            f"OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,"
-            f"cert={pki / 'server.pem'},key={pki / 'server.key'},cafile={pki / 'ca.pem'},verify=1",
-            f"UNIX-CONNECT:{podman.docker_host[len('unix://') :]}",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    with tls_proxy(pki, f"UNIX-CONNECT:{podman.socket_path}") as port:
         yield port
-    finally:
-        proxy.terminate()
-        proxy.wait()
 
 
 async def test_events_arrive_from_an_engine_that_asks_for_a_client_certificate(
     podman: PodmanService, tls_engine: int, pki: Path, tmp_path: Path
 ) -> None:
-    tls = {"tls-ca": str(pki / "ca.pem"), "tls-cert": str(pki / "client.pem")}
-    tls["tls-key"] = str(pki / "client.key")
-    cfg = pipeline(f"tcp://127.0.0.1:{tls_engine}", tmp_path, {"docker-events": tls})
+    cfg = pipeline(f"tcp://127.0.0.1:{tls_engine}", tmp_path, {"docker-events": client_tls(pki)})
     async with Harness(cfg) as h:
         events = h.plugin("docker-events")
         await wait_until(lambda: events.watcher.connections > 0, timeout=20)

@@ -10,31 +10,13 @@ import pytest
 
 from qframe.message import ContainerInfo, Message
 from qframe.testing import Harness
+from tests.integration.handlers.helpers import es_config as config
 from tests.services import free_port
 from tests.services.osmem import Osmem, OsmemHttpError
 from tests.services.tcpproxy import TcpProxy
 
 DAY1 = "2026-11-25T23:59:59.500000Z"
 DAY2 = "2026-11-26T05:00:00.123456Z"
-
-
-def config(url: str | list[str], data_dir: Path, **handler: Any) -> dict[str, Any]:
-    return {
-        "tick": "0.1s",
-        "data-dir": str(data_dir),
-        "collector": {"src": {"kind": "list", "ack": True, "linger": True}},
-        "handler": {
-            "es": {
-                "kind": "elasticsearch",
-                "inputs": ["src"],
-                "url": url,
-                "retry-initial": "20ms",
-                "retry-max": "200ms",
-                "timeout": "5s",
-                **handler,
-            }
-        },
-    }
 
 
 def msgs(n: int, start: int = 0, with_ids: bool = True, **kw: Any) -> list[Message]:

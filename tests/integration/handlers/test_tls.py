@@ -9,9 +9,6 @@ the handler presented one.
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,71 +16,27 @@ import pytest
 
 from qframe.message import Message
 from qframe.testing import Harness
-from tests.services import free_port, require_binary
+from tests.integration.handlers.helpers import es_config as config
 from tests.services.osmem import Osmem
-from tests.services.pki import make_pki
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+from tests.services.pki import client_tls, tls_proxy
 
 
 @pytest.fixture
 def tls_osmem(pki: Path) -> Iterator[tuple[str, Osmem]]:
     """osmem on an HTTPS port that requires a client certificate; yields (url, server)."""
     server = Osmem.start()
-    port = free_port()
-    proxy = subprocess.Popen(
-        [
-            require_binary("socat"),
-            f"OPENSSL-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr,"
-            f"cert={pki / 'server.pem'},key={pki / 'server.key'},cafile={pki / 'ca.pem'},verify=1",
-            f"TCP:127.0.0.1:{server.port}",
-        ],
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "socat did not listen"
-                time.sleep(0.05)
-        yield f"https://127.0.0.1:{port}", server
+        with tls_proxy(pki, f"TCP:127.0.0.1:{server.port}") as port:
+            yield f"https://127.0.0.1:{port}", server
     finally:
-        proxy.terminate()
-        proxy.wait()
         server.stop()
-
-
-def config(url: str, data_dir: Path, **handler: object) -> dict[str, object]:
-    return {
-        "tick": "0.1s",
-        "data-dir": str(data_dir),
-        "collector": {"src": {"kind": "list", "ack": True, "linger": True}},
-        "handler": {
-            "es": {
-                "kind": "elasticsearch",
-                "inputs": ["src"],
-                "url": url,
-                "retry-initial": "20ms",
-                "retry-max": "100ms",
-                **handler,
-            }
-        },
-    }
 
 
 async def test_documents_go_over_tls_with_a_ca_file_and_a_client_certificate(
     tls_osmem: tuple[str, Osmem], pki: Path, tmp_path: Path
 ) -> None:
     url, server = tls_osmem
-    tls = {"tls-ca": str(pki / "ca.pem"), "tls-cert": str(pki / "client.pem")}
-    tls["tls-key"] = str(pki / "client.key")
-    async with Harness(config(url, tmp_path, **tls)) as h:
+    async with Harness(config(url, tmp_path, **client_tls(pki))) as h:
         await h.plugin("src").send([Message("secure", id="1")])
         await h.wait_for(lambda: h.plugin("src").acked == 1, timeout=30)
     hits = server.search("qframe-*")
