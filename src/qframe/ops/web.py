@@ -13,7 +13,6 @@ proxy).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import time
 from importlib import resources
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..aio import wait_event
 from .tap import DEFAULT_RATE, STATS_EVERY, Tap, TapHub
 
 if TYPE_CHECKING:
@@ -148,8 +148,7 @@ async def _stream(tap: Tap, resp: web.StreamResponse) -> None:
     """Write the queued lines as they come, the counts every second, the end's counts."""
     last_stats = time.monotonic()
     while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(tap.wake.wait(), STATS_EVERY)
+        await wait_event(tap.wake, STATS_EVERY)
         tap.wake.clear()
         closed = tap.closed  # read before draining: what was queued before the close goes out
         q = tap.queue

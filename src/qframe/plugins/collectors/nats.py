@@ -20,6 +20,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import api
 
+from ...aio import wait_event
 from ...broker import wire
 from ...broker.conn import NatsLink, NatsOptions
 from ...message import Delivery
@@ -162,10 +163,7 @@ class NatsCollector(Collector):
         while self._outstanding and time.monotonic() < deadline:
             await self._flush_acks()
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), 0.1)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, 0.1)
         await self._flush_acks()
         if self._outstanding:
             self.log.warning(
@@ -315,10 +313,7 @@ class NatsCollector(Collector):
         """Acks of finished batches, and in-progress signals for the ones still waiting."""
         every = max(0.2, self.options.ack_wait / 3)
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=min(1.0, every))
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, min(1.0, every))
             self._wake.clear()
             await self._flush_acks()
             now = time.monotonic()

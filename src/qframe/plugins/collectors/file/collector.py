@@ -12,6 +12,7 @@ import stat
 import time
 from typing import Any
 
+from ....aio import wait_event
 from ....plugin import Collector
 from ....telemetry import MetricSpec
 from .checkpoint import CheckpointStore, Progress
@@ -192,10 +193,7 @@ class FileCollector(Collector):
                 self.save_checkpoint()
             self._scans += 1
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), interval)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, interval)
 
     async def on_tick(self) -> None:
         lag = 0
