@@ -209,6 +209,11 @@ def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
     message).
     """
     dumps = orjson.dumps
+    fields = list(map(_get_fields, run))
+    if not m.id and set(map(type, fields)) == _BYTES:
+        data = _raw_fields_run(first, run, m, fields)
+        if data is not None:
+            return data
     cols: list[Any] = []  # the values that differ, in the order of the line
     spans: list[tuple[int, int]] = []  # where the first message's are in ``first``
     times = list(map(_get_time, run))
@@ -225,8 +230,10 @@ def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
     spans.append((cut, after))
     cols.append(map(_get_message, run))
     at = first.index(_FIELDS_KEY, after) + len(_FIELDS_KEY)
-    spans.append((at, at + len(dumps(m._fields, default=json_default))))
-    cols.append(map(_get_fields, run))
+    spans.append((at, at + _fields_len(m._fields)))
+    if bytes in map(type, fields):  # JSON not yet decoded (fields_of): put in as it is
+        fields = [orjson.Fragment(x) if type(x) is bytes else x for x in fields]
+    cols.append(fields)
     sep = repeat(_SEP)
     seq = list(chain.from_iterable(zip(*(x for c in cols for x in (c, sep)), strict=False)))
     seq.pop()
@@ -234,13 +241,57 @@ def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
     if len(parts) != len(cols) * len(run):
         return None
     it = iter(parts)
+    return _glue(first, spans, [it] * len(spans))
+
+
+_BYTES = {bytes}
+
+
+def _fields_len(f: Any) -> int:
+    """The length of ``f``'s JSON in a line (bytes: that JSON, put in as it is)."""
+    return len(f) if type(f) is bytes else len(orjson.dumps(f, default=json_default))
+
+
+def _glue(first: bytes, spans: list[tuple[int, int]], cols: list[Any]) -> bytes:
+    """Each line: ``first`` with the part at each span replaced by the line's value of
+    the matching column (already encoded)."""
     glue: list[Any] = []
     prev = 0
-    for start, end in spans:
-        glue += (repeat(first[prev:start]), it)
+    for (start, end), col in zip(spans, cols, strict=True):
+        glue += (repeat(first[prev:start]), col)
         prev = end
     glue.append(repeat(first[prev:] + b"\n"))
     return b"".join(chain.from_iterable(zip(*glue, strict=False)))
+
+
+def _raw_fields_run(
+    first: bytes, run: list[Message], m: Message, fields: list[bytes]
+) -> bytes | None:
+    """:func:`_fields_run` when every message's fields are still their JSON (a worker's
+    result, :func:`~qframe.message.fields_of`) and none has an id: those bytes put in as
+    they are, the texts encoded in one call (joined by DEL, which JSON leaves as it is,
+    and cut there), each distinct time once.  None when a text holds a DEL."""
+    dumps = orjson.dumps
+    texts = list(map(_get_message, run))
+    joined = _SEP.join(texts)
+    if joined.count(_SEP) != len(texts) - 1:
+        return None
+    cols: list[Any] = []
+    spans: list[tuple[int, int]] = []
+    times = list(map(_get_time, run))
+    if times.count(m.time) != len(times):
+        start = len(_TIME_KEY)
+        spans.append((start, start + len(dumps(format_time(m.time)))))
+        enc = {t: dumps(format_time(t)) for t in set(times)}
+        cols.append(map(enc.__getitem__, times))
+    cut = first.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
+    after = cut + len(dumps(m.message))
+    spans.append((cut + 1, after - 1))  # the text's JSON without its quotes
+    cols.append(dumps(joined)[1:-1].split(b"\x7f"))
+    at = first.index(_FIELDS_KEY, after) + len(_FIELDS_KEY)
+    spans.append((at, at + _fields_len(m._fields)))
+    cols.append(fields)
+    return _glue(first, spans, cols)
 
 
 def json_lines(batch: list[Message]) -> bytes:

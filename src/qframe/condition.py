@@ -44,7 +44,7 @@ import regex as regex_mod
 
 from .grok.analysis import estimate
 from .grok.rewrite import atomic_possessives
-from .message import Message
+from .message import Message, fields_of
 from .paths import MISSING, parse_path
 
 __all__ = ["Condition", "ConditionError", "compile_condition", "parse", "values_equal"]
@@ -484,6 +484,8 @@ def _compare(op: str, left: tuple[Any, ...], right: tuple[Any, ...]) -> Pred:
 
                 def eq_field(m: Message) -> bool:
                     f = m._fields
+                    if type(f) is bytes:
+                        f = fields_of(m)
                     v = f.get(k, MISSING) if f else MISSING
                     if type(v) is str:
                         return (v == lit) is not neg

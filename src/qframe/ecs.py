@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .message import Message, format_time
+from .message import Message, fields_of, format_time
 
 __all__ = ["ECS_VERSION", "EVENT_KINDS", "LEVEL_NAMES", "document"]
 
@@ -122,7 +122,7 @@ def document(m: Message, *, dedot: bool = True, dedot_char: str = "_") -> dict[s
         qf["source_path"] = list(m.source_path)
     if m.metric is not None:
         qf["metric"] = m.metric.to_dict()
-    f = m._fields
+    f = fields_of(m)
     if f:
         conflicts: dict[str, Any] = {}
         _merge(doc, f, conflicts)

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from .jsonsafe import loads_bounded
-from .message import Message
+from .message import Message, fields_of
 
 __all__ = ["FAILURE_TAG", "decode_messages", "decode_object", "message_text"]
 
@@ -55,7 +55,7 @@ def decode_messages(batch: list[Message]) -> int:
                 bad += 1
             continue
         m.message = message_text(obj)
-        own = m._fields
+        own = fields_of(m)
         if own:
             obj.update(own)  # the collector's own fields win
         m._fields = obj

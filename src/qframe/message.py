@@ -30,6 +30,7 @@ __all__ = [
     "Message",
     "Metric",
     "SharedFields",
+    "fields_of",
     "format_time",
     "json_default",
     "new_log",
@@ -225,6 +226,8 @@ class Message:
             f = self._fields = {}
         elif type(f) is SharedFields:  # copy on first access: changes stay with this message
             f = self._fields = dict(f)
+        elif type(f) is bytes:  # still its JSON (a worker's result): decoded on first use
+            f = self._fields = orjson.loads(f)
         return f
 
     @fields.setter
@@ -266,7 +269,8 @@ class Message:
         m.source_success = self.source_success
         m._labels = self._labels.copy() if self._labels else None
         m._tags = self._tags.copy() if self._tags else None
-        m._fields = _deepish_copy(self._fields) if self._fields else None
+        f = self._fields
+        m._fields = (f if type(f) is bytes else _deepish_copy(f)) if f else None
         m.container = self.container  # shared, treated as immutable
         m.metric = (
             Metric(self.metric.name, dict(self.metric.fields), self.metric.type)
@@ -287,7 +291,8 @@ class Message:
         """The canonical form (docs/architecture.md): ``@timestamp`` for time, empty parts left out.
 
         ``_containers`` (for encoders of a batch): a cache, by identity, of each container
-        already encoded, whose ``container`` is then that JSON (an ``orjson.Fragment``).
+        already encoded, whose ``container`` is then that JSON (an ``orjson.Fragment``); so
+        are fields still held as their JSON (:func:`fields_of`), which are decoded otherwise.
         """
         d: dict[str, Any] = {"@timestamp": format_time(self.time)}
         if self.id:
@@ -305,8 +310,12 @@ class Message:
             d["labels"] = self._labels
         if self._tags:
             d["tags"] = self._tags
-        if self._fields:
-            d["fields"] = self._fields
+        f = self._fields
+        if f:
+            if type(f) is bytes:
+                d["fields"] = fields_of(self) if _containers is None else orjson.Fragment(f)
+            else:
+                d["fields"] = f
         c = self.container
         if c is not None:
             if _containers is None:
@@ -323,7 +332,7 @@ class Message:
         return d
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict(), default=json_default)
+        return orjson.dumps(self.to_dict({}), default=json_default)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Message:
@@ -354,6 +363,21 @@ class Message:
 
 
 _new = Message.__new__
+
+
+def fields_of(m: Message) -> dict[str, Any] | None:
+    """``m._fields`` as a dict (or None, or a :class:`SharedFields`), never its JSON.
+
+    ``_fields`` may hold the fields' JSON object as ``bytes``, not yet decoded: what a
+    filter's worker process sent back (``workers: N``, :mod:`qframe.runtime.workwire`),
+    decoded only when something reads them; an encoder of the canonical JSON puts those
+    bytes in as they are.  Code that reads ``_fields`` directly (to avoid creating the
+    dict) calls this, or handles the bytes itself; :attr:`Message.fields` decodes too.
+    """
+    f = m._fields
+    if type(f) is bytes:
+        f = m._fields = orjson.loads(f)
+    return f  # type: ignore[return-value]
 
 
 def new_log(

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .message import Message
+from .message import Message, fields_of
 
 __all__ = ["MISSING", "ROOTS", "FieldPath", "parse_path"]
 
@@ -91,7 +91,7 @@ def _dict_getter(attr: str, keys: tuple[str, ...]) -> Callable[[Message], Any]:
     if not keys:
 
         def get_all(m: Message) -> Any:
-            d = getattr(m, attr)
+            d = fields_of(m) if attr == "_fields" else getattr(m, attr)
             return d if d is not None else {}
 
         return get_all
@@ -101,6 +101,8 @@ def _dict_getter(attr: str, keys: tuple[str, ...]) -> Callable[[Message], Any]:
 
             def get_field(m: Message) -> Any:
                 f = m._fields
+                if type(f) is bytes:
+                    f = fields_of(m)
                 return f.get(k, MISSING) if f else MISSING
 
             return get_field
@@ -113,7 +115,7 @@ def _dict_getter(attr: str, keys: tuple[str, ...]) -> Callable[[Message], Any]:
     first, rest = keys[0], keys[1:]
 
     def get_n(m: Message) -> Any:
-        d = getattr(m, attr)
+        d = fields_of(m) if attr == "_fields" else getattr(m, attr)
         if not d:
             return MISSING
         v = d.get(first, MISSING)

@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from ..batch import UniformBatch
-from ..message import ContainerInfo, Message, Metric, SharedFields
+from ..message import ContainerInfo, Message, Metric, SharedFields, fields_of
 from .ids import IdSource
 from .tagging import CorruptPayload, tag, untag
 
@@ -107,6 +107,9 @@ def encode_record(m: Message, tables: _Tables) -> bytes:
                 tables.shared.append(entry)
                 tables.size += len(entry) + 1
                 fref = tables.sindex[id(f)] = len(tables.shared)
+        elif type(f) is bytes:  # the fields' JSON, not yet decoded (fields_of)
+            # put in as it is; with a null in it, decoded (the null check below is ours)
+            fref = orjson.Fragment(f) if b"null" not in f else fields_of(m)
         else:
             fref = f
     mt = m.metric

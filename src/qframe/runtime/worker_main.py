@@ -26,7 +26,8 @@ from ..logs import setup_logging
 from ..message import Message
 from ..plugin import Filter
 from ..telemetry import PluginMetrics
-from .workwire import HEADER, decode, decode_batch, encode, encode_result
+from .tuning import tune_process
+from .workwire import HEADER, decode, decode_batch, encode, encode_reply, encode_result
 
 
 def read_frame(f: Any) -> tuple[int, bytes] | None:
@@ -154,7 +155,7 @@ class Worker:
         out = self.loop.run_until_complete(self._filter(list(inp)))
         res = encode_result(inp, cols, out)
         res["m"] = _delta(self.node.metrics, self.last)
-        return encode(res)
+        return encode_reply(res)
 
     def tick(self) -> None:
         try:
@@ -182,6 +183,7 @@ def main() -> int:
         log.error("worker %s failed to start: %r", init.get("worker"), exc, exc_info=exc)
         write_frame(wfd, ord("E"), encode({"error": repr(exc)}))
         return 1
+    tune_process()  # as qframe run does: the same batches, the same allocations
     write_frame(wfd, ord("I"), encode({"pid": os.getpid()}))
     try:
         while (frame := read_frame(f)) is not None:

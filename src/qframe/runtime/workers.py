@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..message import Message
 from ..plugin import ack
 from ..retry import backoff
-from .workwire import HEADER, apply_result, decode, encode, encode_batch
+from .workwire import HEADER, apply_result, decode, decode_reply, encode, encode_batch
 
 if TYPE_CHECKING:
     from .node import Node
@@ -179,7 +179,7 @@ class WorkerPool:
                 if typ == _R and p.inflight:
                     job = p.inflight.popleft()
                     if not job.future.done():
-                        job.future.set_result(decode(body))
+                        job.future.set_result(decode_reply(body))
                     if self.backlog:
                         self._send(p, self.backlog.popleft())
         except (asyncio.IncompleteReadError, ConnectionError):

@@ -37,13 +37,16 @@ __all__ = [
     "apply_result",
     "decode",
     "decode_batch",
+    "decode_reply",
     "encode",
     "encode_batch",
+    "encode_reply",
     "encode_result",
 ]
 
 #: a frame between the main process and a worker: ``length u32 | type u8 | payload``
 HEADER = struct.Struct("<IB")
+_LEN = struct.Struct("<I")
 
 #: attributes compared by value (immutable values)
 IMMUTABLE = ("time", "kind", "level", "host", "id", "source_success")
@@ -112,6 +115,11 @@ def encode_batch(batch: list[Message]) -> bytes:
     metrics = list(map(_getters["metric"], batch))
     if any(metrics):
         cols["metric"] = [m.to_dict() if m is not None else None for m in metrics]
+    same, v = cols["_fields"]
+    if type(v) is bytes:  # fields still their JSON (a previous worker's): put in as they are
+        cols["_fields"] = [True, orjson.Fragment(v)]
+    elif not same and bytes in map(type, v):
+        cols["_fields"] = [False, [orjson.Fragment(f) if type(f) is bytes else f for f in v]]
     return encode(cols)
 
 
@@ -230,6 +238,13 @@ def _decode_read(cols: dict[str, Any], texts: list[str], shared: Any) -> list[Me
     return out
 
 
+def _untouched(col: list[Any], v: dict[str, Any]) -> bool:
+    """Every message still has the batch's shared fields (a :class:`SharedFields` is
+    copied on a change through ``Message.fields``), and they hold what came."""
+    first = col[0]
+    return type(first) is SharedFields and all(map(is_, col, repeat(first))) and first == v
+
+
 def _metric_dict(m: Metric | None) -> dict[str, Any] | None:
     return None if m is None else m.to_dict()
 
@@ -254,6 +269,8 @@ def encode_result(inp: list[Message], cols: dict[str, Any], out: list[Message]) 
         for a in MUTABLE:
             col = list(map(_getters[a], out))
             same, v = cols[a]
+            if a == "_fields" and same and v and _untouched(col, v):
+                continue  # the shared fields of a read, never changed: the main's stay
             if any(col) or (bool(v) if same else any(v)):
                 changed[a] = col
         paths = list(map(_get_path, out))
@@ -300,6 +317,86 @@ def encode_result(inp: list[Message], cols: dict[str, Any], out: list[Message]) 
             ]
         )
     return {"rows": rows}
+
+
+_EMPTY: dict[str, Any] = {}
+
+
+def _fields_blob(col: list[Any]) -> bytes | None:
+    """Each message's fields as its JSON object (b"" for none), joined by newlines (orjson
+    writes none: a newline in a string is escaped); None when orjson cannot encode them.
+    As everywhere on this wire, values cross as JSON (a NaN comes back None)."""
+    col = [f or _EMPTY for f in col]
+    dumps = orjson.dumps
+    try:
+        parts = list(map(dumps, col))
+    except TypeError:  # what orjson does not encode itself (a tuple, a datetime)
+        try:
+            parts = [dumps(f, default=json_default) for f in col]
+        except TypeError:
+            return None
+    if b"{}" in parts:
+        parts = [b"" if p == b"{}" else p for p in parts]
+    return b"\n".join(parts)
+
+
+def encode_reply(res: dict[str, Any]) -> bytes:
+    """A worker's answer: ``X`` + the length of its JSON + that JSON + the changed fields
+    (:func:`_fields_blob`), which the main process keeps as their JSON, one ``bytes`` per
+    message (decoded only when something reads them: :func:`~qframe.message.fields_of`);
+    :func:`encode` of it all when no fields changed, a pickle when JSON cannot carry them
+    (a big integer, a key that is not a string)."""
+    same = res.get("same")
+    if same is not None:
+        col = same.get("_fields")
+    elif "rows" in res:
+        col = [row[10] for row in res["rows"]]
+    else:
+        col = None
+    if col is None:
+        return encode(res)
+    blob = _fields_blob(col)
+    if blob is not None:
+        if same is not None:
+            same["_fields"] = len(col)
+        else:
+            for row in res["rows"]:
+                row[10] = 0
+        try:
+            body = orjson.dumps(res, default=json_default)
+        except TypeError:
+            body = None
+        if body is not None:
+            return b"X" + _LEN.pack(len(body)) + body + blob
+        if same is not None:  # back as they were, for the pickle
+            same["_fields"] = col
+        else:
+            for row, f in zip(res["rows"], col, strict=True):
+                row[10] = f
+    return b"P" + pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode_reply(data: bytes) -> dict[str, Any]:
+    """:func:`encode_reply`'s result, the fields as their JSON (``bytes``) or None."""
+    if data[:1] != b"X":
+        return decode(data)  # type: ignore[no-any-return]
+    (k,) = _LEN.unpack_from(data, 1)
+    res: dict[str, Any] = orjson.loads(data[5 : 5 + k])
+    parts: list[Any] = data[5 + k :].split(b"\n")
+    if b"" in parts:
+        parts = [p or None for p in parts]
+    same = res.get("same")
+    if same is not None:
+        if not same["_fields"]:
+            parts = []  # an empty batch
+        same["_fields"] = parts
+    else:
+        rows = res["rows"]
+        if not rows:
+            parts = []
+        for row, f in zip(rows, parts, strict=True):
+            row[10] = f
+    return res
 
 
 def _container_col(col: list[Any]) -> list[ContainerInfo | None]:

@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from qframe.config import ConfigError, parse_config
-from qframe.message import Message
+from qframe.message import Delivery, Message
 from qframe.options import Field, PluginOptions
 from qframe.plugin import Filter
 from qframe.runtime.daemon import ConfigSource, Daemon
@@ -335,3 +336,111 @@ async def test_drops_and_one_to_many_in_a_worker_map_back_to_their_delivery_toke
         assert sum("copy" in m.tags for m in out) == texts.count("two")
         node = h.pipeline.find("s")
         assert node is not None and node.metrics.dropped == {"filtered": texts.count("drop")}
+
+
+def varied_messages(n: int, seed: int) -> list[dict[str, Any]]:
+    """Apache lines and others, some with characters JSON escapes or leaves as they are
+    (DEL, quotes, backslashes, newlines, non-ASCII), some with fields already, some in a
+    container; a few of several reads (times)."""
+    rnd = random.Random(seed)
+    lines = apache_lines(n)
+    odd = ["\x7f", '"', "\\", "é", "\u2028", "\n", "\t", "%{x}", "\x00"]
+    out: list[dict[str, Any]] = []
+    for i, line in enumerate(lines):
+        r = rnd.random()
+        if r < 0.15:
+            line = line.replace(" HTTP/", rnd.choice(odd) + " HTTP/", 1)
+        elif r < 0.22:
+            line = f"two {rnd.choice(odd)} not apache {i}"
+        elif r < 0.25:
+            line = ""
+        d: dict[str, Any] = {"message": line, "@timestamp": f"2026-12-06T04:00:0{i % 3}Z"}
+        if rnd.random() < 0.1:
+            d["fields"] = {"clientip": "preset", "n": i, "deep": {"k": [1, "\x7f"]}}
+        if rnd.random() < 0.05:
+            d["container"] = {"id": f"c{i % 2}", "name": "web"}
+        out.append(d)
+    return out
+
+
+async def run_varied(tmp: Path, msgs: list[dict[str, Any]], workers: int) -> dict[str, Any]:
+    """The same pipeline with ``workers`` on each filter: grok, then a mutate and a
+    handler's condition that read and change its fields, a one-to-many filter, and the
+    canonical JSON of both the grok's and the mutate's output."""
+    w = {"workers": workers}
+    cfg = {
+        "data-dir": str(tmp / f"data{workers}"),
+        "collector": {"src": {"kind": "list", "ack": True, "linger": True}},
+        "filter": {
+            "g": {"kind": "grok", "inputs": ["src"], "pattern": "%{COMBINEDAPACHELOG}", **w},
+            "m": {
+                "kind": "mutate",
+                "inputs": ["g"],
+                "rename": {"fields.verb": "fields.method"},
+                "convert": {"fields.response": "int"},
+                "add-fields": {"fields.from": "%{fields.clientip}"},
+                "remove": ["fields.ident"],
+                "source-success": "any",
+                **w,
+            },
+            "s": {"kind": "split", "inputs": ["g"], "source-success": "any", **w},
+        },
+        "handler": {
+            "out": {"kind": "capture", "inputs": ["m"], "source-success": "any"},
+            "gets": {
+                "kind": "capture",
+                "inputs": ["m"],
+                "source-success": "any",
+                "when": 'fields.method == "GET" and fields.response == 200',
+            },
+            "split": {"kind": "capture", "inputs": ["s"], "source-success": "any"},
+            "gj": {
+                "kind": "log",
+                "inputs": ["g"],
+                "source-success": "any",
+                "format": "json",
+                "path": str(tmp / f"g{workers}.json"),
+            },
+            "mj": {
+                "kind": "log",
+                "inputs": ["m"],
+                "source-success": "any",
+                "format": "json",
+                "path": str(tmp / f"m{workers}.json"),
+            },
+        },
+    }
+    async with Harness(cfg, extra={("filter", "split"): SplitFilter}) as h:
+        src = h.plugin("src")
+        for i in range(0, len(msgs), 37):  # too many for a config file
+            batch = [Message.from_dict(d) for d in msgs[i : i + 37]]
+            token = Delivery(len(batch), src._count(len(batch)))
+            for m in batch:
+                m.ack = token
+            await src.send(batch)
+        await h.wait_for(lambda: src.acked == len(msgs), 120, "every message acknowledged")
+        got: dict[str, Any] = {"raw": {}}
+        for k in ("out", "gets", "split"):
+            got["raw"][k] = sum(type(m._fields) is bytes for m in h.captured(k))
+            got[k] = [m.to_dict() for m in h.captured(k)]
+    got["files"] = [(tmp / f"{k}{workers}.json").read_bytes() for k in "gm"]
+    return got
+
+
+async def test_fields_a_worker_sends_back_read_changed_and_written_as_in_one_process(
+    tmp_path: Path,
+) -> None:
+    """workers: 2 against workers: 1 on the same varied input: the fields a worker sends
+    back as their JSON (decoded only when read) give the very messages and bytes."""
+    msgs = varied_messages(3000, seed=14)
+    one = await run_varied(tmp_path, msgs, 1)
+    two = await run_varied(tmp_path, msgs, 2)
+    assert len(one["out"]) == len(msgs) and len(one["split"]) > len(msgs)
+    assert 0 < len(one["gets"]) < len(msgs)
+    for k in ("out", "gets", "split"):
+        assert two[k] == one[k], k
+    assert two["files"] == one["files"]
+    # what the workers sent back was still JSON when it reached the handlers
+    assert two["raw"]["out"] > len(msgs) // 2 and two["raw"]["split"] > len(msgs) // 2
+    assert one["raw"] == {"out": 0, "gets": 0, "split": 0}
+    assert one["files"][1].count(b"\n") == len(msgs)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator, model_validator
 
-from ...message import Message
+from ...message import Message, fields_of
 from ...options import Field, PluginOptions
 from ...paths import MISSING, FieldPath, parse_path
 from ...plugin import Filter
@@ -225,7 +225,7 @@ class MutateFilter(Filter):
                 ka, kb = a.keys[0], b.keys[0]
 
                 def rename_field(m: Message) -> bool:
-                    f = m._fields
+                    f = fields_of(m)
                     if f and ka in f:
                         f = m.fields  # its own copy when shared
                         f[kb] = f.pop(ka)
@@ -251,7 +251,7 @@ class MutateFilter(Filter):
                 k = p.keys[0]
 
                 def apply_field(m: Message) -> bool:
-                    fs = m._fields
+                    fs = fields_of(m)
                     if not fs:
                         return True
                     v = fs.get(k, MISSING)

@@ -28,7 +28,7 @@ from ...buffer.options import BufferOptions
 from ...buffer.queue import METRICS as BUFFER_METRICS
 from ...buffer.queue import DiskQueue, buffer_path
 from ...jsonsafe import ENCODE_FAILURE_TAG
-from ...message import Message
+from ...message import Message, fields_of
 from ...options import Bytes, Duration, Field, StrList
 from ...plugin import Handler, Plugin, ack
 from ...retry import backoff
@@ -72,7 +72,7 @@ def _getter(name: str) -> Callable[[Message], str]:
         return lambda m: token_safe(m.container.name if m.container is not None else "")
     if name.startswith("fields.") and len(name) > 7:
         key = name[7:]
-        return lambda m: token_safe(str(m._fields.get(key, "")) if m._fields else "")
+        return lambda m: token_safe(str(f.get(key, "")) if (f := fields_of(m)) else "")
     raise ValueError(
         f"unknown placeholder {{{name}}} (known: kind, host, container.name, fields.NAME)"
     )

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from ....ecs import document as ecs_document
-from ....message import ContainerInfo, Message, format_time, json_default
+from ....message import ContainerInfo, Message, fields_of, format_time, json_default
 
 __all__ = ["DocumentEncoder"]
 
@@ -120,7 +120,7 @@ class DocumentEncoder:
 
     def document(self, m: Message) -> dict[str, Any]:
         # the lazy parts are read without creating them (Message creates them on access)
-        f = m._fields
+        f = fields_of(m)
         if f:
             if self.dedot:
                 for v in f.values():
