@@ -8,7 +8,13 @@ JSON lines into a file:
 - ``stdin → kv (logfmt) → log``: 6 pairs per line;
 - ``stdin → dissect → log`` and ``stdin → grok %{COMBINEDAPACHELOG} → log`` on the same
   Apache combined lines (target: dissect ≥ 3 × grok);
-- ``stdin → dissect → date → mutate → log`` (the whole chain).
+- ``stdin → dissect → date → mutate → log`` (the whole chain);
+- ``stdin → log`` (no filter) and the floor of the dissect pipeline: ``stdin → preset →
+  log``, where ``preset`` (bench/preset_run.py, bench only) gives each line the fields
+  dissect gives it from a table made at start (data: 4,096 distinct Apache lines over
+  and over; dissect is run on the same data): the best any parser of that line can do in
+  this pipeline, so dissect's pipeline over the floor's, and the floor's over grok's, are
+  reported.
 
 Own CPU per line: each filter's ``process()`` over the same 1,000,000 messages in batches
 of 1,000 (as the runtime hands them), ``time.process_time`` — ``json``, ``kv``, ``dissect``
@@ -90,7 +96,24 @@ def data_file(name: str, lines: list[str]) -> Path:
     return p
 
 
+PRESET = 4096  # distinct lines in the floor's data (its table)
+
 PIPELINES = {
+    # no filter: what reading stdin and writing each line as JSON costs (no fields)
+    "(no filter)": ("apache", "", "stdin"),
+    # the floor of the dissect pipeline: each line gets the fields dissect gives it from a
+    # table made at start (bench/preset_run.py); data: PRESET distinct lines over and over
+    "floor (fields preset)": (
+        "apache-cycled",
+        f"  f: {{kind: preset, inputs: [stdin], sample: @DATA@, max-lines: {PRESET}, "
+        f"mapping: '{COMBINED}'}}\n",
+        "f",
+    ),
+    "dissect (the floor's lines)": (
+        "apache-cycled",
+        f"  f: {{kind: dissect, inputs: [stdin], mapping: '{COMBINED}'}}\n",
+        "f",
+    ),
     "json": ("json", "  f: {kind: json, inputs: [stdin]}\n", "f"),
     "kv": ("logfmt", "  f: {kind: kv, inputs: [stdin], mode: logfmt}\n", "f"),
     "dissect": ("apache", f"  f: {{kind: dissect, inputs: [stdin], mapping: '{COMBINED}'}}\n", "f"),
@@ -118,6 +141,12 @@ def _cpu() -> float:
 def pipeline_rate(name: str, data: Path, n: int, runs: int) -> tuple[float, float]:
     """(lines/s, lines per CPU-second) of the best run."""
     _, filters, last = PIPELINES[name]
+    filters = filters.replace("@DATA@", str(data))
+    cmd = (
+        [sys.executable, str(Path(__file__).with_name("preset_run.py"))]
+        if "preset" in filters
+        else [QFRAME]
+    )
     pin = ["taskset", "-c", "0"] if os.path.exists("/usr/bin/taskset") else []
     best = best_cpu = float("inf")
     with tempfile.TemporaryDirectory() as d:
@@ -133,7 +162,7 @@ def pipeline_rate(name: str, data: Path, n: int, runs: int) -> tuple[float, floa
             with open(data, "rb") as stdin:
                 cpu0 = _cpu()
                 dt, _peak, res = run_timed(
-                    [*pin, QFRAME, "run", "-c", str(cfg)], stdin=stdin, stderr=subprocess.PIPE
+                    [*pin, *cmd, "run", "-c", str(cfg)], stdin=stdin, stderr=subprocess.PIPE
                 )
             best_cpu = min(best_cpu, _cpu() - cpu0)
             if res.returncode != 0:
@@ -179,6 +208,7 @@ def main() -> None:
         "json": data_file("json6", json_lines(n)),
         "logfmt": data_file("logfmt6", logfmt_lines(n)),
         "apache": apache_file(n),
+        "apache-cycled": data_file("apache-cycled", [apache[i % PRESET] for i in range(n)]),
     }
     rates = {}
     for name, (src, _, _) in PIPELINES.items():
@@ -203,6 +233,22 @@ def main() -> None:
         rates["dissect"] / rates["grok"],
         "x",
         "pipeline lines/s of dissect over grok on the same Apache combined lines (target ≥ 3)",
+    )
+    floor = rates["floor (fields preset)"]
+    report(
+        "transforms dissect vs its floor",
+        "ratio",
+        rates["dissect (the floor's lines)"] / floor,
+        "x",
+        "dissect's pipeline over the floor's (the same lines, their fields preset: a parser "
+        "that cost nothing): 1.0 is the best any parser can do",
+    )
+    report(
+        "transforms grok vs the floor",
+        "ratio",
+        floor / rates["grok"],
+        "x",
+        "the floor's lines/s over grok's: the most any parser's pipeline can beat grok's by",
     )
     # own CPU per line
     jl = json_lines(n)
