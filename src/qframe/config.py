@@ -380,8 +380,8 @@ def _read_instances(
             if options.workers != 1:
                 refusal = (
                     cls.workers_refusal(options)  # type: ignore[attr-defined]
-                    if section == "filter"
-                    else "only filters take `workers`"
+                    if section in ("filter", "collector")
+                    else "only filters and the tcp, gelf and file collectors take `workers`"
                 )
                 if refusal:
                     problem(where, "workers", refusal, (*ppath, "workers"))

@@ -164,8 +164,9 @@ class PluginOptions(BaseModel):
         1,
         ge=1,
         le=256,
-        description="a filter's worker processes (a number, or auto: the cores qframe may "
-        "use); its batches run in them, several at once, and come out in order",
+        description="worker processes (a number, or auto: the cores qframe may use): a "
+        "filter's batches run in them, several at once, and come out in order; the tcp, "
+        "gelf and file collectors share their connections or files among them",
     )
     when: str = Field(
         "",

@@ -198,6 +198,36 @@ class Plugin:
 
 class Collector(Plugin):
     type = "collector"
+    #: how ``workers`` > 1 shares this collector's work among processes (see
+    #: :mod:`qframe.runtime.sharing`): ``"sockets"`` (N listening sockets on one address,
+    #: ``SO_REUSEPORT``: :meth:`shared_address`), ``"files"`` (a partition of the sources
+    #: each: :meth:`share_work`); empty: it runs in one process
+    shares_work: ClassVar[str] = ""
+
+    @classmethod
+    def workers_refusal(cls, options: PluginOptions) -> str:
+        """The reason ``options`` cannot share the work (``workers`` > 1), or ""."""
+        if not cls.shares_work:
+            return (
+                "only the tcp, gelf and file collectors share their work among processes "
+                "(a filter's `workers` gives a pipeline more cores)"
+            )
+        return ""
+
+    @classmethod
+    def shared_address(cls, options: PluginOptions) -> tuple[str, int, int]:
+        """``shares_work = "sockets"``: (host, port, socket type) the workers serve."""
+        raise NotImplementedError
+
+    def share_work(self, index: int, count: int, report: Callable[[Any], None]) -> None:
+        """In worker process ``index`` of ``count``, before :meth:`start`: take only this
+        worker's share of the sources; ``report(data)`` sends what the main process keeps
+        for the whole (:meth:`write_shared_reports`).  Default: nothing (sockets)."""
+
+    @classmethod
+    def write_shared_reports(cls, data_dir: Path, reports: list[Any]) -> None:
+        """In the main process: the latest report of every worker (a file collector's
+        checkpoint records), to be kept as one (written at each new report and at stop)."""
 
     async def run(self) -> None:
         """Produce messages until there is no more input (return) or forever."""

@@ -219,13 +219,13 @@ def render_prometheus(all_metrics: Iterable[PluginMetrics]) -> str:
         family(
             "qframe_worker_rss_bytes",
             "gauge",
-            "Resident memory of a filter's worker process.",
+            "Resident memory of a filter's or collector's worker process.",
             [([*base(m), ("worker", str(w["worker"]))], w["rss_bytes"]) for m, w in workers],
         )
         family(
             "qframe_worker_restarts_total",
             "counter",
-            "Restarts of a filter's worker process (it died).",
+            "Restarts of a filter's or collector's worker process (it died).",
             [([*base(m), ("worker", str(w["worker"]))], w["restarts"]) for m, w in workers],
         )
     extra: dict[str, list[tuple[list[tuple[str, str]], float]]] = {}

@@ -78,7 +78,13 @@ class Node:
             inbox = self.inbox
             self.metrics.queue_depth = inbox.__len__
             self.metrics.queue_capacity = inbox.capacity
-        self.plugin: Plugin = cls(spec.name, opts, self)
+        self.plugin: Plugin
+        if opts.workers > 1 and issubclass(cls, Collector):  # its work shared by processes
+            from .sharing import SharedCollector
+
+            self.plugin = SharedCollector(cls, spec.name, opts, self)
+        else:
+            self.plugin = cls(spec.name, opts, self)
         #: the instance's ``when`` condition, compiled (None: every message)
         self.when = None
         if opts.when:  # (imported here: the condition language and worker processes are

@@ -282,7 +282,7 @@ def test_workers_on_a_handler_or_collector_is_a_config_error_and_the_cli_exits_2
     cfg.write_text("collector: {stdin: {workers: 2}}\nhandler: {log: {inputs: [stdin]}}\n")
     res = subprocess.run([QFRAME, "run", "-c", str(cfg)], capture_output=True, timeout=60)
     assert res.returncode == 2
-    assert "collector.stdin.workers: only filters take `workers`" in res.stderr.decode()
+    assert "collector.stdin.workers: only the tcp, gelf and file collectors" in res.stderr.decode()
     ok = "collector: {stdin: {}}\nfilter: {g: {kind: grok, inputs: [stdin], pattern: x, workers: auto}}\nhandler: {log: {inputs: [g]}}\n"
     spec = parse_config(ok, make_registry(), file="p.yml")
     (g,) = [i for i in spec.instances if i.name == "g"]

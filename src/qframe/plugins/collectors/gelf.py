@@ -240,6 +240,11 @@ class GelfCollector(SocketHandover):
             if self._server is not None:
                 stream_gauges(self, self._server)
 
+    @classmethod
+    def shared_address(cls, options: Any) -> tuple[str, int, int]:
+        kind = socket.SOCK_DGRAM if options.protocol == "udp" else socket.SOCK_STREAM
+        return (options.bind_host, options.port, kind)
+
     def listen_address(self) -> tuple[str, int, str]:
         return (self.options.bind_host, self.options.port, self.options.protocol)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import socket
 import time
 from typing import Any, Literal
 
@@ -197,6 +198,10 @@ class TcpCollector(SocketHandover):
             if self.server is not None and time.monotonic() - gauges_at >= 1.0:
                 gauges_at = time.monotonic()
                 stream_gauges(self, self.server)
+
+    @classmethod
+    def shared_address(cls, options: Any) -> tuple[str, int, int]:
+        return (options.bind_host, options.bind_port, socket.SOCK_STREAM)
 
     def listen_address(self) -> tuple[str, int]:
         return (self.options.bind_host, self.options.bind_port)

@@ -181,6 +181,8 @@ class SocketHandover(Collector):
     ``shutdown``), with a warning.
     """
 
+    #: ``workers`` > 1: N processes serve N listening sockets on the address (SO_REUSEPORT)
+    shares_work = "sockets"
     #: what stop() left for the successor (taken in its start, else closed after the reload)
     handoff: Handoff | None = None
     _passes_on = False
@@ -188,6 +190,15 @@ class SocketHandover(Collector):
     _previous: SocketHandover | None = None
     _tls: ssl.SSLContext | None = None
     _pending: tuple[Handoff, Callable[[], Awaitable[None]]] | None = None
+
+    @classmethod
+    def workers_refusal(cls, options: PluginOptions) -> str:
+        if getattr(options, "inventory", ""):
+            return (
+                "inventory lookups go through the Back channel, which a worker process "
+                "does not have: use workers: 1 with inventory"
+            )
+        return ""
 
     def listen_address(self) -> tuple[Any, ...]:
         """What must be equal for a successor to take the sockets over."""

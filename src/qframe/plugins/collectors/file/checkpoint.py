@@ -177,7 +177,11 @@ class CheckpointStore:
 
     def save(self, progress: list[Progress]) -> bool:
         """Write the records if they changed; return True when the file was written."""
-        records = sorted((p.to_record() for p in progress), key=lambda r: (r["path"], r["ino"]))
+        return self.save_records([p.to_record() for p in progress])
+
+    def save_records(self, records: list[dict[str, Any]]) -> bool:
+        """:meth:`save` of records (the workers' of ``workers``, merged)."""
+        records = sorted(records, key=lambda r: (r["path"], r["ino"]))
         data = json.dumps({"version": VERSION, "files": records}, indent=1).encode()
         if data == self.last_written:
             return False

@@ -10,6 +10,8 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ....aio import wait_event
@@ -26,6 +28,8 @@ __all__ = ["FileCollector"]
 
 FORGET_AFTER = 24 * 3600.0  # a record of a file no longer found is kept this long
 LOG_EVERY = 10.0  # at most one log line per problem kind in this many seconds
+#: the main process's checkpoint of a collector whose files workers read (by directory)
+_SHARED_STORES: dict[str, CheckpointStore] = {}
 
 
 class FileCollector(Collector):
@@ -95,6 +99,8 @@ class FileCollector(Collector):
     """
 
     Options = FileOptions
+    #: ``workers`` > 1: each process reads the files of its partition (by inode)
+    shares_work = "files"
 
     exported_metrics = (
         MetricSpec(
@@ -151,6 +157,37 @@ class FileCollector(Collector):
         self._since = 0.0  # when the loaded checkpoint was written
         self._failing: dict[tuple[int, int], str] = {}  # files whose last read failed -> why
         self._conditions: dict[str, str] = {}  # what makes the health degraded, by kind
+        #: a worker process's share (``workers``): (index, count, report), or None
+        self._share: tuple[int, int, Callable[[Any], None]] | None = None
+        self._reported: Any = None
+
+    # -- workers: a partition of the files per process ------------------------------------
+    def share_work(self, index: int, count: int, report: Callable[[Any], None]) -> None:
+        """Read only the files whose inode falls in partition ``index`` of ``count`` (a
+        file keeps its inode when a rotation renames it); the checkpoint records go to
+        the main process (``report``), which writes the one checkpoint file."""
+        self._share = (index, count, report)
+
+    def _mine(self, dev: int, ino: int) -> bool:
+        share = self._share
+        return share is None or share_of(dev, ino, share[1]) == share[0]
+
+    @classmethod
+    def write_shared_reports(cls, data_dir: Path, reports: list[Any]) -> None:
+        """The workers' records as one checkpoint (a file read by two workers, a rotated
+        generation recovered by the owner of its predecessor: the owner's record wins)."""
+        n = len(reports)
+        merged: dict[tuple[Any, ...], tuple[bool, dict[str, Any]]] = {}
+        for idx, records in enumerate(reports):
+            for r in records:
+                key = (r["dev"], r["ino"], r["fp"])
+                own = share_of(r["dev"], r["ino"], n) == idx
+                if key not in merged or (own and not merged[key][0]):
+                    merged[key] = (own, r)
+        store = _SHARED_STORES.get(str(data_dir))
+        if store is None:
+            store = _SHARED_STORES[str(data_dir)] = CheckpointStore(data_dir)
+        store.save_records([r for _, r in merged.values()])
 
     # -- life ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -170,7 +207,8 @@ class FileCollector(Collector):
             )
         self._since = self._store.mtime - MARGIN
         for p in loaded:
-            self.progress[p.identity.uid] = p
+            if self._mine(p.identity.dev, p.identity.ino):  # (a worker: its partition's)
+                self.progress[p.identity.uid] = p
 
     async def run(self) -> None:
         interval = self.options.scan_interval
@@ -235,6 +273,15 @@ class FileCollector(Collector):
     # -- checkpoints -------------------------------------------------------------------
     def save_checkpoint(self) -> None:
         if self._store is None:
+            return
+        if self._share is not None:  # a worker: the main process writes the whole
+            records = sorted(
+                (p.to_record() for p in self.progress.values()),
+                key=lambda r: (r["path"], r["ino"]),
+            )
+            if records != self._reported:
+                self._share[2](records)
+                self._reported = records
             return
         try:
             self._store.save(list(self.progress.values()))
@@ -345,6 +392,8 @@ class FileCollector(Collector):
             if not stat.S_ISREG(st.st_mode):
                 continue
             key = (st.st_dev, st.st_ino)
+            if self._share is not None and not self._mine(*key):
+                continue  # another worker's
             seen.add(key)
             t = self.tailers.get(key)
             if t is not None:
@@ -532,6 +581,11 @@ class FileCollector(Collector):
             self._ratelog.warning(key, "%s", text, every=LOG_EVERY, exc=exc, level=logging.ERROR)
         else:
             self.warn_limited(key, "%s", text, every=LOG_EVERY)
+
+
+def share_of(dev: int, ino: int, count: int) -> int:
+    """The worker (of ``count``) that reads the file ``dev``, ``ino``."""
+    return (dev + ino) % count
 
 
 def _after_last_newline(fd: int, size: int) -> int:
