@@ -7,6 +7,7 @@ developer laptop the test is skipped with the reason; in CI (``CI=true``) it fai
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -38,6 +39,40 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands out to ``bind(0)`` and ``connect`` (both ends included)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+    return low, high
+
+
+def publish_port() -> int:
+    """A free loopback TCP port below the ephemeral range, for a container to publish.
+
+    A container engine's port forward on 127.0.0.1 is a DNAT rule (netavark: iptables
+    ``nat`` OUTPUT), and it outlives the container for a moment at every stop (the port is
+    free again before the teardown removes the rule) — forever when a teardown is lost.  A
+    connect to that port meanwhile goes to the gone container's address: ``EHOSTUNREACH``
+    after 3 s of ARP (``python -m tests.services.stale_dnat`` shows it).  Every other port
+    of the tests (:func:`free_port`, ``bind-port: 0``) is ephemeral: one from outside that
+    range is never theirs.
+    """
+    low, _ = ephemeral_range()
+    lo = min(20000, max(1024, low - 2000))
+    for _ in range(100):
+        port = random.randrange(lo, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise OSError(f"no free port in {lo}-{low - 1}")
 
 
 def http_answers(url: str, status: int = 200, timeout: float = 1.0) -> bool:

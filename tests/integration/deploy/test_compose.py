@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from qframe.testing import wait_until
-from tests.services import free_port, unavailable
+from tests.services import ephemeral_range, publish_port, unavailable
 from tests.services.podman import PodmanService
 
 from .conftest import ROOT, readme_command
@@ -86,7 +86,10 @@ async def test_podman_compose_up_runs_qframe_on_the_socket_and_down_drains_it(
     mode = os.stat(podman.socket_path).st_mode
     if not mode & stat.S_IWGRP:
         os.chmod(podman.socket_path, mode | stat.S_IRGRP | stat.S_IWGRP)
-    port = free_port()
+    # below the ephemeral range: its DNAT rule outlives the container at the stop, and a
+    # loopback connect of a later test to its port would go to the gone container
+    port = publish_port()
+    assert port < ephemeral_range()[0]
     project = podman.unique("qcompose")
     env = {
         "DOCKER_SOCKET": podman.socket_path,
