@@ -142,3 +142,46 @@ def test_an_unfinished_line_grown_over_many_chunks_is_whole_and_can_be_discarded
     assert framer.feed(b"more\n") == [b"more"]
     assert framer.feed(b"x" * 60) == [] and framer.feed(b"y" * 60) == [b"x" * 60 + b"y" * 40]
     assert framer.cut == [0] and framer.pending == 0
+
+
+def test_discarding_a_frame_held_in_pieces_counts_every_piece_and_reading_goes_on() -> None:
+    framer = Framer(100_000)
+    big = b"a" * 5000  # past SMALL: the next chunks are held as further pieces
+    assert framer.feed(big) == [] and framer.feed(b"b" * 10) == []
+    assert framer.pending == 5010
+    assert framer.discard() == 5010 and framer.pending == 0
+    assert framer.discard() == 0  # nothing held: nothing to skip either
+    assert framer.feed(b"rest of it\n") == []
+    # held in pieces again after the discard
+    assert (
+        framer.feed(big) == []
+        and framer.feed(b"c" * 10) == []
+        and framer.feed(b"d\n") == [big + b"c" * 10 + b"d"]
+    )
+
+
+def test_take_rest_hands_over_the_unfinished_frame_and_resets_the_framer() -> None:
+    framer = Framer(100_000)
+    assert framer.take_rest() == (b"", False)
+    assert framer.feed(b"done\nhalf") == [b"done"]
+    assert framer.take_rest() == (b"half", False)
+    assert framer.pending == 0 and framer.finish() == []
+    big = b"x" * 5000
+    framer.feed(big)
+    framer.feed(b"yz")
+    assert framer.take_rest() == (big + b"yz", False)
+    assert framer.pending == 0 and framer.feed(b"new\n") == [b"new"]
+
+
+def test_take_rest_of_a_framer_skipping_an_over_long_frame_says_so_and_stops_skipping() -> None:
+    framer = Framer(5)
+    assert framer.feed(b"0123456789") == [b"01234"]
+    assert framer.take_rest() == (b"", True)
+    assert framer.feed(b"next\n") == [b"next"]  # the successor skips, this one no more
+
+
+def test_skip_continues_a_predecessor_skipping_an_over_long_frames_tail() -> None:
+    framer = Framer(5)
+    framer.skip()
+    assert framer.feed(b"tail") == []
+    assert framer.feed(b" end\nnext\n") == [b"next"]
