@@ -19,6 +19,22 @@ if os.environ.get("QFRAME_MUTATION"):
     )
     settings.load_profile("mutation")
 
+    def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+        """`make mutation`: property tests run a quarter of their examples (at least 50).
+        A mutant they catch fails within the first few nearly always, and a mutant that
+        survives runs every test that reaches it: at full count, survivors of the GELF and
+        framer modules cost 10 s each. (The test's own ``@settings`` wins over a profile,
+        hence the settings set on the test itself; once per test, also in forked workers.)"""
+        for item in items:
+            fn = getattr(item, "obj", None)
+            own = getattr(fn, "_hypothesis_internal_use_settings", None)
+            if own is None or getattr(fn, "_qframe_mutation_examples", False):
+                continue
+            fn._hypothesis_internal_use_settings = settings(
+                own, max_examples=max(50, own.max_examples // 4)
+            )
+            fn._qframe_mutation_examples = True
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _qframe_logging() -> None:
