@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from qframe.testing import wait_until
-from tests.integration.file.helpers import QframeRun
+from tests.integration.file.helpers import QframeRun, file_collector
 from tests.services import free_port
 from tests.services.nats import NatsCluster
 from tests.services.osmem import Osmem
@@ -42,13 +42,7 @@ def agent_config(i: int, tmp: Path, urls: list[str], port: int, log: Path) -> di
         "data-dir": str(tmp / "data"),
         "collector": {
             "tcp": {"kind": "tcp", "bind-host": "127.0.0.1", "bind-port": port},
-            "files": {
-                "kind": "file",
-                "path": str(log),
-                "start-position": "beginning",
-                "poll-interval": "20ms",
-                "scan-interval": "200ms",
-            },
+            "files": file_collector(log),
         },
         "handler": {
             "bus": {

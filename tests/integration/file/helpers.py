@@ -135,3 +135,33 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
         if raw.strip():
             out.append(json.loads(raw))
     return out
+
+
+def file_collector(log: Path) -> dict[str, Any]:
+    return {
+        "kind": "file",
+        # only the live name: lines left in a file rotated while qframe was down are
+        # found through the checkpoint's identity
+        "path": str(log),
+        "start-position": "beginning",
+        "poll-interval": "20ms",
+        "scan-interval": "200ms",
+    }
+
+
+def file_to_json(tmp: Path, log: Path, out: Path) -> dict[str, Any]:
+    """A daemon's config: :func:`file_collector` on ``log`` → JSON lines into ``out``."""
+    return {
+        "log": {"level": "info"},
+        "tick": "100ms",
+        "data-dir": str(tmp / "data"),
+        "collector": {"files": file_collector(log)},
+        "handler": {
+            "out": {"kind": "log", "inputs": ["files"], "format": "json", "path": str(out)}
+        },
+    }
+
+
+def delivered(out: Path) -> list[int]:
+    """The line numbers in the JSON-lines output ``out``."""
+    return numbers([d["message"] for d in json_lines(out)])

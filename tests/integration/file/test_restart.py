@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from qframe.testing import wait_until
 from tests.services.osmem import Osmem
 
-from .helpers import QframeRun, json_lines, logrotate, logrotate_conf, numbers, start_writer
-
-
-def file_collector(log: Path) -> dict[str, Any]:
-    return {
-        "kind": "file",
-        # only the live name: lines left in a file rotated while qframe was down are
-        # found through the checkpoint's identity
-        "path": str(log),
-        "start-position": "beginning",
-        "poll-interval": "20ms",
-        "scan-interval": "200ms",
-    }
+from .helpers import (
+    QframeRun,
+    delivered,
+    file_collector,
+    file_to_json,
+    logrotate,
+    logrotate_conf,
+    numbers,
+    start_writer,
+)
 
 
 def newlines(out: Path) -> int:
     return out.read_bytes().count(b"\n") if out.exists() else 0
-
-
-def delivered(out: Path) -> list[int]:
-    return numbers([d["message"] for d in json_lines(out)])
 
 
 async def test_sigkill_and_rotation_while_down_lose_no_line(tmp_path: Path) -> None:
@@ -36,18 +28,7 @@ async def test_sigkill_and_rotation_while_down_lose_no_line(tmp_path: Path) -> N
     log = tmp_path / "app.log"
     out = tmp_path / "out.json"
     log.write_bytes(b"")
-    run = QframeRun(
-        tmp_path,
-        {
-            "log": {"level": "info"},
-            "tick": "100ms",
-            "data-dir": str(tmp_path / "data"),
-            "collector": {"files": file_collector(log)},
-            "handler": {
-                "out": {"kind": "log", "inputs": ["files"], "format": "json", "path": str(out)}
-            },
-        },
-    )
+    run = QframeRun(tmp_path, file_to_json(tmp_path, log, out))
     # about 25,000 lines/s for 4 s: the kill and the rotation happen while it writes
     writer = start_writer(log, lines, 250, 0.01, "reopen")
     try:

@@ -10,37 +10,19 @@ import os
 import subprocess
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from qframe.testing import wait_until
 
-from .helpers import QframeRun, json_lines, logrotate, logrotate_conf, numbers, start_writer
+from .helpers import (
+    QframeRun,
+    delivered,
+    file_to_json,
+    logrotate,
+    logrotate_conf,
+    start_writer,
+)
 
 LINES = 20_000
-
-
-def config(tmp: Path, log: Path, out: Path) -> dict[str, Any]:
-    return {
-        "log": {"level": "info"},
-        "tick": "100ms",
-        "data-dir": str(tmp / "data"),
-        "collector": {
-            "files": {
-                "kind": "file",
-                "path": str(log),
-                "start-position": "beginning",
-                "poll-interval": "20ms",
-                "scan-interval": "200ms",
-            }
-        },
-        "handler": {
-            "out": {"kind": "log", "inputs": ["files"], "format": "json", "path": str(out)}
-        },
-    }
-
-
-def delivered(out: Path) -> list[int]:
-    return numbers([d["message"] for d in json_lines(out)])
 
 
 async def rotate_while_down(
@@ -66,7 +48,7 @@ async def test_three_rotations_while_stopped_deliver_every_line_exactly_once(
     log, out = tmp_path / "app.log", tmp_path / "out.json"
     log.write_bytes(b"")
     conf = logrotate_conf(tmp_path, log, "create")
-    run = QframeRun(tmp_path, config(tmp_path, log, out))
+    run = QframeRun(tmp_path, file_to_json(tmp_path, log, out))
     writer = start_writer(log, LINES, 50, 0.01, "reopen")  # about 5,000 lines/s
     try:
         run.start()
@@ -94,7 +76,7 @@ async def test_sigkills_with_rotations_while_down_lose_no_line(tmp_path: Path) -
     log, out = tmp_path / "app.log", tmp_path / "out.json"
     log.write_bytes(b"")
     conf = logrotate_conf(tmp_path, log, "create")
-    run = QframeRun(tmp_path, config(tmp_path, log, out))
+    run = QframeRun(tmp_path, file_to_json(tmp_path, log, out))
     writer = start_writer(log, LINES, 50, 0.01, "reopen")
     checkpoints = tmp_path / "data/collector.files/checkpoints.json"
     try:
