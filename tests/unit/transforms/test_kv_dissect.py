@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from qframe.config import parse_config
 from qframe.errors import ConfigError
 from qframe.plugins.filters.dissect import DissectError, Dissector
 from qframe.plugins.filters.kv import KvFilter
+from qframe.telemetry import PluginMetrics
 from qframe.testing import make_registry
 
 from .helpers import run_filter
@@ -74,29 +76,73 @@ def logfmt(d: dict[str, str]) -> str:
 @given(st.dictionaries(_keys, _values, max_size=6))
 @settings(max_examples=300, deadline=None)
 def test_logfmt_round_trip(d: dict[str, str]) -> None:
-    f = KvFilter.__new__(KvFilter)
-    f.options = KvFilter.Options(mode="logfmt")  # type: ignore[call-arg]
-    from qframe.plugins.filters.kv import build_regex
-
-    f.rx = build_regex(" ", "=", True)
-    f.logfmt, f.include, f.exclude, f.prefix = True, None, frozenset(), ""
-    f.fs, f.vs, f.fast = " ", "=", True
+    f = kv_filter(mode="logfmt")
     assert f.pairs(logfmt(d)) == d
+    assert f._regex_pairs(logfmt(d)) == d
 
 
-_soup = st.text(alphabet=" =ab\"'", max_size=20)
+def kv_filter(**options: Any) -> KvFilter:
+    opts = KvFilter.Options.model_validate(options)
+    node = SimpleNamespace(metrics=PluginMetrics("k", "kv", "filter", KvFilter.metric_specs()))
+    return KvFilter("k", opts, node)  # type: ignore[arg-type]
 
 
-@given(_soup, st.booleans())
-@settings(max_examples=500, deadline=None)
-def test_kv_fast_path_agrees_with_the_regex(s: str, lf: bool) -> None:
-    from qframe.plugins.filters.kv import build_regex
+_soup = st.text(alphabet=" =ab\"'", max_size=20) | st.text(alphabet=' =ab"', max_size=24)
+_OPTIONS = st.sampled_from(
+    [
+        {},
+        {"prefix": "p_"},
+        {"include-keys": ["a", "b"]},
+        {"exclude-keys": ["a"]},
+        {"include-keys": ["ab", "b"], "exclude-keys": ["b"], "prefix": "x"},
+    ]
+)
 
-    f = KvFilter.__new__(KvFilter)
-    f.rx = build_regex(" ", "=", lf)
-    f.logfmt, f.include, f.exclude, f.prefix = lf, None, frozenset(), ""
-    f.fs, f.vs, f.fast = " ", "=", True
+
+@given(_soup, st.booleans(), _OPTIONS)
+@settings(max_examples=800, deadline=None)
+def test_kv_fast_paths_agree_with_the_regex(s: str, lf: bool, options: dict[str, Any]) -> None:
+    """The split paths (unquoted text, and double-quoted values cut at the quotes) give
+    what the regex gives, with and without key selection and prefix."""
+    f = kv_filter(mode="logfmt" if lf else "kv", **options)
     assert f.pairs(s) == f._regex_pairs(s)
+    if "'" not in s and '"' in s:
+        got = f._quoted_pairs(s)
+        assert got is None or got == f._regex_pairs(s)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'a="x y" b=1',
+        'a="" b="="',
+        'a="x"b=1',  # text right after a closing quote: the regex decides
+        'a=b="x" c=1',  # a quote inside a bare value
+        'x"y="z" q=1',
+        '"k"=v a=1',
+        'a="open',
+        'a="x" "y" b=2',
+        'a="x\\" y" b=2',  # an escaped quote: the regex
+    ],
+)
+@pytest.mark.parametrize("lf", [False, True])
+async def test_kv_quoted_values_as_the_regex_reads_them(line: str, lf: bool) -> None:
+    f = kv_filter(mode="logfmt" if lf else "kv")
+    want = f._regex_pairs(line)
+    assert f.pairs(line) == want
+    out, _ = await run_filter("kv", {"mode": "logfmt" if lf else "kv"}, [line, line])
+    assert [m.fields for m in out] == [want, want]
+    assert [m.source_success for m in out] == [bool(want)] * 2
+
+
+async def test_kv_a_batch_with_some_lines_without_pairs_or_with_fields() -> None:
+    lines = ['a=1 b="x y"', "nothing", "c=3"]
+    out, h = await run_filter("kv", {}, lines)
+    assert [m.fields for m in out] == [{"a": "1", "b": "x y"}, {}, {"c": "3"}]
+    assert [m.source_success for m in out] == [True, False, True]
+    assert out[1].tags == ["_kvparsefailure"]
+    assert h.plugin("f").metrics.counter("parsed") == 2
+    assert h.plugin("f").metrics.counter("failed") == 1
 
 
 async def test_dissect_the_apache_line_with_conversion() -> None:
