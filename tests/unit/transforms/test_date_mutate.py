@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import time
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qframe.config import parse_config
 from qframe.errors import ConfigError
+from qframe.message import Message, SharedFields
+from qframe.telemetry import PluginMetrics
 from qframe.testing import make_registry
 from qframe.timeparse import DateParser, FormatError
 
@@ -176,3 +184,56 @@ async def test_drop_all_or_one_in_n() -> None:
     assert [m.message for m in out] == ["0", "3", "6"]
     out, _ = await run_filter("drop", {"when": 'message == "b"'}, ["a", "b", "c"])
     assert [m.message for m in out] == ["a", "c"]
+
+
+_MUTATE_CONFIGS = [
+    {"rename": {"fields.a": "fields.b"}, "convert": {"fields.n": "int"}, "add-tags": ["web"]},
+    {"rename": {"a": "n"}, "convert": {"n": "float"}, "lowercase": ["a"], "add-tags": ["x", "x"]},
+    {"convert": {"fields.n": "bool", "fields.a": "int"}, "strip": ["fields.a"], "uppercase": ["b"]},
+    {"rename": {"fields.n": "message"}, "add-tags": ["t-%{fields.a}"], "remove-tags": ["old"]},
+    {"copy": {"fields.a": "fields.c"}, "convert": {"fields.c": "string"}, "remove": ["fields.a"]},
+]
+_VALUES = st.one_of(
+    st.sampled_from(["1", " 2 ", "x", "true", "no", "1.5", "", "A b"]),
+    st.integers(-5, 5),
+    st.lists(st.sampled_from(["1", "x", "on"]), max_size=3),
+    st.none(),
+)
+_MESSAGE = st.tuples(
+    st.dictionaries(st.sampled_from(["a", "b", "n"]), _VALUES, max_size=3),
+    st.sampled_from(["own", "shared", "none"]),
+    st.sampled_from([None, [], ["old"], ["web", "old"]]),
+)
+
+
+@given(st.sampled_from(range(len(_MUTATE_CONFIGS))), st.lists(_MESSAGE, max_size=6))
+@settings(max_examples=400, deadline=None)
+def test_mutate_over_the_batch_agrees_with_message_by_message(config: int, rows: list) -> None:
+    """process (each step over the whole batch, batch versions of the usual steps) gives
+    what process_each (every step a call per message, the reference) gives: fields that
+    are a message's own, shared (SharedFields) or none, tags or none, values that do and
+    do not convert."""
+    cls = make_registry().get("filter", "mutate")
+    assert cls is not None
+    opts = cls.Options.model_validate(_MUTATE_CONFIGS[config])
+    node = SimpleNamespace(metrics=PluginMetrics("m", "mutate", "filter", cls.metric_specs()))
+    f: Any = cls("m", opts, node)
+
+    def batch() -> list[Message]:
+        out = []
+        shared = SharedFields(a="1", n="2")
+        for fields, kind, tags in rows:
+            m = Message("text", 1.0)
+            if kind == "own":
+                m._fields = copy.deepcopy(fields)
+            elif kind == "shared":
+                m._fields = shared
+            m._tags = list(tags) if tags is not None else None
+            out.append(m)
+        return out
+
+    got, want = batch(), batch()
+    asyncio.run(f.process(got))
+    f.process_each(want)
+    assert [m.to_dict() for m in got] == [m.to_dict() for m in want]
+    assert [m.to_dict() for m in batch()] == [m.to_dict() for m in batch()]  # nothing shared

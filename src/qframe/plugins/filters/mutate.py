@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable
+from itertools import repeat
+from operator import attrgetter
 from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator, model_validator
@@ -15,6 +18,7 @@ from ...plugin import Filter
 from ...telemetry import MetricSpec
 
 FAILURE_TAG = "_mutatefailure"
+_get_tags = attrgetter("_tags")
 _REF = re.compile(r"%\{([^}]+)\}")
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what JSON encoders take
 
@@ -103,6 +107,18 @@ def _str_op(f: Callable[[str], str]) -> Callable[[Any], Any]:
 
 def _one_field(p: FieldPath) -> bool:
     return p.root == "fields" and len(p.keys) == 1
+
+
+def _over_batch(step: Callable[[Message], bool]) -> Callable[[list[Message], set[int]], None]:
+    """A per-message step over a batch: the indices of the messages it failed on go
+    into ``bad``."""
+
+    def run(batch: list[Message], bad: set[int]) -> None:
+        for i, m in enumerate(batch):
+            if not step(m):
+                bad.add(i)
+
+    return run
 
 
 class Template:
@@ -212,6 +228,7 @@ class MutateFilter(Filter):
     def __init__(self, *a: Any, **kw: Any) -> None:
         super().__init__(*a, **kw)
         self.steps = self._compile(self.options)
+        self.batch_steps = [getattr(s, "batch", None) or _over_batch(s) for s in self.steps]
 
     @staticmethod
     def _compile(o: MutateFilter.Options) -> list[Callable[[Message], bool]]:
@@ -231,6 +248,16 @@ class MutateFilter(Filter):
                         f[kb] = f.pop(ka)
                     return True
 
+                def rename_fields(batch: list[Message], bad: set[int]) -> None:
+                    for m in batch:
+                        f = m._fields
+                        if type(f) is dict:
+                            if ka in f:
+                                f[kb] = f.pop(ka)
+                        elif f:  # shared, or not decoded yet
+                            rename_field(m)
+
+                rename_field.batch = rename_fields  # type: ignore[attr-defined]
                 return rename_field
 
             def step(m: Message) -> bool:
@@ -263,6 +290,21 @@ class MutateFilter(Filter):
                         return False
                     return True
 
+                def apply_fields(batch: list[Message], bad: set[int]) -> None:
+                    for i, m in enumerate(batch):
+                        fs = m._fields
+                        if type(fs) is dict:
+                            v = fs.get(k, MISSING)
+                            if v is MISSING:
+                                continue
+                            try:
+                                fs[k] = [f(x) for x in v] if type(v) is list else f(v)
+                            except (ValueError, TypeError, OverflowError):
+                                bad.add(i)
+                        elif fs and not apply_field(m):  # shared, or not decoded yet
+                            bad.add(i)
+
+                apply_field.batch = apply_fields  # type: ignore[attr-defined]
                 return apply_field
 
             def step(m: Message) -> bool:
@@ -368,6 +410,18 @@ class MutateFilter(Filter):
                         t.append(x)
                 return True
 
+            if not refs:
+                fresh = list(dict.fromkeys(plain))  # what add_tags makes of no tags
+
+                def add_plain_tags(batch: list[Message], bad: set[int]) -> None:
+                    if any(map(_get_tags, batch)):
+                        for m in batch:
+                            add_tags(m)
+                    else:  # the usual batch: no tags yet, each gets its own list (C loops)
+                        fresh_lists = map(list, repeat(fresh, len(batch)))
+                        deque(map(setattr, batch, repeat("_tags"), fresh_lists), maxlen=0)
+
+                add_tags.batch = add_plain_tags  # type: ignore[attr-defined]
             steps.append(add_tags)
         for p in o.remove:
             pp = P(p, writable=True)
@@ -392,6 +446,21 @@ class MutateFilter(Filter):
     sets_source_success: ClassVar[bool] = False
 
     async def process(self, batch: list[Message]) -> list[Message]:
+        """Each step over the whole batch in turn (a message's steps run in the same
+        order as :meth:`process_each`'s, which is the reference; steps change only their
+        own message): the usual steps — a field renamed, a field converted or changed,
+        plain tags added — have batch versions without a call per message."""
+        bad: set[int] = set()
+        for run in self.batch_steps:
+            run(batch, bad)
+        if bad:
+            for i in bad:
+                batch[i].add_tag(FAILURE_TAG)
+            self.metrics.inc("failed", len(bad))
+        return batch
+
+    def process_each(self, batch: list[Message]) -> list[Message]:
+        """Message by message, every step a call (the reference of :meth:`process`)."""
         steps = self.steps
         bad = 0
         for m in batch:
