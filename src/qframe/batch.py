@@ -18,7 +18,7 @@ import orjson
 
 from .message import KIND_LOG, ContainerInfo, Message, SharedFields, format_time, json_default
 
-__all__ = ["UniformBatch", "json_lines", "new_logs"]
+__all__ = ["Runs", "UniformBatch", "clip_ends", "json_lines", "new_logs", "read_ends"]
 
 
 class UniformBatch(list):  # type: ignore[type-arg]
@@ -30,10 +30,51 @@ class UniformBatch(list):  # type: ignore[type-arg]
     without comparing its messages.  The promise holds as long as no message in it is
     changed: the runtime hands on whatever a filter returns as a plain list, and the only
     change between a collector and a handler is the runtime's appending of the same name
-    to every source_path.  Slicing, copying or merging batches gives plain lists.
+    to every source_path.  Slicing or copying a batch gives a plain list; the channel's
+    merge of uniform batches gives :class:`Runs`.
     """
 
     __slots__ = ()
+
+
+class Runs(list):  # type: ignore[type-arg]
+    """Uniform batches (:class:`UniformBatch`) one after another in one list: ``ends``
+    holds the end index of each (the last is the length).  Made where reads are merged
+    (the channel's merge, the nats handler's batches, the nats collector's decoding), so
+    that :func:`json_lines` and the broker's encoder take each read whole; each segment
+    keeps :class:`UniformBatch`'s promise, on the same terms.
+    """
+
+    __slots__ = ("ends",)
+
+    def __init__(self, messages: list[Message] = (), ends: list[int] | None = None) -> None:  # type: ignore[assignment]
+        super().__init__(messages)
+        self.ends: list[int] = [] if ends is None else ends
+
+
+def read_ends(batch: list[Message]) -> list[int] | None:
+    """The end index of each read of a :class:`UniformBatch` or :class:`Runs` (None for
+    another batch: nothing is known of its messages)."""
+    t = type(batch)
+    if t is UniformBatch:
+        return [len(batch)] if batch else []
+    if t is Runs:
+        return batch.ends  # type: ignore[attr-defined, no-any-return]
+    return None
+
+
+def clip_ends(ends: list[int], start: int, stop: int, offset: int) -> list[int]:
+    """The ends of the reads of ``batch[start:stop]`` (``ends`` those of ``batch``),
+    shifted by ``offset`` (where that slice goes in another batch)."""
+    out = []
+    for e in ends:
+        if e <= start:
+            continue
+        if e >= stop:
+            out.append(stop - start + offset)
+            break
+        out.append(e - start + offset)
+    return out
 
 
 def new_logs(
@@ -94,23 +135,22 @@ def _json_strings(texts: list[str], between: bytes) -> bytes:
 
 def _json_pairs(run: list[Message], mid: bytes, between: bytes) -> bytes:
     """``between.join(dumps(m.id) + mid + dumps(m.message) for m in run)``, in one encoding
-    when it can: the ids without DEL are joined by DEL and encoded in one call, the texts
-    likewise; each result is cut at its DELs and the parts interleaved with the joins."""
+    when it can: ids and texts (none with a DEL, which JSON leaves as it is) interleaved
+    in one string joined by DEL, encoded in one call and cut at each DEL; the parts glued
+    with the (quoted) joins by C loops (cheaper than two encodings, or than replacing)."""
     ids = list(map(_get_id, run))
     texts = list(map(_get_message, run))
-    n = len(run) - 1
-    joined_ids = "\x7f".join(ids)
-    joined_texts = "\x7f".join(texts)
-    if joined_ids.count("\x7f") == n and joined_texts.count("\x7f") == n:
-        # each encoded without its quotes, cut at its DELs: every id's and text's JSON body,
-        # interleaved with the quoted joins by C loops (cheaper than replacing DELs)
-        id_parts = orjson.dumps(joined_ids)[1:-1].split(b"\x7f")
-        text_parts = orjson.dumps(joined_texts)[1:-1].split(b"\x7f")
-        after = b'"' + between + b'"'
-        data = b"".join(
-            chain.from_iterable(zip(id_parts, repeat(b'"' + mid + b'"'), text_parts, repeat(after)))
+    joined = "\x7f".join(chain.from_iterable(zip(ids, texts, strict=True)))
+    parts = orjson.dumps(joined)[1:-1].split(b"\x7f")
+    if len(parts) == 2 * len(run):  # no DEL of their own
+        it = iter(parts)
+        glued = list(
+            chain.from_iterable(
+                zip(it, repeat(b'"' + mid + b'"'), it, repeat(b'"' + between + b'"'))
+            )
         )
-        return b'"' + data[: -len(after)] + b'"'
+        glued[-1] = b'"'
+        return b'"' + b"".join(glued)
     dumps = orjson.dumps
     return between.join([dumps(a) + mid + dumps(b) for a, b in zip(ids, texts, strict=True)])
 
@@ -305,10 +345,13 @@ def json_lines(batch: list[Message]) -> bytes:
     text and that tail.  A parser's output, whose lines differ in their text and their
     own fields (:func:`_fields_run_end`), is cut likewise around the text and the fields.
     Any other message is encoded on its own.  A :class:`UniformBatch` is one such run by
-    its maker's promise: only its first message is looked at.
+    its maker's promise, and each read of :class:`Runs`: only its first message is
+    looked at.
     """
     dumps = orjson.dumps
-    uniform = type(batch) is UniformBatch
+    ends = read_ends(batch)
+    # where each read starts -> its end (a read is taken whole: only its first is looked at)
+    reads = dict(zip([0, *ends], ends, strict=False)) if ends else None
     out: list[bytes] = []
     put = out.append
     containers: dict[int, Any] = {}
@@ -318,8 +361,9 @@ def json_lines(batch: list[Message]) -> bytes:
         line = dumps(m.to_dict(containers), default=json_default)
         put(line)
         put(b"\n")
-        if uniform and i == 0:
-            j = n if _run_end(batch, 0, 1) == 1 else 0
+        end = reads.get(i) if reads is not None else None
+        if end is not None:
+            j = end if _run_end(batch, i, i + 1) == i + 1 else i
         else:
             j = _run_end(batch, i, n)
         i += 1

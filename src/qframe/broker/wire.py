@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from ..batch import UniformBatch
+from ..batch import Runs, UniformBatch, read_ends
 from ..message import ContainerInfo, Message, Metric, SharedFields, fields_of
 from .ids import IdSource
 from .tagging import CorruptPayload, tag, untag
@@ -196,8 +196,21 @@ _get_candidate = attrgetter(
 )
 
 
-def _encode_run(run: list[Message], tables: _Tables, ids: IdSource | None) -> bytes:
+def _encode_run(
+    run: list[Message], tables: _Tables, ids: IdSource | None, trusted: bool = False
+) -> bytes:
+    """One run record (``trusted``: a read on its maker's promise, of which only what the
+    reader rejects is checked: texts and ids are strings, texts not empty, ids all or
+    none; a broken promise is encoded message by message)."""
     m = run[0]
+    id_list = list(map(_get_id, run))
+    texts = list(map(_get_text, run))
+    try:
+        "".join(id_list), "".join(texts)  # strings only (else TypeError): no null in them
+    except TypeError:
+        return _encode_each(run, tables, ids)
+    if trusted and not (all(texts) and (all(id_list) or not any(id_list))):
+        return _encode_each(run, tables, ids)
     c = m.container
     cref = 0
     if c is not None:
@@ -216,7 +229,7 @@ def _encode_run(run: list[Message], tables: _Tables, ids: IdSource | None) -> by
             tables.shared.append(entry)
             tables.size += len(entry) + 1
             fref = tables.sindex[id(f)] = len(tables.shared)
-    tag, id_list = 2, list(map(_get_id, run))
+    tag = 2
     if ids is not None and not id_list[0]:  # none has one: a range of ours, not a list
         tag, id_list = 3, [ids.prefix, ids.take(len(run))]  # type: ignore[list-item]
     rec = [
@@ -226,7 +239,7 @@ def _encode_run(run: list[Message], tables: _Tables, ids: IdSource | None) -> by
         m.kind,
         m.level,
         m.host,
-        list(map(_get_text, run)),
+        texts,
         m.source_path,
         m.source_success,
         0,
@@ -236,25 +249,56 @@ def _encode_run(run: list[Message], tables: _Tables, ids: IdSource | None) -> by
         0,
     ]
     try:
+        # orjson writes NaN and infinities as null: only the values the run shares can
+        # hold one (ids and texts are strings), so only they are looked at
+        rec[1] = rec[6] = 0
         data = orjson.dumps(rec, default=_strict, option=_OPTS)
+        if b"null" in data:
+            data = b""
+        else:
+            rec[1], rec[6] = id_list, texts
+            data = orjson.dumps(rec, default=_strict, option=_OPTS)
     except (TypeError, orjson.JSONEncodeError):
         data = b""
-    if not data or b"null" in data:  # something JSON would lose: one record each
+    if not data:  # something JSON would lose: one record each
         if tag == 3:
             for x, k in zip(run, range(id_list[1], id_list[1] + len(run)), strict=True):  # type: ignore[call-overload]
                 x.id = f"{ids.prefix}-{k:x}"  # type: ignore[union-attr]
-        return b",".join([encode_record(x, tables) for x in run])
+        return _encode_each(run, tables, ids)
     return data
 
 
-def encode_messages(batch: list[Message], ids: IdSource | None = None) -> bytes:
+def _encode_each(run: list[Message], tables: _Tables, ids: IdSource | None) -> bytes:
+    """A record per message (ids given first to those without one)."""
+    if ids is not None:
+        ids.assign(run)
+    return b",".join([encode_record(x, tables) for x in run])
+
+
+def encode_messages(
+    batch: list[Message], ids: IdSource | None = None, ends: list[int] | None = None
+) -> bytes:
     """The body of a batch of messages (runs of a collector's read encoded once).
 
     With ``ids``, every message without an id gets one (a run of them a range of ids).
+    ``ends`` (default: :func:`~qframe.batch.read_ends` of the batch) are the ends of the
+    batch's reads, each taken as a run on its maker's promise (:class:`UniformBatch`):
+    only what the reader checks is looked at; without them, runs are found.
     """
     tables = _Tables()
     out: list[bytes] = []
     put = out.append
+    if ends is None:
+        ends = read_ends(batch)
+    if ends is not None:
+        start = 0
+        for end in ends:
+            if end - start > 1 and _runnable(batch[start]):
+                put(_encode_run(batch[start:end], tables, ids, trusted=True))
+            elif end > start:
+                _encode_slow(batch, start, end, tables, ids, put)
+            start = end
+        return encode_batch(out, tables)
     # candidate runs found by C loops (messages whose shared attributes compare equal,
     # consecutive), each then checked as a whole; the message-by-message rule otherwise
     keys = list(map(_get_candidate, batch))
@@ -334,7 +378,7 @@ def new_tables() -> _Tables:
     return _Tables()
 
 
-def payload(body: bytes, codec: str = "none", level: int = 3) -> bytes:
+def payload(body: bytes, codec: str = "none", level: int = 1) -> bytes:
     """Header and (compressed) body."""
     code = CODECS[codec]
     if code == 1:
@@ -362,6 +406,11 @@ def _body(data: bytes) -> bytes:
         if code == 1:
             import zstandard
 
+            size = zstandard.frame_content_size(body)  # in the frame's header (ours: always)
+            if size > MAX_BODY:
+                raise CorruptPayload("body too large")
+            if size >= 0:  # one call (the frame's own size bounds it)
+                return zstandard.ZstdDecompressor().decompress(body)  # type: ignore[no-any-return]
             with zstandard.ZstdDecompressor().stream_reader(body) as r:
                 out = r.read(MAX_BODY + 1)
             if len(out) > MAX_BODY:
@@ -390,8 +439,13 @@ _new = Message.__new__
 _STR = str
 
 
-def decode(data: bytes) -> list[Message]:
-    """The messages of a payload (see the module's doc for the errors)."""
+def decode(data: bytes, ack: Any = None, hop: str = "") -> list[Message]:
+    """The messages of a payload (see the module's doc for the errors).
+
+    ``ack`` is set as every message's delivery token, and ``hop`` (the reader's name),
+    when given, appended to every message's ``source_path``.  A payload of run records
+    only is a :class:`~qframe.batch.UniformBatch` (one) or :class:`~qframe.batch.Runs`.
+    """
     body = _body(data)
     try:
         doc = orjson.loads(body)
@@ -400,33 +454,31 @@ def decode(data: bytes) -> list[Message]:
     if type(doc) is not list or len(doc) != 3 or not all(type(x) is list for x in doc):
         raise CorruptPayload("not a [containers, shared, records] array")
     try:
-        records = doc[2]
-        if len(records) == 1 and type(records[0]) is list and records[0][:1] in ([2], [3]):
-            if len(records[0]) != 14:
-                raise CorruptPayload("a record is not a 14-item array")
-            containers = [ContainerInfo.from_dict(_exact(c)) for c in doc[0]]
-            shared = [SharedFields(_exact(x)) for x in doc[1]]
-            return _run(records[0], containers, shared)
-        return _messages(doc)
+        return _messages(doc, ack, hop)
     except CorruptPayload:
         raise
     except Exception as exc:  # wrong types or shapes anywhere
         raise CorruptPayload(f"bad record: {exc!r}") from None
 
 
-def _messages(doc: list[Any]) -> list[Message]:
+def _messages(doc: list[Any], ack: Any, hop: str) -> list[Message]:
     containers = [ContainerInfo.from_dict(_exact(c)) for c in doc[0]]
     shared = [SharedFields(_exact(s)) for s in doc[1]]
+    records = doc[2]
+    ends: list[int] | None = []  # the end of each run, while there are only runs
     out: list[Message] = []
     put = out.append
     new = _new
     s = _STR
-    for rec in doc[2]:
+    for rec in records:
         if type(rec) is not list or len(rec) != 14:
             raise CorruptPayload("a record is not a 14-item array")
         if rec[0] == 2 or rec[0] == 3:
-            out.extend(_run(rec, containers, shared))
+            _run(rec, containers, shared, out, ack, hop)
+            if ends is not None:
+                ends.append(len(out))
             continue
+        ends = None
         if rec[0]:
             rec = untag(rec)
         _, mid, t, kind, level, host, text, path, ok, labels, tags, fields, cref, mt = rec
@@ -450,6 +502,8 @@ def _messages(doc: list[Any]) -> list[Message]:
         m.message = text
         if not all(type(p) is s for p in path):
             raise CorruptPayload("source_path is not a list of strings")
+        if hop:
+            path.append(hop)
         m.source_path = path
         m.source_success = ok
         if labels:
@@ -483,8 +537,10 @@ def _messages(doc: list[Any]) -> list[Message]:
             m.metric = Metric(name, mfields, mtype)
         else:
             m.metric = None
-        m.ack = None
+        m.ack = ack
         put(m)
+    if ends:
+        return UniformBatch(out) if len(ends) == 1 else Runs(out, ends)
     return out
 
 
@@ -496,8 +552,14 @@ _STR_TYPE = {str}
 
 
 def _run(
-    rec: list[Any], containers: list[ContainerInfo], shared: list[SharedFields]
-) -> list[Message]:
+    rec: list[Any],
+    containers: list[ContainerInfo],
+    shared: list[SharedFields],
+    out: list[Message],
+    ack: Any,
+    hop: str,
+) -> None:
+    """A run record's messages, appended to ``out``."""
     tag, ids, t, kind, level, host, texts, path, ok, labels, tags, fields, cref, mt = rec
     s = _STR
     if tag == 3 and type(texts) is list:
@@ -538,8 +600,9 @@ def _run(
         raise CorruptPayload("a bad run record")
     f = shared[fields - 1] if fields else None
     c = containers[cref - 1] if cref else None
+    if hop:
+        path = [*path, hop]
     # a read: its messages differ only in text and id (all have one, or none)
-    out: list[Message] = UniformBatch()
     put = out.append
     new = _new
     for mid, text in zip(ids, texts, strict=True):
@@ -557,6 +620,5 @@ def _run(
         m._fields = f
         m.container = c
         m.metric = None
-        m.ack = None
+        m.ack = ack
         put(m)
-    return out

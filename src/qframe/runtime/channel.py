@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from ..batch import Runs, read_ends
 from ..message import Message
 
 __all__ = ["TICK", "Channel"]
@@ -112,10 +113,7 @@ class Channel:
             if self._batches:
                 first = self._batches.popleft()
                 if self._batches and len(first) < max_messages:
-                    merged = first.copy()
-                    while self._batches and len(merged) + len(self._batches[0]) <= max_messages:
-                        merged.extend(self._batches.popleft())
-                    first = merged
+                    first = self._merge(first, max_messages)
                 self.count -= len(first)
                 if self._putters:
                     self._wake_putters()
@@ -125,6 +123,26 @@ class Channel:
             fut = asyncio.get_running_loop().create_future()
             self._getter = fut
             await fut
+
+    def _merge(self, first: list[Message], max_messages: int) -> list[Message]:
+        """``first`` and the batches after it, up to ``max_messages``; reads
+        (:class:`~qframe.batch.UniformBatch`, :class:`~qframe.batch.Runs`) merged keep
+        where each one ends (a plain list once any other batch is merged)."""
+        ends = read_ends(first)
+        merged: list[Message] = Runs(first, ends.copy()) if ends is not None else first.copy()
+        batches = self._batches
+        while batches and len(merged) + len(batches[0]) <= max_messages:
+            nxt = batches.popleft()
+            if ends is not None:
+                more = read_ends(nxt)
+                if more is None:
+                    ends = None
+                    merged = list(merged)
+                else:
+                    at = len(merged)
+                    merged.ends.extend([e + at for e in more])  # type: ignore[attr-defined]
+            merged.extend(nxt)
+        return merged
 
     def tick(self) -> None:
         self._tick = True

@@ -12,7 +12,7 @@ from operator import attrgetter, is_, methodcaller
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..batch import UniformBatch
+from ..batch import Runs, UniformBatch
 from ..message import Message
 from ..ops.tap import instance_json, tap_batch
 from ..plugin import Collector, Filter, Handler, Plugin, ack
@@ -33,6 +33,8 @@ BACKOFF_MAX = 60.0
 
 
 _get_success = attrgetter("source_success")
+#: the batch types whose makers promise their messages differ only in their texts
+_READS = (UniformBatch, Runs)
 _get_path = attrgetter("source_path")
 
 
@@ -427,7 +429,7 @@ class Node:
         try:
             out = await p.process(batch)
             # a filter may change messages in place: the batch is no longer uniform
-            return list(out) if type(out) is UniformBatch else out
+            return list(out) if type(out) in _READS else out
         except Exception as exc:
             if len(batch) == 1:
                 self.metrics.errors += 1

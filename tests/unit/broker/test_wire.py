@@ -317,3 +317,50 @@ def test_alike_but_not_the_same_is_no_run() -> None:
     got = wire.decode(wire.payload(wire.encode_messages(batch)))
     assert [list(m._fields) for m in got] == [["x", "y"]] * 2 + [["y", "x"]] * 2 + [["x", "y"]] * 2
     assert [type(m.time) for m in got] == [float] * 4 + [int] * 2
+
+
+def test_reads_are_taken_whole_and_come_back_as_runs() -> None:
+    """Reads (UniformBatch, Runs) are encoded as run records on their maker's promise and
+    decode to Runs whose ends are the reads'; their JSON lines are exact."""
+    from qframe.batch import Runs, UniformBatch, json_lines
+    from qframe.broker.ids import IdSource
+
+    r1 = new_logs([f"one {i} \x7f" for i in range(30)], 1.5, "h", "stdin")
+    r2 = new_logs([f"two {i} é" for i in range(20)], 2.5, "h", "stdin")
+    batch = Runs([*r1, *r2], [30, 50])
+    ids = IdSource()
+    body = wire.encode_messages(batch, ids)
+    assert body.count(b"[3,[") == 2  # two run records, ids as ranges
+    got = wire.decode(wire.payload(body), None, "bus")
+    assert type(got) is Runs and got.ends == [30, 50]
+    assert [m.message for m in got] == [m.message for m in batch]
+    assert [m.time for m in got] == [1.5] * 30 + [2.5] * 20
+    assert all(m.source_path == ["stdin", "bus"] for m in got)
+    assert json_lines(got) == b"".join(m.to_json() + b"\n" for m in got)
+    one = wire.decode(wire.payload(wire.encode_messages(UniformBatch(r1), ids)))
+    assert type(one) is UniformBatch
+
+
+def test_a_broken_promise_is_still_a_valid_batch() -> None:
+    """A 'read' whose texts are not all set, or whose ids are some but not all, is encoded
+    message by message: the reader accepts it and every message comes back."""
+    from qframe.batch import UniformBatch
+    from qframe.broker.ids import IdSource
+
+    empty = UniformBatch(new_logs(["a", "", "c"], 1.0, "h", "s"))
+    mixed = UniformBatch(new_logs(["a", "b", "c"], 1.0, "h", "s"))
+    mixed[1].id = "mine"
+    for batch, ids in ((empty, None), (empty, IdSource()), (mixed, None), (mixed, IdSource())):
+        got = wire.decode(wire.payload(wire.encode_messages(batch, ids)))
+        assert [m.message for m in got] == ["a", "", "c"] if batch is empty else ["a", "b", "c"]
+        assert got[1].id == batch[1].id or batch is empty
+
+
+def test_the_delivery_token_and_the_readers_name_are_set_by_decode() -> None:
+    from qframe.message import Delivery
+
+    token = Delivery(0, None)
+    batch = [*new_logs(["a", "b"], 1.0, "h", "s"), Message("alone", 2.0)]
+    got = wire.decode(wire.payload(wire.encode_messages(batch)), token, "bus")
+    assert all(m.ack is token for m in got)
+    assert [m.source_path[-1] for m in got] == ["bus"] * 3

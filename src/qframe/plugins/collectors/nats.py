@@ -7,7 +7,6 @@ import base64
 import time
 import zlib
 from collections import deque
-from operator import attrgetter, methodcaller
 from typing import Any, Literal
 
 # isort: off
@@ -31,8 +30,6 @@ from ...telemetry import MetricSpec
 from ..common.dead_letter import DEAD_LETTER_METRICS, DeadLetterFile
 
 __all__ = ["NatsCollector"]
-
-_get_path = attrgetter("source_path")
 
 
 class NatsCollector(Collector):
@@ -258,8 +255,10 @@ class NatsCollector(Collector):
                 await self._take(msg)
 
     async def _take(self, msg: Msg) -> None:
+        token = Delivery(0, None, self.options.ack_on == "delivered")
         try:
-            batch = wire.decode(msg.data)
+            # every message gets the batch's token, and this collector's name on its path
+            batch = wire.decode(msg.data, token, self.name)
         except wire.FutureFormat as exc:
             self.metrics.inc("future_format")
             self.warn_limited(
@@ -293,13 +292,8 @@ class NatsCollector(Collector):
             return
         now = time.monotonic()
         self._outstanding[key] = [msg, now]
-        token = Delivery(
-            len(batch), lambda: self._finished(key), self.options.ack_on == "delivered"
-        )
-        name = self.name
-        for m in batch:
-            m.ack = token
-        deque(map(methodcaller("append", name), map(_get_path, batch)), maxlen=0)
+        token.pending = len(batch)
+        token.callback = lambda: self._finished(key)
         self.metrics.inc("batches")
         self.metrics.received += len(batch)
         await self.emit(batch)

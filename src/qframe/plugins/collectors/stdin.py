@@ -9,7 +9,7 @@ import stat
 import sys
 import time
 
-from ...batch import new_logs
+from ...batch import UniformBatch, new_logs
 from ...message import Message
 from ...options import Bytes, Field, PluginOptions
 from ...plugin import Collector
@@ -112,10 +112,12 @@ class StdinCollector(Collector):
         if force_tag:
             batch[-1].add_tag("_truncated")
             self.metrics.inc("truncated")
-        elif len(data) > limit:
+        elif len(data) > limit and max(map(len, lines)) > limit:
             for m in batch:
                 if len(m.message) > limit:  # characters ≥ bytes/4: a cheap pre-check
                     self._truncate(m, limit, enc)
+        elif all(lines):  # untouched, no blank line: a read whose messages differ in text only
+            batch = UniformBatch(batch)
         self.metrics.received += len(batch)
         await self.emit(batch)
 

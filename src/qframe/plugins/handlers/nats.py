@@ -21,6 +21,7 @@ from nats.aio.client import Client
 from nats.js import api
 from pydantic import field_validator
 
+from ...batch import clip_ends, read_ends
 from ...broker import wire
 from ...broker.conn import NatsLink, NatsOptions, token_safe
 from ...broker.ids import IdSource
@@ -81,14 +82,27 @@ def _getter(name: str) -> Callable[[Message], str]:
 class _Batch:
     """Messages on their way to one subject; sealed (bytes and id fixed) when dispatched."""
 
-    __slots__ = ("messages", "msg_id", "payload", "size", "subject")
+    __slots__ = ("ends", "messages", "msg_id", "payload", "size", "subject")
 
-    def __init__(self, subject: str, messages: list[Message] | None = None) -> None:
+    def __init__(
+        self, subject: str, messages: list[Message] | None = None, ends: list[int] | None = None
+    ) -> None:
         self.subject = subject
         self.messages: list[Message] = [] if messages is None else messages
+        #: where each read (a UniformBatch of the input) ends, while all are reads
+        self.ends: list[int] | None = [] if messages is None else ends
         self.size = 0  # estimated encoded bytes
         self.payload = b""
         self.msg_id = ""
+
+    def extend(self, batch: list[Message], start: int, stop: int, ends: list[int] | None) -> None:
+        """Add ``batch[start:stop]`` (``ends``: those of ``batch``'s reads, or None)."""
+        if self.ends is not None:
+            if ends is None:
+                self.ends = None
+            else:
+                self.ends += clip_ends(ends, start, stop, len(self.messages))
+        self.messages += batch[start:stop] if start or stop < len(batch) else batch
 
 
 #: estimated bytes of a message's record beside its text (time, kind, host, path, id …)
@@ -291,7 +305,7 @@ class NatsHandler(InFlightView, Handler):
             return
         subject_of = self._subject_of
         if subject_of is None:
-            self._add(self.options.subject, batch)
+            self._add(self.options.subject, batch, read_ends(batch))
         else:
             groups: dict[str, list[Message]] = {}
             for m in batch:
@@ -322,11 +336,9 @@ class NatsHandler(InFlightView, Handler):
         """A record read back from the disk buffer: its messages, to be published."""
         (n,) = _U32.unpack_from(payload)
         subject = payload[4 : 4 + n].decode()
-        ms = wire.decode(payload[4 + n :])
-        for m in ms:
-            m.ack = token
+        ms = wire.decode(payload[4 + n :], token)
         if ms:
-            self._add(subject, ms)
+            self._add(subject, ms, read_ends(ms))
         return len(ms)
 
     def _flush(self) -> None:
@@ -335,9 +347,10 @@ class NatsHandler(InFlightView, Handler):
 
     _buffer_flush = _flush
 
-    def _add(self, subject: str, messages: list[Message]) -> None:
+    def _add(self, subject: str, messages: list[Message], ends: list[int] | None = None) -> None:
         """Buffer messages; a batch is sent per ``batch-size`` messages or (estimated)
-        ``batch-bytes``; the exact size is checked when it is sealed."""
+        ``batch-bytes``; the exact size is checked when it is sealed.  ``ends``: where the
+        reads of ``messages`` end (:func:`~qframe.batch.read_ends`), kept for the encoder."""
         bsize, limit = self.options.batch_size, self._limit
         self.inflight.pending += len(messages)
         i, n = 0, len(messages)
@@ -348,7 +361,7 @@ class NatsHandler(InFlightView, Handler):
             chunk = messages[i : i + bsize - len(b.messages)]
             total = sum(map(len, map(_get_text, chunk))) + _OVERHEAD * len(chunk)
             if b.size + total <= limit:  # the usual case: no need to find the cut
-                b.messages.extend(chunk)
+                b.extend(messages, i, i + len(chunk), ends)
                 b.size += total
                 i += len(chunk)
                 if len(b.messages) >= bsize:
@@ -361,7 +374,7 @@ class NatsHandler(InFlightView, Handler):
                     self._dispatch(subject)
                     continue
                 k = 1  # alone over the estimate: the seal says whether it fits
-            b.messages.extend(chunk[:k] if k < len(chunk) else chunk)
+            b.extend(messages, i, i + k, ends)
             b.size += sizes[k - 1]
             i += k
             if len(b.messages) >= bsize or k < len(chunk):
@@ -383,7 +396,7 @@ class NatsHandler(InFlightView, Handler):
         the server takes; a message alone over that is dead-lettered."""
         ms = b.messages
         try:
-            body = wire.encode_messages(ms, self._ids)
+            body = wire.encode_messages(ms, self._ids, b.ends)
         except Exception as exc:  # a bug: find the messages it is about, never a crash
             if len(ms) == 1:
                 ms[0].add_tag(ENCODE_FAILURE_TAG)
@@ -406,7 +419,10 @@ class NatsHandler(InFlightView, Handler):
     def _halves(self, b: _Batch) -> list[_Batch]:
         ms = b.messages
         h = len(ms) // 2
-        return self._seal(_Batch(b.subject, ms[:h])) + self._seal(_Batch(b.subject, ms[h:]))
+        ends = b.ends
+        first = _Batch(b.subject, ms[:h], None if ends is None else clip_ends(ends, 0, h, 0))
+        second = _Batch(b.subject, ms[h:], None if ends is None else clip_ends(ends, h, len(ms), 0))
+        return self._seal(first) + self._seal(second)
 
     # -- delivery ----------------------------------------------------------------------
     async def _deliver(self, b: _Batch) -> None:
