@@ -135,3 +135,63 @@ async def test_a_file_that_holds_no_nkey_seed_stops_start_up(tmp_path: Path) -> 
     with pytest.raises(StartupError, match=r"handler\.out: nkey-seed: .* holds no nkey seed"):
         async with Harness(config):
             pass
+
+
+@pytest.fixture
+def operator_nats(tmp_path: Path) -> Iterator[tuple[NatsServer, Path, Path]]:
+    """A NATS in operator mode (an operator, a system account and an account with
+    JetStream, their JWTs made here and preloaded in a memory resolver); the creds file of
+    a user of that account, and that of a user of an account the server does not know."""
+    from tests.services.natsjwt import Operator
+
+    op = Operator.create()
+    app = op.account("APP", jetstream=True)
+    good = app.user("agent").write_creds(tmp_path / "agent.creds")
+    # signed by another operator's account: well formed, unknown to this server
+    stranger = Operator.create("elsewhere").account("APP")
+    bad = stranger.user("agent").write_creds(tmp_path / "stranger.creds")
+    server = NatsServer.start(extra=op.server_config(app))
+    try:
+        yield server, good, bad
+    finally:
+        server.close()
+
+
+async def test_a_creds_file_carries_agent_to_stream_to_aggregator(
+    operator_nats: tuple[NatsServer, Path, Path], tmp_path: Path
+) -> None:
+    """``creds:`` (a user JWT and nkey seed) logs both the agent's handler and the
+    aggregator's collector in to a server in operator mode; the stream is created in
+    the user's account and every message goes through it."""
+    server, good, _ = operator_nats
+    link = {"creds": str(good), "reconnect-wait": "200ms"}
+    config = loop(server.url, tmp_path / "data", "OPS", **link)
+    async with Harness(config) as h:
+        await h.plugin("src").send([Message(f"jwt {i}") for i in range(20)])
+        await h.wait_for(lambda: len(h.captured("cap")) == 20, timeout=60, what="all carried")
+        await h.wait_for(lambda: h.plugin("src").acked == 20, timeout=60, what="acked")
+        assert h.plugin("out").metrics.state == "ok"
+        assert h.plugin("in").metrics.state == "ok"
+    assert sorted(h.texts("cap")) == sorted(f"jwt {i}" for i in range(20))
+
+
+async def test_a_creds_file_the_server_does_not_know_is_a_reason_not_a_traceback(
+    operator_nats: tuple[NatsServer, Path, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, _, bad = operator_nats
+    config = loop(
+        server.url, tmp_path / "data", "OPS", creds=str(bad), **{"reconnect-wait": "200ms"}
+    )
+    async with Harness(config) as h:
+        for name in ("out", "in"):
+            p = h.plugin(name)
+            await h.wait_for(
+                lambda p=p: "authorization" in p.metrics.state_reason.lower(),
+                timeout=60,
+                what=f"the reason of {name}",
+            )
+            assert p.metrics.state == "degraded"
+    assert not any(r.exc_info for r in caplog.records), "no traceback logged"
+    assert any("authorization" in r.getMessage().lower() for r in caplog.records)
