@@ -1,10 +1,14 @@
-"""A filter's worker process (``workers: N``): ``python -m qframe.runtime.worker_main R W``.
+"""A filter's worker process (``workers: N``), forked from the main process.
 
-It reads frames from fd ``R`` and writes frames to fd ``W`` (its stdout and stderr are
-qframe's: the plugin's log lines go where qframe's go). A frame is ``length u32 | type u8
-| payload``. The first frame (``I``) names the plugin class, the instance and its options;
-then ``B`` frames carry batches (:func:`~qframe.runtime.workwire.encode_batch`), each
-answered by one ``R`` frame in order, and ``T`` frames carry ticks. End of input: exit.
+:func:`run_forked` is the child's side of :func:`os.fork`: it closes every descriptor it
+inherited but its two pipes (stdout and stderr stay qframe's: the plugin's log lines go
+where qframe's go), leaves the parent's event loop and signal handlers alone, builds its
+own instance of the plugin from the options the main process validated, and serves:
+it reads frames from fd ``R`` and writes frames to fd ``W``. A frame is ``length u32 |
+type u8 | payload``. It first answers ``I`` (its pid) or ``E`` (the plugin failed to
+start); then ``B`` frames carry batches (:func:`~qframe.runtime.workwire.encode_batch`),
+each answered by one ``R`` frame in order, and ``T`` frames carry ticks. End of input:
+it exits (``os._exit``: nothing of the parent's — buffered files, atexit — runs here).
 
 SIGINT, SIGTERM and SIGHUP are ignored: a terminal's Ctrl-C or a service manager's stop
 reaches the whole process group, and the main process drains its workers itself (it
@@ -14,20 +18,21 @@ closes their input once the batches in flight are back).
 from __future__ import annotations
 
 import asyncio
-import importlib
+import ctypes
+import ctypes.util
+import gc
 import logging
 import os
 import signal
 import sys
+import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from ..logs import setup_logging
 from ..message import Message
 from ..plugin import Filter
 from ..telemetry import PluginMetrics
-from .tuning import tune_process
-from .workwire import HEADER, decode, decode_batch, encode, encode_reply, encode_result
+from .workwire import HEADER, decode_batch, encode, encode_reply, encode_result
 
 
 def read_frame(f: Any) -> tuple[int, bytes] | None:
@@ -109,16 +114,11 @@ def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
 
 
 class Worker:
-    def __init__(self, init: dict[str, Any]) -> None:
-        sys.path[:0] = [p for p in init.get("sys_path", ()) if p not in sys.path]
-        mod, _, qual = init["cls"].partition(":")
-        cls: Any = importlib.import_module(mod)
-        for part in qual.split("."):
-            cls = getattr(cls, part)
-        opts = cls.Options.model_validate(init["options"])
-        self.node = _Node(init["name"], init["kind"], cls, init["data_dir"], init["tick"])
-        cls.kind = init["kind"]
-        self.plugin: Filter = cls(init["name"], opts, self.node)
+    def __init__(
+        self, cls: type[Filter], name: str, kind: str, options: Any, data_dir: str, tick: float
+    ) -> None:
+        self.node = _Node(name, kind, cls, data_dir, tick)
+        self.plugin: Filter = cls(name, options, self.node)  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()
         self.last: dict[str, Any] = {}
 
@@ -165,25 +165,92 @@ class Worker:
             self.plugin.log.error("tick failed: %r", exc, exc_info=exc)
 
 
-def main() -> int:
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    rfd, wfd = int(sys.argv[1]), int(sys.argv[2])
-    f = os.fdopen(rfd, "rb", buffering=1 << 20)
-    first = read_frame(f)
-    if first is None:
-        return 0
-    init = decode(first[1])
-    setup_logging(init.get("log_level", "info"))
-    log = logging.getLogger(f"qframe.plugin.{init['name']}")
+def _set_name(name: str) -> None:
+    """The process's name in ps and top (``/proc/<pid>/comm``, at most 15 bytes)."""
     try:
-        w = Worker(init)
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(15, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
+def _leave_parent(keep: tuple[int, ...]) -> None:
+    """What the child must not share with the main process: its running loop, its signal
+    handlers and wake-up fd, every descriptor but ``keep`` and stdout/stderr (sockets,
+    listening ports, files, the loop's selector), its standard input."""
+    asyncio.events._set_running_loop(None)
+    signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        try:
+            if sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+            elif callable(signal.getsignal(sig)):
+                signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    try:
+        fds = [int(x) for x in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+
+def run_forked(
+    rfd: int,
+    wfd: int,
+    cls: type[Filter],
+    name: str,
+    kind: str,
+    options: Any,
+    data_dir: str,
+    tick: float,
+) -> NoReturn:
+    """The child of the main process's fork: serve, then ``os._exit``."""
+    code = 1
+    try:
+        _leave_parent((rfd, wfd))
+        _set_name(f"qframe-w {name}")
+        # what the parent made is never freed here: out of the collector's sight, so
+        # that it stays shared with the parent (no copy on write from the GC's touches)
+        gc.freeze()
+        code = _serve(rfd, wfd, cls, name, kind, options, data_dir, tick)
+    except BaseException:
+        try:
+            traceback.print_exc()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _serve(
+    rfd: int,
+    wfd: int,
+    cls: type[Filter],
+    name: str,
+    kind: str,
+    options: Any,
+    data_dir: str,
+    tick: float,
+) -> int:
+    log = logging.getLogger(f"qframe.plugin.{name}")
+    f = os.fdopen(rfd, "rb", buffering=1 << 20)
+    try:
+        w = Worker(cls, name, kind, options, data_dir, tick)
         w.start()
     except Exception as exc:
-        log.error("worker %s failed to start: %r", init.get("worker"), exc, exc_info=exc)
+        log.error("worker failed to start: %r", exc, exc_info=exc)
         write_frame(wfd, ord("E"), encode({"error": repr(exc)}))
         return 1
-    tune_process()  # as qframe run does: the same batches, the same allocations
     write_frame(wfd, ord("I"), encode({"pid": os.getpid()}))
     try:
         while (frame := read_frame(f)) is not None:
@@ -197,7 +264,3 @@ def main() -> int:
     finally:
         w.stop()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """A filter's worker processes (``workers: N``): the pool, and the node's ordered runner.
 
-:class:`WorkerPool` starts N processes (:mod:`qframe.runtime.worker_main`), sends each
+:class:`WorkerPool` forks N processes (:mod:`qframe.runtime.worker_main`), sends each
 encoded batch to the least busy one, and resolves one future per batch when its result
 comes back. A worker that dies is started again (with backoff) and the batches it held are
 sent again, in order; a batch that killed three workers is forwarded unchanged, tagged
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -24,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from ..message import Message
 from ..plugin import ack
 from ..retry import backoff
-from .workwire import HEADER, apply_result, decode, decode_reply, encode, encode_batch
+from .worker_main import run_forked
+from .workwire import HEADER, apply_result, decode, decode_reply, encode_batch
 
 if TYPE_CHECKING:
     from .node import Node
@@ -58,12 +60,46 @@ class _Job:
         self.attempts = 0
 
 
+class _Child:
+    """A forked worker process: waited for without a child watcher (``waitpid`` of this
+    pid only, polled once its pipe ended: it is exiting then)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else
+                self.returncode = -1
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    async def wait(self) -> int:
+        delay = 0.001
+        while (rc := self.poll()) is None:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        return rc
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 class _Proc:
     """One worker process and the batches it holds, oldest first."""
 
     def __init__(self, idx: int) -> None:
         self.idx = idx
-        self.proc: asyncio.subprocess.Process | None = None
+        self.proc: _Child | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.reader: asyncio.Task[None] | None = None
         self.inflight: deque[_Job] = deque()
@@ -99,23 +135,15 @@ class WorkerPool:
         self.procs = [_Proc(i) for i in range(n)]
         self.backlog: deque[_Job] = deque()
         self.closing = False
-        cls = type(node.plugin)
-        pipeline = node.pipeline
-        self.init = encode(
-            {
-                "cls": f"{cls.__module__}:{cls.__qualname__}",
-                "name": node.name,
-                "kind": node.spec.kind,
-                "options": node.spec.options.model_dump(mode="json", by_alias=True),
-                "data_dir": str(pipeline.data_dir),
-                "sys_path": sys.path,  # a plugin importable here is importable there
-                "tick": node.tick_interval,
-                "log_level": logging.getLevelName(logging.getLogger("qframe").getEffectiveLevel())
-                .lower()
-                .replace("warning", "warn"),
-            }
+        # what a worker builds its own instance from (the options validated here)
+        self.init = (
+            type(node.plugin),
+            node.name,
+            node.spec.kind,
+            node.spec.options,
+            str(node.pipeline.data_dir),
+            node.tick_interval,
         )
-        self._ready_waiters: list[asyncio.Future[None]] = []
 
     # -- processes --------------------------------------------------------------------
     async def start(self) -> None:
@@ -132,19 +160,27 @@ class WorkerPool:
                 fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ: fewer wake-ups per batch
             except OSError:
                 pass
+        # forked, not started anew: the plugin's modules, its compiled patterns and the
+        # process tuning are there already (an interpreter started anew spent ~0.37
+        # CPU-s importing and building them); the child leaves the parent's loop, signal
+        # handlers and descriptors alone and ends with os._exit (worker_main)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                if stream is not None:
+                    stream.flush()  # or the child would write the parent's pending bytes
+            except (OSError, ValueError):
+                pass
         try:
-            p.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "qframe.runtime.worker_main",
-                str(r1),
-                str(w2),
-                pass_fds=(r1, w2),
-                stdin=asyncio.subprocess.DEVNULL,
-            )
-        finally:
-            os.close(r1)
-            os.close(w2)
+            pid = os.fork()
+        except OSError:
+            for fd in (r1, w1, r2, w2):
+                os.close(fd)
+            raise
+        if pid == 0:  # the worker: never returns
+            run_forked(r1, w2, *self.init)
+        os.close(r1)
+        os.close(w2)
+        p.proc = _Child(pid)
         reader = asyncio.StreamReader(limit=1 << 30, loop=loop)
         await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(reader, loop=loop), os.fdopen(r2, "rb", 0)
@@ -154,7 +190,6 @@ class WorkerPool:
         )
         p.writer = asyncio.StreamWriter(transport, protocol, None, loop)
         p.started = time.monotonic()
-        p.send(_I, self.init)
         head = await asyncio.wait_for(reader.readexactly(HEADER.size), START_TIMEOUT)
         n, typ = HEADER.unpack(head)
         body = await reader.readexactly(n)

@@ -11,6 +11,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -117,6 +118,35 @@ def test_order_and_exactly_once_with_4_workers_over_200000_lines_and_an_else_bra
     assert all(r["fields"]["verb"] and r["source_success"] for r in ok)
     assert all(r["tags"] == ["_grokparsefailure", "else"] for r in bad)
     assert ok[0]["source_path"] == ["stdin", "apache", "ok"]
+
+
+async def test_a_forked_worker_keeps_none_of_the_main_process_s_descriptors(tmp_path: Path) -> None:
+    """A worker is forked: it must not hold the main process's sockets and files (a port a
+    reload frees would stay bound), only its two pipes, stdin on /dev/null, and stdout and
+    stderr (its log lines go where qframe's go)."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    try:
+        async with Harness(gate_config(tmp_path, ["a", "b"]), extra=EXTRA) as h:
+            src = h.plugin("src")
+            await h.wait_for(lambda: src.acked == 2, 60, "both messages acknowledged")
+            node = h.pipeline.find("g")
+            assert node is not None
+            pids = [w["pid"] for w in node.metrics.snapshot()["workers"]]
+            assert len(pids) == 2 and all(map(is_worker, pids))
+            mine = set(_fd_targets(os.getpid()).values())
+            port = f"socket:[{os.fstat(listening.fileno()).st_ino}]"
+            assert port in mine
+            for pid in pids:
+                fds = _fd_targets(pid)
+                assert fds[0] == os.devnull
+                shared = {t for fd, t in fds.items() if fd > 2 and t in mine}
+                # the only things it shares with this process: its two pipes
+                assert len(shared) == 2 and all(t.startswith("pipe:") for t in shared), fds
+                assert port not in fds.values()
+    finally:
+        listening.close()
 
 
 async def test_a_worker_killed_mid_batch_is_restarted_and_its_batch_runs_again(
@@ -239,6 +269,7 @@ async def test_shutdown_with_batches_in_the_workers_drains_them(tmp_path: Path) 
         src = p.find("src").plugin  # type: ignore[union-attr]
         await wait_until(lambda: any(tmp_path.glob("held-*")), 60, what="a held batch")
         workers = [w["pid"] for w in p.find("g").metrics.snapshot()["workers"]]  # type: ignore[union-attr]
+        assert len(workers) == 2 and all(map(is_worker, workers))
         d.request_stop()
         (tmp_path / "go").touch()
         code = await asyncio.wait_for(d.run_task, 60)  # type: ignore[attr-defined]
@@ -248,11 +279,28 @@ async def test_shutdown_with_batches_in_the_workers_drains_them(tmp_path: Path) 
     assert not any(map(is_worker, workers))  # no worker left behind
 
 
+def _fd_targets(pid: int) -> dict[int, str]:
+    """A process's descriptors and what they are (the loop's epoll, shared by name with
+    every other, left out)."""
+    out = {}
+    for x in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            t = os.readlink(f"/proc/{pid}/fd/{x}")
+        except OSError:
+            continue
+        if not t.startswith("anon_inode:"):
+            out[int(x)] = t
+    return out
+
+
 def is_worker(pid: int) -> bool:
+    """A live worker process (named so by the fork), not a zombie nor gone."""
     try:
-        return b"worker_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+        comm = Path(f"/proc/{pid}/comm").read_bytes()
     except OSError:  # gone
         return False
+    return comm.startswith(b"qframe-w") and stat[stat.rfind(b")") + 2 :][:1] != b"Z"
 
 
 @pytest.mark.parametrize(
