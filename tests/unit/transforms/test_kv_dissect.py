@@ -237,3 +237,49 @@ async def test_a_batch_where_some_lines_do_not_match_is_dissected_as_one_by_one(
     out, h = await run_filter("dissect", {"mapping": APACHE_MAP}, [APACHE, APACHE])
     assert [m.fields["status"] for m in out] == ["200", "200"]
     assert h.plugin("f").metrics.counter("matched") == 2
+
+
+_SPECS = st.sampled_from(
+    ["x", "y", "", "?s", "+x", "+x/2", "+x/1", "+y/3", "*k", "&k", "x->", "?s->", "+y->", "*k->"]
+)
+
+
+@given(
+    prefix=st.lists(_PIECES, max_size=2).map("".join),
+    specs=st.lists(_SPECS, min_size=1, max_size=6),
+    delims=st.lists(st.lists(_PIECES, min_size=1, max_size=2).map("".join), min_size=6),
+    tail=st.lists(_PIECES, max_size=2).map("".join),
+    values=st.lists(st.lists(_PIECES, max_size=3).map("".join), min_size=6, max_size=6),
+    line=st.lists(_PIECES, max_size=12).map("".join),
+)
+@settings(max_examples=600, deadline=None)
+def test_the_generated_dissect_agrees_with_the_loop_for_every_modifier(
+    prefix: str,
+    specs: list[str],
+    delims: list[str],
+    tail: str,
+    values: list[str],
+    line: str,
+) -> None:
+    """The generated function of any mapping — skipped fields, appends in their order,
+    indirect fields, ``->`` padding — gives what the general loop gives (values and the
+    order of the keys), on lines that match (made from the mapping) and those that do not."""
+    parts = [
+        f"%{{{spec}}}" + (d if i < len(specs) - 1 else tail)
+        for i, (spec, d) in enumerate(zip(specs, delims, strict=False))
+    ]
+    mapping = prefix + "".join(parts)
+    try:
+        d = Dissector(mapping)
+    except DissectError:
+        return
+    made = prefix + "".join(
+        v + (dl if i < len(specs) - 1 else tail)
+        for i, (v, dl) in enumerate(zip(values, delims, strict=False))
+        if i < len(specs)
+    )
+    for text in (line, prefix + line, made, made.replace(" ", "   ")):
+        want = d._general(text)
+        got = d.dissect(text)
+        assert got == want
+        assert got is None or list(got) == list(want)  # the same order of keys

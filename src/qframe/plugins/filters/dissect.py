@@ -84,15 +84,18 @@ class Dissector:
         self.appends = any(k.mod == "+" for k in self.keys)
         self.field_names = list(dict.fromkeys(k.name for k in self.keys if k.mod in ("", "+")))
 
-        self.dissect: Any = self._compiled() if self.simple else self._general
+        self.dissect: Any = self._compiled()
 
     def _compiled(self) -> Any:
-        """The simple case (plain fields) as one generated function: a ``str.partition``
-        per field (the text before the delimiter's first occurrence, and the rest: what
-        ``str.find`` and two slices give, in one call), the dict built at once.  Only
+        """The mapping as one generated function: a ``str.partition`` per field (the text
+        before the delimiter's first occurrence, and the rest: what ``str.find`` and two
+        slices give, in one call), repeats of a padded field's delimiter stripped, and the
+        dict built at once.  What goes where — skipped parts, appended parts joined in
+        their order, indirect fields — is decided here, by running :meth:`_assemble` (the
+        loop's own rule) on the parts' names; the function only moves values.  Only
         generated names appear in the source; delimiters and field names are constants
         of its namespace."""
-        ns: dict[str, Any] = {"P": self.prefix}
+        ns: dict[str, Any] = {"P": self.prefix, "SEP": self.sep}
         lines = ["def dissect(s):"]
         if self.prefix:
             lines += [
@@ -100,23 +103,70 @@ class Dissector:
                 "        return None",
                 f"    s = s[{len(self.prefix)}:]",
             ]
-        vals = []
-        for n, (name, delim) in enumerate(self.steps):
-            ns[f"D{n}"] = delim
-            ns[f"K{n}"] = name
-            if delim:
-                lines += [
-                    f"    v{n}, found, s = s.partition(D{n})",
-                    "    if not found:",
-                    "        return None",
-                ]
-            else:
+        for n, k in enumerate(self.keys):
+            ns[f"D{n}"] = k.delim
+            if not k.delim:
                 lines.append(f"    v{n} = s")
-            vals.append(n)
-        # a repeated name: the last one wins, as in the loop
-        lines.append("    return {" + ", ".join(f"K{n}: v{n}" for n in vals) + "}")
+                continue
+            lines += [
+                f"    v{n}, found, s = s.partition(D{n})",
+                "    if not found:",
+                "        return None",
+            ]
+            if k.pad:
+                if len(k.delim) == 1:
+                    lines.append(f"    s = s.lstrip(D{n})")
+                else:
+                    lines += [
+                        f"    while s.startswith(D{n}):",
+                        f"        s = s[{len(k.delim)}:]",
+                    ]
+        out, indirect = self._assemble([(k, f"v{n}") for n, k in enumerate(self.keys)])
+        items = []
+        for i, (name, parts) in enumerate(out.items()):
+            ns[f"K{i}"] = name
+            items.append(f"K{i}: " + (parts[0] if len(parts) == 1 else " + SEP + ".join(parts)))
+        body = "{" + ", ".join(items) + "}"
+        if not indirect:
+            lines.append(f"    return {body}")
+        else:
+            lines.append(f"    out = {body}")
+            for key, value in indirect:
+                lines += [f"    if {key}:", f"        out[{key}] = {value}"]
+            lines.append("    return out")
         exec("\n".join(lines), ns)  # the source is built from fixed text and indices only
         return ns["dissect"]
+
+    def _assemble(
+        self, vals: list[tuple[Key, Any]]
+    ) -> tuple[dict[str, list[Any]], list[tuple[Any, Any]]]:
+        """Where the parts go (the rule of Logstash's dissect): ``vals`` is each key with
+        its part.  Returns the fields in their order, each with the parts it joins (with
+        the append separator), and the indirect fields as (name part, value part): a field
+        named by the first, unless it is empty."""
+        out: dict[str, list[Any]] = {}
+        appended: dict[str, list[tuple[int, int, Any]]] = {}
+        ind_key: dict[str, Any] = {}
+        ind_val: dict[str, Any] = {}
+        for n, (k, v) in enumerate(vals):
+            if k.mod == "":
+                if k.name in appended:
+                    appended[k.name].append((k.order, n, v))
+                else:
+                    out[k.name] = [v]
+            elif k.mod == "+":
+                lst = appended.setdefault(k.name, [])
+                if k.name in out:
+                    lst.append((0, -1, out.pop(k.name)[0]))
+                lst.append((k.order, n, v))
+            elif k.mod == "*":
+                ind_key[k.name] = v
+            elif k.mod == "&":
+                ind_val[k.name] = v
+        for name, lst in appended.items():
+            lst.sort(key=lambda x: x[:2])
+            out[name] = [v for _, _, v in lst]
+        return out, [(key, ind_val[name]) for name, key in ind_key.items()]
 
     def _simple(self, s: str) -> dict[str, Any] | None:
         p = self.prefix
