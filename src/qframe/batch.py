@@ -16,7 +16,15 @@ from typing import Any
 
 import orjson
 
-from .message import KIND_LOG, ContainerInfo, Message, SharedFields, format_time, json_default
+from .message import (
+    KIND_LOG,
+    ContainerInfo,
+    Message,
+    SharedFields,
+    format_time,
+    format_times,
+    json_default,
+)
 
 __all__ = ["Runs", "UniformBatch", "clip_ends", "json_lines", "new_logs", "read_ends"]
 
@@ -260,7 +268,7 @@ def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
     if times.count(m.time) != len(times):
         start = len(_TIME_KEY)
         spans.append((start, start + len(dumps(format_time(m.time)))))
-        cols.append(map(format_time, times))
+        cols.append(format_times(times))
     if m.id:
         at = first.index(_ID_KEY) + len(_ID_KEY)
         spans.append((at, at + len(dumps(m.id))))

@@ -212,8 +212,10 @@ def decode_lines(options: Any, entries: list[Any]) -> list[Any]:
         if not run:
             return
         fmt = getattr(options, "format", None)
-        # (text, time ns, stream, tags) of each whole line
-        whole: list[tuple[str, int, str | None, tuple[str, ...]]] = [(t, 0, None, ()) for t in run]
+        # (text, time, stream, tags) of each whole line
+        whole: list[tuple[str, float | None, str | None, tuple[str, ...]]] = [
+            (t, None, None, ()) for t in run
+        ]
         run.clear()
         if fmt in ("cri", "docker-json"):
             from ..plugins.collectors.file.cri import ContainerLines
@@ -223,7 +225,7 @@ def decode_lines(options: Any, entries: list[Any]) -> list[Any]:
             for i, (t, *_) in enumerate(whole):
                 cl.take(t, i, got)
             cl.flush(None, got)
-            whole = [(t, ns, stream, tags) for t, _off, ns, stream, _cut, tags in got]
+            whole = [(t, ts, stream, tags) for t, _off, ts, stream, _cut, tags in got]
         ml = getattr(options, "multiline", None)
         if ml is not None:
             from ..plugins.collectors.file.multiline import StreamLines
@@ -237,10 +239,10 @@ def decode_lines(options: Any, entries: list[Any]) -> list[Any]:
             # a joined message has the time, stream and tags of its first line
             whole = [(e[0], *whole[e[1]][1:]) for e, _ in events]
         msgs = []
-        for text, ns, stream, tags in whole:
+        for text, ts, stream, tags in whole:
             m = Message(text)
-            if ns:
-                m.time = ns / 1e9
+            if ts is not None:
+                m.time = ts
             if stream is not None:
                 m.fields["stream"] = stream
             for tag in tags:

@@ -15,7 +15,6 @@ kubelet's links ``…/containers/<pod>_<namespace>_<container>-<id>.log`` also g
 
 from __future__ import annotations
 
-import calendar
 import os
 import re
 import time
@@ -29,7 +28,7 @@ from ....rfc3339 import TsParser
 if TYPE_CHECKING:
     from .tailer import Tailer
 
-__all__ = ["PARTIAL_TAG", "ContainerLines", "Line", "TimeText", "ascii_cri", "pod_container"]
+__all__ = ["PARTIAL_TAG", "ContainerLines", "Line", "ascii_cri", "ns_time", "pod_container"]
 
 PARTIAL_TAG = "_partial"
 PARSE_FAILURE_TAG = "_criparsefailure"
@@ -43,8 +42,14 @@ LINK = re.compile(
     r"(?:^|/)(?P<pod>[^/_]+)_(?P<ns>[^/_]+)_(?P<ctr>[^/]+)-(?P<id>[0-9a-f]{64})\.log$"
 )
 
-# (text, offset of its first piece, time in ns (0: none), stream, cut, tags)
-Line = tuple[str, int, int, str, bool, tuple[str, ...]]
+# (text, offset of its first piece, time (None: none), stream, cut, tags)
+Line = tuple[str, int, float | None, str, bool, tuple[str, ...]]
+
+
+def ns_time(ns: int) -> float:
+    """A time in ns since the epoch as seconds: the float nearest to it (int / int is
+    correctly rounded).  Every path of this module gives a line's time as this value."""
+    return ns / 1_000_000_000
 
 
 def pod_container(path: str) -> ContainerInfo | None:
@@ -79,77 +84,25 @@ def pod_container(path: str) -> ContainerInfo | None:
     return ContainerInfo(id=cid, name=p["ctr"], labels=labels)
 
 
-class TimeText:
-    """RFC 3339 text → seconds (float); the seconds part of the last line is cached."""
-
-    __slots__ = ("_key", "_sec")
-
-    def __init__(self) -> None:
-        self._key = ""
-        self._sec = 0
-
-    def __call__(self, s: str) -> float | None:
-        key = s[:19]
-        if key != self._key:
-            if len(s) < 20 or s[10] != "T":
-                return None
-            try:
-                sec = calendar.timegm(time.strptime(key, "%Y-%m-%dT%H:%M:%S"))
-            except ValueError:
-                return None
-            self._key, self._sec = key, sec
-        rest = s[19:]
-        if rest[-1:] in ("Z", "z"):
-            off = 0
-            frac = rest[1:-1]
-        elif len(rest) >= 6 and rest[-6] in "+-" and rest[-3] == ":":
-            try:
-                off = int(rest[-5:-3]) * 3600 + int(rest[-2:]) * 60
-            except ValueError:
-                return None
-            if rest[-6] == "+":
-                off = -off
-            frac = rest[1:-6]
-        else:
-            return None
-        if rest[:1] == ".":
-            if not frac.isdigit():
-                return None
-            return self._sec + off + int(frac) / 10 ** len(frac)
-        if frac or rest[:1] not in ("Z", "z", "+", "-"):
-            return None
-        return float(self._sec + off)
-
-    def layout(self, s: str) -> tuple[str, int, str, int, int] | None:
-        """The shape of a timestamp just parsed (``s``, with a fraction): (its first 20
-        characters, the fraction's length, the zone suffix, seconds + offset, 10 ** the
-        fraction's length), so that later ones of the same shape are parsed by slicing:
-        ``base + int(fraction) / scale``, the same arithmetic as :meth:`__call__`."""
-        if s[:19] != self._key or s[19:20] != ".":
-            return None
-        if s[-1:] in ("Z", "z"):
-            suffix, off = s[-1], 0
-        else:
-            suffix = s[-6:]
-            off = int(suffix[1:3]) * 3600 + int(suffix[4:6]) * 60
-            if suffix[0] == "+":
-                off = -off
-        fl = len(s) - 20 - len(suffix)
-        if fl <= 0:
-            return None
-        return s[:20], fl, suffix, self._sec + off, 10**fl
-
-
 class _Piece:
     __slots__ = ("at", "cut", "parts", "size", "start", "ts")
 
-    def __init__(self, start: int, ts: int) -> None:
+    def __init__(self, start: int, ts: float | None) -> None:
         self.start = start
         self.ts = ts
         self.parts: list[str] = []
         self.size = 0
         self.cut = False
         self.at = time.monotonic()
+
+
+# a CRI timestamp with a fraction of 1-9 digits: (up to its fraction) (fraction) (zone)
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.)(\d{1,9})(Z|z|[+-]\d\d:\d\d)", re.ASCII)
+_SECOND = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.", re.ASCII)
+# below this many seconds since the epoch, ``second + int(fraction) / 10**len`` is not
+# always the float nearest to the time (see :meth:`ContainerLines.base`)
+MIN_BASE = 1 << 21
+_SCALES = [10**k for k in range(10)]
 
 
 class ContainerLines:
@@ -161,6 +114,8 @@ class ContainerLines:
         self.pieces: dict[str, _Piece] = {}
         self.malformed = 0  # lines that are not of the format (kept as text, tagged)
         self._ts = TsParser()  # caches the seconds part: lines of one second parse fast
+        # zone → {"YYYY-MM-DDTHH:MM:SS.": seconds since the epoch + the zone's offset}
+        self._bases: dict[str, dict[str, float]] = {}
 
     @property
     def pending_start(self) -> int | None:
@@ -168,8 +123,40 @@ class ContainerLines:
             return None
         return min(p.start for p in self.pieces.values())
 
-    def _parse(self, text: str) -> tuple[int, str, bool, str] | None:
-        """(time ns, stream, partial, content) of a raw line, None if malformed."""
+    def bases(self, zone: str) -> dict[str, float]:
+        """The cache of one zone's seconds (:meth:`base` fills it; emptied here when big)."""
+        got = self._bases.get(zone)
+        if got is None:
+            if len(self._bases) > 16:
+                self._bases.clear()
+            got = self._bases[zone] = {}
+        elif len(got) > 4096:
+            got.clear()
+        return got
+
+    def base(self, cache: dict[str, float], key: str, zone: str) -> float | None:
+        """``key`` (``YYYY-MM-DDTHH:MM:SS.``) in ``zone``: its second + the zone's offset, as
+        :class:`~qframe.rfc3339.TsParser` reads it; None if that is not a time, or too close
+        to 1970 for the fast sum.  Cached in ``cache`` (:meth:`bases` of ``zone``).
+
+        With a second ``B`` ≥ 2**21 and a fraction ``f`` of ``k`` ≤ 9 digits, the float sum
+        ``B + f / 10**k`` is the float nearest to ``B + f/10**k`` — the value :func:`ns_time`
+        gives: ``f / 10**k`` is off by at most 2**-54, and the exact time lies farther than
+        that from every midpoint between two floats (``10**k`` holds ``2**k`` only, so that
+        distance is at least ``1 / (5**k * 2**(53-e))`` for ``B`` in ``[2**e, 2**(e+1))``)."""
+        if _SECOND.fullmatch(key) is None:
+            return None
+        ns = self._ts((key + "0" + zone).encode())
+        if ns is None:
+            return None
+        sec = ns // 1_000_000_000
+        if sec < MIN_BASE:
+            return None
+        b = cache[key] = float(sec)
+        return b
+
+    def _parse(self, text: str) -> tuple[float | None, str, bool, str] | None:
+        """(time, stream, partial, content) of a raw line, None if malformed."""
         if self.json:
             try:
                 obj: Any = orjson.loads(text)
@@ -178,46 +165,57 @@ class ContainerLines:
                 return None
             if not isinstance(log, str) or stream not in STREAMS or not isinstance(ts, str):
                 return None
-            ns = self._ts(ts.encode()) if ts else 0
-            if ns is None:
-                return None
+            t = None
+            if ts:
+                ns = self._ts(ts.encode())
+                if ns is None:
+                    return None
+                t = ns_time(ns)
             if log.endswith("\n"):
-                return ns, stream, False, log[:-1]
-            return ns, stream, True, log
+                return t, stream, False, log[:-1]
+            return t, stream, True, log
         parts = text.split(" ", 3)
         if len(parts) < 3 or parts[1] not in STREAMS or parts[2] not in ("P", "F"):
             return None
         ns = self._ts(parts[0].encode("ascii", "replace"))
         if ns is None:
             return None
-        return ns, parts[1], parts[2] == "P", parts[3] if len(parts) == 4 else ""
+        return ns_time(ns), parts[1], parts[2] == "P", parts[3] if len(parts) == 4 else ""
 
     def take(self, text: str, off: int, out: list[Line]) -> None:
         """One raw line at ``off``: a whole line is appended to ``out`` (pieces are held)."""
         r = self._parse(text)
         if r is None:
             self.malformed += 1
-            out.append((text, off, 0, "stdout", False, (PARSE_FAILURE_TAG,)))
+            out.append((text, off, None, "stdout", False, (PARSE_FAILURE_TAG,)))
             return
-        ns, stream, partial, content = r
-        piece = self.pieces.get(stream)
+        t, stream, partial, content = r
         if partial:
-            if piece is None:
-                piece = self.pieces[stream] = _Piece(off, ns)
-            room = self.limit - piece.size
-            if len(content) > room:
-                content = content[: max(room, 0)]
-                piece.cut = True
-            if content:
-                piece.parts.append(content)
-                piece.size += len(content)
-            piece.at = time.monotonic()
-            return
+            self.piece(content, off, t, stream)
+        else:
+            self.whole(content, off, t, stream, out)
+
+    def piece(self, content: str, off: int, t: float | None, stream: str) -> None:
+        """A piece of a line (held until the next whole line of its stream)."""
+        piece = self.pieces.get(stream)
+        if piece is None:
+            piece = self.pieces[stream] = _Piece(off, t)
+        room = self.limit - piece.size
+        if len(content) > room:
+            content = content[: max(room, 0)]
+            piece.cut = True
+        if content:
+            piece.parts.append(content)
+            piece.size += len(content)
+        piece.at = time.monotonic()
+
+    def whole(self, content: str, off: int, t: float | None, stream: str, out: list[Line]) -> None:
+        """A line's end (or a whole line): the line, its pieces joined, goes to ``out``."""
+        piece = self.pieces.pop(stream, None)
         if piece is None:
             cut = len(content) > self.limit
-            out.append((content[: self.limit] if cut else content, off, ns, stream, cut, ()))
+            out.append((content[: self.limit] if cut else content, off, t, stream, cut, ()))
             return
-        del self.pieces[stream]
         room = self.limit - piece.size
         cut = piece.cut or len(content) > room
         piece.parts.append(content[: max(room, 0)] if cut else content)
@@ -231,23 +229,23 @@ class ContainerLines:
                 out.append(("".join(p.parts), p.start, p.ts, stream, p.cut, (PARTIAL_TAG,)))
 
 
-_HEADS = (" stdout F ", " stderr F ")
-
-
 def ascii_cri(
     self: Tailer, complete: bytes, off: int, now: float, d: Delivery, out: list[Message]
 ) -> None:
-    """format: cri, ASCII text: whole ``F`` lines straight to messages (the rest through
-    :meth:`ContainerLines.take`).
+    """format: cri, ASCII text without CR, no multiline: the lines of one read, one at a
+    time; whole lines straight to messages, pieces held, the rest (malformed lines)
+    through :meth:`ContainerLines.take`.
 
-    A line whose timestamp has the shape of the last one parsed (the same second, fraction
-    length and zone: :meth:`TimeText.layout`) is taken by slicing at fixed places; the
-    message is built inline (:func:`~qframe.message.new_log`'s body)."""
+    A line whose header has the shape of the last one parsed (the same second, fraction
+    length and zone, so the same width) is taken by slicing at fixed places: its time is
+    that second's (cached) + ``fraction / 10**length``, which is :func:`ns_time` of the
+    line's ns (:meth:`ContainerLines.base`); the message is built inline
+    (:func:`~qframe.message.new_log`'s body)."""
     cri = self.cri
     assert cri is not None
     pieces = cri.pieces
-    ts = self._time_text
     limit = self.limit
+    big = len(complete) > limit  # only then can a line be longer than the limit
     prefix = self._id_prefix
     path = self.path
     host = self.coll.host
@@ -256,20 +254,27 @@ def ascii_cri(
     append = out.append
     new = Message.__new__
     pos = off
-    # the shape of the last timestamp: its head (to the fraction), where its fraction
-    # ends, where the stream and the F flag after the zone end, those ends (zone, stream,
-    # flag) of stdout and stderr lines, seconds + offset, 10 ** fraction length
-    key, f_end, t_end, out_tail, err_tail, base, scale = "", 0, 0, "-", "-", 0, 1
+    # the shape of the last timestamp: its second ("YYYY-MM-DDTHH:MM:SS."), where its
+    # fraction ends, where the header (zone, stream, flag) ends, the stream of each header
+    # of whole and of partial lines, that second (+ the zone's offset), 10.0 ** fraction
+    # length
+    key, f_end, t_end, base, scale = "-", 0, 0, 0.0, 1.0
+    out_head = err_head = "-"
+    part_heads: dict[str, str] = {}
     for ln in complete.decode("ascii").split("\n"):
-        tail = ln[f_end:t_end]
-        stream = "stdout" if tail == out_tail else "stderr" if tail == err_tail else ""
-        if stream and ln[:20] == key and not pieces:
+        head = ln[f_end:t_end]
+        stream = "stdout" if head == out_head else "stderr" if head == err_head else None
+        if stream is not None and ln[:20] == key:
             frac = ln[20:f_end]
             if frac.isdigit():
                 text = ln[t_end:]
+                if pieces or (big and len(text) > limit):
+                    _whole(self, text, pos, base + float(frac) / scale, stream, d, out)
+                    pos += len(ln) + 1
+                    continue
                 m = new(Message)
                 m.message = text
-                m.time = base + int(frac) / scale
+                m.time = base + float(frac) / scale
                 m.kind = KIND_LOG
                 m.level = 6
                 m.host = host
@@ -282,40 +287,42 @@ def ascii_cri(
                 m.container = container
                 m.metric = None
                 m.ack = d
-                if len(text) > limit:
-                    m.message = text[:limit]
-                    self._mark_truncated(m)
                 append(m)
                 pos += len(ln) + 1
                 continue
         n = len(ln)
+        stream = part_heads.get(head)
+        if stream is not None and ln[:20] == key:
+            frac = ln[20:f_end]
+            if frac.isdigit():  # a piece, of the last shape
+                cri.piece(ln[t_end:], pos, base + float(frac) / scale, stream)
+                pos += n + 1
+                continue
         sp = ln.find(" ")
-        head = ln[sp + 1 : sp + 10]
-        if (head == "stdout F " or head == "stderr F ") and not pieces:
+        kind = ln[sp + 1 : sp + 10]
+        if kind in _HEADS:
             stamp = ln[:sp]
-            t = ts(stamp)
-            if t is not None:
-                shape = ts.layout(stamp)
-                if shape is not None:
-                    key, fl, suffix, base, scale = shape
-                    f_end = 20 + fl
-                    t_end = f_end + len(suffix) + 10
-                    out_tail = suffix + " stdout F "
-                    err_tail = suffix + " stderr F "
-                text = ln[sp + 10 :]
-                m = new_log(
-                    text if len(text) <= limit else text[:limit],
-                    t,
-                    host,
-                    [name],
-                    f"{prefix}{pos}",
-                    {"path": path, "offset": pos, "stream": head[:6]},
-                    d,
-                    container,
-                )
-                if len(text) > limit:
-                    self._mark_truncated(m)
-                append(m)
+            ns = cri._ts(stamp.encode())
+            if ns is not None:
+                shape = _STAMP.fullmatch(stamp)
+                if shape is not None:  # the new shape
+                    zone = shape[3]
+                    cache = cri.bases(zone)
+                    b = cache.get(shape[1])
+                    if b is None:
+                        b = cri.base(cache, shape[1], zone)
+                    if b is not None:
+                        key, base = shape[1], b
+                        f_end = sp - len(zone)
+                        scale = float(_SCALES[f_end - 20])
+                        t_end = sp + 10
+                        out_head, err_head = zone + " stdout F ", zone + " stderr F "
+                        part_heads = {zone + " stdout P ": "stdout", zone + " stderr P ": "stderr"}
+                t = ns_time(ns)
+                if kind[7] == "P":
+                    cri.piece(ln[sp + 10 :], pos, t, kind[:6])
+                else:
+                    _whole(self, ln[sp + 10 :], pos, t, kind[:6], d, out)
                 pos += n + 1
                 continue
         if n:
@@ -323,3 +330,30 @@ def ascii_cri(
             cri.take(ln, pos, whole)
             self._container_lines(whole, pos + n + 1, now, d, out, [])
         pos += n + 1
+
+
+_HEADS = frozenset(("stdout F ", "stderr F ", "stdout P ", "stderr P "))
+
+
+def _whole(
+    tl: Tailer, text: str, off: int, t: float, stream: str, d: Delivery, out: list[Message]
+) -> None:
+    """A whole line (or the end of one whose pieces are held) at ``off``: its message."""
+    cri = tl.cri
+    assert cri is not None
+    got: list[Line] = []
+    cri.whole(text, off, t, stream, got)
+    text, off, ts, stream, cut, _tags = got[0]
+    m = new_log(
+        text,
+        t if ts is None else ts,
+        tl.coll.host,
+        [tl.coll.name],
+        f"{tl._id_prefix}{off}",
+        {"path": tl.path, "offset": off, "stream": stream},
+        d,
+        tl.container,
+    )
+    if cut:
+        tl._mark_truncated(m)
+    out.append(m)

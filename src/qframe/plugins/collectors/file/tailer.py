@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ....jsonline import decode_messages
 from ....message import Delivery, Message, new_log
 from .checkpoint import Progress
-from .cri import ContainerLines, Line, TimeText, ascii_cri, pod_container
+from .cri import ContainerLines, Line, ascii_cri, pod_container
 from .identity import Identity, read_head
 from .multiline import Event, StreamLines
 from .rotation import MARGIN, find_copy
@@ -71,7 +71,6 @@ class Tailer:
         self.cri: ContainerLines | None = None
         if o.format in ("cri", "docker-json"):
             self.cri = ContainerLines(o.format, o.max_line_bytes)
-            self._time_text = TimeText()
             self.container = pod_container(path)
         self.task: asyncio.Task[None] | None = None
         self.gate: asyncio.Event | None = None  # reading starts when it is set
@@ -450,19 +449,21 @@ class Tailer:
         events: list[tuple[Event, Any]],
     ) -> None:
         """Whole lines of a container log file: joined (multiline) or one message each."""
-        for text, off, ns, stream, cut, tags in whole:
+        for text, off, t, stream, cut, tags in whole:
             if self.mline is not None:
-                self.mline.feed(text, off, end, events, cut, stream, (ns, stream, tags))
+                self.mline.feed(text, off, end, events, cut, stream, (t, stream, tags))
             else:
                 m = self._message(text, off, now, d)
-                self._of_container(m, ns, stream, tags)
+                self._of_container(m, t, stream, tags)
                 if cut:
                     self._mark_truncated(m)
                 out.append(m)
 
-    def _of_container(self, m: Message, ns: int, stream: str, tags: tuple[str, ...]) -> None:
-        if ns:
-            m.time = ns / 1e9
+    def _of_container(
+        self, m: Message, t: float | None, stream: str, tags: tuple[str, ...]
+    ) -> None:
+        if t is not None:
+            m.time = t
         m.fields["stream"] = stream
         m.container = self.container
         if tags:
