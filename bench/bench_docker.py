@@ -21,6 +21,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -78,6 +79,58 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def opened(port: int, proc: subprocess.Popen[bytes], n: int, stats: bool = False) -> bool:
+    """Wait until qframe has every container's log stream (and stats stream) open."""
+    t = time.monotonic()
+    while True:
+        s = streams(port)
+        if s.get("docker-logs") == n and (not stats or s.get("docker-stats") == n):
+            return True
+        if proc.poll() is not None or time.monotonic() - t > 120:
+            print(f"bench_docker: streams never opened: {s}", file=sys.stderr)
+            return False
+        time.sleep(0.2)
+
+
+def burst(
+    svc: Any, port: int, proc: subprocess.Popen[bytes], lines: int, preset: str, name: str
+) -> bool:
+    """One container (``name``) writes ``lines`` lines; report how fast they came through."""
+    r0 = streams(port, "qframe_received_total").get("docker-logs", 0)
+    c0, t0 = cpu_ticks(proc.pid), time.monotonic()
+    svc.run(name, "seq", "1", str(lines))
+    # with multiline the last line waits for its timeout: not counted
+    want = r0 + lines - (1 if preset else 0)
+    while streams(port, "qframe_received_total").get("docker-logs", 0) < want:
+        if proc.poll() is not None or time.monotonic() - t0 > 300:
+            got = streams(port, "qframe_received_total").get("docker-logs", 0) - r0
+            print(f"bench_docker: {got} of {lines} burst lines arrived", file=sys.stderr)
+            return False
+        time.sleep(0.05)
+    burst_s = time.monotonic() - t0
+    burst_cpu = (cpu_ticks(proc.pid) - c0) / os.sysconf("SC_CLK_TCK")
+    report(
+        BENCH,
+        f"log_lines_per_s{'_' + preset if preset else ''}",
+        lines / burst_s,
+        "lines/s",
+        f"{lines} lines of one container (seq), podman run → docker-logs"
+        f"{f' (multiline: {preset})' if preset else ''} → log json /dev/null; "
+        f"qframe CPU {burst_cpu / burst_s * 100:.0f}% of a core meanwhile",
+    )
+    return True
+
+
 def main() -> int:
     n = int(os.environ.get("BENCH_CONTAINERS", "50"))
     seconds = float(os.environ.get("BENCH_SECONDS", "30"))
@@ -104,14 +157,8 @@ def main() -> int:
         log = open(Path(data) / "qframe.log", "wb")
         t = time.monotonic()
         proc = subprocess.Popen([QFRAME, "run", "-c", str(cfg)], stderr=log, stdout=log)
-        while True:
-            s = streams(port)
-            if s.get("docker-stats") == n and s.get("docker-logs") == n:
-                break
-            if proc.poll() is not None or time.monotonic() - t > 120:
-                print(f"bench_docker: streams never opened: {s}", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
+        if not opened(port, proc, n, stats=True):
+            return 1
         ready_s = time.monotonic() - t
         time.sleep(5)  # let the start-up settle (imports, first samples)
         e0 = streams(port, "qframe_emitted_total").get("metrics", 0)
@@ -127,38 +174,33 @@ def main() -> int:
         report(BENCH, "points_per_s", (e1 - e0) / (w1 - w0), "points/s", "docker-stats filter out")
         # a burst: one container writes BENCH_LINES lines; how fast do they come through?
         lines = int(os.environ.get("BENCH_LINES", "200000"))
-        r0 = streams(port, "qframe_received_total").get("docker-logs", 0)
-        c0, t0 = cpu_ticks(proc.pid), time.monotonic()
-        svc.run("burst", "seq", "1", str(lines))
-        # with multiline the last line waits for its timeout: not counted
-        want = r0 + lines - (1 if preset else 0)
-        while streams(port, "qframe_received_total").get("docker-logs", 0) < want:
-            if proc.poll() is not None or time.monotonic() - t0 > 300:
-                got = streams(port, "qframe_received_total").get("docker-logs", 0) - r0
-                print(f"bench_docker: {got} of {lines} burst lines arrived", file=sys.stderr)
-                return 1
-            time.sleep(0.05)
-        burst_s = time.monotonic() - t0
-        burst_cpu = (cpu_ticks(proc.pid) - c0) / os.sysconf("SC_CLK_TCK")
-        report(
-            BENCH,
-            f"log_lines_per_s{'_' + preset if preset else ''}",
-            lines / burst_s,
-            "lines/s",
-            f"{lines} lines of one container (seq), podman run → docker-logs → log json "
-            f"/dev/null; qframe CPU {burst_cpu / burst_s * 100:.0f}% of a core meanwhile",
-        )
+        if not burst(svc, port, proc, lines, preset, "burst"):
+            return 1
         report(BENCH, "peak_rss_after_burst_mb", peak_rss_mb(proc.pid), "MB", "VmHWM")
         report(BENCH, "streams_open_s", ready_s, "s", f"qframe start → {2 * n} streams open")
         report(BENCH, "containers_start_s", start_s, "s", f"podman run of {n} containers")
+        # the same burst through docker-logs with a multiline preset (the issue's "java
+        # preset on the burst bench"): a second qframe with ``multiline: java``
+        # (BENCH_MULTILINE_BURST, default java; empty: skipped)
+        second = os.environ.get("BENCH_MULTILINE_BURST", "java")
+        if second and not preset:
+            stop(proc)
+            proc = None
+            svc.rm("burst")  # its lines are not read again
+            cfg.write_text(
+                CONFIG.format(
+                    port=port, data=data, host=svc.docker_host, multiline=f", multiline: {second}"
+                )
+            )
+            proc = subprocess.Popen([QFRAME, "run", "-c", str(cfg)], stderr=log, stdout=log)
+            if not opened(port, proc, n):
+                return 1
+            if not burst(svc, port, proc, lines, second, "burst-ml"):
+                return 1
         return 0
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if proc is not None:
+            stop(proc)
         svc.close()
 
 
