@@ -79,11 +79,11 @@ async def buffer_kill_restart(run: BufferedRun, n: int) -> None:
     """Start qframe (its destination down), send ``n`` lines, wait until the disk buffer
     holds them all, SIGKILL qframe and start it again: the backlog is read back whole."""
     run.start()
-    await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
+    await wait_until(lambda: bool(run.out_health()), timeout=60, what="qframe up")
     send(run.tcp_port, range(n))
     await wait_until(
         lambda: run.metric("qframe_disk_buffer_events") >= n,
-        timeout=60,
+        timeout=120,
         what="every line in the disk buffer",
     )
     assert run.metric("qframe_disk_buffer_written_total") == n
@@ -91,7 +91,7 @@ async def buffer_kill_restart(run: BufferedRun, n: int) -> None:
     run.start()
     await wait_until(
         lambda: run.metric("qframe_disk_buffer_events") == n,
-        timeout=30,
+        timeout=60,  # a start under load takes seconds, and the backlog is read back whole
         what="the backlog read back after the kill",
     )
 

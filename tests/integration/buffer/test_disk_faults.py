@@ -45,7 +45,7 @@ async def test_damaged_segments_skip_what_is_lost_and_deliver_the_rest(tmp_path:
     server = None
     try:
         run.start()
-        await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
+        await wait_until(lambda: bool(run.out_health()), timeout=60, what="qframe up")
         for k in range(10):  # ten input batches: ten records
             send(run.tcp_port, range(k * 100, (k + 1) * 100))
             await wait_until(lambda k=k: run.metric("qframe_disk_buffer_events") >= (k + 1) * 100)
@@ -85,7 +85,7 @@ async def test_a_full_tmpfs_blocks_then_drains_without_loss(tmp_path: Path, tmpf
     sender = threading.Thread(target=send, args=(run.tcp_port, range(n)))
     try:
         run.start()
-        await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
+        await wait_until(lambda: bool(run.out_health()), timeout=60, what="qframe up")
         sender.start()
         await wait_until(
             lambda: "No space left" in run.out_health().get("reason", ""),

@@ -72,7 +72,7 @@ async def test_kill_loop_while_the_destination_flaps(tmp_path: Path) -> None:
     accepted: set[str] = set()
     try:
         run.start()
-        await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
+        await wait_until(lambda: bool(run.out_health()), timeout=60, what="qframe up")
         task = asyncio.ensure_future(sender(run.tcp_port, state))
         for _ in range(10):
             await asyncio.sleep(rnd.uniform(0.2, 1.5))
@@ -81,7 +81,7 @@ async def test_kill_loop_while_the_destination_flaps(tmp_path: Path) -> None:
             run.kill()
             accepted |= lines_on_disk(buffer)
             run.start()
-            await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
+            await wait_until(lambda: bool(run.out_health()), timeout=60, what="qframe up")
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await proxy.restore()

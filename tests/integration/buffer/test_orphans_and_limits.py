@@ -20,7 +20,7 @@ async def test_a_renamed_handler_leaves_a_buffer_that_validate_and_run_report(
     run = BufferedRun(tmp_path, {"kind": "elasticsearch", "url": f"http://127.0.0.1:{free_port()}"})
     try:
         run.start()
-        await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
+        await wait_until(lambda: bool(run.out_health()), timeout=60, what="qframe up")
         send(run.tcp_port, range(100))
         await wait_until(lambda: run.metric("qframe_disk_buffer_events") == 100)
     finally:
@@ -56,7 +56,7 @@ async def test_drop_newest_at_max_bytes_counts_what_it_drops(tmp_path: Path) -> 
     )
     try:
         run.start()
-        await wait_until(lambda: bool(run.out_health()), timeout=30, what="qframe up")
+        await wait_until(lambda: bool(run.out_health()), timeout=60, what="qframe up")
         for k in range(0, n, 250):  # batches small enough to fill the buffer one by one
             send(run.tcp_port, range(k, k + 250))
         await wait_until(
