@@ -391,7 +391,7 @@ def payload(body: bytes, codec: str = "none", level: int = 1) -> bytes:
 
 
 # -- decoding ----------------------------------------------------------------------------
-def _body(data: bytes) -> bytes:
+def _body(data: bytes) -> bytes | memoryview:
     if len(data) < 5 or data[:3] != MAGIC:
         raise CorruptPayload("not a qframe batch (no QFB header)")
     version, code = data[3], data[4]
@@ -399,7 +399,7 @@ def _body(data: bytes) -> bytes:
         raise FutureFormat(f"format version {version} (this reader knows {VERSION})")
     if version < 1:
         raise CorruptPayload(f"format version {version}")
-    body = data[5:]
+    body = memoryview(data)[5:]  # not a copy of the payload
     try:
         if code == 0:
             return body
@@ -562,7 +562,8 @@ def _run(
     """A run record's messages, appended to ``out``."""
     tag, ids, t, kind, level, host, texts, path, ok, labels, tags, fields, cref, mt = rec
     s = _STR
-    if tag == 3 and type(texts) is list:
+    made = tag == 3 and type(texts) is list  # ids made here: strings, none empty
+    if made:
         if not (
             type(ids) is list
             and len(ids) == 2
@@ -592,10 +593,9 @@ def _run(
         and fields >= 0
         and cref >= 0
         and _only_str(path)
-        and _only_str(ids)
         and _only_str(texts)
         and all(texts)
-        and (all(ids) or not any(ids))
+        and (made or (_only_str(ids) and (all(ids) or not any(ids))))
     ):
         raise CorruptPayload("a bad run record")
     f = shared[fields - 1] if fields else None

@@ -50,7 +50,8 @@ class NatsCollector(Collector):
     A batch JetStream delivers again to the aggregator that already delivered it (its ack
     was lost: NATS went down or the connection broke after the handlers confirmed it) is
     acknowledged again and not handed on: the collector remembers the batches it finished
-    (stream sequence and a checksum of the payload, the last ``max-ack-pending`` × 4);
+    (stream sequence and the agent's batch id, or a checksum of a payload without one;
+    the last ``max-ack-pending`` × 4);
     one delivered again while it is still waiting here is only acknowledged once done.
 
     An existing consumer whose ``ack-wait``, ``max-ack-pending`` or ``subject`` differ from
@@ -275,7 +276,9 @@ class NatsCollector(Collector):
         if meta is not None:
             # the same stream message (its payload too: a stream deleted and created
             # again numbers its messages from 1 again)
-            key = (meta.sequence.stream, zlib.crc32(msg.data), len(msg.data))
+            mid = msg.headers.get("Nats-Msg-Id") if msg.headers else None
+            # an agent's batch id (unique per agent process), or a checksum of another's
+            key = (meta.sequence.stream, mid or zlib.crc32(msg.data), len(msg.data))
             if meta.num_delivered > 1:
                 self.metrics.inc("redelivered")
                 if key in self._finished_keys:  # handed on already: the ack was lost
