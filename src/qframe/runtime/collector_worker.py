@@ -36,9 +36,11 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..batch import UniformBatch
 from ..logs import setup_logging
-from ..message import Delivery, Message
+from ..message import KIND_LOG, Delivery, Message, SharedFields
 from ..plugin import Collector
 from ..retry import backoff
 from ..telemetry import PluginMetrics
@@ -46,13 +48,14 @@ from .workwire import HEADER, decode, encode, encode_batch
 
 #: a batch frame's head: sequence number, flags
 BATCH = struct.Struct("<IB")
-UNIFORM, TOKENS, END_TO_END = 1, 2, 4
+UNIFORM, TOKENS, END_TO_END, LINES = 1, 2, 4, 8
 #: the worker's emit waits while this many bytes wait for the pipe (backpressure)
 HIGH_WATER = 1 << 20
 #: seconds between two metrics reports (besides one per tick)
 METRICS_EVERY = 1.0
 
 _get_ack = attrgetter("ack")
+_get_message = attrgetter("message")
 
 
 class _Pipeline:
@@ -75,6 +78,7 @@ class _Given:
         from ..net.stream import Handoff
 
         self.handoff: Any = Handoff(sockets)
+        self.handoff.inherited = True
         self._previous = None
 
 
@@ -140,6 +144,11 @@ class _Out:
 
     def batch(self, batch: list[Message]) -> None:
         self.seq = seq = (self.seq + 1) & 0xFFFFFFFF
+        if type(batch) is UniformBatch:
+            lines = _plain_lines(batch)
+            if lines is not None:  # a read of plain lines (tcp): its texts, joined
+                self.send(ord("B"), BATCH.pack(seq, UNIFORM | LINES) + lines)
+                return
         flags = UNIFORM if type(batch) is UniformBatch else 0
         toks = [(d, len(list(g))) for d, g in groupby(filter(None, map(_get_ack, batch)))]
         if toks:
@@ -153,6 +162,33 @@ class _Out:
         for (seq,) in struct.iter_unpack("<I", data):
             for d, n in self.pending.pop(seq, ()):
                 d.done(n)
+
+
+def _plain_lines(batch: list[Message]) -> bytes | None:
+    """A uniform read of plain log lines as ``[time, host, source, fields]`` JSON, a
+    newline, the texts joined by newlines (what :func:`qframe.batch.new_logs` takes back);
+    None when it is not one (a token, tags, a container, a text with a newline …)."""
+    m = batch[0]
+    f = m._fields
+    if (
+        m.ack is not None
+        or m.kind != KIND_LOG
+        or m.level != 6
+        or m.id
+        or m._tags
+        or m._labels
+        or m.container is not None
+        or m.metric is not None
+        or m.source_success is not True
+        or len(m.source_path) != 1
+        or not (f is None or type(f) is SharedFields)
+    ):
+        return None
+    texts = "\n".join(map(_get_message, batch))
+    if texts.count("\n") != len(batch) - 1:
+        return None
+    head = orjson.dumps([m.time, m.host, m.source_path[0], f])
+    return head + b"\n" + texts.encode("utf-8", "surrogatepass")
 
 
 def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:

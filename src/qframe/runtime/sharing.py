@@ -39,11 +39,13 @@ from collections import deque
 from itertools import repeat
 from typing import Any
 
-from ..batch import UniformBatch
-from ..message import Delivery, Message
+import orjson
+
+from ..batch import UniformBatch, new_logs
+from ..message import Delivery, Message, SharedFields
 from ..plugin import Collector, Plugin
 from ..retry import backoff
-from .collector_worker import BATCH, END_TO_END, TOKENS, UNIFORM
+from .collector_worker import BATCH, END_TO_END, LINES, TOKENS, UNIFORM
 from .workwire import HEADER, decode, decode_batch, encode
 
 log = logging.getLogger("qframe.runtime")
@@ -338,6 +340,12 @@ class SharedCollector(Collector):
 
     def _batch(self, p: _Proc, gen: int, body: bytes) -> list[Message]:
         seq, flags = BATCH.unpack_from(body)
+        if flags & LINES:  # a read of plain lines: built as the collector builds it
+            nl = body.index(b"\n", BATCH.size)
+            t, host, source, fields = orjson.loads(body[BATCH.size : nl])
+            texts = body[nl + 1 :].decode("utf-8", "surrogatepass").split("\n")
+            shared = SharedFields(fields) if fields is not None else None
+            return UniformBatch(new_logs(texts, t, host, source, shared))
         msgs, _ = decode_batch(body[BATCH.size :])
         if flags & TOKENS:
             p.unacked += 1

@@ -198,7 +198,8 @@ class GelfCollector(SocketHandover):
                 sock = h.sockets.pop()
                 _set_rcvbuf(sock, self.options.udp_buffer)
                 await self._udp_endpoint(sock)
-                self.log.info("reload: took over the UDP socket")
+                if not getattr(h, "inherited", False):  # (a worker's: ``workers``)
+                    self.log.info("reload: took over the UDP socket")
 
             self._pending = (h, take)
             return

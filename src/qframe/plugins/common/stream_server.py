@@ -277,7 +277,10 @@ class SocketHandover(Collector):
                 self.count_closed(*h.close(), "reload")
                 await server.listen(host, port, tls)
                 return
-            self.log.info("reload: took over the listening socket and %d open connection(s)", n)
+            if getattr(h, "inherited", False):  # a worker process's socket (``workers``)
+                self.log.debug("serving the listening socket of this worker")
+            else:
+                self.log.info("reload: took over the listening socket and %d open connection(s)", n)
 
         self._pending = (h, take)
         name = h.sockets[0].getsockname()
