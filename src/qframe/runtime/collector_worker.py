@@ -40,15 +40,18 @@ import orjson
 
 from ..batch import UniformBatch
 from ..logs import setup_logging
-from ..message import KIND_LOG, Delivery, Message, SharedFields
+from ..message import KIND_LOG, Delivery, Message, SharedFields, json_default
 from ..plugin import Collector
 from ..retry import backoff
 from ..telemetry import PluginMetrics
+from .tuning import tune_process
 from .workwire import HEADER, decode, encode, encode_batch
 
 #: a batch frame's head: sequence number, flags
 BATCH = struct.Struct("<IB")
-UNIFORM, TOKENS, END_TO_END, LINES = 1, 2, 4, 8
+UNIFORM, TOKENS, END_TO_END, LINES, RECORDS = 1, 2, 4, 8, 16
+#: a RECORDS batch's head: the lengths of its head JSON, its texts, its ids
+RECORDS_HEAD = struct.Struct("<III")
 #: the worker's emit waits while this many bytes wait for the pipe (backpressure)
 HIGH_WATER = 1 << 20
 #: seconds between two metrics reports (besides one per tick)
@@ -56,6 +59,9 @@ METRICS_EVERY = 1.0
 
 _get_ack = attrgetter("ack")
 _get_message = attrgetter("message")
+_get_id = attrgetter("id")
+_get_fields = attrgetter("_fields")
+_get_time = attrgetter("time")
 
 
 class _Pipeline:
@@ -150,13 +156,17 @@ class _Out:
                 self.send(ord("B"), BATCH.pack(seq, UNIFORM | LINES) + lines)
                 return
         flags = UNIFORM if type(batch) is UniformBatch else 0
+        records = _records(batch)
+        if records is not None:
+            flags |= RECORDS
         toks = [(d, len(list(g))) for d, g in groupby(filter(None, map(_get_ack, batch)))]
         if toks:
             flags |= TOKENS
             if any(d.end_to_end for d, _ in toks):
                 flags |= END_TO_END
             self.pending[seq] = toks
-        self.send(ord("B"), BATCH.pack(seq, flags) + encode_batch(batch))
+        body = records if records is not None else encode_batch(batch)
+        self.send(ord("B"), BATCH.pack(seq, flags) + body)
 
     def acked(self, data: bytes) -> None:
         for (seq,) in struct.iter_unpack("<I", data):
@@ -189,6 +199,54 @@ def _plain_lines(batch: list[Message]) -> bytes | None:
         return None
     head = orjson.dumps([m.time, m.host, m.source_path[0], f])
     return head + b"\n" + texts.encode("utf-8", "surrogatepass")
+
+
+def _records(batch: list[Message]) -> bytes | None:
+    """A batch of log lines with their own ids and fields (a file's read) as columns: the
+    head ``[time or times, host, source]``, the texts and the ids joined by newlines, the
+    fields as one JSON object per line (kept as such in the main process: decoded only
+    when something reads them, see :func:`qframe.message.fields_of`); None when the batch
+    is not that (tags, a container, a text with a newline, a value JSON cannot carry …)."""
+    m = batch[0]
+    host = m.host
+    path = m.source_path
+    if len(path) != 1:
+        return None
+    for x in batch:
+        if (
+            x.kind != KIND_LOG
+            or x.level != 6
+            or x._tags
+            or x._labels
+            or x.container is not None
+            or x.metric is not None
+            or x.source_success is not True
+            or x.host != host
+            or x.source_path != path
+        ):
+            return None
+    n = len(batch) - 1
+    texts = "\n".join(map(_get_message, batch))
+    ids = "\n".join(map(_get_id, batch))
+    if texts.count("\n") != n or ids.count("\n") != n:
+        return None
+    try:
+        fields = b"\n".join(
+            [
+                (f if type(f) is bytes else orjson.dumps(f, default=json_default)) if f else b""
+                for f in map(_get_fields, batch)
+            ]
+        )
+    except TypeError:
+        return None
+    if fields.count(b"\n") != n:
+        return None
+    times = list(map(_get_time, batch))
+    t: Any = times[0] if times.count(times[0]) == len(times) else times
+    head = orjson.dumps([t, host, path[0]])
+    tb = texts.encode("utf-8", "surrogatepass")
+    ib = ids.encode("utf-8", "surrogatepass")
+    return b"".join((RECORDS_HEAD.pack(len(head), len(tb), len(ib)), head, tb, ib, fields))
 
 
 def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
@@ -328,6 +386,7 @@ async def _amain(rfd: int, wfd: int, sock_fds: list[int]) -> int:
         out.send(ord("E"), encode({"error": repr(exc)}))
         await writer.drain()
         return 1
+    tune_process()  # as qframe run does (malloc, GC): the same reads, the same allocations
     out.send(ord("I"), encode({"pid": os.getpid()}))
     control = asyncio.create_task(w.control(reader))
     runner = asyncio.create_task(w.run())

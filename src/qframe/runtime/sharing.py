@@ -42,10 +42,10 @@ from typing import Any
 import orjson
 
 from ..batch import UniformBatch, new_logs
-from ..message import Delivery, Message, SharedFields
+from ..message import KIND_LOG, Delivery, Message, SharedFields
 from ..plugin import Collector, Plugin
 from ..retry import backoff
-from .collector_worker import BATCH, END_TO_END, LINES, TOKENS, UNIFORM
+from .collector_worker import BATCH, END_TO_END, LINES, RECORDS, RECORDS_HEAD, TOKENS, UNIFORM
 from .workwire import HEADER, decode, decode_batch, encode
 
 log = logging.getLogger("qframe.runtime")
@@ -63,6 +63,41 @@ def _rss(pid: int) -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _records(body: bytes, at: int) -> list[Message]:
+    """The messages of a RECORDS batch (:func:`.collector_worker._records`); their fields
+    stay JSON until something reads them."""
+    hl, tl, il = RECORDS_HEAD.unpack_from(body, at)
+    a = at + RECORDS_HEAD.size
+    t, host, source = orjson.loads(body[a : a + hl])
+    a += hl
+    texts = body[a : a + tl].decode("utf-8", "surrogatepass").split("\n")
+    a += tl
+    ids = body[a : a + il].decode("utf-8", "surrogatepass").split("\n")
+    fields = body[a + il :].split(b"\n")
+    times = t if type(t) is list else [t] * len(texts)
+    out: list[Message] = []
+    put = out.append
+    new = Message.__new__
+    for text, mid, f, tm in zip(texts, ids, fields, times, strict=True):
+        m = new(Message)
+        m.message = text
+        m.time = tm
+        m.kind = KIND_LOG
+        m.level = 6
+        m.host = host
+        m.id = mid
+        m.source_path = [source]
+        m.source_success = True
+        m._labels = None
+        m._tags = None
+        m._fields = f or None
+        m.container = None
+        m.metric = None
+        m.ack = None
+        put(m)
+    return out
 
 
 class _Proc:
@@ -346,7 +381,10 @@ class SharedCollector(Collector):
             texts = body[nl + 1 :].decode("utf-8", "surrogatepass").split("\n")
             shared = SharedFields(fields) if fields is not None else None
             return UniformBatch(new_logs(texts, t, host, source, shared))
-        msgs, _ = decode_batch(body[BATCH.size :])
+        if flags & RECORDS:
+            msgs = _records(body, BATCH.size)
+        else:
+            msgs, _ = decode_batch(body[BATCH.size :])
         if flags & TOKENS:
             p.unacked += 1
 
