@@ -65,6 +65,15 @@ def _rss(pid: int) -> int:
     return 0
 
 
+def _lines(body: bytes, at: int) -> list[Message]:
+    """The messages of a LINES batch (:func:`.collector_worker._plain_lines`)."""
+    nl = body.index(b"\n", at)
+    t, host, source, fields = orjson.loads(body[at:nl])
+    texts = body[nl + 1 :].decode("utf-8", "surrogatepass").split("\n")
+    shared = SharedFields(fields) if fields is not None else None
+    return UniformBatch(new_logs(texts, t, host, source, shared))
+
+
 def _records(body: bytes, at: int) -> list[Message]:
     """The messages of a RECORDS batch (:func:`.collector_worker._records`); their fields
     stay JSON until something reads them."""
@@ -376,11 +385,7 @@ class SharedCollector(Collector):
     def _batch(self, p: _Proc, gen: int, body: bytes) -> list[Message]:
         seq, flags = BATCH.unpack_from(body)
         if flags & LINES:  # a read of plain lines: built as the collector builds it
-            nl = body.index(b"\n", BATCH.size)
-            t, host, source, fields = orjson.loads(body[BATCH.size : nl])
-            texts = body[nl + 1 :].decode("utf-8", "surrogatepass").split("\n")
-            shared = SharedFields(fields) if fields is not None else None
-            return UniformBatch(new_logs(texts, t, host, source, shared))
+            return _lines(body, BATCH.size)
         if flags & RECORDS:
             msgs = _records(body, BATCH.size)
         else:
