@@ -66,6 +66,16 @@ class GelfCollector(SocketHandover):
     TCP connections are closed and counted (``qframe_closed_connections_total{reason}``,
     ``qframe_lost_bytes_total{reason}``).
 
+    Workers: with ``workers: N`` (or ``auto``) N processes share the input, each with its
+    own socket on the address (``SO_REUSEPORT``).  UDP: the kernel picks the socket by the
+    sender's address and port, so every chunk of a message meets the others in one
+    process and is reassembled there (a sender that changes its source port between the
+    chunks of one message loses it, as a chunk lost on the way would).  TCP: a connection
+    lives in one process, its messages in order.  Decompression and JSON decoding run in
+    the workers; the main process runs the pipeline.  A worker that dies is started again
+    (its TCP connections are reset, the chunks it was reassembling are lost).  Not with
+    ``inventory``.
+
     Mapping (GELF 1.1): ``short_message`` → message, ``host`` → host (the sender's IP
     when absent), ``level`` → level, ``timestamp`` → time, ``full_message`` and every
     additional field → fields (``_name`` without the underscore), and the sender's

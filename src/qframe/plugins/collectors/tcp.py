@@ -87,6 +87,19 @@ class TcpCollector(SocketHandover):
     With ``idle-timeout`` a connection that sent nothing for that long is closed
     (keepalive probes find dead peers in any case).
 
+    Workers: with ``workers: N`` (or ``auto``) N processes share the connections: each
+    serves its own listening socket on the address (``SO_REUSEPORT``: the kernel spreads
+    new connections over them) and sends what it frames to the main process, which runs
+    the pipeline (acknowledgements, metrics, health: ``/health`` lists the workers).  A
+    connection lives in one process, so its lines keep their order.  A worker that dies
+    is started again: the connections it held are reset (their senders see a connection
+    reset and reconnect; what it had read and not passed on is lost to them, as when a
+    process dies), those waiting to be accepted are served by its successor.  A reload
+    that changes the options keeps the port but closes the open connections (counted).
+    Not with ``inventory`` (its Back channel is the main process's).  It pays where a
+    connection's work is heavy (TLS); plain lines cost the main process about what they
+    cost in one process (README: Performance).
+
     Metrics: ``qframe_truncated_total``, ``qframe_invalid_json_total``,
     ``qframe_connections_total``, ``qframe_idle_closed_total``,
     ``qframe_dropped_total{reason="buffer_budget"}`` and

@@ -72,6 +72,18 @@ class FileCollector(Collector):
     field of the wrong type) is counted (``rejected{reason="checkpoint"}``), logged,
     and its file read from its start; the other records are used.
 
+    **Workers.** With ``workers: N`` (or ``auto``) N processes share the files: a file
+    is read by the process its inode falls to (device + inode modulo N; a file renamed by
+    a rotation stays with it), in order, as one process reads it.  The workers send their
+    lines to the main process, which runs the pipeline and sends the acknowledgements
+    back: a worker's positions advance only then, as above.  The checkpoint stays one file:
+    each worker reports its records and the main process writes them together, once
+    every worker has reported.  A worker that dies is started again and reads on from the
+    checkpoint (lines acknowledged after its last report come again: at least once); a
+    reload that changes the options drains the old workers, then the new ones read on
+    from the checkpoint.  A rotated generation found by the owner of its predecessor's
+    record is read there; a glob that matches rotated names too may then read it twice.
+
     **Health** is ``degraded``, with the reason, while a matching file cannot be
     opened, while a file's reads keep failing, or while the checkpoint cannot be
     written (``rejected{reason="checkpoint_error"}``, e.g. a full disk); ``ok`` again
