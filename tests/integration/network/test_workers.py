@@ -288,3 +288,28 @@ def test_workers_on_a_collector_that_cannot_share_is_a_config_error(tmp_path: Pa
     res = subprocess.run([QFRAME, "run", "-c", str(cfg)], capture_output=True, timeout=60)
     assert res.returncode == 2
     assert "collector.file.workers" in res.stderr.decode()
+
+
+def test_a_reload_moves_the_collector_into_workers_and_back(tmp_path: Path) -> None:
+    tcp, http = free_port(), free_port()
+    out = tmp_path / "out.json"
+    d = Daemon(tmp_path, config(tmp_path, out, tcp, http, 1))
+    try:
+        poll_until(lambda: "pipeline started" in d.stderr, WAIT, "qframe to start")
+        send_all(tcp, 4, 100)
+        poll_until(lambda: len(lines(out)) >= 400, WAIT, "400 lines")
+        d.reload(config(tmp_path, out, tcp, http, 2))  # the same port, now in 2 workers
+        poll_until(lambda: all_alive(http, "tcp", 2), WAIT, "2 workers")
+        send_all(tcp, 4, 100)
+        poll_until(lambda: len(lines(out)) >= 800, WAIT, "800 lines")
+        d.reload(config(tmp_path, out, tcp, http, 1))  # and back into the main process
+        poll_until(lambda: "worker processes ended" in d.stderr, WAIT, "the workers to end")
+        send_all(tcp, 4, 100)
+        poll_until(lambda: len(lines(out)) >= 1200, WAIT, "1,200 lines")
+        assert workers_of(http, "tcp") == []
+        got = by_source(lines(out))
+        for c in range(4):
+            assert got[f"c{c}"] == list(range(100)) * 3
+    finally:
+        code = d.stop()
+    assert code == 0, d.stderr
