@@ -209,3 +209,25 @@ def test_a_sync_just_before_the_limit_is_a_record_still_being_written(write) -> 
     for limit in (6, 7, 8, 9, 10, 5 + HEADER + 3):
         assert read_next(fd, 0, limit, sealed=False) == Corrupt(0, 5), limit
         assert read_next(fd, 0, limit) == Corrupt(0, limit), limit
+
+
+def test_a_partial_header_past_the_start_is_judged_by_its_own_bytes_only(write) -> None:
+    fd = write(b"\x00" * 5 + SYNC[:2] + b"zz" + b"\0" * 40)
+    assert read_next(fd, 5, 7, sealed=False) is None
+
+
+def test_damage_in_a_file_shorter_than_the_limit_runs_to_the_limit(
+    write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segment, "_WINDOW", 8)  # the scan reaches the end of the file
+    fd = write(b"garbage!" * 2)
+    assert read_next(fd, 0, 40) == Corrupt(0, 40)
+    assert read_next(fd, 0, 40, sealed=False) == Corrupt(0, 40)
+
+
+def test_the_search_tries_every_sync_in_order(write) -> None:
+    fake = SYNC + b"\xff" * 12
+    a, b = encode_record(b"a", 1), encode_record(b"b", 1)
+    data = b"junk" + fake + a + b
+    fd = write(data)
+    assert read_next(fd, 0, len(data)) == Corrupt(0, 4 + len(fake))

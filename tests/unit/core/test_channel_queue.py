@@ -212,6 +212,9 @@ async def test_put_nowait_queues_only_when_there_is_room() -> None:
     assert ch.put_nowait(batch("d")) is False
     assert len(ch) == 3
     assert texts(await ch.get()) == ["a", "b", "c"]
+    assert ch.put_nowait(batch("e", "f")) is True
+    assert ch.put_nowait(batch("g")) is False  # exactly full is full
+    assert texts(await ch.get()) == ["e", "f"]
 
 
 async def test_push_goes_past_the_capacity() -> None:

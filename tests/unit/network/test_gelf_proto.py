@@ -293,6 +293,24 @@ def test_odd_levels_and_timestamps_fall_back_instead_of_failing() -> None:
     assert m.fields["full_message"] == "long"
 
 
+def test_levels_are_clamped_to_0_7_and_timestamps_taken_at_their_bounds() -> None:
+    base = {"short_message": "x"}
+    levels = {8: 7, -1: 0, "0": 0, "-3": 0, "7": 7, 0: 0, 7: 7, True: 1}
+    for given_level, want in levels.items():
+        assert to_message({**base, "level": given_level}).level == want, given_level
+    times = {
+        1: 1.0,  # an int, one second past the epoch
+        0: 5.0,  # the epoch itself: no time
+        "0.5": 0.5,
+        1e11: 5.0,  # seconds too far, and not milliseconds either
+        100000000000.5: 100000000000.5 / 1000,  # just past: milliseconds
+        2e14: 5.0,  # milliseconds too far
+        "1764133200.5": 1764133200.5,
+    }
+    for ts, want in times.items():
+        assert to_message({**base, "timestamp": ts}, now=5.0).time == want, ts
+
+
 def test_messages_of_one_container_share_one_container_record_and_the_cache_is_bounded() -> None:
     cache: dict[tuple[str, ...], object] = {}
     docker = {"short_message": "x", "_container_id": "c1", "_container_name": "/a", "_tag": "t"}
