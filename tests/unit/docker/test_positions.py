@@ -96,3 +96,15 @@ def test_the_checkpoint_file_says_its_version_and_when_it_was_written(tmp_path: 
     assert data["version"] == 1
     assert before <= data["updated"] <= time.time()
     assert data["containers"] == {"abc": {"ts": 5 * S, "n": 2}}
+
+
+def test_the_counters_of_old_timestamps_are_dropped_and_the_newest_sixteen_kept() -> None:
+    c = LineCounter()
+    for ts in range(1, 101):  # one line each at 100 timestamps, in order
+        assert c.accept(ts) == 0
+        assert len(c._counts) <= 65  # the bound: 64 timestamps and the new one
+    assert c.position == Position(100, 1)
+    # the prune at 65 counters (ts 1..65) kept the newest 16 (50..65), then 66..100 came
+    assert c.accept(49) == 0  # dropped: counted anew
+    for ts in range(50, 101):
+        assert c.accept(ts) == 1, ts

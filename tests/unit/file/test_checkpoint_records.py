@@ -86,3 +86,15 @@ def test_an_abandoned_batch_is_forgotten_but_a_delivered_one_is_not() -> None:
     second()
     assert p.committed == 50
     progress().abandon()  # nothing pending: nothing happens
+    only = progress()
+    only.add(5)
+    only.abandon()  # one batch, not sent: forgotten
+    assert only.in_flight == 0
+    three = progress()
+    done = three.add(10)
+    three.add(20)
+    three.add(30)
+    three.abandon()  # only the last of three
+    assert three.in_flight == 2
+    done()
+    assert three.committed == 10
