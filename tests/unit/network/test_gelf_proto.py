@@ -311,6 +311,41 @@ def test_levels_are_clamped_to_0_7_and_timestamps_taken_at_their_bounds() -> Non
         assert to_message({**base, "timestamp": ts}, now=5.0).time == want, ts
 
 
+def test_to_message_defaults_when_the_sender_and_the_object_leave_things_out() -> None:
+    m = to_message({})
+    assert (m.message, m.host, m.level, m.source_path, m.container) == ("", "", 6, [], None)
+    assert m.fields == {}
+    m = to_message({"short_message": "x"}, remote_ip="10.0.0.9")
+    assert m.fields == {"remote_ip": "10.0.0.9", "remote_port": 0}
+    assert to_message({"short_message": "x"}, source="udp").source_path == ["udp"]
+    m = to_message({"short_message": "x", "host": 1234, "_": 1, "_a": 2, "b": 3})
+    assert m.host == "1234"
+    assert m.fields == {"_": 1, "a": 2, "b": 3}
+    assert to_message({"short_message": "x", "timestamp": 0.0}, now=5.0).time == 5.0
+
+
+def test_either_docker_field_makes_a_container_and_the_rest_default_to_empty() -> None:
+    assert to_message({"short_message": "x", "_image_name": "img"}).container is None
+    assert to_message({"short_message": "x"}).fields == {}
+    for key, attr in (("_container_id", "id"), ("_container_name", "name")):
+        c = to_message({"short_message": "x", key: "c1"}).container
+        assert c is not None, key
+        values = (c.id, c.name, c.image, c.image_id, c.command, c.created)
+        assert values == tuple("c1" if a == attr else "" for a in DOCKER_FIELDS.values())
+    numbers = {k: i for i, k in enumerate(DOCKER_FIELDS)}  # every one of them not a string
+    c = to_message({"short_message": "x", **numbers}).container
+    assert c is not None
+    assert (c.id, c.name, c.image, c.image_id, c.command, c.created) == tuple("012345")
+
+
+def test_the_container_cache_starts_over_when_it_holds_its_maximum() -> None:
+    cache: dict[tuple[str, ...], object] = {
+        (str(i),): object() for i in range(MAX_CACHED_CONTAINERS)
+    }
+    to_message({"short_message": "x", "_container_id": "new"}, containers=cache)  # type: ignore[arg-type]
+    assert len(cache) == 1
+
+
 def test_messages_of_one_container_share_one_container_record_and_the_cache_is_bounded() -> None:
     cache: dict[tuple[str, ...], object] = {}
     docker = {"short_message": "x", "_container_id": "c1", "_container_name": "/a", "_tag": "t"}
