@@ -185,3 +185,12 @@ def test_skip_continues_a_predecessor_skipping_an_over_long_frames_tail() -> Non
     framer.skip()
     assert framer.feed(b"tail") == []
     assert framer.feed(b" end\nnext\n") == [b"next"]
+
+
+def test_a_crlf_split_between_chunks_and_a_skip_ended_by_the_first_byte() -> None:
+    framer = Framer(100)
+    assert framer.feed(b"ab\r") == []
+    assert framer.feed(b"\ncd\n") == [b"ab", b"cd"]
+    framer = Framer(3)
+    assert framer.feed(b"toolong") == [b"too"]
+    assert framer.feed(b"\nabc\n") == [b"abc"]
