@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import sys
 from collections import deque
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
@@ -95,6 +96,27 @@ class LogHandler(Handler):
             await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
             self._writer = asyncio.ensure_future(self._write_loop())
         self._open()
+        self._end_torn_line()
+
+    def _end_torn_line(self) -> None:
+        """A line cut short by a crash (a SIGKILL in the middle of a write) is ended before
+        this run appends: else it and the first new line would read as one broken line."""
+        out = self._out
+        if not self._own or out is None:
+            return
+        try:
+            if not stat.S_ISREG(os.fstat(out.fileno()).st_mode):
+                return
+            with open(self.options.path, "rb") as f:
+                if f.seek(0, os.SEEK_END) == 0:
+                    return
+                f.seek(-1, os.SEEK_END)
+                torn = f.read(1) != b"\n"
+            if torn:
+                out.write(b"\n")
+                out.flush()
+        except OSError as exc:  # written to by the next batch, or failing then
+            self.log.debug("cannot look at the end of %s: %s", self.options.path, exc)
 
     def _open(self) -> None:
         path = self.options.path
