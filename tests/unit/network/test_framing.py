@@ -194,3 +194,41 @@ def test_a_crlf_split_between_chunks_and_a_skip_ended_by_the_first_byte() -> Non
     framer = Framer(3)
     assert framer.feed(b"toolong") == [b"too"]
     assert framer.feed(b"\nabc\n") == [b"abc"]
+
+
+def test_pieces_of_a_held_frame_are_counted_and_bounded_to_the_byte() -> None:
+    assert Framer(5).cut == []
+    framer = Framer(100_000)
+    framer.feed(b"a" * 5000)
+    framer.feed(b"b")
+    assert framer.take_rest() == (b"a" * 5000 + b"b", False)  # held in two pieces
+    for piece in (b"x" * 5000, b"y" * 5000, b"z" * 5000):
+        assert framer.feed(piece) == []
+    assert framer.pending == 15_000
+    assert framer.feed(b"\n") == [b"x" * 5000 + b"y" * 5000 + b"z" * 5000]
+    framer = Framer(10)
+    assert framer.feed(b"12345") == [] and framer.feed(b"67890") == []  # exactly the bound
+    assert framer.feed(b"\n") == [b"1234567890"] and framer.cut == []
+    framer = Framer(6000)
+    framer.feed(b"x" * 5000)
+    framer.feed(b"y" * 800)
+    assert framer.feed(b"z" * 800) == [b"x" * 5000 + b"y" * 800 + b"z" * 200]
+    assert framer.cut == [0]
+
+
+def test_a_long_frame_after_a_short_one_in_a_chunk_is_cut() -> None:
+    framer = Framer(5)
+    assert framer.feed(b"ab\n0123456789\n") == [b"ab", b"01234"]
+    assert framer.cut == [1]
+
+
+def test_text_frames_skip_cut_and_keep_cr_like_byte_frames() -> None:
+    framer = Framer(3)
+    assert framer.feed_text(b"toolong") == ["too"]
+    assert framer.feed_text(b"\nok\n") == ["ok"]  # skipping ends at the first byte
+    framer = Framer(5)
+    assert framer.feed_text(b"abcd") == []
+    assert framer.feed_text(b"ef\n") == ["abcde"] and framer.cut == [0]
+    framer = Framer(3)
+    assert framer.feed_text(b"a\nwxyz") == ["a", "wxy"] and framer.cut == [1]
+    assert Framer(100, strip_cr=False).feed_text(b"a\r\nb\n") == ["a\r", "b"]
