@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from qframe.net.gelf import CHUNK_MAGIC, MAX_CHUNKS, ChunkAssembler, GelfReject
+from qframe.net.gelf import CHUNK_MAGIC, MAX_CHUNKS, ChunkAssembler, GelfReject, decode_payload
 
 ENTRY, CHUNK = 256, 64  # the overheads charged per pending message and per chunk
 
@@ -152,3 +152,34 @@ def test_clear_forgets_everything_pending() -> None:
     assert (len(asm), asm.pending_bytes) == (0, 0)
     assert asm.add(chunk(b"L" * 8, 1, 2, b"z")) is None  # its head went with the rest
     assert asm.pending_bytes == ENTRY + 1 + CHUNK
+
+
+def test_a_message_evicting_itself_stops_there_and_leaves_the_younger_ones() -> None:
+    rejects = Rejects()
+    asm = ChunkAssembler(max_pending_bytes=1000, on_reject=rejects)
+    assert asm.add(chunk(b"B" * 8, 0, 2, b"x" * 10)) is None
+    assert asm.add(chunk(b"C" * 8, 0, 2, b"y" * 10)) is None
+    assert asm.add(chunk(b"B" * 8, 1, 2, b"z" * 2000)) is None
+    assert rejects.calls == [("pending_overflow", 1)]
+    assert len(asm) == 1 and asm.add(chunk(b"C" * 8, 1, 2, b"!")) == b"y" * 10 + b"!"
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"\x1fzz", "bad_magic"),  # gzip's first byte alone is no gzip
+        (b"x", "bad_magic"),  # zlib's first byte alone is no zlib
+        (b"\x78\x9c", "bad_compression"),  # a zlib header and nothing after it
+        (b"Xyz", "bad_magic"),
+        (CHUNK_MAGIC + b"abc", "bad_chunk"),
+    ],
+)
+def test_what_a_payload_starts_with_decides_how_it_is_refused(payload: bytes, reason: str) -> None:
+    with pytest.raises(GelfReject) as e:
+        decode_payload(payload, 1000)
+    assert e.value.reason == reason
+
+
+def test_json_whose_first_bytes_look_like_a_zlib_or_gzip_header_is_json() -> None:
+    for payload in (b"{e}", b"{\x8b}"):  # (0x7b * 256 + ord("e")) % 31 == 0, like zlib's
+        assert decode_payload(payload, 1000) == payload
