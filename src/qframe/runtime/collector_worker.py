@@ -33,7 +33,6 @@ import sys
 import time
 from itertools import groupby
 from operator import attrgetter
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -45,6 +44,7 @@ from ..plugin import Collector
 from ..retry import backoff
 from ..telemetry import PluginMetrics
 from .tuning import tune_process
+from .worker_main import WorkerPipeline
 from .workwire import HEADER, decode, encode, encode_batch
 
 #: a batch frame's head: sequence number, flags
@@ -64,19 +64,6 @@ _get_fields = attrgetter("_fields")
 _get_time = attrgetter("time")
 
 
-class _Pipeline:
-    """What a collector may reach of its pipeline from a worker: its data directory."""
-
-    def __init__(self, data_dir: str) -> None:
-        self.data_dir = Path(data_dir)
-
-    async def request(self, target: str, request: Any, timeout: float) -> Any:
-        raise RuntimeError("a collector in a worker process has no Back channel")
-
-    def find(self, name: str) -> None:
-        return None
-
-
 class _Given:
     """Stands for a predecessor that left the inherited sockets (SocketHandover)."""
 
@@ -93,7 +80,7 @@ class _Node:
 
     def __init__(self, init: dict[str, Any], cls: type[Collector], out: _Out) -> None:
         self.metrics = PluginMetrics(init["name"], init["kind"], "collector", cls.metric_specs())
-        self.pipeline = _Pipeline(init["data_dir"])
+        self.pipeline = WorkerPipeline(init["data_dir"], "a collector")
         self.tick_interval = init["tick"]
         self.tasks: set[asyncio.Task[Any]] = set()
         self.out = out

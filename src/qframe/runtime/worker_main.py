@@ -53,14 +53,16 @@ def write_frame(fd: int, typ: int, payload: bytes) -> None:
         view = view[k:]
 
 
-class _Pipeline:
-    """What a plugin may reach of its pipeline from a worker: its data directory."""
+class WorkerPipeline:
+    """What a plugin may reach of its pipeline from a worker process (a filter's or a
+    collector's): its data directory; no Back channel, no other instance."""
 
-    def __init__(self, data_dir: str) -> None:
+    def __init__(self, data_dir: str, what: str = "a filter") -> None:
         self.data_dir = Path(data_dir)
+        self.what = what
 
     async def request(self, target: str, request: Any, timeout: float) -> Any:
-        raise RuntimeError("a filter in a worker process has no Back channel")
+        raise RuntimeError(f"{self.what} in a worker process has no Back channel")
 
     def find(self, name: str) -> None:
         return None
@@ -71,7 +73,7 @@ class _Node:
 
     def __init__(self, name: str, kind: str, cls: type[Filter], data_dir: str, tick: float):
         self.metrics = PluginMetrics(name, kind, "filter", cls.metric_specs())
-        self.pipeline = _Pipeline(data_dir)
+        self.pipeline = WorkerPipeline(data_dir)
         self.tick_interval = tick
         self.tasks: set[asyncio.Task[Any]] = set()
 
