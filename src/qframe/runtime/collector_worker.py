@@ -44,7 +44,7 @@ from ..plugin import Collector
 from ..retry import backoff
 from ..telemetry import PluginMetrics
 from .tuning import tune_process
-from .worker_main import WorkerPipeline
+from .worker_main import WorkerPipeline, counter_deltas
 from .workwire import HEADER, decode, encode, encode_batch
 
 #: a batch frame's head: sequence number, flags
@@ -239,21 +239,7 @@ def _records(batch: list[Message]) -> bytes | None:
 def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
     """The metrics changed since ``last`` (updated): counters and drops as increments,
     gauges as they are, the health."""
-    out: dict[str, Any] = {}
-    prev_c = last.setdefault("c", {})
-    c = []
-    for key, v in m.counters.items():
-        d = v - prev_c.get(key, 0)
-        if d:
-            c.append([key[0], dict(key[1]), d])
-            prev_c[key] = v
-    if c:
-        out["c"] = c
-    prev_d = last.setdefault("d", {})
-    d_ = {r: n - prev_d.get(r, 0) for r, n in m.dropped.items() if n != prev_d.get(r, 0)}
-    if d_:
-        out["d"] = d_
-        prev_d.update(m.dropped)
+    out = counter_deltas(m, last)
     for key in ("errors", "restarts"):
         v = getattr(m, key)
         if v != last.get(key, 0):

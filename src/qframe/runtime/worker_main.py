@@ -90,8 +90,9 @@ class _Node:
         raise RuntimeError("a filter in a worker process cannot emit on its own")
 
 
-def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
-    """The metrics changed since ``last`` (updated): counters and drops as increments."""
+def counter_deltas(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
+    """A worker's counters and drops changed since ``last`` (updated), as increments: what
+    a filter's and a collector's worker both send for the main process to add up."""
     out: dict[str, Any] = {}
     c = []
     prev_c = last.setdefault("c", {})
@@ -107,6 +108,12 @@ def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
     if d_:
         out["d"] = d_
         prev_d.update(m.dropped)
+    return out
+
+
+def _delta(m: PluginMetrics, last: dict[str, Any]) -> dict[str, Any]:
+    """The metrics changed since ``last`` (updated): counters and drops as increments."""
+    out = counter_deltas(m, last)
     if m.errors != last.get("e", 0):
         out["e"] = m.errors - last.get("e", 0)
         last["e"] = m.errors
