@@ -9,6 +9,7 @@ rate-limited log line per cause — never a traceback.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import ssl
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,9 @@ from . import natsload  # first: nats-py without aiohttp
 
 # isort: on
 import nats
+import nats.errors
 from nats.aio.client import Client
+from pydantic import field_validator
 
 from ..options import SECRET, Duration, Field, PluginOptions, StrList
 from ..plugins.common.delivery_options import client_tls
@@ -28,7 +31,7 @@ from ..urls import redact_text
 if TYPE_CHECKING:
     from ..plugin import Plugin
 
-__all__ = ["NatsLink", "NatsOptions", "token_safe"]
+__all__ = ["CredsError", "NatsLink", "NatsOptions", "read_creds", "read_seed", "token_safe"]
 
 
 class NatsOptions(PluginOptions):
@@ -51,6 +54,111 @@ class NatsOptions(PluginOptions):
     request_timeout: Duration = Field(
         5.0, gt=0, description="time allowed for a JetStream request (publish, ack, fetch)"
     )
+
+    @field_validator("creds")
+    @classmethod
+    def _creds_file(cls, v: str) -> str:
+        """A creds file that cannot be read or holds no JWT and seed is a config error
+        (``qframe validate`` and ``run`` exit 2 naming the plugin, the key and the file)."""
+        if v:
+            read_creds(v)
+        return v
+
+    @field_validator("nkey_seed")
+    @classmethod
+    def _seed_file(cls, v: str) -> str:
+        if v:
+            read_seed(v)
+        return v
+
+
+_MAX_FILE = 1 << 20
+
+
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(_MAX_FILE)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _check_seed(seed: bytes, path: str) -> bytes:
+    try:
+        import nkeys
+    except ImportError:  # a dependency: only a broken installation lacks it
+        raise ValueError("creds and nkey-seed need the nkeys package (pip install nkeys)") from None
+    try:
+        nkeys.from_seed(bytearray(seed)).wipe()
+    except Exception:
+        raise ValueError(f"{path} holds no nkey seed") from None
+    if not seed.startswith(b"SU"):
+        raise ValueError(f"{path} holds the nkey seed of no user (SU…)")
+    return seed
+
+
+def read_seed(path: str) -> bytes:
+    """The user nkey seed in ``path`` (``nkey-seed``); ValueError saying what is wrong."""
+    return _check_seed(_read(path).strip(), path)
+
+
+def _block(data: bytes, name: bytes) -> bytes:
+    """The first line with text after ``-----BEGIN <name>-----`` (b"" if none)."""
+    at = data.find(b"BEGIN " + name)
+    if at < 0:
+        return b""
+    for line in data[at:].splitlines()[1:]:
+        line = line.strip()
+        if line:
+            return b"" if line.startswith(b"-") else line
+    return b""
+
+
+def read_creds(path: str) -> tuple[bytes, bytes]:
+    """The user JWT and nkey seed of a ``.creds`` file; ValueError saying what is wrong.
+
+    nats-py's own reader loops forever on a file without a JWT block (the daemon's event
+    loop with it) and fails with a TypeError without a seed block: qframe reads the file
+    itself, at start and at every connection (a rotated file is used at the next one)."""
+    data = _read(path)
+    jwt = _block(data, b"NATS USER JWT")
+    if jwt.count(b".") != 2:
+        raise ValueError(f"{path} holds no user JWT (a -----BEGIN NATS USER JWT----- block)")
+    seed = _block(data, b"USER NKEY SEED")
+    if not seed:
+        raise ValueError(f"{path} holds no nkey seed (a -----BEGIN USER NKEY SEED----- block)")
+    return jwt, _check_seed(seed, path)
+
+
+class CredsError(nats.errors.Error):
+    """The creds file went bad after start (read at every connection): nats-py counts it
+    as a failed connection attempt, reports it, and tries again."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "creds"
+
+
+def _creds_callbacks(path: str) -> dict[str, Any]:
+    """nats-py's ``user_jwt_cb`` and ``signature_cb`` over the creds file ``path``."""
+    import nkeys
+
+    def now() -> tuple[bytes, bytes]:
+        try:
+            return read_creds(path)
+        except ValueError as exc:
+            raise CredsError(f"creds: {exc}") from None
+
+    def user_jwt() -> bytes:
+        return now()[0]
+
+    def signature(nonce: str) -> bytes:
+        kp = nkeys.from_seed(bytearray(now()[1]))
+        try:
+            return base64.b64encode(kp.sign(nonce.encode()))
+        finally:
+            kp.wipe()
+
+    return {"user_jwt_cb": user_jwt, "signature_cb": signature}
 
 
 def _urls(o: NatsOptions) -> list[str]:
@@ -88,6 +196,7 @@ class NatsLink:
         self.reason = "connecting to NATS"
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._seed = ""
 
     # -- life --------------------------------------------------------------------------
     def start(self) -> None:
@@ -95,28 +204,22 @@ class NatsLink:
         in the background.  Raises ValueError naming the option."""
         o = self.o
         for key, path in (
-            ("creds", o.creds),
-            ("nkey-seed", o.nkey_seed),
             ("tls-ca", o.tls_ca),
             ("tls-cert", o.tls_cert),
             ("tls-key", o.tls_key),
         ):
             if path and not os.access(path, os.R_OK):
                 raise ValueError(f"{key}: cannot read {path}")
-        if o.creds or o.nkey_seed:
-            try:
-                import nkeys
-            except ImportError:  # a dependency: only a broken installation lacks it
-                raise ValueError(
-                    "creds and nkey-seed need the nkeys package (pip install nkeys)"
-                ) from None
+        # checked with the options already; again here: the files may have changed since
+        try:
+            if o.creds:
+                key = "creds"
+                read_creds(o.creds)
             if o.nkey_seed:
-                with open(o.nkey_seed, "rb") as f:
-                    seed = f.read().strip()
-                try:
-                    nkeys.from_seed(bytearray(seed))
-                except Exception:
-                    raise ValueError(f"nkey-seed: {o.nkey_seed} holds no nkey seed") from None
+                key = "nkey-seed"
+                self._seed = read_seed(o.nkey_seed).decode()
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
         _tls(o)  # a bad certificate or key is a start-up error
         if any(u.startswith(("ws://", "wss://")) for u in o.url):
             natsload.websocket_support()
@@ -153,9 +256,9 @@ class NatsLink:
         if o.token:
             kw["token"] = o.token
         if o.creds:
-            kw["user_credentials"] = o.creds
-        if o.nkey_seed:
-            kw["nkeys_seed"] = o.nkey_seed
+            kw.update(_creds_callbacks(o.creds))
+        if self._seed:
+            kw["nkeys_seed_str"] = self._seed  # read (and checked) by start()
         tls = _tls(o)
         if tls is not None:
             kw["tls"] = tls
