@@ -147,6 +147,26 @@ async def test_blocked_producers_go_in_in_the_order_they_came() -> None:
     assert got == ["x", "a", "b", "c"]
 
 
+async def test_a_producer_coming_while_still_full_goes_in_after_those_waiting() -> None:
+    """A get that leaves the queue exactly full (it was past its capacity: a push) wakes
+    no producer: a producer that comes before the waiting ones could run again would
+    otherwise wait in front of them."""
+    ch = Channel(capacity=2)
+    ch.push(batch("w"))
+    ch.push(batch("x", "y"))  # 3 messages: one past the capacity
+    waiting = [asyncio.ensure_future(ch.put(batch(t))) for t in ("a", "b")]
+    await settle()
+    late = asyncio.ensure_future(ch.put(batch("c")))  # runs before anything woken now
+    assert texts(await ch.get(max_messages=1)) == ["w"]
+    assert len(ch) == 2  # full still
+    await settle()
+    assert not any(p.done() for p in [*waiting, late])
+    got = []
+    while len(got) < 5:
+        got += texts(await asyncio.wait_for(ch.get(max_messages=1), 30))
+    assert got == ["x", "y", "a", "b", "c"]
+
+
 async def test_a_producer_cancelled_after_its_wake_up_passes_the_wake_up_on() -> None:
     ch = Channel(capacity=1)
     await ch.put(batch("x"))

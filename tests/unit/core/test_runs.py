@@ -35,8 +35,23 @@ def test_runs_merged_again_and_any_other_batch_makes_a_plain_list() -> None:
     assert type(got) is Runs and got.ends == [2, 4, 5]
     ch.put_nowait(_read("d", 2, 1.0))
     ch.put_nowait(new_logs(["plain"], 1.0, "h", "src"))
+    ch.put_nowait(_read("e", 2, 1.0))  # a read after the plain batch: still a plain list
     got = _get(ch)
-    assert type(got) is list and len(got) == 3
+    assert type(got) is list and [m.message for m in got] == ["d 0", "d 1", "plain", "e 0", "e 1"]
+
+
+def test_a_read_taken_alone_comes_out_as_the_read_it_went_in_as() -> None:
+    """Nothing to merge (no batch after it, or it is max_messages long already): the
+    read itself, a UniformBatch still (not Runs, not a copy)."""
+    ch = Channel(10_000)
+    alone = _read("a", 3, 1.0)
+    ch.put_nowait(alone)
+    assert _get(ch) is alone
+    full, after = _read("b", 4, 1.0), _read("c", 1, 2.0)
+    ch.put_nowait(full)
+    ch.put_nowait(after)
+    assert asyncio.run(ch.get(max_messages=4)) is full  # type: ignore[arg-type]
+    assert _get(ch) is after
 
 
 def test_json_lines_of_runs_whose_first_message_is_not_plain() -> None:

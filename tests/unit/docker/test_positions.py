@@ -108,3 +108,16 @@ def test_the_counters_of_old_timestamps_are_dropped_and_the_newest_sixteen_kept(
     assert c.accept(49) == 0  # dropped: counted anew
     for ts in range(50, 101):
         assert c.accept(ts) == 1, ts
+
+
+def test_lines_at_the_newest_timestamp_drop_no_counter_so_older_lines_get_no_repeated_seq() -> None:
+    """Counters are dropped only when a newer timestamp comes: lines stamped at 64 older
+    timestamps (out of order) and then more at the newest one keep every counter, so a
+    later line at an older timestamp does not get a seq (an id) a line already had."""
+    c = LineCounter()
+    assert c.accept(1000) == 0
+    for ts in range(1, 65):
+        assert c.accept(ts) == 0
+    assert [c.accept(1000), c.accept(1000)] == [1, 2]
+    assert [c.accept(1), c.accept(64)] == [1, 1]
+    assert c.position == Position(1000, 3)

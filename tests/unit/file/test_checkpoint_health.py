@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from qframe.plugins.collectors.file.checkpoint import CheckpointStore
+from qframe.plugins.collectors.file.checkpoint import CheckpointStore, Progress
+from qframe.plugins.collectors.file.identity import Identity
 from tests.conftest import Lines
 
 from .helpers import append, checkpoint, harness
@@ -68,12 +69,17 @@ def test_every_record_field_is_checked(tmp_path: Path) -> None:
         {**good, "seen": "yesterday"},
         {k: v for k, v in good.items() if k != "offset"},
         ["not", "an", "object"],
+        {**good, "path": 5},
     ]
     (tmp_path / "checkpoints.json").write_text(json.dumps({"version": 1, "files": [good, *bad]}))
     store = CheckpointStore(tmp_path)
     (p,) = store.load()
     assert (p.path, p.committed) == ("/x.log", 9)
     assert len(store.rejected) == len(bad)
+    # each names its record: by its path when it has one, else by its place in the list
+    assert store.rejected[0] == "record '/x.log': dev -1 is not a whole number >= 0"
+    assert store.rejected[-2] == "record #9: not an object: ['not', 'an', 'object']"
+    assert store.rejected[-1] == "record #10: path 5 is not a path"
 
 
 async def test_a_file_whose_reads_keep_failing_makes_health_degraded_until_it_goes(
@@ -95,3 +101,52 @@ async def test_a_file_whose_reads_keep_failing_makes_health_degraded_until_it_go
         await h.wait_for(lambda: h.texts() == ["ok 1", "ok 2"])
         stuck.unlink()
         await h.wait_for(lambda: coll.metrics.state == "ok", what="healthy once it is gone")
+
+
+def test_a_missing_checkpoint_loads_as_no_record_and_no_time(tmp_path: Path) -> None:
+    store = CheckpointStore(tmp_path)
+    assert (store.load(), store.rejected, store.mtime) == ([], [], 0.0)
+    assert not store.exists()
+
+
+def test_an_unchanged_checkpoint_is_not_written_again_after_a_save_or_a_load(
+    tmp_path: Path,
+) -> None:
+    store = CheckpointStore(tmp_path)
+    p = Progress(Identity(1, 2, "ab" * 16, 5), "/x.log", 10)
+    p.last_seen = 120.0
+    assert store.save([p]) is True
+    first = store.path.stat()
+    p.last_seen = 179.0  # seen again in the same minute: the same record
+    assert store.save([p]) is False
+    assert store.path.stat().st_ino == first.st_ino  # not replaced
+    p.committed = 20
+    assert store.save([p]) is True
+    assert [r["offset"] for r in saved(store)] == [20]
+    written = store.path.stat()
+    again = CheckpointStore(tmp_path)  # a restart: what it loaded is what is on disk
+    assert again.save(again.load()) is False
+    assert store.path.stat().st_ino == written.st_ino
+    assert again.mtime == written.st_mtime
+
+
+def test_a_checkpoint_write_that_fails_keeps_the_old_file_and_the_next_save_writes(
+    tmp_path: Path,
+) -> None:
+    store = CheckpointStore(tmp_path)
+    p = Progress(Identity(1, 2, "ab" * 16, 5), "/x.log", 10)
+    store.save([p])
+    blocker = tmp_path / f".checkpoints.json.{os.getpid()}.tmp"
+    blocker.mkdir()  # the temp file cannot be created: the write fails before the rename
+    p.committed = 20
+    with pytest.raises(OSError):
+        store.save([p])
+    assert [r["offset"] for r in saved(store)] == [10]  # the old checkpoint, whole
+    blocker.rmdir()
+    assert store.save([p]) is True  # not taken for written: the same records go out now
+    assert [r["offset"] for r in saved(store)] == [20]
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["checkpoints.json"]
+
+
+def saved(store: CheckpointStore) -> list[dict[str, Any]]:
+    return list(json.loads(store.path.read_text())["files"])

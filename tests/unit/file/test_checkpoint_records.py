@@ -98,3 +98,20 @@ def test_an_abandoned_batch_is_forgotten_but_a_delivered_one_is_not() -> None:
     assert three.in_flight == 2
     done()
     assert three.committed == 10
+
+
+def test_a_new_file_is_recorded_as_nothing_read_and_never_seen() -> None:
+    p = progress()
+    assert (p.committed, p.read_pos, p.size, p.last_seen, p.in_flight) == (0, 0, 0, 0.0, 0)
+    assert (p.to_record()["size"], p.to_record()["seen"]) == (0, 0)
+    bare = {k: v for k, v in RECORD.items() if k not in ("size", "seen")}
+    q = Progress.from_record(bare)  # offset 0 and no size: nothing known to be read
+    assert (q.size, q.to_record()["size"]) == (0, 0)
+
+
+def test_the_time_seen_is_recorded_to_the_minute_so_a_scan_changes_no_record() -> None:
+    p = progress()
+    for t, minute in ((1800.0, 1800), (1859.9, 1800), (1860.0, 1860), (1919.5, 1860)):
+        p.last_seen = t
+        seen = p.to_record()["seen"]
+        assert seen == minute and type(seen) is int, t
