@@ -190,10 +190,11 @@ class Grok:
         return self.search_slow(text, timeout)
 
     def search_slow(self, text: str, timeout: float | None = None) -> Any:
+        budget = self.timeout if timeout is None else timeout
         try:
-            return self.slow.search(text, timeout=self.timeout if timeout is None else timeout)
+            return self.slow.search(text, timeout=budget)
         except TimeoutError as exc:
-            raise GrokTimeout(f"grok search gave up after {self.timeout:g}s") from exc
+            raise GrokTimeout(f"grok search gave up after {budget:g}s") from exc
 
     def match(self, text: str, timeout: float | None = None) -> dict[str, Any] | None:
         """The captures of the first match (a new dict), or ``None``."""
