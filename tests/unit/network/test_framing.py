@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -232,3 +233,62 @@ def test_text_frames_skip_cut_and_keep_cr_like_byte_frames() -> None:
     framer = Framer(3)
     assert framer.feed_text(b"a\nwxyz") == ["a", "wxy"] and framer.cut == [1]
     assert Framer(100, strip_cr=False).feed_text(b"a\r\nb\n") == ["a\r", "b"]
+
+
+# Examples of what the property tests above check, fixed so that each holds in every run
+# (`make mutation` runs a quarter of the properties' examples; these do not depend on them)
+
+
+def test_a_one_byte_bound_is_allowed_and_a_zero_bound_is_refused() -> None:
+    framer = Framer(1)
+    assert framer.feed(b"ab\nc\n") == [b"a", b"c"] and framer.cut == [0]
+    with pytest.raises(ValueError):
+        Framer(0)
+
+
+def test_a_frame_of_exactly_the_bound_is_not_flagged_cut() -> None:
+    framer = Framer(5)
+    assert framer.feed(b"12345\n1234567\n") == [b"12345", b"12345"]
+    assert framer.cut == [1]
+    # an unfinished frame of exactly the bound after a delimiter is held whole, not cut
+    assert framer.feed(b"ab\n12345") == [b"ab"] and framer.cut == []
+    assert framer.pending == 5
+    assert framer.feed(b"\n") == [b"12345"] and framer.cut == []
+
+
+def test_finish_resets_the_cut_list_and_strips_only_a_trailing_cr() -> None:
+    framer = Framer(3)
+    assert framer.feed(b"abcdef\n") == [b"abc"] and framer.cut == [0]
+    assert framer.finish() == [] and framer.cut == []
+    framer = Framer(10)
+    assert framer.feed(b"tail") == [] and framer.finish() == [b"tail"]
+    framer = Framer(10, strip_cr=False)
+    assert framer.feed(b"x\r") == [] and framer.finish() == [b"x\r"]
+
+
+def test_text_frames_join_the_held_head_and_hold_what_follows_the_last_delimiter() -> None:
+    framer = Framer(100)
+    assert framer.feed_text(b"ab") == []
+    assert framer.feed_text(b"c\nd\nef") == ["abc", "d"]
+    assert framer.pending == 2 and framer.cut == []
+    assert framer.finish() == [b"ef"]
+
+
+def test_text_frames_reset_the_cut_list_of_the_call_before() -> None:
+    framer = Framer(3)
+    assert framer.feed_text(b"abcdef\n") == ["abc"] and framer.cut == [0]
+    assert framer.feed_text(b"ok\n") == ["ok"] and framer.cut == []
+
+
+def test_text_frames_replace_invalid_bytes_on_both_paths() -> None:
+    framer = Framer(100)
+    assert framer.feed_text(b"a\xff\nb\n") == ["a\ufffd", "b"]  # one decode of the block
+    framer = Framer(3)
+    assert framer.feed_text(b"\xff\xfe\xff\xfe\n") == ["\ufffd" * 3]  # cut: frame by frame
+    assert framer.cut == [0]
+
+
+def test_text_frames_lose_a_trailing_cr_and_keep_a_lone_one() -> None:
+    framer = Framer(100)
+    assert framer.feed_text(b"ab\r\nc\rd\n\r\n") == ["ab", "c\rd", ""]
+    assert Framer(100).feed_text(b"no cr\nat all\n") == ["no cr", "at all"]
