@@ -257,14 +257,14 @@ def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
     message).
     """
     dumps = orjson.dumps
-    fields = list(map(_get_fields, run))
+    fields = [x._fields for x in run]
     if not m.id and set(map(type, fields)) == _BYTES:
         data = _raw_fields_run(first, run, m, fields)
         if data is not None:
             return data
     cols: list[Any] = []  # the values that differ, in the order of the line
     spans: list[tuple[int, int]] = []  # where the first message's are in ``first``
-    times = list(map(_get_time, run))
+    times = [x.time for x in run]
     if times.count(m.time) != len(times):
         start = len(_TIME_KEY)
         spans.append((start, start + len(dumps(format_time(m.time)))))
@@ -288,8 +288,7 @@ def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
     parts = dumps(seq, default=json_default)[1:-1].split(_ENC_SEP)
     if len(parts) != len(cols) * len(run):
         return None
-    it = iter(parts)
-    return _glue(first, spans, [it] * len(spans))
+    return _glue(first, spans, parts, len(run), flat=True)
 
 
 _BYTES = {bytes}
@@ -300,16 +299,35 @@ def _fields_len(f: Any) -> int:
     return len(f) if type(f) is bytes else len(orjson.dumps(f, default=json_default))
 
 
-def _glue(first: bytes, spans: list[tuple[int, int]], cols: list[Any]) -> bytes:
-    """Each line: ``first`` with the part at each span replaced by the line's value of
-    the matching column (already encoded)."""
-    glue: list[Any] = []
+def _glue(
+    first: bytes, spans: list[tuple[int, int]], cols: list[Any], n: int, flat: bool = False
+) -> bytes:
+    """``n`` lines: each is ``first`` with the part at each span replaced by the line's
+    value (already encoded) of the matching column of ``cols`` — or, ``flat``, the
+    values of ``cols`` line by line (one list).
+
+    The separators are the same for every line: one list of the right shape is made by
+    repeating them, and the values are put in by slice assignments (C loops)."""
+    seps = []
     prev = 0
-    for (start, end), col in zip(spans, cols, strict=True):
-        glue += (repeat(first[prev:start]), col)
+    for start, end in spans:
+        seps.append(first[prev:start])
         prev = end
-    glue.append(repeat(first[prev:] + b"\n"))
-    return b"".join(chain.from_iterable(zip(*glue, strict=False)))
+    tail = first[prev:] + b"\n"
+    k = len(spans)
+    unit: list[Any] = []
+    for j in range(1, k):
+        unit += (None, seps[j])
+    unit += (None, tail + seps[0])
+    seq = unit * n
+    if flat:
+        seq[0::2] = cols
+    else:
+        for j, col in enumerate(cols):
+            seq[2 * j :: 2 * k] = col
+    seq[-1] = tail
+    seq.insert(0, seps[0])
+    return b"".join(seq)
 
 
 def _raw_fields_run(
@@ -320,13 +338,13 @@ def _raw_fields_run(
     they are, the texts encoded in one call (joined by DEL, which JSON leaves as it is,
     and cut there), each distinct time once.  None when a text holds a DEL."""
     dumps = orjson.dumps
-    texts = list(map(_get_message, run))
-    joined = _SEP.join(texts)
-    if joined.count(_SEP) != len(texts) - 1:
+    # a DEL of a text's own makes more parts than texts (JSON leaves DEL as it is)
+    texts = dumps(_SEP.join([x.message for x in run]))[1:-1].split(b"\x7f")
+    if len(texts) != len(run):
         return None
     cols: list[Any] = []
     spans: list[tuple[int, int]] = []
-    times = list(map(_get_time, run))
+    times = [x.time for x in run]
     if times.count(m.time) != len(times):
         start = len(_TIME_KEY)
         spans.append((start, start + len(dumps(format_time(m.time)))))
@@ -335,11 +353,11 @@ def _raw_fields_run(
     cut = first.index(_MESSAGE_KEY) + len(_MESSAGE_KEY)
     after = cut + len(dumps(m.message))
     spans.append((cut + 1, after - 1))  # the text's JSON without its quotes
-    cols.append(dumps(joined)[1:-1].split(b"\x7f"))
+    cols.append(texts)
     at = first.index(_FIELDS_KEY, after) + len(_FIELDS_KEY)
     spans.append((at, at + _fields_len(m._fields)))
     cols.append(fields)
-    return _glue(first, spans, cols)
+    return _glue(first, spans, cols, len(run))
 
 
 def json_lines(batch: list[Message]) -> bytes:
