@@ -248,6 +248,28 @@ class Filter(Plugin):
         """The reason ``options`` cannot run in workers, or "" (default: the class's)."""
         return cls.workers_refused
 
+    # -- the texts-only way through workers (docs/design-notes.md, "Filter workers") --
+    # A filter whose work on a batch needs only the messages' texts and changes only
+    # their fields, source_success and tags (grok on ``message``) may implement these
+    # three: only the texts cross to a worker, one JSON object per text comes back, and
+    # the main process puts it on its message as it is (``_fields`` as bytes).
+    def worker_texts(self, batch: list[Message]) -> list[str] | None:
+        """Main process, ``workers`` > 1: the texts of ``batch`` that :meth:`process_texts`
+        does its work on, or None (the default): the messages cross whole."""
+        return None
+
+    def process_texts(self, texts: list[str]) -> tuple[list[bytes], Any]:
+        """Worker process: for each text the JSON object of its message's new fields
+        (``b""``: none; orjson's output, which holds no raw newline), and what else
+        :meth:`apply_texts` needs (JSON-encodable). Counts its metrics as :meth:`process`
+        would. Raising sends the batch the general way (whole messages)."""
+        raise NotImplementedError
+
+    def apply_texts(self, batch: list[Message], fields: list[Any], extra: Any) -> None:
+        """Main process: :meth:`process_texts`'s result onto ``batch``, in place;
+        ``fields[i]`` is the bytes of the i-th message's new fields or None."""
+        raise NotImplementedError
+
     def process_one(self, msg: Message) -> Message | list[Message] | None:
         return msg
 

@@ -7,7 +7,8 @@ own instance of the plugin from the options the main process validated, and serv
 it reads frames from fd ``R`` and writes frames to fd ``W``. A frame is ``length u32 |
 type u8 | payload``. It first answers ``I`` (its pid) or ``E`` (the plugin failed to
 start); then ``B`` frames carry batches (:func:`~qframe.runtime.workwire.encode_batch`),
-each answered by one ``R`` frame in order, and ``T`` frames carry ticks. End of input:
+``K`` frames the texts of a batch (:func:`~qframe.runtime.workwire.encode_texts`), each
+answered by one ``R`` frame in order, and ``T`` frames carry ticks. End of input:
 it exits (``os._exit``: nothing of the parent's — buffered files, atexit — runs here).
 
 SIGINT, SIGTERM and SIGHUP are ignored: a terminal's Ctrl-C or a service manager's stop
@@ -32,7 +33,15 @@ from typing import Any, NoReturn
 from ..message import Message
 from ..plugin import Filter
 from ..telemetry import PluginMetrics
-from .workwire import HEADER, decode_batch, encode, encode_reply, encode_result
+from .workwire import (
+    HEADER,
+    decode_batch,
+    decode_texts,
+    encode,
+    encode_reply,
+    encode_result,
+    encode_texts_reply,
+)
 
 
 def read_frame(f: Any) -> tuple[int, bytes] | None:
@@ -166,6 +175,20 @@ class Worker:
         res["m"] = _delta(self.node.metrics, self.last)
         return encode_reply(res)
 
+    def texts(self, data: bytes) -> bytes:
+        """A batch that crossed as its texts (:meth:`Filter.worker_texts`): the filter's
+        :meth:`~Filter.process_texts`; when that raises, ``{"general": true}`` asks the
+        main process for the messages (the general way isolates the message that fails)."""
+        texts = decode_texts(data)
+        try:
+            fields, extra = self.plugin.process_texts(texts)
+            if len(fields) != len(texts):
+                raise ValueError(f"{len(fields)} results for {len(texts)} texts")
+            return encode_texts_reply(fields, extra, _delta(self.node.metrics, self.last))
+        except Exception as exc:
+            self.plugin.log.debug("process_texts failed (%r): the messages are sent", exc)
+            return encode({"general": True})
+
     def tick(self) -> None:
         try:
             self.loop.run_until_complete(self.plugin.on_tick())
@@ -266,6 +289,8 @@ def _serve(
             typ, data = frame
             if typ == ord("B"):
                 write_frame(wfd, ord("R"), w.batch(data))
+            elif typ == ord("K"):
+                write_frame(wfd, ord("R"), w.texts(data))
             elif typ == ord("T"):
                 w.tick()
     except BrokenPipeError:

@@ -23,10 +23,10 @@ from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from ..message import Message
-from ..plugin import ack
+from ..plugin import Filter, ack
 from ..retry import backoff
 from .worker_main import run_forked
-from .workwire import HEADER, apply_result, decode, decode_reply, encode_batch
+from .workwire import HEADER, apply_result, decode, decode_reply, encode_batch, encode_texts
 
 if TYPE_CHECKING:
     from .node import Node
@@ -39,7 +39,7 @@ MAX_ATTEMPTS = 3
 DEPTH = 2
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
-_B, _T, _R, _I, _E = (ord(c) for c in "BTRIE")
+_B, _K, _T, _R, _I, _E = (ord(c) for c in "BKTRIE")
 _POISON: dict[str, Any] = {"poison": True}
 
 
@@ -52,9 +52,10 @@ def auto_workers() -> int:
 
 
 class _Job:
-    __slots__ = ("attempts", "future", "payload")
+    __slots__ = ("attempts", "future", "payload", "typ")
 
-    def __init__(self, payload: bytes, future: asyncio.Future[Any]) -> None:
+    def __init__(self, typ: int, payload: bytes, future: asyncio.Future[Any]) -> None:
+        self.typ = typ  # _B: messages (encode_batch); _K: texts (encode_texts)
         self.payload = payload
         self.future = future
         self.attempts = 0
@@ -201,7 +202,7 @@ class WorkerPool:
         )
         # what it held when its predecessor died, then what waited for any worker
         for job in p.inflight:
-            p.send(_B, job.payload)
+            p.send(job.typ, job.payload)
         while self.backlog and len(p.inflight) < DEPTH:
             self._send(p, self.backlog.popleft())
 
@@ -270,11 +271,11 @@ class WorkerPool:
     # -- batches ----------------------------------------------------------------------
     def _send(self, p: _Proc, job: _Job) -> None:
         p.inflight.append(job)
-        p.send(_B, job.payload)
+        p.send(job.typ, job.payload)
 
-    def submit(self, payload: bytes) -> asyncio.Future[Any]:
+    def submit(self, payload: bytes, typ: int = _B) -> asyncio.Future[Any]:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        job = _Job(payload, fut)
+        job = _Job(typ, payload, fut)
         live = [p for p in self.procs if p.ready]
         if live:
             p = min(live, key=lambda q: len(q.inflight))
@@ -339,6 +340,8 @@ class ParallelRunner:
         self.order: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue(maxsize=DEPTH * n)
         self.emitter: asyncio.Task[None] | None = None
         self.wants_tick = node.plugin.wants_tick()
+        # the filter can send a batch's texts alone (Filter.worker_texts)
+        self.by_texts = type(node.plugin).worker_texts is not Filter.worker_texts
 
     async def start(self) -> None:
         try:
@@ -356,7 +359,11 @@ class ParallelRunner:
         fut = None
         if sel:
             try:
-                fut = self.pool.submit(encode_batch(sel))
+                texts = node.plugin.worker_texts(sel) if self.by_texts else None
+                if texts is not None:
+                    fut = self.pool.submit(encode_texts(texts), _K)
+                else:
+                    fut = self.pool.submit(encode_batch(sel))
             except Exception as exc:  # never expected: this batch runs here instead
                 node.metrics.errors += 1
                 node.plugin.log.error("a batch could not be sent to the workers: %r", exc)
@@ -373,7 +380,13 @@ class ParallelRunner:
         while (item := await self.order.get()) is not None:
             batch, flags, sel, fut = item
             try:
-                out = batch if fut is None else self._result(sel, await fut)
+                if fut is None:
+                    out = batch
+                else:
+                    res = await fut
+                    if res.get("general"):  # its texts failed: the messages go
+                        res = await self.pool.submit(encode_batch(sel))
+                    out = self._result(sel, res)
             except Exception as exc:  # never expected: the batch goes on as it came
                 node.metrics.errors += 1
                 node.plugin.log.error("a worker's result failed: %r", exc, exc_info=exc)
@@ -401,7 +414,13 @@ class ParallelRunner:
         if "local" in res:
             return res["local"]  # type: ignore[no-any-return]
         try:
-            out, dropped = apply_result(sel, res)
+            if "t" in res:  # a batch that crossed as its texts
+                if len(res["fields"]) != len(sel):
+                    raise ValueError(f"{len(res['fields'])} results for {len(sel)} texts")
+                p.apply_texts(sel, res["fields"], res["t"])
+                out, dropped = sel, []
+            else:
+                out, dropped = apply_result(sel, res)
         except Exception as exc:
             node.metrics.errors += 1
             p.log.error("a worker's result could not be applied: %r", exc, exc_info=exc)

@@ -38,10 +38,13 @@ __all__ = [
     "decode",
     "decode_batch",
     "decode_reply",
+    "decode_texts",
     "encode",
     "encode_batch",
     "encode_reply",
     "encode_result",
+    "encode_texts",
+    "encode_texts_reply",
 ]
 
 #: a frame between the main process and a worker: ``length u32 | type u8 | payload``
@@ -376,8 +379,34 @@ def encode_reply(res: dict[str, Any]) -> bytes:
     return b"P" + pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def encode_texts(texts: list[str]) -> bytes:
+    """The texts of a batch that crosses as texts only (:meth:`Filter.worker_texts`): ``N``
+    + the texts joined by newlines (UTF-8, lone surrogates kept), or ``J`` + their JSON
+    list when a text holds a newline."""
+    if "\n" in "".join(texts):  # a search with memchr: cheaper than counting the joins
+        return encode(texts)
+    return b"N" + "\n".join(texts).encode("utf-8", "surrogatepass")
+
+
+def decode_texts(data: bytes) -> list[str]:
+    if data[:1] == b"N":
+        return data[1:].decode("utf-8", "surrogatepass").split("\n")
+    return decode(data)  # type: ignore[no-any-return]
+
+
+def encode_texts_reply(fields: list[bytes], extra: Any, metrics: dict[str, Any]) -> bytes:
+    """A worker's answer to texts: ``X`` as :func:`encode_reply`, its JSON ``{"t": extra,
+    "n": the number of texts, "m": metrics}`` and the fields objects (:func:`_fields_blob`'s
+    layout: orjson's output holds no raw newline, b"" is none)."""
+    if b"{}" in fields:
+        fields = [b"" if f == b"{}" else f for f in fields]
+    body = orjson.dumps({"t": extra, "n": len(fields), "m": metrics})
+    return b"X" + _LEN.pack(len(body)) + body + b"\n".join(fields)
+
+
 def decode_reply(data: bytes) -> dict[str, Any]:
-    """:func:`encode_reply`'s result, the fields as their JSON (``bytes``) or None."""
+    """:func:`encode_reply`'s (or :func:`encode_texts_reply`'s) result, the fields as their
+    JSON (``bytes``) or None."""
     if data[:1] != b"X":
         return decode(data)  # type: ignore[no-any-return]
     (k,) = _LEN.unpack_from(data, 1)
@@ -385,6 +414,9 @@ def decode_reply(data: bytes) -> dict[str, Any]:
     parts: list[Any] = data[5 + k :].split(b"\n")
     if b"" in parts:
         parts = [p or None for p in parts]
+    if "t" in res:
+        res["fields"] = parts if res["n"] else []
+        return res
     same = res.get("same")
     if same is not None:
         if not same["_fields"]:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -60,7 +61,33 @@ class GateFilter(Filter):
         return batch
 
 
-EXTRA = {("filter", "gate"): GateFilter}
+class TextGateFilter(GateFilter):
+    """GateFilter whose batches cross to the workers as their texts alone
+    (``Filter.worker_texts``): a worker answers each text with the fields ``{"pid": its
+    pid}``; a batch holding ``hold`` waits as GateFilter's does; ``boom`` makes
+    process_texts raise, so that batch goes the general way (GateFilter.process)."""
+
+    def worker_texts(self, batch: list[Message]) -> list[str] | None:
+        return [m.message for m in batch]
+
+    def process_texts(self, texts: list[str]) -> tuple[list[bytes], Any]:
+        d = Path(self.options.dir)
+        if any(t.startswith("hold") for t in texts):
+            (d / f"held-{os.getpid()}").touch()
+            deadline = time.monotonic() + 120  # a worker has no loop running: it polls
+            while not (d / "go").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        if any(t.startswith("boom") for t in texts):
+            raise ValueError("boom")
+        return [b'{"pid":%d}' % os.getpid()] * len(texts), self.options.tag
+
+    def apply_texts(self, batch: list[Message], fields: list[Any], extra: Any) -> None:
+        for m, f in zip(batch, fields, strict=True):
+            m._fields = f
+            m.add_tag(extra)
+
+
+EXTRA = {("filter", "gate"): GateFilter, ("filter", "textgate"): TextGateFilter}
 
 
 def gate_config(tmp: Path, texts: list[str], **filt: Any) -> dict[str, Any]:
@@ -175,6 +202,57 @@ async def test_a_worker_killed_mid_batch_is_restarted_and_its_batch_runs_again(
         text = render_prometheus([node.metrics])
         assert 'qframe_worker_restarts_total{plugin="g",kind="gate",type="filter",worker=' in text
         assert "qframe_worker_rss_bytes{" in text
+
+
+async def test_a_worker_killed_holding_a_batch_of_texts_is_restarted_and_it_runs_again(
+    tmp_path: Path,
+) -> None:
+    texts = [f"m{i}" for i in range(1000)]
+    texts[500] = "hold 500"
+    cfg = gate_config(tmp_path, texts)
+    cfg["filter"]["g"]["kind"] = "textgate"
+    async with Harness(cfg, extra=EXTRA) as h:
+        await h.wait_for(lambda: any(tmp_path.glob("held-*")), 60, "a worker holding a batch")
+        victim = held_pid(tmp_path)
+        os.kill(victim, signal.SIGKILL)
+        node = h.pipeline.find("g")
+        assert node is not None
+        await h.wait_for(lambda: node.metrics.restarts == 1, 60, "the worker's restart")
+        (tmp_path / "go").touch()
+        src = h.plugin("src")
+        await h.wait_for(lambda: src.acked == 1000, 60, "every message acknowledged")
+        out = h.captured("out")
+        assert h.texts() == texts  # in order, once each
+        assert all(m.tags == ["seen"] and type(m._fields) is bytes for m in out)
+        # the batch ran again in the new process, which answered it
+        held = next(m for m in out if m.message == "hold 500")
+        pids = {int(f.name.split("-")[1]) for f in tmp_path.glob("held-*")}
+        assert victim in pids and len(pids) == 2
+        assert held.fields["pid"] in pids - {victim}
+
+
+async def test_texts_a_worker_cannot_process_go_the_general_way_and_isolate_the_culprit(
+    tmp_path: Path,
+) -> None:
+    texts = [f"m{i}" for i in range(300)]
+    cfg = gate_config(tmp_path, texts)
+    cfg["filter"]["g"]["kind"] = "textgate"
+    async with Harness(cfg, extra=EXTRA) as h:
+        src = h.plugin("src")
+        await h.wait_for(lambda: src.acked == 300, 60, "the first messages acknowledged")
+        await src.send([Message(t) for t in ("x1", "boom", "x2")])
+        await h.wait_for(lambda: src.acked == 303, 60, "the batch with boom acknowledged")
+        await src.send([Message(f"n{i}") for i in range(100)])
+        await h.wait_for(lambda: src.acked == 403, 60, "the last messages acknowledged")
+        out = h.captured("out")
+        assert [m.message for m in out] == [*texts, "x1", "boom", "x2"] + [
+            f"n{i}" for i in range(100)
+        ]
+        assert out[301].tags == ["_filtererror"]
+        assert all(m.tags == ["seen"] for i, m in enumerate(out) if i != 301)
+        # that batch went as messages (GateFilter.process: no fields), the others as texts
+        assert [i for i, m in enumerate(out) if type(m._fields) is not bytes] == [300, 301, 302]
+        assert h.pipeline.find("g").metrics.errors == 1  # type: ignore[union-attr]
 
 
 async def test_a_filter_raising_in_a_worker_forwards_that_message_tagged_and_the_rest_processed(

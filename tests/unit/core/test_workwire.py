@@ -20,9 +20,12 @@ from qframe.runtime.workwire import (
     apply_result,
     decode_batch,
     decode_reply,
+    decode_texts,
     encode_batch,
     encode_reply,
     encode_result,
+    encode_texts,
+    encode_texts_reply,
 )
 
 
@@ -258,3 +261,22 @@ def test_the_broker_wire_and_the_ecs_document_carry_json_fields_as_the_decoded_o
             a, b = pair(raw)
             enc = DocumentEncoder("logs", ecs=ecs)
             assert enc.document(a) == enc.document(b)
+
+
+def test_texts_cross_joined_by_newlines_or_as_json_when_one_holds_a_newline() -> None:
+    plain = ["a", "", "é \x7f \x00", "lone \ud800 surrogate", '"q" \\'] * 3
+    data = encode_texts(plain)
+    assert data[:1] == b"N" and decode_texts(data) == plain
+    multi = ["one", "two\nlines", "three\r\n"]
+    data = encode_texts(multi)
+    assert data[:1] != b"N" and decode_texts(data) == multi
+    assert decode_texts(encode_texts([""])) == [""]
+
+
+def test_a_texts_answer_keeps_each_message_s_fields_as_their_json() -> None:
+    res = decode_reply(
+        encode_texts_reply([b'{"a":1}', b"", b"{}", b'{"b":"x\\ny"}'], [[1], []], {})
+    )
+    assert res["fields"] == [b'{"a":1}', None, None, b'{"b":"x\\ny"}']
+    assert res["t"] == [[1], []] and res["n"] == 4
+    assert decode_reply(encode_texts_reply([], [[], []], {}))["fields"] == []

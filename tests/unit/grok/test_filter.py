@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
+from qframe.batch import json_lines, new_logs
 from qframe.errors import ConfigError
+from qframe.message import SharedFields
+from qframe.plugins.filters.grok import GrokFilter
+from qframe.runtime.worker_main import Worker, _delta
+from qframe.runtime.workwire import decode_reply, decode_texts, encode_texts, encode_texts_reply
 from qframe.testing import Harness
 
 from .examples import COMBINED
@@ -243,3 +248,63 @@ async def test_ecs_compatibility_selects_the_ecs_library() -> None:
     assert f["http"]["response"] == {"status_code": 200, "body": {"bytes": 2326}}
     with pytest.raises(ConfigError, match="no ECS version"):
         Harness(pipeline({"pattern": "%{OPENTSDB}", "ecs-compatibility": "v1"}, []))
+
+
+# -- workers: a batch that crosses as its texts (Filter.worker_texts) ------------------
+def _grok(options: dict[str, Any], tmp: Path) -> Any:
+    """A grok instance as a worker process builds it (its stand-in node, its metrics)."""
+    opts = GrokFilter.Options.model_validate(options)
+    return Worker(GrokFilter, "g", "grok", opts, str(tmp), 1.0).plugin
+
+
+TEXTS_CASES = [
+    ({"pattern": "%{COMBINEDAPACHELOG}"}, [APACHE, OTHER, "", APACHE.replace("GET", "PUT")]),
+    ({"pattern": "%{WORD:w} %{INT:n:int} ?%{WORD:e}?"}, ["GET 42 x", "GET 7 ", "x", "é 1 \x7f"]),
+    ({"pattern": "%{WORD:w} (?<e>x?)", "keep-empty-captures": True}, ["a ", "a x", "-"]),
+    ({"pattern": "(?<e>x?)"}, ["", "y"]),  # a match that captures nothing: no fields
+    ({"pattern": "%{COMBINEDAPACHELOG}", "ecs-compatibility": "v8"}, [APACHE, OTHER]),
+    (
+        {"pattern": "^(?<x>(a|aa)+)$", "timeout-ms": 20, "tag-on-failure": ["no", "grok"]},
+        ["a" * 80 + "!", "aaaa", "b"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("options", "texts"), TEXTS_CASES)
+async def test_the_texts_way_through_workers_gives_what_process_gives(
+    options: dict[str, Any], texts: list[str], tmp_path: Path
+) -> None:
+    """process() on messages against the texts way: worker_texts in the main process,
+    the wire, process_texts in a worker's instance, apply_texts in the main's: the same
+    messages, the same JSON lines, the same counters."""
+    one, main, worker = (_grok(options, tmp_path) for _ in range(3))
+    a = new_logs(texts, 1.5, "h", "src")
+    await one.process(a)
+    b = new_logs(texts, 1.5, "h", "src")
+    sent = main.worker_texts(b)
+    assert sent == texts
+    fields, extra = worker.process_texts(decode_texts(encode_texts(sent)))
+    res = decode_reply(encode_texts_reply(fields, extra, _delta(worker.metrics, {})))
+    main.apply_texts(b, res["fields"], res["t"])
+    assert json_lines(b) == json_lines(a)
+    assert [m.to_dict() for m in b] == [m.to_dict() for m in a]
+    assert [m.fields for m in b] == [m.fields for m in a]
+    for name in ("matched", "unmatched", "timeouts"):
+        assert worker.metrics.counter(name) == one.metrics.counter(name), name
+    assert res["m"]["c"]  # the counters travel with the answer
+
+
+async def test_the_texts_way_is_not_taken_where_captures_would_merge_with_fields(
+    tmp_path: Path,
+) -> None:
+    g = _grok({"pattern": "%{WORD:w}"}, tmp_path)
+    batch = new_logs(["a", "b"], 1.0, "h", "src")
+    assert g.worker_texts(batch) == ["a", "b"]
+    batch[1].fields["w"] = "old"  # Logstash's merge rule: done on the messages
+    assert g.worker_texts(batch) is None
+    assert g.worker_texts(new_logs(["a"], 1.0, "h", "src", SharedFields(x=1))) is None
+    empty = new_logs(["a"], 1.0, "h", "src", SharedFields())
+    assert g.worker_texts(empty) == ["a"]
+    for other in ({"target": "t"}, {"field": "f"}, {"pattern": ["%{WORD:w}", "%{INT:i}"]}):
+        g = _grok({"pattern": "%{WORD:w}", **other}, tmp_path)
+        assert g.worker_texts(new_logs(["a"], 1.0, "h", "src")) is None, other
