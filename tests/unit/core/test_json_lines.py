@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from hypothesis import given
@@ -175,6 +177,27 @@ def test_a_read_of_plain_lines_is_encoded_exactly(uniform: bool) -> None:
     assert [d["message"] for d in lines] == texts
     assert all(d["fields"] == {"remote_ip": "10.0.0.1", "remote_port": 4242} for d in lines)
     assert json_lines([]) == b""
+
+
+@pytest.mark.parametrize(
+    ("texts", "host", "id_of"),
+    [
+        (["GET / 200", 'say "hi"', "\\u001f", "ünï"], "h", "p-{:x}".format),
+        (["a ` b", "c"], "h", "p-{:x}".format),  # the first separator in a text
+        (["a `~^| b", "c"], "h", "p-{:x}".format),  # every separator: one by one
+        (["a", "b"], "h`", "p-{:x}".format),  # a separator in the join between texts
+        (["a", "b"], "h\x7f", "p-{:x}".format),  # DEL in the join between id and text
+        (["a", "b", "c"], "h", lambda k: "i\x7f`|"[k]),  # separators in the ids
+        (["a"], "h", "p-{:x}".format),
+    ],
+)
+def test_a_read_with_ids_is_encoded_exactly(texts: list[str], host: str, id_of: Any) -> None:
+    for fields in (SharedFields(remote_ip="10.0.0.1"), None):
+        batch = UniformBatch(new_logs(texts, 1.5, host, "tcp", fields))
+        for k, m in enumerate(batch):
+            m.id = id_of(k)
+            m.source_path.append("out")
+        assert json_lines(batch) == one_by_one(batch)
 
 
 def test_a_change_through_fields_stays_with_its_message() -> None:
