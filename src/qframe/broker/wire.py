@@ -551,6 +551,18 @@ def _only_str(items: list[Any]) -> bool:
 _STR_TYPE = {str}
 
 
+def _id_range(prefix: str, first: int, n: int) -> list[str]:
+    """``f"{prefix}-{k:x}"`` for ``n`` numbers ``k`` from ``first``: one format of the
+    pattern repeated ``n`` times, cut at its newlines (two C calls; a prefix holding a
+    newline is formatted id by id)."""
+    pattern = prefix.replace("%", "%%") + "-%x"
+    if "\n" in prefix or not n:
+        return list(map(pattern.__mod__, range(first, first + n)))
+    ids = ((pattern + "\n") * n % tuple(range(first, first + n))).split("\n")
+    ids.pop()
+    return ids
+
+
 def _run(
     rec: list[Any],
     containers: list[ContainerInfo],
@@ -572,9 +584,7 @@ def _run(
             and ids[1] >= 0
         ):
             raise CorruptPayload("a bad id range")
-        # "<prefix>-<k in hex>" for each k, by a C loop ("%x" % k is f"{k:x}")
-        fmt = (ids[0].replace("%", "%%") + "-%x").__mod__
-        ids = list(map(fmt, range(ids[1], ids[1] + len(texts))))
+        ids = _id_range(ids[0], ids[1], len(texts))
     if not (
         type(ids) is list
         and type(texts) is list

@@ -296,6 +296,17 @@ def test_a_read_without_ids_gets_a_range_of_them() -> None:
     assert [m.message for m in got] == [m.message for m in batch] + ["alone"]
 
 
+@pytest.mark.parametrize("prefix", ["0a1b2c3d4e5f", "50%x", "a\nb", "é-%%s", ""])
+def test_an_id_range_on_the_wire_is_the_agents_ids(prefix: str) -> None:
+    """A range sent by an agent (any prefix: the payload is not trusted) decodes to the
+    ids the agent would give one by one."""
+    first = 0xFFF0
+    rec = [3, [prefix, first], 1.5, "log", 6, "h", ["a", "b", "c"], ["in"], True, 0, 0, 0, 0, 0]
+    body = orjson.dumps([[], [], [rec]])
+    got = wire.decode(wire.payload(body))
+    assert [m.id for m in got] == [f"{prefix}-{k:x}" for k in range(first, first + 3)]
+
+
 def test_a_decoded_read_is_a_uniform_batch_whose_json_lines_are_exact() -> None:
     from qframe.batch import UniformBatch, json_lines
     from qframe.broker.ids import IdSource
