@@ -231,29 +231,56 @@ class NatsCollector(Collector):
         if self._acker_task is None or self._acker_task.done():  # once, across restarts
             self._acker_task = self.spawn(self._acker(), "nats-acks")
         failures = 0
-        while True:
-            await self._link.wait_ready()
-            if len(self._outstanding) >= self.options.max_outstanding:
-                self._room.clear()
-                await self._room.wait()
-                continue
-            want = min(self.options.batch, self.options.max_outstanding - len(self._outstanding))
-            sub = self._sub
-            try:
-                msgs = await sub.fetch(want, timeout=min(5.0, self.options.request_timeout))
-            except (nats.errors.TimeoutError, TimeoutError):
+        #: the next pull, sent before the batches in hand are decoded and handed on: the
+        #: server reads and sends them while this process works (one fetch at a time)
+        ahead: asyncio.Future[tuple[list[Msg], BaseException | None]] | None = None
+        try:
+            while True:
+                if ahead is None:
+                    await self._link.wait_ready()
+                    want = self._room_for(0)
+                    if want <= 0:
+                        self._room.clear()
+                        await self._room.wait()
+                        continue
+                    ahead = asyncio.ensure_future(self._fetch(want))
+                msgs, exc = await ahead
+                ahead = None
+                if exc is not None:
+                    if isinstance(exc, nats.errors.TimeoutError | TimeoutError):
+                        failures = 0
+                        continue
+                    failures += 1
+                    self.warn_limited(
+                        f"fetch-{type(exc).__name__}",
+                        "NATS fetch: %s: %s",
+                        type(exc).__name__,
+                        exc,
+                    )
+                    await asyncio.sleep(backoff(failures, 0.2, 5.0, jitter=True))
+                    continue
                 failures = 0
-                continue
-            except Exception as exc:
-                failures += 1
-                self.warn_limited(
-                    f"fetch-{type(exc).__name__}", "NATS fetch: %s: %s", type(exc).__name__, exc
-                )
-                await asyncio.sleep(backoff(failures, 0.2, 5.0, jitter=True))
-                continue
-            failures = 0
-            for msg in msgs:
-                await self._take(msg)
+                want = self._room_for(len(msgs))
+                if want > 0 and self._link.ready.is_set():
+                    ahead = asyncio.ensure_future(self._fetch(want))
+                for msg in msgs:
+                    await self._take(msg)
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+
+    def _room_for(self, in_hand: int) -> int:
+        """Batches one pull may ask for: ``batch``, within ``max-outstanding`` counting
+        the waiting batches and those in hand."""
+        o = self.options
+        return min(o.batch, o.max_outstanding - len(self._outstanding) - in_hand)
+
+    async def _fetch(self, want: int) -> tuple[list[Msg], BaseException | None]:
+        try:
+            msgs = await self._sub.fetch(want, timeout=min(5.0, self.options.request_timeout))
+        except Exception as exc:
+            return [], exc
+        return msgs, None
 
     async def _take(self, msg: Msg) -> None:
         token = Delivery(0, None, self.options.ack_on == "delivered")
