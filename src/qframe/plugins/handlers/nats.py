@@ -153,7 +153,7 @@ class NatsHandler(InFlightView, Handler):
         duplicate_window: Duration = Field(
             600.0, gt=0, description="JetStream's de-duplication window of a created stream"
         )
-        batch_size: int = Field(1000, ge=1, description="messages per NATS message")
+        batch_size: int = Field(4000, ge=1, description="messages per NATS message")
         batch_bytes: Bytes = Field(
             "900KiB",
             ge=1024,
