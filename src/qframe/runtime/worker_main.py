@@ -180,14 +180,18 @@ class Worker:
         :meth:`~Filter.process_texts`; when that raises, ``{"general": true}`` asks the
         main process for the messages (the general way isolates the message that fails)."""
         texts = decode_texts(data)
+        metrics = None
         try:
             fields, extra = self.plugin.process_texts(texts)
             if len(fields) != len(texts):
                 raise ValueError(f"{len(fields)} results for {len(texts)} texts")
-            return encode_texts_reply(fields, extra, _delta(self.node.metrics, self.last))
+            metrics = _delta(self.node.metrics, self.last)
+            return encode_texts_reply(fields, extra, metrics)
         except Exception as exc:
             self.plugin.log.debug("process_texts failed (%r): the messages are sent", exc)
-            return encode({"general": True})
+            if metrics is None:  # what it counted goes with the answer all the same
+                metrics = _delta(self.node.metrics, self.last)
+            return encode({"general": True, "m": metrics})
 
     def tick(self) -> None:
         try:

@@ -385,6 +385,7 @@ class ParallelRunner:
                 else:
                     res = await fut
                     if res.get("general"):  # its texts failed: the messages go
+                        self._add_metrics(res)
                         res = await self.pool.submit(encode_batch(sel))
                     out = self._result(sel, res)
             except Exception as exc:  # never expected: the batch goes on as it came
@@ -429,9 +430,14 @@ class ParallelRunner:
             return sel
         if dropped:
             ack(dropped)
+        self._add_metrics(res)
+        return out
+
+    def _add_metrics(self, res: dict[str, Any]) -> None:
+        """What a worker counted since its previous answer (increments), to the node's."""
         m = res.get("m")
         if m:
-            metrics = node.metrics
+            metrics = self.node.metrics
             for name, labels, n in m.get("c", ()):
                 metrics.inc(name, n, **labels)
             for reason, n in m.get("d", {}).items():
@@ -439,7 +445,6 @@ class ParallelRunner:
             metrics.errors += m.get("e", 0)
             for name, labels, v in m.get("g", ()):
                 metrics.set_gauge(name, v, **labels)
-        return out
 
     async def finish(self) -> None:
         """Drain: every batch taken is emitted, then the workers end."""

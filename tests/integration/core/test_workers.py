@@ -28,7 +28,7 @@ from qframe.message import Delivery, Message
 from qframe.options import Field, PluginOptions
 from qframe.plugin import Filter
 from qframe.runtime.daemon import ConfigSource, Daemon
-from qframe.telemetry import render_prometheus
+from qframe.telemetry import MetricSpec, render_prometheus
 from qframe.testing import Harness, make_registry, wait_until
 
 QFRAME = str(Path(sys.executable).with_name("qframe"))
@@ -65,7 +65,10 @@ class TextGateFilter(GateFilter):
     """GateFilter whose batches cross to the workers as their texts alone
     (``Filter.worker_texts``): a worker answers each text with the fields ``{"pid": its
     pid}``; a batch holding ``hold`` waits as GateFilter's does; ``boom`` makes
-    process_texts raise, so that batch goes the general way (GateFilter.process)."""
+    process_texts raise, so that batch goes the general way (GateFilter.process), after
+    counting its texts (``texts``: what it counted travels with that answer too)."""
+
+    exported_metrics = (MetricSpec("texts", "counter", "texts process_texts was given"),)
 
     def worker_texts(self, batch: list[Message]) -> list[str] | None:
         return [m.message for m in batch]
@@ -77,8 +80,11 @@ class TextGateFilter(GateFilter):
             deadline = time.monotonic() + 120  # a worker has no loop running: it polls
             while not (d / "go").exists() and time.monotonic() < deadline:
                 time.sleep(0.01)
+        self.metrics.inc("texts", len(texts))
         if any(t.startswith("boom") for t in texts):
             raise ValueError("boom")
+        if texts == ["unanswerable"]:  # what JSON cannot carry: no answer made of texts
+            return [b"{}"], {self.options.tag}
         return [b'{"pid":%d}' % os.getpid()] * len(texts), self.options.tag
 
     def apply_texts(self, batch: list[Message], fields: list[Any], extra: Any) -> None:
@@ -242,17 +248,24 @@ async def test_texts_a_worker_cannot_process_go_the_general_way_and_isolate_the_
         await h.wait_for(lambda: src.acked == 300, 60, "the first messages acknowledged")
         await src.send([Message(t) for t in ("x1", "boom", "x2")])
         await h.wait_for(lambda: src.acked == 303, 60, "the batch with boom acknowledged")
+        metrics = h.pipeline.find("g").metrics  # type: ignore[union-attr]
+        assert metrics.counter("texts") == 303  # counted before it raised, sent at once
+        await src.send([Message("unanswerable")])
+        await h.wait_for(lambda: src.acked == 304, 60, "the unanswerable one acknowledged")
+        assert metrics.counter("texts") == 304
         await src.send([Message(f"n{i}") for i in range(100)])
-        await h.wait_for(lambda: src.acked == 403, 60, "the last messages acknowledged")
+        await h.wait_for(lambda: src.acked == 404, 60, "the last messages acknowledged")
         out = h.captured("out")
-        assert [m.message for m in out] == [*texts, "x1", "boom", "x2"] + [
+        assert [m.message for m in out] == [*texts, "x1", "boom", "x2", "unanswerable"] + [
             f"n{i}" for i in range(100)
         ]
         assert out[301].tags == ["_filtererror"]
         assert all(m.tags == ["seen"] for i, m in enumerate(out) if i != 301)
-        # that batch went as messages (GateFilter.process: no fields), the others as texts
-        assert [i for i, m in enumerate(out) if type(m._fields) is not bytes] == [300, 301, 302]
-        assert h.pipeline.find("g").metrics.errors == 1  # type: ignore[union-attr]
+        # those batches went as messages (GateFilter.process: no fields), the others as texts
+        general = [i for i, m in enumerate(out) if type(m._fields) is not bytes]
+        assert general == [300, 301, 302, 303]
+        assert metrics.errors == 1
+        assert metrics.counter("texts") == 404
 
 
 async def test_a_filter_raising_in_a_worker_forwards_that_message_tagged_and_the_rest_processed(
