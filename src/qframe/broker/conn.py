@@ -12,6 +12,7 @@ import asyncio
 import base64
 import os
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -197,6 +198,9 @@ class NatsLink:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._seed = ""
+        #: the last error the server reported (monotonic time, text): a set-up request
+        #: the server refused (a permission) only times out; this says why
+        self._said: tuple[float, str] = (0.0, "")
 
     # -- life --------------------------------------------------------------------------
     def start(self) -> None:
@@ -284,11 +288,16 @@ class NatsLink:
             nc = self.nc
             if nc is None or not nc.is_connected:
                 return  # reconnected_cb runs it again
+            began = time.monotonic()
             try:
                 await self.on_connect(nc)
             except Exception as exc:
                 attempt += 1
-                self._down(f"set-up: {_describe(exc)}")
+                why = _describe(exc)
+                at, said = self._said
+                if at >= began and isinstance(exc, TimeoutError):
+                    why += f" (the server said: {said})"
+                self._down(f"set-up: {why}")
                 self._cause("setup", exc)
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(attempt, 6)))
                 continue
@@ -299,6 +308,7 @@ class NatsLink:
 
     # -- nats-py's callbacks (they must not raise) -------------------------------------
     async def _error(self, exc: Exception) -> None:
+        self._said = (time.monotonic(), _describe(exc))
         if not self.ready.is_set():
             self._down(_describe(exc))
         self._cause("error", exc)

@@ -1,0 +1,105 @@
+"""An aggregator that cannot make its consumer keeps trying, and says why in /health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qframe.message import Message
+from qframe.testing import Harness
+from tests.integration.broker.helpers import sender
+from tests.services.nats import NatsServer
+
+pytestmark = pytest.mark.integration
+
+
+async def test_an_aggregator_started_before_its_stream_says_why_and_reads_it_once_made(
+    nats_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Aggregators started before any agent made the stream: the collector's consumer
+    cannot be made; it is ``degraded`` with the server's answer as the reason (not a
+    silent ``ok`` with nothing to pull), tries again, and once an agent made the stream
+    it reads what the agent sends."""
+    config = {
+        "tick": "50ms",
+        "data-dir": str(tmp_path / "agg"),
+        "collector": {
+            "in": {"kind": "nats", "url": nats_url, "stream": "LATE", "reconnect-wait": "200ms"}
+        },
+        "handler": {"cap": {"kind": "capture", "inputs": ["in"]}},
+    }
+    async with Harness(config) as h:
+        p = h.plugin("in")
+        await h.wait_for(
+            lambda: "stream not found" in p.metrics.state_reason,
+            timeout=120,
+            what="the reason in /health",
+        )
+        assert p.metrics.state == "degraded"
+        assert p.metrics.state_reason.startswith("set-up: ")
+        agent = sender(
+            nats_url,
+            tmp_path / "agent",
+            stream="LATE",
+            subject="late.logs",
+            **{"stream-subjects": ["late.>"]},
+        )
+        async with Harness(agent) as a:
+            await a.plugin("src").send([Message(f"late {i}") for i in range(10)])
+            await h.wait_for(lambda: len(h.captured("cap")) == 10, timeout=120, what="carried")
+        await h.wait_for(lambda: p.metrics.state == "ok", timeout=120, what="in ok")
+    assert sorted(h.texts("cap")) == sorted(f"late {i}" for i in range(10))
+    assert not any(r.exc_info for r in caplog.records), "no traceback logged"
+
+
+async def test_a_consumer_the_user_may_not_make_is_a_reason_naming_the_permission(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user denied ``$JS.API.CONSUMER.*CREATE.>``: the server refuses the request with
+    an asynchronous ``-ERR`` and the request only times out; the set-up's reason in
+    /health carries what the server said (it said ``set-up: TimeoutError: nats: timeout``
+    alone, half of the time), tried again, no traceback."""
+    deny = '["$JS.API.CONSUMER.DURABLE.CREATE.>", "$JS.API.CONSUMER.CREATE.>"]'
+    server = NatsServer.start(
+        extra="authorization { users: [ {user: agg, password: p,"
+        f" permissions: {{ publish: {{ deny: {deny} }} }} }} ] }}"
+    )
+    try:
+        import nats
+
+        nc = await nats.connect(server.url, user="agg", password="p")
+        try:
+            await nc.jetstream().add_stream(name="PERM", subjects=["perm.>"])
+        finally:
+            await nc.close()
+        link = {"username": "agg", "password": "p", "reconnect-wait": "200ms"}
+        config = {
+            "tick": "50ms",
+            "data-dir": str(tmp_path / "agg"),
+            "collector": {
+                "in": {
+                    "kind": "nats",
+                    "url": server.url,
+                    "stream": "PERM",
+                    "request-timeout": "1s",
+                    **link,
+                }
+            },
+            "handler": {"cap": {"kind": "capture", "inputs": ["in"]}},
+        }
+        async with Harness(config) as h:
+            p = h.plugin("in")
+            await h.wait_for(
+                lambda: p.metrics.state_reason.startswith("set-up: "),
+                timeout=120,
+                what="a set-up's reason",
+            )
+            reason = p.metrics.state_reason
+            assert p.metrics.state == "degraded"
+            assert "TimeoutError" in reason
+            assert "permissions violation for publish" in reason, reason
+            assert "consumer.durable.create" in reason.lower(), reason
+    finally:
+        server.close()
+    assert not any(r.exc_info for r in caplog.records), "no traceback logged"
