@@ -150,3 +150,41 @@ def test_a_checkpoint_write_that_fails_keeps_the_old_file_and_the_next_save_writ
 
 def saved(store: CheckpointStore) -> list[dict[str, Any]]:
     return list(json.loads(store.path.read_text())["files"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b'{"version": 1, "files": [{"path": "/x.log", "dev": 1',  # torn: cut short
+        b"\0" * 4096,  # a block that never got its data
+        b'{"version": 1, "files": []}\x80',  # not UTF-8
+        b"[" * 100_000,  # nested past the parser's depth
+        b'{"version": 2, "files": []}',
+        b'{"version": 1, "files": {}}',
+        b"[]",
+    ],
+    ids=["empty", "torn", "zeros", "not-utf-8", "too-deep", "version-2", "files-not-list", "list"],
+)
+def test_a_checkpoint_that_cannot_be_read_is_a_value_error_naming_the_file(
+    tmp_path: Path, text: bytes
+) -> None:
+    (tmp_path / "checkpoints.json").write_bytes(text)
+    with pytest.raises(ValueError, match=r"checkpoints\.json: unreadable checkpoint: "):
+        CheckpointStore(tmp_path).load()
+
+
+async def test_a_checkpoint_nested_too_deep_is_reported_and_the_files_are_read_whole(
+    tmp_path: Path, daemon_log: Lines
+) -> None:
+    f = tmp_path / "app.log"
+    f.write_text("a\nb\n")
+    cp = tmp_path / "data" / "collector.files" / "checkpoints.json"
+    cp.parent.mkdir(parents=True)
+    cp.write_text("[" * 100_000)
+    async with harness(tmp_path, path=str(f)) as h:  # start-position end: not a first start
+        await h.wait_for(lambda: len(h.captured("out")) == 2)
+        coll = h.plugin("files")
+        assert coll.metrics.counter("rejected", reason="checkpoint") == 1
+    assert checkpoint(tmp_path) == {str(f): 4}  # rewritten whole at stop
+    assert any("unreadable checkpoint" in t for t in daemon_log.texts(logging.ERROR))

@@ -162,7 +162,9 @@ class CheckpointStore:
             records = data["files"]
             if not isinstance(records, list):
                 raise TypeError(f"files is {type(records).__name__}, not a list")
-        except (KeyError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+            # ValueError: not JSON, not UTF-8, another version; RecursionError: nested deeper
+            # than the parser goes (json raises it, not a JSONDecodeError)
             raise ValueError(f"{self.path}: unreadable checkpoint: {exc}") from exc
         out = []
         for i, r in enumerate(records):

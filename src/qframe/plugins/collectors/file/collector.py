@@ -70,7 +70,9 @@ class FileCollector(Collector):
     lost, and as ids are deterministic a de-duplicating destination keeps one copy.
     Each checkpoint record is checked on load; an invalid one (a negative offset, a
     field of the wrong type) is counted (``rejected{reason="checkpoint"}``), logged,
-    and its file read from its start; the other records are used.
+    and its file read from its start; the other records are used.  A checkpoint that
+    cannot be read at all (cut short, not JSON or not UTF-8, nested too deep) is counted
+    and logged the same way, and every file is read from its start.
 
     **Workers.** With ``workers: N`` (or ``auto``) N processes share the files: a file
     is read by the process its inode falls to (device + inode modulo N; a file renamed by
