@@ -87,7 +87,7 @@ class DockerCollector(Collector):
         MetricSpec(
             "rejected",
             "counter",
-            "bad input from the engine (docker-logs: checkpoint_error), by reason",
+            "bad input from the engine (docker-logs: checkpoint, checkpoint_error), by reason",
         ),
         MetricSpec("rescans", "counter", "rescans of the container list"),
     )

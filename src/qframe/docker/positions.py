@@ -107,13 +107,24 @@ class AckTracker:
         return done
 
 
+def _whole(v: object, low: int) -> bool:
+    return type(v) is int and low <= v < 1 << 63
+
+
 class CheckpointFile:
-    """``{container id: Position}`` in one JSON file, replaced atomically."""
+    """``{container id: Position}`` in one JSON file, replaced atomically.
+
+    An entry that is not a position (a timestamp not a whole number > 0, a count not one
+    >= 0: what this class never writes) is left out on load and listed in
+    :attr:`rejected`: a negative count would make the lines it does not cover be skipped.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.rejected: list[str] = []  # the entries left out by the last load, and why
 
     def load(self) -> dict[str, Position]:
+        self.rejected = []
         try:
             raw = orjson.loads(self.path.read_bytes())
         except FileNotFoundError:
@@ -123,10 +134,11 @@ class CheckpointFile:
         out: dict[str, Position] = {}
         items = raw.get("containers", {}) if isinstance(raw, dict) else {}
         for cid, v in items.items() if isinstance(items, dict) else ():
-            try:
-                out[str(cid)] = Position(int(v["ts"]), int(v["n"]))
-            except (KeyError, TypeError, ValueError):
-                continue
+            ts, n = (v.get("ts"), v.get("n")) if isinstance(v, dict) else (None, None)
+            if _whole(ts, 1) and _whole(n, 0):
+                out[cid] = Position(ts, n)
+            else:
+                self.rejected.append(f"container {cid:.80}: {v!r:.80} is not a position")
         return out
 
     def save(self, positions: dict[str, Position]) -> None:

@@ -269,3 +269,17 @@ async def test_a_corrupt_checkpoint_is_set_aside_and_reading_starts_afresh(
         assert h.plugin("docker-logs").committed == {}
     kept = [p.name for p in ckpt.parent.iterdir()]
     assert any(n.startswith("positions.json.bad-") for n in kept)
+
+
+async def test_a_checkpoint_entry_that_is_not_a_position_is_counted_and_left_out(
+    tmp_path: Path,
+) -> None:
+    cfg = config(f"unix://{tmp_path}/none.sock", tmp_path, {"docker-logs": {}})
+    ckpt = tmp_path / "data" / "collector.docker-logs" / "positions.json"
+    ckpt.parent.mkdir(parents=True)
+    good = {"ts": 7_000_000_000, "n": 2}
+    ckpt.write_bytes(orjson.dumps({"containers": {"abc": good, "def": {"ts": 1, "n": -1}}}))
+    async with Harness(cfg) as h:
+        p = h.plugin("docker-logs")
+        assert p.committed == {"abc": (7_000_000_000, 2)}
+        assert p.metrics.counter("rejected", reason="checkpoint") == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,6 @@ def test_a_checkpoint_of_another_shape_is_read_as_empty(tmp_path: Path) -> None:
 
 
 def test_the_checkpoint_file_says_its_version_and_when_it_was_written(tmp_path: Path) -> None:
-    import json
     import time
 
     p = tmp_path / "positions.json"
@@ -121,3 +121,27 @@ def test_lines_at_the_newest_timestamp_drop_no_counter_so_older_lines_get_no_rep
     assert [c.accept(1000), c.accept(1000)] == [1, 2]
     assert [c.accept(1), c.accept(64)] == [1, 1]
     assert c.position == Position(1000, 3)
+
+
+def test_an_entry_that_is_not_a_position_is_left_out_and_named(tmp_path: Path) -> None:
+    """What save never writes is left out on load, the others kept: a count below zero
+    taken as is would have the lines at its timestamp that were never delivered skipped."""
+    p = tmp_path / "positions.json"
+    bad = {
+        "neg-n": {"ts": 5 * S, "n": -3},
+        "neg-ts": {"ts": -5, "n": 1},
+        "zero-ts": {"ts": 0, "n": 1},
+        "bool": {"ts": True, "n": 1},
+        "float": {"ts": 5.5, "n": 1},
+        "text": {"ts": "12", "n": 1},
+        "no-n": {"ts": 5 * S},
+        "huge": {"ts": 1 << 63, "n": 0},
+        "list": [5, 1],
+    }
+    p.write_text(json.dumps({"containers": {"ok": {"ts": 5 * S, "n": 0}, **bad}}))
+    f = CheckpointFile(p)
+    assert f.load() == {"ok": Position(5 * S, 0)}
+    assert len(f.rejected) == len(bad)
+    assert f.rejected[0] == "container neg-n: {'ts': 5000000000, 'n': -3} is not a position"
+    assert CheckpointFile(tmp_path / "none.json").load() == {}
+    assert f.load() and len(f.rejected) == len(bad)  # each load lists its own

@@ -105,7 +105,10 @@ class DockerLogsCollector(DockerCollector):
     except that a line whose timestamp goes backwards right at a resume point could be
     skipped.  A container running at start with no checkpoint is read from the second the
     collector started (``from-beginning: true``: from its first line); a container that starts
-    while qframe runs is read from its first line.
+    while qframe runs is read from its first line.  An entry of the checkpoint that is not
+    a position (a timestamp or count that is not a whole number in range) is counted
+    (``qframe_rejected_total{reason="checkpoint"}``), logged and left out: its container
+    has no checkpoint.
 
     Emits kind ``log``:
 
@@ -218,6 +221,8 @@ class DockerLogsCollector(DockerCollector):
             with contextlib.suppress(OSError):
                 self._store.path.rename(bad)  # kept for a post-mortem
             self.committed = {}
+        for why in self._store.rejected:
+            self.reject("checkpoint", f"{self._store.path}: {why}; that container has none")
 
     async def stop(self) -> None:
         for cid in list(self.streams.tasks):
