@@ -138,9 +138,10 @@ def test_an_entry_that_is_not_a_position_is_left_out_and_named(tmp_path: Path) -
         "huge": {"ts": 1 << 63, "n": 0},
         "list": [5, 1],
     }
-    p.write_text(json.dumps({"containers": {"ok": {"ts": 5 * S, "n": 0}, **bad}}))
+    ok = {"ok": {"ts": 5 * S, "n": 0}, "first": {"ts": 1, "n": (1 << 63) - 1}}
+    p.write_text(json.dumps({"containers": {**ok, **bad}}))
     f = CheckpointFile(p)
-    assert f.load() == {"ok": Position(5 * S, 0)}
+    assert f.load() == {"ok": Position(5 * S, 0), "first": Position(1, (1 << 63) - 1)}
     assert len(f.rejected) == len(bad)
     assert f.rejected[0] == "container neg-n: {'ts': 5000000000, 'n': -3} is not a position"
     assert CheckpointFile(tmp_path / "none.json").load() == {}
