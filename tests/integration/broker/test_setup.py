@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,74 @@ async def test_a_consumer_the_user_may_not_make_is_a_reason_naming_the_permissio
     finally:
         server.close()
     assert not any(r.exc_info for r in caplog.records), "no traceback logged"
+
+
+async def test_a_consumer_jetstream_cannot_serve_is_a_reason_not_a_silent_ok(
+    nats_node: NatsServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The state nats-server 2.9.10 was left in by two first log-ins of an operator-mode
+    account at once (see the design notes): a stream whose messages it cannot read, the
+    consumer's pending count above 0, every pull empty, no error.  Made here as that race
+    left it: the stream's message block is removed under the server (its log then says
+    ``error looking up message for consumer … no such file or directory`` at every pull,
+    as in the race).  The collector says so in /health instead of a silent ``ok``; once
+    the stream is purged it is ``ok`` again and reads what an agent sends."""
+    import glob
+
+    import nats
+
+    nats_node.start_again()
+    url = nats_node.url
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name="STUCK", subjects=["stuck.>"])
+        for i in range(3):
+            await js.publish("stuck.logs", b"lost %d" % i)
+        blocks = glob.glob(f"{nats_node.store}/jetstream/*/streams/STUCK/msgs/*.blk")
+        assert blocks
+        for b in blocks:
+            os.unlink(b)
+        config = {
+            "tick": "50ms",
+            "data-dir": str(tmp_path / "agg"),
+            "collector": {
+                "in": {
+                    "kind": "nats",
+                    "url": url,
+                    "stream": "STUCK",
+                    "request-timeout": "1s",
+                    "stall-after": "2s",
+                }
+            },
+            "handler": {"cap": {"kind": "capture", "inputs": ["in"]}},
+        }
+        async with Harness(config) as h:
+            p = h.plugin("in")
+            await h.wait_for(
+                lambda: "delivers none" in p.metrics.state_reason,
+                timeout=120,
+                what="the reason in /health",
+            )
+            assert p.metrics.state == "degraded"
+            assert "holds 3 batch(es) for consumer qframe on stream STUCK" in (
+                p.metrics.state_reason
+            )
+            assert h.captured("cap") == []
+            await js.purge_stream("STUCK")
+            await h.wait_for(lambda: p.metrics.state == "ok", timeout=120, what="ok again")
+            agent = sender(
+                url,
+                tmp_path / "agent",
+                stream="STUCK",
+                subject="stuck.logs",
+                **{"stream-subjects": ["stuck.>"]},
+            )
+            async with Harness(agent) as a:
+                await a.plugin("src").send([Message(f"after {i}") for i in range(5)])
+                await h.wait_for(lambda: len(h.captured("cap")) == 5, timeout=120, what="read")
+        assert sorted(h.texts("cap")) == sorted(f"after {i}" for i in range(5))
+        assert any("delivered none" in r.getMessage() for r in caplog.records)
+        assert not any(r.exc_info for r in caplog.records), "no traceback logged"
+    finally:
+        await nc.close()

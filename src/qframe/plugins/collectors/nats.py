@@ -58,6 +58,11 @@ class NatsCollector(Collector):
     the options is updated in place at connection (a change the server refuses is logged,
     and the consumer used as it is).
 
+    While JetStream holds batches for the consumer (with room for more unacknowledged)
+    and delivers none to anyone for ``stall-after``, the collector is ``degraded`` with
+    that as the reason (a stream the server cannot read: its log says why), ``ok`` again
+    once batches come or none are held.
+
     A batch of a newer format version is negatively acknowledged with ``nak-delay`` (a
     newer aggregator will take it during a rolling upgrade); a payload that is not a batch
     of ours (or badly compressed) is written to the dead-letter file, counted and
@@ -96,6 +101,13 @@ class NatsCollector(Collector):
             description="when JetStream is acked: delivered (the default: once the destination "
             "confirmed, even through a handler's disk buffer) or buffered (once a disk buffer "
             "holds the batch: a copy on this host's one disk replaces the replicated stream's)",
+        )
+        stall_after: Duration = Field(
+            60.0,
+            gt=0,
+            description="degraded, with the reason, while JetStream holds batches for the "
+            "consumer and delivers none to the pulls for this long (a store the server "
+            "cannot read: its log says why)",
         )
         dead_letter: str = Field(
             "",
@@ -143,6 +155,11 @@ class NatsCollector(Collector):
         self._wake = asyncio.Event()
         self._dead_file: DeadLetterFile | None = None
         self._acker_task: asyncio.Task[None] | None = None
+        #: empty pulls: (since, batches handed on, the consumer's delivered sequence)
+        #: while JetStream holds batches for the consumer; the reason when it is stuck
+        self._look: tuple[float, float, int] | None = None
+        self._next_look = 0.0
+        self._stalled = ""
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -249,6 +266,7 @@ class NatsCollector(Collector):
                 if exc is not None:
                     if isinstance(exc, nats.errors.TimeoutError | TimeoutError):
                         failures = 0
+                        await self._idle()
                         continue
                     failures += 1
                     self.warn_limited(
@@ -260,6 +278,8 @@ class NatsCollector(Collector):
                     await asyncio.sleep(backoff(failures, 0.2, 5.0, jitter=True))
                     continue
                 failures = 0
+                if self._stalled:
+                    self._unstall()
                 want = self._room_for(len(msgs))
                 if want > 0 and self._link.ready.is_set():
                     ahead = asyncio.ensure_future(self._fetch(want))
@@ -268,6 +288,62 @@ class NatsCollector(Collector):
         finally:
             if ahead is not None:
                 ahead.cancel()
+
+    async def _idle(self) -> None:
+        """An empty pull.  JetStream holding batches for the consumer (with room for more
+        unacknowledged) while nobody is delivered any for ``stall-after`` is a reason in
+        /health, not a silent ``ok``: nats-server 2.9.10 can keep a stream whose messages
+        it cannot read (its log: ``error looking up message for consumer``), and the
+        pulls then get nothing, with no error."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + self.options.stall_after / 4
+        try:
+            info = await self._sub.consumer_info()
+        except Exception:  # the link's own state says what is wrong with it
+            return
+        held = info.num_pending or 0
+        limit = info.config.max_ack_pending or 0
+        seq = info.delivered.stream_seq if info.delivered is not None else 0
+        got = self.metrics.counter("batches")
+        look = self._look
+        if not held or (limit > 0 and (info.num_ack_pending or 0) >= limit):
+            self._look = None  # nothing to deliver, or no room: nothing is wrong
+        elif look is None or look[1] != got or look[2] != seq:
+            self._look = (now, got, seq)  # progress (here or at another aggregator)
+        elif now - look[0] >= self.options.stall_after:
+            o = self.options
+            if not self._stalled:
+                self.warn_limited(
+                    "stalled",
+                    "JetStream holds %d batch(es) for consumer %s on stream %s and delivered "
+                    "none for %.0fs: the server cannot read them (see its log)",
+                    held,
+                    o.durable,
+                    o.stream,
+                    now - look[0],
+                    every=600,
+                )
+            self._stalled = (
+                f"JetStream holds {held} batch(es) for consumer {o.durable} on stream "
+                f"{o.stream} and delivers none (the server cannot read them: see its log)"
+            )
+            self.set_health("degraded", self._stalled)  # again: a reconnection said ok
+            return
+        else:
+            return
+        if self._stalled:
+            self._unstall()
+
+    def _unstall(self) -> None:
+        self.log.info("JetStream delivers again to consumer %s", self.options.durable)
+        self._stalled = ""
+        self._look = None
+        if self._link.ready.is_set():
+            self.set_health("ok")
+        else:
+            self._link.restate()
 
     def _room_for(self, in_hand: int) -> int:
         """Batches one pull may ask for: ``batch``, within ``max-outstanding`` counting
