@@ -69,3 +69,55 @@ def test_an_unbounded_trace_is_cut_at_max_lines_and_flagged(preset: str) -> None
     (text, dropped, n), after = got
     assert n == 5 and dropped and text == "\n".join([trace[0], *body[:4]]).rstrip("\n")
     assert after == ("after", False, 1)
+
+
+CHAINED = [
+    "Traceback (most recent call last):",
+    '  File "app.py", line 3, in load',
+    "    return cache[k]",
+    "KeyError: 'k'",
+    "",
+    "During handling of the above exception, another exception occurred:",
+    "",
+    "Traceback (most recent call last):",
+    '  File "app.py", line 5, in load',
+    "    raise LookupError(k) from None",
+    "LookupError: k",
+    "",
+    "The above exception was the direct cause of the following exception:",
+    "",
+    "Traceback (most recent call last):",
+    '  File "app.py", line 9, in <module>',
+    "    main()",
+    "RuntimeError: cannot load",
+]
+
+
+def test_a_chained_python_traceback_is_one_message() -> None:
+    got = joined("python", ["before", *CHAINED, "after"])
+    assert got == [
+        ("before", False, 1),
+        ("\n".join(CHAINED), False, len(CHAINED)),
+        ("after", False, 1),
+    ]
+
+
+def test_python_tracebacks_one_after_another_stay_apart() -> None:
+    """Only the chaining sentence carries the next Traceback line: two traces printed one
+    after the other (even with a blank line between) are two messages, and a sentence at the
+    end of a trace carries one line only, not the ones after it."""
+    lines = [*PYTHON, "", *PYTHON, "During handling of the above exception", "x", "y"]
+    got = joined("python", lines)
+    assert got == [
+        ("\n".join(PYTHON), False, len(PYTHON) + 1),
+        ("\n".join([*PYTHON, "During handling of the above exception", "x"]), False, 7),
+        ("y", False, 1),
+    ]
+
+
+def test_continue_after_is_an_option_of_its_own() -> None:
+    opts = {"pattern": r"^\s", "continue-after": r"\\$"}
+    got = joined(opts, ["a \\", "", "b", "  c", "d"])
+    assert got == [("a \\\n\nb\n  c", False, 4), ("d", False, 1)]
+    with pytest.raises(ValueError, match="invalid regular expression"):
+        MultilineOptions.model_validate({"pattern": "x", "continue-after": "("})

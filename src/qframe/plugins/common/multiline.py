@@ -36,10 +36,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "pattern": r"^(?:\s+at\s|\s*\.\.\.\s*\d+\s+(?:more|common frames omitted)"
         r"|\s*Caused by:|\s+Suppressed:)",
     },
-    # "Traceback (most recent call last):", indented frames, then "ValueError: bad"
+    # "Traceback (most recent call last):", indented frames, then "ValueError: bad"; a
+    # chained one goes on with "During handling of the above exception, …" (or "The above
+    # exception was the direct cause …"), a blank line and the next "Traceback …"
     "python": {
         "pattern": r"^(?:\s|$|[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)(?::|$)"
         r"|During handling of the above exception|The above exception was the direct cause)",
+        "continue-after": r"^(?:During handling of the above exception"
+        r"|The above exception was the direct cause)",
     },
     # "panic: …", "", "goroutine 1 [running]:", "main.main()", "\t/app/main.go:5 +0x1d"
     "go": {
@@ -58,6 +62,12 @@ class MultilineOptions(BaseModel):
 
     pattern: str = Field(description="regular expression tested against each line (re.search)")
     negate: bool = Field(False, description="invert the pattern: lines that do NOT match")
+    continue_after: str = Field(
+        "",
+        description="regular expression: the first non-blank line after a line it matches "
+        "continues too, whatever pattern says (the python preset: a chained traceback's next "
+        "'Traceback' line)",
+    )
     match: Literal["after", "before"] = Field(
         "after",
         description="after: (non-)matching lines join the line before them; before: the next",
@@ -82,7 +92,7 @@ class MultilineOptions(BaseModel):
             return {**PRESETS[name], **{k: x for k, x in v.items() if k != "preset"}}
         return v
 
-    @field_validator("pattern")
+    @field_validator("pattern", "continue_after")
     @classmethod
     def _compiles(cls, v: str) -> str:
         try:
@@ -101,7 +111,7 @@ class MultilineOptions(BaseModel):
 
 MULTILINE_HELP = (
     "join lines into one message: a preset (java, python, go) or "
-    "{pattern, negate, match: after|before, max-lines, max-bytes, timeout}"
+    "{pattern, negate, match: after|before, continue-after, max-lines, max-bytes, timeout}"
 )
 
 # (text, position of the first line, position after the last line, truncated, line count);
@@ -113,12 +123,14 @@ class Multiline:
     __slots__ = (
         "_after",
         "_bytes",
+        "_carry",
         "_dropped",
         "_end",
         "_lines",
         "_max_bytes",
         "_max_lines",
         "_negate",
+        "_next",
         "_search",
         "_start",
         "last_line_at",
@@ -127,6 +139,9 @@ class Multiline:
     def __init__(self, options: MultilineOptions) -> None:
         self._search = re.compile(options.pattern).search
         self._negate = options.negate
+        # continue-after: a line it matches makes the next non-blank line continue too
+        self._next = re.compile(options.continue_after).search if options.continue_after else None
+        self._carry = False
         self._after = options.match == "after"
         self._max_lines = options.max_lines
         self._max_bytes = options.max_bytes
@@ -166,6 +181,7 @@ class Multiline:
             return None
         text = "\n".join(self._lines).rstrip("\n")  # trailing blank lines add nothing
         ev = (text, self._start, self._end, self._dropped, len(self._lines))
+        self._carry = False
         self._lines = []
         self._bytes = 0
         self._dropped = False
@@ -177,6 +193,12 @@ class Multiline:
         ``cut``: the line was already shortened (its message is tagged ``_truncated``).
         """
         cont = (self._search(line) is not None) is not self._negate
+        if self._next is not None:
+            if self._carry:
+                cont = True
+                self._carry = not line.strip()  # blank lines carry it on
+            if self._next(line) is not None:
+                self._carry = True
         if self._after:
             if not cont and self._lines:
                 ev = self.flush()
