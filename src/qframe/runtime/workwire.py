@@ -17,6 +17,7 @@ tuple comes back as a list, a datetime as its ISO text).
 
 from __future__ import annotations
 
+import marshal
 import pickle
 import struct
 from collections import deque
@@ -326,9 +327,11 @@ _EMPTY: dict[str, Any] = {}
 
 
 def _fields_blob(col: list[Any]) -> bytes | None:
-    """Each message's fields as its JSON object (b"" for none), joined by newlines (orjson
-    writes none: a newline in a string is escaped); None when orjson cannot encode them.
-    As everywhere on this wire, values cross as JSON (a NaN comes back None)."""
+    """Each message's fields as its JSON object (None for none), the list marshalled
+    (its loads makes the ``bytes`` objects from their lengths: 30 ns a message where
+    splitting a newline-joined blob scanned every byte, 135); None when orjson cannot
+    encode them. As everywhere on this wire, values cross as JSON (a NaN comes back
+    None)."""
     col = [f or _EMPTY for f in col]
     dumps = orjson.dumps
     try:
@@ -338,9 +341,14 @@ def _fields_blob(col: list[Any]) -> bytes | None:
             parts = [dumps(f, default=json_default) for f in col]
         except TypeError:
             return None
-    if b"{}" in parts:
-        parts = [b"" if p == b"{}" else p for p in parts]
-    return b"\n".join(parts)
+    return _marshal_fields(parts)
+
+
+def _marshal_fields(parts: list[Any]) -> bytes:
+    """JSON objects (``bytes``; ``b""`` or ``b"{}"``: none) marshalled, None for none."""
+    if b"{}" in parts or b"" in parts:
+        parts = [p if p and p != b"{}" else None for p in parts]
+    return marshal.dumps(parts, 2)  # version 2: no lookups of objects already written
 
 
 def encode_reply(res: dict[str, Any]) -> bytes:
@@ -382,8 +390,11 @@ def encode_reply(res: dict[str, Any]) -> bytes:
 def encode_texts(texts: list[str]) -> bytes:
     """The texts of a batch that crosses as texts only (:meth:`Filter.worker_texts`): ``N``
     + the texts joined by newlines (UTF-8, lone surrogates kept), or ``J`` + their JSON
-    list when a text holds a newline."""
-    if "\n" in "".join(texts):  # a search with memchr: cheaper than counting the joins
+    list when a text holds a newline (told by one ``memchr`` over the texts joined).
+    Marshalled, the list cost the main process 45 ns a text (a UTF-8 copy of each, or a
+    lookup in marshal's table of objects with other references) against 32 here; the
+    worker's split is 111 against 47 — the main process is the one that serializes."""
+    if "\n" in "".join(texts):
         return encode(texts)
     return b"N" + "\n".join(texts).encode("utf-8", "surrogatepass")
 
@@ -396,12 +407,9 @@ def decode_texts(data: bytes) -> list[str]:
 
 def encode_texts_reply(fields: list[bytes], extra: Any, metrics: dict[str, Any]) -> bytes:
     """A worker's answer to texts: ``X`` as :func:`encode_reply`, its JSON ``{"t": extra,
-    "n": the number of texts, "m": metrics}`` and the fields objects (:func:`_fields_blob`'s
-    layout: orjson's output holds no raw newline, b"" is none)."""
-    if b"{}" in fields:
-        fields = [b"" if f == b"{}" else f for f in fields]
-    body = orjson.dumps({"t": extra, "n": len(fields), "m": metrics})
-    return b"X" + _LEN.pack(len(body)) + body + b"\n".join(fields)
+    "m": metrics}`` and the fields objects marshalled (b"" or b"{}": none)."""
+    body = orjson.dumps({"t": extra, "m": metrics})
+    return b"X" + _LEN.pack(len(body)) + body + _marshal_fields(fields)
 
 
 def decode_reply(data: bytes) -> dict[str, Any]:
@@ -411,22 +419,15 @@ def decode_reply(data: bytes) -> dict[str, Any]:
         return decode(data)  # type: ignore[no-any-return]
     (k,) = _LEN.unpack_from(data, 1)
     res: dict[str, Any] = orjson.loads(data[5 : 5 + k])
-    parts: list[Any] = data[5 + k :].split(b"\n")
-    if b"" in parts:
-        parts = [p or None for p in parts]
+    parts: list[Any] = marshal.loads(memoryview(data)[5 + k :])
     if "t" in res:
-        res["fields"] = parts if res["n"] else []
+        res["fields"] = parts
         return res
     same = res.get("same")
     if same is not None:
-        if not same["_fields"]:
-            parts = []  # an empty batch
         same["_fields"] = parts
     else:
-        rows = res["rows"]
-        if not rows:
-            parts = []
-        for row, f in zip(rows, parts, strict=True):
+        for row, f in zip(res["rows"], parts, strict=True):
             row[10] = f
     return res
 
