@@ -22,7 +22,7 @@ import orjson
 
 from ..storage import atomic_write
 
-__all__ = ["AckTracker", "CheckpointFile", "LineCounter", "Position"]
+__all__ = ["AckTracker", "CheckpointFile", "LineCounter", "Position", "first_position"]
 
 
 class Position(NamedTuple):
@@ -32,6 +32,30 @@ class Position(NamedTuple):
     def since(self) -> int | None:
         """The ``since`` (whole seconds, rounded down) to resume from; None: from the start."""
         return self.ts_ns // 1_000_000_000 if self.ts_ns else None
+
+
+def first_position(
+    entry: Position | None,
+    initial: bool,
+    from_beginning: bool,
+    started_s: int,
+    lost: bool = False,
+) -> Position:
+    """Where the first read of a container in this run starts.
+
+    ``entry``: its checkpoint entry; ``initial``: it was running when the collector
+    started; ``lost``: the checkpoint existed but had no usable entry for it (the file
+    unreadable, or its entry rejected).  Without an entry, a container running at start is
+    read from the collector's start second ``started_s`` (what it wrote before qframe ever
+    ran is left out), unless ``from_beginning`` -- or unless its entry was lost: then
+    qframe did run before, and what the container wrote while qframe was down would be a
+    silent gap, so it is read from its first line (the ids are the same: at least once).
+    """
+    if entry is not None:
+        return entry
+    if initial and not from_beginning and not lost:
+        return Position(started_s * 1_000_000_000, 0)
+    return Position()
 
 
 class LineCounter:
@@ -117,27 +141,45 @@ class CheckpointFile:
     An entry that is not a position (a timestamp not a whole number > 0, a count not one
     >= 0: what this class never writes) is left out on load and listed in
     :attr:`rejected`: a negative count would make the lines it does not cover be skipped.
+    A file that is not one this class writes (cut short, not JSON, another version, no
+    ``containers`` object) raises ValueError.  :meth:`lost` says which containers the
+    last load had an entry for that it could not use.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rejected: list[str] = []  # the entries left out by the last load, and why
+        self.unreadable = False  # the last load found a file it could not read
+        self._lost: set[str] = set()  # the containers of the entries left out
+
+    def lost(self, cid: str) -> bool:
+        """The last load found the file unreadable, or the container's entry rejected."""
+        return self.unreadable or cid in self._lost
 
     def load(self) -> dict[str, Position]:
         self.rejected = []
+        self._lost = set()
+        self.unreadable = False
         try:
             raw = orjson.loads(self.path.read_bytes())
+            if not isinstance(raw, dict) or raw.get("version") != 1:
+                v = raw.get("version") if isinstance(raw, dict) else None
+                raise ValueError(f"not a version 1 checkpoint (version {v!r:.40})")
+            items = raw.get("containers")
+            if not isinstance(items, dict):
+                raise ValueError(f"containers is {type(items).__name__}, not an object")
         except FileNotFoundError:
             return {}
-        except (OSError, orjson.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # (orjson.JSONDecodeError is a ValueError)
+            self.unreadable = True
             raise ValueError(f"unreadable checkpoint {self.path}: {exc}") from exc
         out: dict[str, Position] = {}
-        items = raw.get("containers", {}) if isinstance(raw, dict) else {}
-        for cid, v in items.items() if isinstance(items, dict) else ():
+        for cid, v in items.items():
             ts, n = (v.get("ts"), v.get("n")) if isinstance(v, dict) else (None, None)
             if _whole(ts, 1) and _whole(n, 0):
                 out[cid] = Position(ts, n)
             else:
+                self._lost.add(cid)
                 self.rejected.append(f"container {cid:.80}: {v!r:.80} is not a position")
         return out
 

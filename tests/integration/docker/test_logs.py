@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from qframe.message import Message
 from qframe.plugin import Handler, ack
@@ -104,6 +105,49 @@ async def test_after_a_restart_of_qframe_reading_resumes_with_no_gap_and_no_dupl
         assert replayed >= 1  # the engine's since is a whole second: some lines came twice
     finally:
         podman.rm(name)
+
+
+async def test_a_garbled_checkpoint_means_a_replay_from_the_first_line_not_a_silent_gap(
+    podman: PodmanService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The checkpoint existed but cannot be read: qframe ran before, so the lines written
+    while it was down are read again (from the container's first line, same ids), not
+    skipped as if the container were new to it (read from the collector's start)."""
+    name = podman.unique("garbled")
+    config = logs_pipeline(podman, tmp_path)  # from-beginning: false (the default)
+    try:
+        async with Harness(config) as h:
+            first = h.captured("out")
+            await wait_until(lambda: h.plugin("docker-events").watcher.connections > 0)
+            cid = podman.run(name, "sh", "-c", COUNTER)
+            await wait_or_explain(h, lambda: len(numbers(first, name)) >= 8, 30, "first run")
+        seen = numbers(first, name)
+        assert seen == list(range(len(seen)))
+        assert cid in checkpoint(tmp_path)
+        # lines written while qframe is down (over a second: before the next start's second)
+        await wait_until(lambda: podman_count(podman, name) >= len(seen) + 10, timeout=30)
+        written = podman_count(podman, name)
+        ckpt = tmp_path / "collector.docker-logs" / "positions.json"
+        ckpt.write_bytes(ckpt.read_bytes()[:40])  # torn
+        caplog.clear()
+        async with Harness(config) as h:
+            second = h.captured("out")
+            await wait_or_explain(
+                h,
+                lambda: set(range(written)) <= set(numbers(second, name)),
+                30,
+                "every line written so far",
+            )
+            rejected = h.plugin("docker-logs").metrics.counter("rejected", reason="checkpoint")
+    finally:
+        podman.rm(name)
+    assert rejected == 1
+    errors = [r.getMessage() for r in caplog.records if "unreadable checkpoint" in r.getMessage()]
+    assert len(errors) == 1 and "read from their first line" in errors[0]
+    again = numbers(second, name)
+    assert again[: len(seen)] == seen  # replayed from the first line, in order
+    ids = {m.message: m.id for m in of(first, name)}
+    assert all(ids[m.message] == m.id for m in of(second, name) if m.message in ids)
 
 
 async def test_without_inputs_docker_logs_and_docker_stats_follow_the_events_themselves(

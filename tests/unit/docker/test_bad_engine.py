@@ -264,9 +264,14 @@ async def test_a_corrupt_checkpoint_is_set_aside_and_reading_starts_afresh(
     cfg = config(f"unix://{tmp_path}/none.sock", tmp_path, {"docker-logs": {}})
     ckpt = tmp_path / "data" / "collector.docker-logs" / "positions.json"
     ckpt.parent.mkdir(parents=True)
-    ckpt.write_text('{"containers": {"abc": {"ts": 1, "n"')
+    ckpt.write_text('{"version": 1, "containers": {"abc": {"ts": 1, "n"')
     async with Harness(cfg) as h:
-        assert h.plugin("docker-logs").committed == {}
+        p = h.plugin("docker-logs")
+        assert p.committed == {}
+        assert p.metrics.counter("rejected", reason="checkpoint") == 1
+        # qframe ran before: a container running now is read from its first line
+        assert p._resume("abc", initial=True) == (0, 0)
+        assert p._resume("xyz", initial=True) == (0, 0)
     kept = [p.name for p in ckpt.parent.iterdir()]
     assert any(n.startswith("positions.json.bad-") for n in kept)
 
@@ -278,8 +283,12 @@ async def test_a_checkpoint_entry_that_is_not_a_position_is_counted_and_left_out
     ckpt = tmp_path / "data" / "collector.docker-logs" / "positions.json"
     ckpt.parent.mkdir(parents=True)
     good = {"ts": 7_000_000_000, "n": 2}
-    ckpt.write_bytes(orjson.dumps({"containers": {"abc": good, "def": {"ts": 1, "n": -1}}}))
+    entries = {"abc": good, "def": {"ts": 1, "n": -1}}
+    ckpt.write_bytes(orjson.dumps({"version": 1, "containers": entries}))
     async with Harness(cfg) as h:
         p = h.plugin("docker-logs")
         assert p.committed == {"abc": (7_000_000_000, 2)}
         assert p.metrics.counter("rejected", reason="checkpoint") == 1
+        assert p._resume("abc", initial=True) == (7_000_000_000, 2)
+        assert p._resume("def", initial=True) == (0, 0)  # its entry rejected: first line
+        assert p._resume("new", initial=True) == (p._started_s * 1_000_000_000, 0)

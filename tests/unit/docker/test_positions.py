@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from qframe.docker.positions import AckTracker, CheckpointFile, LineCounter, Position
+from qframe.docker.positions import (
+    AckTracker,
+    CheckpointFile,
+    LineCounter,
+    Position,
+    first_position,
+)
 
 S = 1_000_000_000
 
@@ -72,18 +78,56 @@ def test_checkpoints_round_trip_and_replace_the_file_atomically(tmp_path: Path) 
 
 def test_a_corrupt_checkpoint_is_reported_not_half_read(tmp_path: Path) -> None:
     p = tmp_path / "positions.json"
-    p.write_text('{"containers": {"abc": {"ts"')
+    p.write_text('{"version": 1, "containers": {"abc": {"ts"')
+    f = CheckpointFile(p)
     with pytest.raises(ValueError, match="unreadable checkpoint"):
-        CheckpointFile(p).load()
-    p.write_text('{"containers": {"abc": {"ts": "x"}, "def": {"ts": 7, "n": 1}}}')
-    assert CheckpointFile(p).load() == {"def": Position(7, 1)}
+        f.load()
+    assert f.lost("abc") and f.lost("any")  # nothing of it can be trusted
+    p.write_text('{"version": 1, "containers": {"abc": {"ts": "x"}, "def": {"ts": 7, "n": 1}}}')
+    assert f.load() == {"def": Position(7, 1)}
+    assert f.lost("abc") and not f.lost("def") and not f.lost("any")
 
 
-def test_a_checkpoint_of_another_shape_is_read_as_empty(tmp_path: Path) -> None:
+def test_a_checkpoint_of_another_shape_or_version_is_unreadable(tmp_path: Path) -> None:
+    """Read as empty, its containers would be taken for ones qframe never saw."""
     p = tmp_path / "positions.json"
-    for text in ("[1, 2]", '"text"', "{}", '{"containers": [1]}', '{"containers": null}'):
+    for text in (
+        "[1, 2]",
+        '"text"',
+        "{}",
+        '{"containers": {}}',
+        '{"version": 2, "containers": {}}',
+        '{"version": 1, "containers": [1]}',
+        '{"version": 1, "containers": null}',
+        '{"version": 1}',
+    ):
         p.write_text(text)
-        assert CheckpointFile(p).load() == {}, text
+        f = CheckpointFile(p)
+        with pytest.raises(ValueError, match="unreadable checkpoint"):
+            f.load()
+        assert f.lost("abc"), text
+    p.write_text('{"version": 1, "containers": {}}')
+    assert f.load() == {} and not f.lost("abc") and f.rejected == []
+    p.unlink()
+    assert f.load() == {} and not f.lost("abc")  # none yet: qframe never ran here
+
+
+def test_where_the_first_read_of_a_container_starts() -> None:
+    """A checkpoint entry wins; without one a container running at start is read from the
+    collector's start second -- unless qframe's checkpoint for it was lost (the file
+    unreadable, its entry rejected): then from its first line, so the lines it wrote while
+    qframe was down arrive (at least once) instead of being a silent gap."""
+    entry = Position(5 * S, 2)
+    for initial in (True, False):
+        for fb in (True, False):
+            for lost in (True, False):
+                assert first_position(entry, initial, fb, 100, lost) == entry
+    assert first_position(None, True, False, 100) == Position(100 * S, 0)
+    assert first_position(None, True, False, 100, lost=False) == Position(100 * S, 0)
+    assert first_position(None, True, False, 100, lost=True) == Position()
+    assert first_position(None, True, True, 100, lost=False) == Position()
+    assert first_position(None, False, False, 100, lost=False) == Position()  # started later
+    assert first_position(None, False, False, 100, lost=True) == Position()
 
 
 def test_the_checkpoint_file_says_its_version_and_when_it_was_written(tmp_path: Path) -> None:
@@ -139,7 +183,7 @@ def test_an_entry_that_is_not_a_position_is_left_out_and_named(tmp_path: Path) -
         "list": [5, 1],
     }
     ok = {"ok": {"ts": 5 * S, "n": 0}, "first": {"ts": 1, "n": (1 << 63) - 1}}
-    p.write_text(json.dumps({"containers": {**ok, **bad}}))
+    p.write_text(json.dumps({"version": 1, "containers": {**ok, **bad}}))
     f = CheckpointFile(p)
     assert f.load() == {"ok": Position(5 * S, 0), "first": Position(1, (1 << 63) - 1)}
     assert len(f.rejected) == len(bad)

@@ -20,7 +20,13 @@ from ...docker import (
     container_event,
 )
 from ...docker.events import EventWatcher
-from ...docker.positions import AckTracker, CheckpointFile, LineCounter, Position
+from ...docker.positions import (
+    AckTracker,
+    CheckpointFile,
+    LineCounter,
+    Position,
+    first_position,
+)
 from ...docker.streams import STREAM_NAMES, LogDecoder, LogLine
 from ...jsonline import decode_messages
 from ...message import ContainerInfo, Delivery, Message, SharedFields, new_log
@@ -107,8 +113,13 @@ class DockerLogsCollector(DockerCollector):
     collector started (``from-beginning: true``: from its first line); a container that starts
     while qframe runs is read from its first line.  An entry of the checkpoint that is not
     a position (a timestamp or count that is not a whole number in range) is counted
-    (``qframe_rejected_total{reason="checkpoint"}``), logged and left out: its container
-    has no checkpoint.
+    (``qframe_rejected_total{reason="checkpoint"}``), logged and left out, and its
+    container is read from its first line.  A checkpoint that cannot be read at all (cut
+    short, not JSON, another version) is counted and logged the same way, kept as
+    ``positions.json.bad-<time>``, and every container running at start is read from its
+    first line: qframe ran before, and the lines written while it was down must not be a
+    silent gap (the ids are the same as the first time: at least once, a de-duplicating
+    destination keeps one copy).
 
     Emits kind ``log``:
 
@@ -216,13 +227,21 @@ class DockerLogsCollector(DockerCollector):
         try:
             self.committed = self._store.load()
         except ValueError as exc:
-            self.log.error("%s; starting without checkpoints", exc)
+            self.metrics.inc("rejected", reason="checkpoint")
+            self.log.error(
+                "%s; starting without it: the containers running now are read from their "
+                "first line",
+                exc,
+            )
             bad = self._store.path.with_name(f"{CHECKPOINT}.bad-{int(time.time())}")
             with contextlib.suppress(OSError):
                 self._store.path.rename(bad)  # kept for a post-mortem
             self.committed = {}
         for why in self._store.rejected:
-            self.reject("checkpoint", f"{self._store.path}: {why}; that container has none")
+            self.reject(
+                "checkpoint",
+                f"{self._store.path}: {why}; that container is read from its first line",
+            )
 
     async def stop(self) -> None:
         for cid in list(self.streams.tasks):
@@ -359,10 +378,8 @@ class DockerLogsCollector(DockerCollector):
         pos = self.committed.get(cid)
         if pos is not None:
             return pos
-        if initial and not self.options.from_beginning:
-            pos = Position(self._started_s * 1_000_000_000, 0)
-        else:
-            pos = Position()
+        lost = self._store is not None and self._store.lost(cid)
+        pos = first_position(None, initial, self.options.from_beginning, self._started_s, lost)
         # a later reconnection resumes here too, not from "now", until a line is emitted
         self.emitted[cid] = pos
         return pos
