@@ -40,20 +40,27 @@ def first_position(
     from_beginning: bool,
     started_s: int,
     lost: bool = False,
+    written_s: int | None = None,
 ) -> Position:
     """Where the first read of a container in this run starts.
 
     ``entry``: its checkpoint entry; ``initial``: it was running when the collector
     started; ``lost``: the checkpoint existed but had no usable entry for it (the file
-    unreadable, or its entry rejected).  Without an entry, a container running at start is
-    read from the collector's start second ``started_s`` (what it wrote before qframe ever
-    ran is left out), unless ``from_beginning`` -- or unless its entry was lost: then
-    qframe did run before, and what the container wrote while qframe was down would be a
-    silent gap, so it is read from its first line (the ids are the same: at least once).
+    unreadable, or its entry rejected); ``written_s``: when the (readable) checkpoint was
+    last written.  Without an entry, a container running at start is read from the
+    collector's start second ``started_s`` (what it wrote before qframe ever ran is left
+    out), unless ``from_beginning`` -- or unless its entry was lost: then qframe did run
+    before, and what the container wrote while qframe was down would be a silent gap, so
+    it is read from its first line (the ids are the same: at least once).  A container a
+    readable checkpoint does not know (it started while qframe was down, or none of its
+    lines was acknowledged yet) is read from the second the checkpoint was last written,
+    if that is earlier: none of its lines since then was acknowledged.
     """
     if entry is not None:
         return entry
     if initial and not from_beginning and not lost:
+        if written_s is not None:
+            started_s = min(started_s, written_s)
         return Position(started_s * 1_000_000_000, 0)
     return Position()
 
@@ -150,6 +157,7 @@ class CheckpointFile:
         self.path = path
         self.rejected: list[str] = []  # the entries left out by the last load, and why
         self.unreadable = False  # the last load found a file it could not read
+        self.written_s: int | None = None  # when the loaded file was written (whole seconds)
         self._lost: set[str] = set()  # the containers of the entries left out
 
     def lost(self, cid: str) -> bool:
@@ -160,6 +168,7 @@ class CheckpointFile:
         self.rejected = []
         self._lost = set()
         self.unreadable = False
+        self.written_s = None
         try:
             raw = orjson.loads(self.path.read_bytes())
             if not isinstance(raw, dict) or raw.get("version") != 1:
@@ -173,6 +182,9 @@ class CheckpointFile:
         except (OSError, ValueError) as exc:  # (orjson.JSONDecodeError is a ValueError)
             self.unreadable = True
             raise ValueError(f"unreadable checkpoint {self.path}: {exc}") from exc
+        updated = raw.get("updated")
+        if type(updated) in (int, float) and 0 < updated < 1 << 40:  # (not NaN, not bool)
+            self.written_s = int(updated)
         out: dict[str, Position] = {}
         for cid, v in items.items():
             ts, n = (v.get("ts"), v.get("n")) if isinstance(v, dict) else (None, None)

@@ -150,6 +150,31 @@ async def test_a_garbled_checkpoint_means_a_replay_from_the_first_line_not_a_sil
     assert all(ids[m.message] == m.id for m in of(second, name) if m.message in ids)
 
 
+async def test_a_container_started_while_qframe_was_down_is_read_from_its_first_line(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    """Not in the checkpoint, but started after it was written: every line it wrote since
+    is new to qframe (before, only those from the second qframe started again came)."""
+    name = podman.unique("while-down")
+    config = logs_pipeline(podman, tmp_path)  # from-beginning: false (the default)
+    try:
+        async with Harness(config):
+            pass  # writes the checkpoint at stop (no container in it)
+        assert (tmp_path / "collector.docker-logs" / "positions.json").exists()
+        podman.run(name, "sh", "-c", COUNTER)
+        await wait_until(lambda: podman_count(podman, name) >= 10, timeout=30)  # over 1 s
+        written = podman_count(podman, name)
+        async with Harness(config) as h:
+            out = h.captured("out")
+            await wait_or_explain(
+                h, lambda: len(numbers(out, name)) >= written, 30, "the lines written before"
+            )
+    finally:
+        podman.rm(name)
+    got = numbers(out, name)
+    assert got == list(range(len(got)))
+
+
 async def test_without_inputs_docker_logs_and_docker_stats_follow_the_events_themselves(
     podman: PodmanService, tmp_path: Path
 ) -> None:

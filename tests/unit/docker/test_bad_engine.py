@@ -284,11 +284,13 @@ async def test_a_checkpoint_entry_that_is_not_a_position_is_counted_and_left_out
     ckpt.parent.mkdir(parents=True)
     good = {"ts": 7_000_000_000, "n": 2}
     entries = {"abc": good, "def": {"ts": 1, "n": -1}}
-    ckpt.write_bytes(orjson.dumps({"version": 1, "containers": entries}))
+    written = 1_700_000_000  # (the past)
+    ckpt.write_bytes(orjson.dumps({"version": 1, "updated": written + 0.9, "containers": entries}))
     async with Harness(cfg) as h:
         p = h.plugin("docker-logs")
         assert p.committed == {"abc": (7_000_000_000, 2)}
         assert p.metrics.counter("rejected", reason="checkpoint") == 1
         assert p._resume("abc", initial=True) == (7_000_000_000, 2)
         assert p._resume("def", initial=True) == (0, 0)  # its entry rejected: first line
-        assert p._resume("new", initial=True) == (p._started_s * 1_000_000_000, 0)
+        # not in the checkpoint: what it wrote since the checkpoint was written is read
+        assert p._resume("new", initial=True) == (written * 1_000_000_000, 0)

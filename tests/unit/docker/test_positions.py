@@ -128,6 +128,33 @@ def test_where_the_first_read_of_a_container_starts() -> None:
     assert first_position(None, True, True, 100, lost=False) == Position()
     assert first_position(None, False, False, 100, lost=False) == Position()  # started later
     assert first_position(None, False, False, 100, lost=True) == Position()
+    # a readable checkpoint written before the start: the container is not in it, so
+    # none of its lines since then was acknowledged (it started while qframe was down)
+    assert first_position(None, True, False, 100, written_s=90) == Position(90 * S, 0)
+    assert first_position(None, True, False, 100, written_s=110) == Position(100 * S, 0)
+    assert first_position(None, True, False, 100, True, 90) == Position()
+    assert first_position(None, True, True, 100, written_s=90) == Position()
+    assert first_position(None, False, False, 100, written_s=90) == Position()
+    assert first_position(entry, True, False, 100, written_s=90) == entry
+
+
+def test_the_checkpoint_says_when_it_was_written(tmp_path: Path) -> None:
+    import time
+
+    p = tmp_path / "positions.json"
+    f = CheckpointFile(p)
+    before = int(time.time())
+    f.save({})
+    assert f.load() == {} and before <= f.written_s <= time.time()  # type: ignore[operator]
+    for updated in ("1", None, True, -1, 0, 1 << 40, [5]):
+        p.write_text(json.dumps({"version": 1, "updated": updated, "containers": {}}))
+        assert f.load() == {} and f.written_s is None, updated
+    p.write_text(json.dumps({"version": 1, "updated": 5.9, "containers": {}}))
+    assert f.load() == {} and f.written_s == 5
+    p.write_text("torn")
+    with pytest.raises(ValueError):
+        f.load()
+    assert f.written_s is None
 
 
 def test_the_checkpoint_file_says_its_version_and_when_it_was_written(tmp_path: Path) -> None:

@@ -110,8 +110,10 @@ class DockerLogsCollector(DockerCollector):
     one; the engine replays them in the same order).  Hence no gap and no duplicate,
     except that a line whose timestamp goes backwards right at a resume point could be
     skipped.  A container running at start with no checkpoint is read from the second the
-    collector started (``from-beginning: true``: from its first line); a container that starts
-    while qframe runs is read from its first line.  An entry of the checkpoint that is not
+    collector started (``from-beginning: true``: from its first line), or from the second the
+    checkpoint was last written if there is one (the container started while qframe was
+    down, or none of its lines was acknowledged: what it wrote since is read); a container
+    that starts while qframe runs is read from its first line.  An entry of the checkpoint that is not
     a position (a timestamp or count that is not a whole number in range) is counted
     (``qframe_rejected_total{reason="checkpoint"}``), logged and left out, and its
     container is read from its first line.  A checkpoint that cannot be read at all (cut
@@ -164,7 +166,8 @@ class DockerLogsCollector(DockerCollector):
         from_beginning: bool = Field(
             False,
             description="read a container running at start without a checkpoint from its "
-            "first line (default: from the second the collector started)",
+            "first line (default: from the second the collector started, or the checkpoint "
+            "was last written if earlier)",
         )
         max_line_bytes: Bytes = Field(
             "1MiB", description="longer lines are cut and tagged _truncated"
@@ -378,8 +381,12 @@ class DockerLogsCollector(DockerCollector):
         pos = self.committed.get(cid)
         if pos is not None:
             return pos
-        lost = self._store is not None and self._store.lost(cid)
-        pos = first_position(None, initial, self.options.from_beginning, self._started_s, lost)
+        store = self._store
+        lost = store is not None and store.lost(cid)
+        written = store.written_s if store is not None else None
+        pos = first_position(
+            None, initial, self.options.from_beginning, self._started_s, lost, written
+        )
         # a later reconnection resumes here too, not from "now", until a line is emitted
         self.emitted[cid] = pos
         return pos
