@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import struct
-from bisect import bisect_right
 from collections.abc import Callable
 from itertools import accumulate
 from operator import attrgetter
@@ -108,6 +107,21 @@ class _Batch:
 #: estimated bytes of a message's record beside its text (time, kind, host, path, id …)
 _OVERHEAD = 96
 _get_text = attrgetter("message")
+
+
+def _fit(lens: list[int], room: int) -> int:
+    """How many messages from the start fit in ``room`` estimated bytes (``lens``: their
+    texts' lengths summed so far; each counts :data:`_OVERHEAD` more): a binary search
+    (a batch cut by bytes, the usual case with a large batch-size, looks at no message
+    one by one)."""
+    lo, hi = 0, len(lens)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if lens[mid - 1] + _OVERHEAD * mid <= room:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 class NatsHandler(InFlightView, Handler):
@@ -367,15 +381,15 @@ class NatsHandler(InFlightView, Handler):
                 if len(b.messages) >= bsize:
                     self._dispatch(subject)
                 continue
-            sizes = list(accumulate([t + _OVERHEAD for t in map(len, map(_get_text, chunk))]))
-            k = bisect_right(sizes, limit - b.size)
+            lens = list(accumulate(map(len, map(_get_text, chunk))))  # C loops
+            k = _fit(lens, limit - b.size)
             if k == 0:
                 if b.messages:
                     self._dispatch(subject)
                     continue
                 k = 1  # alone over the estimate: the seal says whether it fits
             b.extend(messages, i, i + k, ends)
-            b.size += sizes[k - 1]
+            b.size += lens[k - 1] + _OVERHEAD * k
             i += k
             if len(b.messages) >= bsize or k < len(chunk):
                 self._dispatch(subject)
