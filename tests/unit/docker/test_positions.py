@@ -91,6 +91,9 @@ def test_a_corrupt_checkpoint_is_reported_not_half_read(tmp_path: Path) -> None:
 def test_a_checkpoint_of_another_shape_or_version_is_unreadable(tmp_path: Path) -> None:
     """Read as empty, its containers would be taken for ones qframe never saw."""
     p = tmp_path / "positions.json"
+    p.write_text('{"version": 2, "containers": {}}')
+    with pytest.raises(ValueError, match=r"not a version 1 checkpoint \(version 2\)"):
+        CheckpointFile(p).load()
     for text in (
         "[1, 2]",
         '"text"',
@@ -110,6 +113,11 @@ def test_a_checkpoint_of_another_shape_or_version_is_unreadable(tmp_path: Path) 
     assert f.load() == {} and not f.lost("abc") and f.rejected == []
     p.unlink()
     assert f.load() == {} and not f.lost("abc")  # none yet: qframe never ran here
+
+
+def test_before_its_first_load_a_checkpoint_file_has_lost_nothing(tmp_path: Path) -> None:
+    f = CheckpointFile(tmp_path / "positions.json")
+    assert not f.lost("abc") and f.written_s is None and f.rejected == []
 
 
 def test_where_the_first_read_of_a_container_starts() -> None:
@@ -151,6 +159,8 @@ def test_the_checkpoint_says_when_it_was_written(tmp_path: Path) -> None:
         assert f.load() == {} and f.written_s is None, updated
     p.write_text(json.dumps({"version": 1, "updated": 5.9, "containers": {}}))
     assert f.load() == {} and f.written_s == 5
+    p.write_text(json.dumps({"version": 1, "updated": 1, "containers": {}}))
+    assert f.load() == {} and f.written_s == 1
     p.write_text("torn")
     with pytest.raises(ValueError):
         f.load()
