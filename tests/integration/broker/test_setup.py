@@ -15,6 +15,24 @@ from tests.services.nats import NatsServer
 pytestmark = pytest.mark.integration
 
 
+def _aggregator(tmp_path: Path, **collector: object) -> dict:
+    """An aggregator: one nats collector (these options) into a capture handler."""
+    return {
+        "tick": "50ms",
+        "data-dir": str(tmp_path / "agg"),
+        "collector": {"in": {"kind": "nats", **collector}},
+        "handler": {"cap": {"kind": "capture", "inputs": ["in"]}},
+    }
+
+
+async def _degraded_with(h: Harness, text: str) -> str:
+    """Await the collector's reason in /health containing *text*; it is ``degraded``."""
+    p = h.plugin("in")
+    await h.wait_for(lambda: text in p.metrics.state_reason, timeout=120, what=repr(text))
+    assert p.metrics.state == "degraded"
+    return p.metrics.state_reason
+
+
 async def test_an_aggregator_started_before_its_stream_says_why_and_reads_it_once_made(
     nats_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -22,23 +40,10 @@ async def test_an_aggregator_started_before_its_stream_says_why_and_reads_it_onc
     cannot be made; it is ``degraded`` with the server's answer as the reason (not a
     silent ``ok`` with nothing to pull), tries again, and once an agent made the stream
     it reads what the agent sends."""
-    config = {
-        "tick": "50ms",
-        "data-dir": str(tmp_path / "agg"),
-        "collector": {
-            "in": {"kind": "nats", "url": nats_url, "stream": "LATE", "reconnect-wait": "200ms"}
-        },
-        "handler": {"cap": {"kind": "capture", "inputs": ["in"]}},
-    }
+    config = _aggregator(tmp_path, url=nats_url, stream="LATE", **{"reconnect-wait": "200ms"})
     async with Harness(config) as h:
         p = h.plugin("in")
-        await h.wait_for(
-            lambda: "stream not found" in p.metrics.state_reason,
-            timeout=120,
-            what="the reason in /health",
-        )
-        assert p.metrics.state == "degraded"
-        assert p.metrics.state_reason.startswith("set-up: ")
+        assert (await _degraded_with(h, "stream not found")).startswith("set-up: ")
         agent = sender(
             nats_url,
             tmp_path / "agent",
@@ -75,29 +80,12 @@ async def test_a_consumer_the_user_may_not_make_is_a_reason_naming_the_permissio
         finally:
             await nc.close()
         link = {"username": "agg", "password": "p", "reconnect-wait": "200ms"}
-        config = {
-            "tick": "50ms",
-            "data-dir": str(tmp_path / "agg"),
-            "collector": {
-                "in": {
-                    "kind": "nats",
-                    "url": server.url,
-                    "stream": "PERM",
-                    "request-timeout": "1s",
-                    **link,
-                }
-            },
-            "handler": {"cap": {"kind": "capture", "inputs": ["in"]}},
-        }
+        config = _aggregator(
+            tmp_path, url=server.url, stream="PERM", **{"request-timeout": "1s"}, **link
+        )
         async with Harness(config) as h:
-            p = h.plugin("in")
-            await h.wait_for(
-                lambda: p.metrics.state_reason.startswith("set-up: "),
-                timeout=120,
-                what="a set-up's reason",
-            )
-            reason = p.metrics.state_reason
-            assert p.metrics.state == "degraded"
+            reason = await _degraded_with(h, "set-up: ")
+            assert reason.startswith("set-up: ")
             assert "TimeoutError" in reason
             assert "permissions violation for publish" in reason, reason
             assert "consumer.durable.create" in reason.lower(), reason
@@ -132,31 +120,13 @@ async def test_a_consumer_jetstream_cannot_serve_is_a_reason_not_a_silent_ok(
         assert blocks
         for b in blocks:
             os.unlink(b)
-        config = {
-            "tick": "50ms",
-            "data-dir": str(tmp_path / "agg"),
-            "collector": {
-                "in": {
-                    "kind": "nats",
-                    "url": url,
-                    "stream": "STUCK",
-                    "request-timeout": "1s",
-                    "stall-after": "2s",
-                }
-            },
-            "handler": {"cap": {"kind": "capture", "inputs": ["in"]}},
-        }
+        config = _aggregator(
+            tmp_path, url=url, stream="STUCK", **{"request-timeout": "1s", "stall-after": "2s"}
+        )
         async with Harness(config) as h:
             p = h.plugin("in")
-            await h.wait_for(
-                lambda: "delivers none" in p.metrics.state_reason,
-                timeout=120,
-                what="the reason in /health",
-            )
-            assert p.metrics.state == "degraded"
-            assert "holds 3 batch(es) for consumer qframe on stream STUCK" in (
-                p.metrics.state_reason
-            )
+            reason = await _degraded_with(h, "delivers none")
+            assert "holds 3 batch(es) for consumer qframe on stream STUCK" in reason
             assert h.captured("cap") == []
             await js.purge_stream("STUCK")
             await h.wait_for(lambda: p.metrics.state == "ok", timeout=120, what="ok again")
