@@ -58,6 +58,27 @@ def unchanged_workers(d: Daemon, http: int, plugin: str, pids: set[int]) -> None
     assert "died" not in d.stderr, d.stderr
 
 
+def await_rejected(http: int, plugin: str, want: dict[str, int]) -> None:
+    """Await /metrics counting exactly *want* (reason → count) as rejected by *plugin*."""
+    for reason, n in want.items():
+        poll_until(
+            lambda reason=reason, n=n: (
+                metric(http, "qframe_rejected_total", plugin=plugin, reason=reason) == n
+            ),
+            WAIT,
+            f"{n} rejected as {reason} in /metrics",
+        )
+
+
+def numbers_by_source(out: Path) -> dict[str, list[int]]:
+    """The output's ``"<source> <n>"`` messages: each source's numbers, in output order."""
+    got: dict[str, list[int]] = {}
+    for rec in records(out):
+        src, n = rec["message"].split()
+        got.setdefault(src, []).append(int(n))
+    return got
+
+
 def start(tmp_path: Path, text: str, http: int, plugins: list[str]) -> tuple[Daemon, set[int]]:
     d = Daemon(tmp_path, text)
     for p in plugins:
@@ -126,18 +147,8 @@ handler:
                 if s_idx % 4 == 3:  # UDP: what the socket buffer cannot hold is lost
                     need = (r * SENDERS + s_idx + 1) * 2
                     poll_until(lambda n=need: len(records(out)) >= n, WAIT, f"{need} messages")
-        for reason, n in want.items():
-            poll_until(
-                lambda reason=reason, n=n: (
-                    metric(http, "qframe_rejected_total", plugin="gelf", reason=reason) == n
-                ),
-                WAIT,
-                f"{n} rejected as {reason} in /metrics",
-            )
-        got: dict[str, list[int]] = {}
-        for rec in records(out):
-            src, n = rec["message"].split()
-            got.setdefault(src, []).append(int(n))
+        await_rejected(http, "gelf", want)
+        got = numbers_by_source(out)
         assert got == {f"s{i}": list(range(2 * rounds)) for i in range(SENDERS)}
         assert metric(http, "qframe_rejected_total", plugin="gelf") == sum(want.values())
         assert metric(http, "qframe_received_total", plugin="gelf") == 2 * rounds * SENDERS
@@ -208,18 +219,8 @@ handler:
             for i in range(per):
                 reason = hostile[(c + i) % len(hostile)][1]
                 want[reason] = want.get(reason, 0) + 1
-        for reason, n in want.items():
-            poll_until(
-                lambda reason=reason, n=n: (
-                    metric(http, "qframe_rejected_total", plugin="gelf", reason=reason) == n
-                ),
-                WAIT,
-                f"{n} rejected as {reason} in /metrics",
-            )
-        got: dict[str, list[int]] = {}
-        for rec in records(out):
-            src, n = rec["message"].split()
-            got.setdefault(src, []).append(int(n))
+        await_rejected(http, "gelf", want)
+        got = numbers_by_source(out)
         assert got == {f"c{c}": list(range(per)) for c in range(SENDERS)}  # once, in order
         assert metric(http, "qframe_connections_total", plugin="gelf") == SENDERS
         unchanged_workers(d, http, "gelf", pids)
