@@ -173,9 +173,6 @@ def _json_pairs(run: list[Message], mid: bytes, between: bytes) -> bytes:
 _RECORD_SEPS = ("`", "~", "^", "|")
 
 
-_get_fields = attrgetter("_fields")
-
-
 def _run_end(batch: list[Message], i: int, stop: int) -> int:
     """The end (at most ``stop``) of the run of plain messages that starts at ``batch[i]``;
     ``i`` when ``batch[i]`` is not plain.
@@ -249,7 +246,6 @@ def _fields_run_end(batch: list[Message], i: int, stop: int) -> int:
 
 _FIELDS_KEY = b',"fields":'
 _TIME_KEY = b'{"@timestamp":'
-_get_time = attrgetter("time")
 _SEP = "\x7f"
 _ENC_SEP = b',"\x7f",'
 

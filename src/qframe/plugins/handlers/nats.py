@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import struct
+from bisect import bisect_right
 from collections.abc import Callable
 from itertools import accumulate
 from operator import attrgetter
@@ -114,14 +115,7 @@ def _fit(lens: list[int], room: int) -> int:
     texts' lengths summed so far; each counts :data:`_OVERHEAD` more): a binary search
     (a batch cut by bytes, the usual case with a large batch-size, looks at no message
     one by one)."""
-    lo, hi = 0, len(lens)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if lens[mid - 1] + _OVERHEAD * mid <= room:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    return bisect_right(range(1, len(lens) + 1), room, key=lambda k: lens[k - 1] + _OVERHEAD * k)
 
 
 class NatsHandler(InFlightView, Handler):
