@@ -52,9 +52,10 @@ def first_position(
     out), unless ``from_beginning`` -- or unless its entry was lost: then qframe did run
     before, and what the container wrote while qframe was down would be a silent gap, so
     it is read from its first line (the ids are the same: at least once).  A container a
-    readable checkpoint does not know (it started while qframe was down, or none of its
-    lines was acknowledged yet) is read from the second the checkpoint was last written,
-    if that is earlier: none of its lines since then was acknowledged.
+    readable checkpoint does not know (it started while qframe was down: the collector
+    puts every container it reads in the checkpoint from its first read on, with the
+    position that read starts from) is read from the second the checkpoint was last
+    written, if that is earlier: none of its lines since then was acknowledged.
     """
     if entry is not None:
         return entry
@@ -145,8 +146,10 @@ def _whole(v: object, low: int) -> bool:
 class CheckpointFile:
     """``{container id: Position}`` in one JSON file, replaced atomically.
 
-    An entry that is not a position (a timestamp not a whole number > 0, a count not one
-    >= 0: what this class never writes) is left out on load and listed in
+    ``{"ts": 0, "n": 0}`` (:class:`Position`'s default) says that nothing of the container
+    was delivered yet and that it is read from its first line.  Any other entry that is
+    not a position (a timestamp not a whole number > 0, a count not one >= 0: what this
+    class never writes) is left out on load and listed in
     :attr:`rejected`: a negative count would make the lines it does not cover be skipped.
     A file that is not one this class writes (cut short, not JSON, another version, no
     ``containers`` object) raises ValueError.  :meth:`lost` says which containers the
@@ -188,7 +191,7 @@ class CheckpointFile:
         out: dict[str, Position] = {}
         for cid, v in items.items():
             ts, n = (v.get("ts"), v.get("n")) if isinstance(v, dict) else (None, None)
-            if _whole(ts, 1) and _whole(n, 0):
+            if _whole(ts, 0) and _whole(n, 0) and (ts or not n):  # (0, 0): from the start
                 out[cid] = Position(ts, n)
             else:
                 self._lost.add(cid)
@@ -200,8 +203,6 @@ class CheckpointFile:
         data = {
             "version": 1,
             "updated": now,
-            "containers": {
-                cid: {"ts": p.ts_ns, "n": p.count} for cid, p in positions.items() if p.ts_ns
-            },
+            "containers": {cid: {"ts": p.ts_ns, "n": p.count} for cid, p in positions.items()},
         }
         atomic_write(self.path, orjson.dumps(data))

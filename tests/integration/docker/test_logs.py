@@ -240,8 +240,11 @@ async def test_only_acknowledged_positions_are_checkpointed(
             assert one.ack is not two.ack  # two reads, two batches
             ts1, ts2 = (int(m.id.split(":")[1]) for m in (one, two))
             assert ts2 >= ts1  # the same second when Podman stamps whole seconds
+            # read, nothing acknowledged: checkpointed at where the read started (its first
+            # line, with from-beginning)
+            await wait_until(lambda: checkpoint(tmp_path).get(cid) == {"ts": 0, "n": 0})
             ack([one])  # "two" was received too, but not acknowledged
-            await wait_until(lambda: checkpoint(tmp_path).get(cid) is not None)
+            await wait_until(lambda: checkpoint(tmp_path)[cid] != {"ts": 0, "n": 0})
             assert checkpoint(tmp_path)[cid] == {"ts": ts1, "n": 1}
             ack([two])
             # n: how many lines stamped exactly ts2 were delivered
@@ -249,6 +252,36 @@ async def test_only_acknowledged_positions_are_checkpointed(
             await wait_until(lambda: checkpoint(tmp_path)[cid] == {"ts": ts2, "n": n2})
     finally:
         podman.rm(name)
+
+
+async def test_lines_read_but_never_acknowledged_before_a_checkpoint_write_come_on_restart(
+    podman: PodmanService, tmp_path: Path
+) -> None:
+    """A container that started while qframe ran: its lines were read and held, none
+    acknowledged, and the checkpoint was written after them (at stop).  On the next start
+    every line comes, from its first: before, the container was not in the checkpoint and
+    was read from the second of that write, and the held lines before it were a gap."""
+    name = podman.unique("held")
+    config = pipeline(podman.docker_host, tmp_path, {"docker-logs": {"rescan": 0}})
+    holding = {**config, "handler": {"out": {**config["handler"]["out"], "kind": "holding"}}}
+    try:
+        async with Harness(holding, extra={("handler", "holding"): Holding}) as h:
+            held = h.plugin("out").messages
+            await wait_until(lambda: h.plugin("docker-logs").watcher.connections > 0)
+            cid = podman.run(name, "sh", "-c", COUNTER)
+            # over a second of lines (one each 0.2 s): the first ones are older than the
+            # second of the checkpoint write at stop
+            await wait_or_explain(h, lambda: len(numbers(held, name)) >= 8, 30, "held lines")
+        assert checkpoint(tmp_path)[cid] == {"ts": 0, "n": 0}
+        async with Harness(config) as h:
+            out = h.captured("out")
+            await wait_or_explain(h, lambda: len(numbers(out, name)) >= 12, 30, "lines again")
+    finally:
+        podman.rm(name)
+    got = numbers(out, name)
+    assert got == list(range(len(got)))  # from the first line, none left out
+    ids = {m.message: m.id for m in of(held, name)}
+    assert all(ids[m.message] == m.id for m in of(out, name) if m.message in ids)
 
 
 async def test_skip_running_leaves_out_the_containers_running_at_start_but_not_new_ones(

@@ -69,8 +69,10 @@ def test_acknowledgements_out_of_order_commit_only_a_contiguous_prefix() -> None
 def test_checkpoints_round_trip_and_replace_the_file_atomically(tmp_path: Path) -> None:
     f = CheckpointFile(tmp_path / "positions.json")
     assert f.load() == {}
-    f.save({"abc": Position(5 * S, 2), "never": Position()})
-    assert f.load() == {"abc": Position(5 * S, 2)}
+    f.save({"abc": Position(5 * S, 2), "fresh": Position()})
+    # (0, 0): read, nothing acknowledged yet: from its first line on the next start
+    assert f.load() == {"abc": Position(5 * S, 2), "fresh": Position()}
+    assert json.loads(f.path.read_text())["containers"]["fresh"] == {"ts": 0, "n": 0}
     f.save({"abc": Position(6 * S, 1)})
     assert f.load() == {"abc": Position(6 * S, 1)}
     assert [p.name for p in tmp_path.iterdir()] == ["positions.json"]
@@ -212,6 +214,8 @@ def test_an_entry_that_is_not_a_position_is_left_out_and_named(tmp_path: Path) -
         "neg-n": {"ts": 5 * S, "n": -3},
         "neg-ts": {"ts": -5, "n": 1},
         "zero-ts": {"ts": 0, "n": 1},
+        "false": {"ts": False, "n": False},
+        "zero-float": {"ts": 0.0, "n": 0},
         "bool": {"ts": True, "n": 1},
         "float": {"ts": 5.5, "n": 1},
         "text": {"ts": "12", "n": 1},
@@ -219,10 +223,18 @@ def test_an_entry_that_is_not_a_position_is_left_out_and_named(tmp_path: Path) -
         "huge": {"ts": 1 << 63, "n": 0},
         "list": [5, 1],
     }
-    ok = {"ok": {"ts": 5 * S, "n": 0}, "first": {"ts": 1, "n": (1 << 63) - 1}}
+    ok = {
+        "ok": {"ts": 5 * S, "n": 0},
+        "first": {"ts": 1, "n": (1 << 63) - 1},
+        "start": {"ts": 0, "n": 0},
+    }
     p.write_text(json.dumps({"version": 1, "containers": {**ok, **bad}}))
     f = CheckpointFile(p)
-    assert f.load() == {"ok": Position(5 * S, 0), "first": Position(1, (1 << 63) - 1)}
+    assert f.load() == {
+        "ok": Position(5 * S, 0),
+        "first": Position(1, (1 << 63) - 1),
+        "start": Position(),
+    }
     assert len(f.rejected) == len(bad)
     assert f.rejected[0] == "container neg-n: {'ts': 5000000000, 'n': -3} is not a position"
     assert CheckpointFile(tmp_path / "none.json").load() == {}

@@ -112,8 +112,11 @@ class DockerLogsCollector(DockerCollector):
     skipped.  A container running at start with no checkpoint is read from the second the
     collector started (``from-beginning: true``: from its first line), or from the second the
     checkpoint was last written if there is one (the container started while qframe was
-    down, or none of its lines was acknowledged: what it wrote since is read); a container
-    that starts while qframe runs is read from its first line.  An entry of the checkpoint that is not
+    down: what it wrote since is read); a container that starts while qframe runs is read
+    from its first line.  A container is in the checkpoint from its first read on, at the
+    position that read starts from (``{"ts": 0, "n": 0}``: its first line) until its lines
+    are acknowledged: lines read but not yet acknowledged when qframe stops or crashes are
+    read again on the next start.  An entry of the checkpoint that is not
     a position (a timestamp or count that is not a whole number in range) is counted
     (``qframe_rejected_total{reason="checkpoint"}``), logged and left out, and its
     container is read from its first line.  A checkpoint that cannot be read at all (cut
@@ -443,8 +446,14 @@ class DockerLogsCollector(DockerCollector):
     ) -> None:
         tracker = self.trackers.get(cid)
         if tracker is None:
-            tracker = AckTracker(self.committed.get(cid, Position()), self._on_commit)
+            # checkpointed from now on at the position this read starts from (from the first
+            # line: (0, 0)), before any of its lines is acknowledged: a restart after the
+            # next checkpoint write resumes there, not from that write's second, which
+            # would skip the lines read but not yet acknowledged
+            tracker = AckTracker(counter.resume, self._on_commit)
             self.trackers[cid] = tracker
+            if self.committed.get(cid) != counter.resume:
+                self._dirty = True
         dec = LogDecoder(tty=item.tty, max_line=self.options.max_line_bytes)
         emit = self._emit
         if self.joiner is not None:
