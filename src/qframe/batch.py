@@ -149,14 +149,19 @@ def _json_pairs(run: list[Message], mid: bytes, between: bytes) -> bytes:
     pattern is replaced at memchr speed).  Each replacement's count is checked from the
     lengths (free): one of the separators in an id, a text or a join makes it come out
     wrong, and the next separator (or the message-by-message encoding) is used."""
-    ids = list(map(_get_id, run))
-    texts = list(map(_get_message, run))
+    # comprehensions: 3.11 specializes their slot reads (half the cost of map(attrgetter))
+    ids = [m.id for m in run]
+    texts = [m.message for m in run]
     n = len(run)
     dumps = orjson.dumps
     quoted_mid = b'"' + mid + b'"'
     quoted_between = b'"' + between + b'"'
     for sep in _RECORD_SEPS:
-        parts = list(chain.from_iterable(zip(ids, repeat("\x7f"), texts, repeat(sep))))
+        # id, DEL, text, separator: the pattern repeated, its slots filled by slice
+        # assignments (C loops, no tuple per message)
+        parts = ["", "\x7f", "", sep] * n
+        parts[0::4] = ids
+        parts[2::4] = texts
         parts.pop()
         data = dumps("".join(parts))
         out = data.replace(sep.encode(), quoted_between)

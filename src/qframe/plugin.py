@@ -21,7 +21,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from itertools import groupby
-from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,14 +36,19 @@ if TYPE_CHECKING:
 __all__ = ["Collector", "Filter", "Handler", "Plugin", "ack"]
 
 
-_get_ack = attrgetter("ack")
-
-
 def ack(messages: Iterable[Message]) -> None:
     """Acknowledge delivery of every message that carries a delivery token."""
-    # C loops (map, filter, groupby) pass over the messages without a token and group
-    # consecutive ones sharing a token (a collector's batch): one done(n) per group
-    for d, same in groupby(filter(None, map(_get_ack, messages))):
+    # the tokens in one pass (a comprehension: 3.11 specializes its slot read, half the
+    # cost of map(attrgetter)); a batch sharing one token (a collector's batch) is one
+    # count; else C loops (filter, groupby) pass over the messages without a token and
+    # group consecutive ones sharing a token: one done(n) per group
+    acks = [m.ack for m in messages]
+    if acks:
+        d = acks[0]
+        if d is not None and acks.count(d) == len(acks):
+            d.done(len(acks))
+            return
+    for d, same in groupby(filter(None, acks)):
         d.done(len(list(same)))
 
 

@@ -7,11 +7,11 @@ import logging
 import time
 from collections.abc import Awaitable
 from itertools import compress
-from operator import attrgetter, is_
+from operator import is_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..batch import Runs, UniformBatch
+from ..batch import Runs, UniformBatch, read_ends
 from ..message import Message
 from ..ops.tap import instance_json, tap_batch
 from ..plugin import Collector, Filter, Handler, Plugin, ack
@@ -31,24 +31,27 @@ HANDLER_ATTEMPTS = 5
 BACKOFF_MAX = 60.0
 
 
-_get_success = attrgetter("source_success")
 #: the batch types whose makers promise their messages differ only in their texts
 _READS = (UniformBatch, Runs)
-_get_path = attrgetter("source_path")
 
 
-def _uniform(batch: list[Message]) -> bool:
-    """A UniformBatch's messages differ only in their text: the first one speaks for all."""
-    return type(batch) is UniformBatch and bool(batch)
+def _heads(batch: list[Message]) -> list[Message] | None:
+    """The first message of each read of a :class:`~qframe.batch.UniformBatch` or
+    :class:`~qframe.batch.Runs`: each speaks for its read (whose messages differ only in
+    their text and id); None for another batch."""
+    ends = read_ends(batch)
+    if ends is None:
+        return None
+    # (an empty read, as a payload's empty run record decodes to, has no first message)
+    return [batch[i] for i, end in zip([0, *ends], ends, strict=False) if i < end]
 
 
 def _start_paths(batch: list[Message], name: str) -> None:
     """A collector's messages whose source_path is empty start it with the collector."""
-    if _uniform(batch):
-        if batch[0].source_path:
-            return
-    elif all(map(_get_path, batch)):  # a C loop: collectors usually set it themselves
-        return
+    heads = _heads(batch)
+    # (comprehensions: 3.11 specializes their slot reads, half the cost of map(attrgetter))
+    if all([m.source_path for m in (batch if heads is None else heads)]):
+        return  # collectors usually set it themselves
     for m in batch:
         if not m.source_path:
             m.source_path.append(name)
@@ -129,12 +132,15 @@ class Node:
             node, mode = subs[0]
             if mode is None:
                 return [(node, batch)]
-            if _uniform(batch):
-                ok = batch[0].source_success is mode
-                if not ok:
+            heads = _heads(batch)
+            if heads is not None:  # a read's first message speaks for it
+                ok = [m.source_success is mode for m in heads]
+                if all(ok):
+                    return [(node, batch)]
+                if not any(ok):
                     ack(batch)
-                return [(node, batch)] if ok else []
-            if mode is True and all(map(_get_success, batch)):  # the usual case, a C loop
+                    return []
+            elif mode is True and all([m.source_success for m in batch]):  # the usual case
                 return [(node, batch)]
             sel = [m for m in batch if m.source_success is mode]
             if len(sel) != len(batch):

@@ -307,6 +307,16 @@ def test_an_id_range_on_the_wire_is_the_agents_ids(prefix: str) -> None:
     assert [m.id for m in got] == [f"{prefix}-{k:x}" for k in range(first, first + 3)]
 
 
+@pytest.mark.parametrize("first", [0, 1, 200, 255, 256, 0x1F0, 0xFFF0, 2**40 - 300])
+def test_an_id_range_across_hex_digit_boundaries(first: int) -> None:
+    """Ids made per block of 256 (a shared stem) are the ids the agent gives one by one,
+    from small numbers (fewer digits) over block and digit-count boundaries."""
+    rec = [3, ["p0", first], 1.5, "log", 6, "h", [f"t{i}" for i in range(700)], ["in"], True]
+    body = orjson.dumps([[], [], [[*rec, 0, 0, 0, 0, 0]]])
+    got = wire.decode(wire.payload(body))
+    assert [m.id for m in got] == [f"p0-{k:x}" for k in range(first, first + 700)]
+
+
 def test_a_decoded_read_is_a_uniform_batch_whose_json_lines_are_exact() -> None:
     from qframe.batch import UniformBatch, json_lines
     from qframe.broker.ids import IdSource

@@ -75,6 +75,35 @@ def test_delivery_calls_back_once_when_every_copy_is_done() -> None:
     assert calls == [1] and d.complete
 
 
+def test_ack_counts_each_token_once_per_message() -> None:
+    """One token for the whole batch (one count), tokens in turn, messages without one,
+    and a generator of messages."""
+    from qframe.plugin import ack
+
+    left = {}
+
+    def token(name: str, n: int) -> Delivery:
+        left[name] = n
+        d = Delivery(n, lambda: left.pop(name))
+        return d
+
+    def msgs(d: Delivery | None, n: int) -> list[Message]:
+        return [Message(str(i), 1.0, ack=d) for i in range(n)]
+
+    a = token("a", 3)
+    ack(msgs(a, 3))
+    assert "a" not in left
+    b, c = token("b", 3), token("c", 4)
+    batch = [*msgs(None, 1), *msgs(b, 2), *msgs(None, 2), *msgs(c, 4), *msgs(b, 1)]
+    ack(m for m in batch)
+    assert left == {}
+    d = token("d", 5)
+    ack(msgs(d, 4))
+    assert left == {"d": 5} and d.pending == 1
+    ack([])
+    ack(msgs(None, 3))
+
+
 @given(st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False))
 def test_format_and_parse_time_round_trip_to_the_microsecond(t: float) -> None:
     s = format_time(t)

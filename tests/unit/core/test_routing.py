@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from qframe import Collector, Field, PluginOptions
+from qframe.batch import Runs, new_logs
+from qframe.message import Delivery
 from qframe.testing import Harness
 
 from .plugins import EXTRA
@@ -108,3 +115,82 @@ async def test_dropped_and_unrouted_messages_are_acknowledged() -> None:
         await h.wait_for(lambda: src.acked == 10)
         assert h.pipeline.find("drop-odd").metrics.dropped == {"filtered": 5}
     assert len(h.captured("a")) == 5 and len(h.captured("b")) == 5
+
+
+class RunsCollector(Collector):
+    """Emits one Runs of three reads (``a``, ``b``, ``c``, 3 messages each), the ones
+    in ``failed`` with source_success false, the first with no source_path (the runtime
+    starts it), every message with one delivery token."""
+
+    class Options(PluginOptions):
+        failed: list[int] = Field(default_factory=lambda: [1], description="failed reads")
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.acked = 0
+
+    def _done(self) -> None:
+        self.acked += 1
+
+    async def run(self) -> None:
+        reads = [new_logs([f"{k}{i}" for i in range(3)], 1.0, "h", self.name) for k in "abc"]
+        for m in reads[0]:
+            m.source_path.clear()
+        for k in self.options.failed:
+            for m in reads[k]:
+                m.source_success = False
+        batch = Runs([m for r in reads for m in r], [3, 6, 9])
+        token = Delivery(len(batch), self._done)
+        for m in batch:
+            m.ack = token
+        await self.emit(batch)
+
+
+RUNS = {**EXTRA, ("collector", "runs"): RunsCollector}
+
+
+async def test_the_reads_of_runs_are_routed_by_their_own_source_success() -> None:
+    """Each read of a Runs batch speaks for itself (by its first message): one that
+    failed goes only where failures go; every message is acknowledged once."""
+    cfg = {
+        "collector": {"src": {"kind": "runs"}},
+        "handler": {
+            "yes": {"kind": "capture", "inputs": ["src"]},
+            "no": {"kind": "capture", "inputs": ["src"], "source-success": False},
+        },
+    }
+    async with Harness(cfg, RUNS) as h:
+        await h.run_to_completion(5)
+    assert [m.message for m in h.captured("yes")] == ["a0", "a1", "a2", "c0", "c1", "c2"]
+    assert [m.message for m in h.captured("no")] == ["b0", "b1", "b2"]
+    assert {tuple(m.source_path) for m in h.captured("yes")} == {("src", "yes")}
+    assert h.plugin("src").acked == 1  # the token's callback: all 18 deliveries done
+
+
+@pytest.mark.parametrize(
+    ("failed", "taken"),
+    [([1], ["a0", "a1", "a2", "c0", "c1", "c2"]), ([0, 1, 2], []), ([], None)],
+)
+async def test_the_reads_of_runs_one_branch_does_not_take_are_acknowledged(
+    failed: list[int], taken: list[str] | None
+) -> None:
+    cfg = {
+        "collector": {"src": {"kind": "runs", "failed": failed}},
+        "handler": {"yes": {"kind": "capture", "inputs": ["src"]}},
+    }
+    async with Harness(cfg, RUNS) as h:
+        await h.run_to_completion(5)
+    want = [f"{k}{i}" for k in "abc" for i in range(3)] if taken is None else taken
+    assert [m.message for m in h.captured("yes")] == want
+    assert h.plugin("src").acked == 1
+
+
+def test_the_first_message_of_each_read_and_none_of_an_empty_one() -> None:
+    from qframe.batch import UniformBatch
+    from qframe.runtime.node import _heads
+
+    ms = new_logs(["a", "b", "c", "d"], 1.0, "h", "s")
+    assert _heads(Runs(ms, [2, 2, 4, 4])) == [ms[0], ms[2]]
+    assert _heads(UniformBatch(ms)) == [ms[0]]
+    assert _heads(UniformBatch()) == []
+    assert _heads(ms) is None
