@@ -26,7 +26,6 @@ from nats.aio.client import Client
 from pydantic import field_validator
 
 from ..options import SECRET, Duration, Field, PluginOptions, StrList
-from ..plugins.common.delivery_options import client_tls
 from ..urls import redact_text
 
 if TYPE_CHECKING:
@@ -169,6 +168,8 @@ def _urls(o: NatsOptions) -> list[str]:
 def _tls(o: NatsOptions) -> ssl.SSLContext | None:
     if not (o.tls_ca or o.tls_cert or any(u.startswith("tls://") for u in o.url)):
         return None
+    from ..plugins.common.delivery_options import client_tls  # (loaded only for TLS)
+
     return client_tls(o.tls_ca, o.tls_cert, o.tls_key, o.tls_verify)
 
 

@@ -8,8 +8,7 @@ import struct
 from bisect import bisect_right
 from collections.abc import Callable
 from itertools import accumulate
-from operator import attrgetter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 # isort: off
 from ...broker import natsload  # noqa: F401  (first: nats-py without aiohttp)
@@ -25,9 +24,8 @@ from ...batch import clip_ends, read_ends
 from ...broker import wire
 from ...broker.conn import NatsLink, NatsOptions, token_safe
 from ...broker.ids import IdSource
+from ...buffer.options import METRICS as BUFFER_METRICS
 from ...buffer.options import BufferOptions
-from ...buffer.queue import METRICS as BUFFER_METRICS
-from ...buffer.queue import DiskQueue, buffer_path
 from ...jsonsafe import ENCODE_FAILURE_TAG
 from ...message import Message, fields_of
 from ...options import Bytes, Duration, Field, StrList
@@ -36,6 +34,9 @@ from ...retry import backoff
 from ...telemetry import HandlerTally, MetricSpec
 from ..common.dead_letter import DEAD_LETTER_METRICS, DeadLetterFile
 from ..common.inflight import InFlight, InFlightView, adopt_disk, shutdown_budget, tally
+
+if TYPE_CHECKING:
+    from ...buffer.queue import DiskQueue
 
 __all__ = ["NatsHandler"]
 
@@ -107,15 +108,15 @@ class _Batch:
 
 #: estimated bytes of a message's record beside its text (time, kind, host, path, id …)
 _OVERHEAD = 96
-_get_text = attrgetter("message")
 
 
-def _fit(lens: list[int], room: int) -> int:
-    """How many messages from the start fit in ``room`` estimated bytes (``lens``: their
-    texts' lengths summed so far; each counts :data:`_OVERHEAD` more): a binary search
-    (a batch cut by bytes, the usual case with a large batch-size, looks at no message
-    one by one)."""
-    return bisect_right(range(1, len(lens) + 1), room, key=lambda k: lens[k - 1] + _OVERHEAD * k)
+def _fit(acc: list[int], i: int, j: int, room: int) -> int:
+    """How many messages from ``i`` (at most ``j - i``) fit in ``room`` estimated bytes
+    (``acc``: the texts' lengths summed from the start, ``acc[k]`` those before message
+    ``k``; each message counts :data:`_OVERHEAD` more): a binary search (a batch cut by
+    bytes, the usual case with a large batch-size, looks at no message one by one)."""
+    base = acc[i]
+    return bisect_right(range(1, j - i + 1), room, key=lambda k: acc[i + k] - base + _OVERHEAD * k)
 
 
 class NatsHandler(InFlightView, Handler):
@@ -230,12 +231,16 @@ class NatsHandler(InFlightView, Handler):
         self._dead_file: DeadLetterFile | None = None
         self._link = NatsLink(self, self.options, self._setup)
         self._disk: DiskQueue | None = None
-        if self.options.buffer.type == "disk":
+        if self.options.buffer.type == "disk":  # (its code loaded only when used)
+            from ...buffer.queue import DiskQueue
+
             self._disk = DiskQueue(self, self.options.buffer)
 
     # -- life --------------------------------------------------------------------------
     async def start(self) -> None:
         if self._disk is not None:  # first: a buffer in use elsewhere fails the start
+            from ...buffer.queue import buffer_path
+
             await self._disk.open(buffer_path(self._node.pipeline.data_dir, self.name))
         self._dead_file = DeadLetterFile(
             self, self.options.dead_letter, self.options.dead_letter_max_bytes
@@ -333,7 +338,7 @@ class NatsHandler(InFlightView, Handler):
             ).append(m)
         for subject, ms in groups.items():
             try:
-                body = wire.payload(wire.encode_messages(ms), "none")
+                body = wire.encode_payload(ms)
             except Exception:  # a bug: the memory path finds and dead-letters the message
                 self._add(subject, ms)
                 continue
@@ -361,31 +366,33 @@ class NatsHandler(InFlightView, Handler):
         reads of ``messages`` end (:func:`~qframe.batch.read_ends`), kept for the encoder."""
         bsize, limit = self.options.batch_size, self._limit
         self.inflight.pending += len(messages)
+        # the texts' lengths summed from the start, in one pass (a comprehension: 3.11
+        # specializes its slot read): the estimate of any span is a difference
+        acc = list(accumulate([len(m.message) for m in messages], initial=0))
         i, n = 0, len(messages)
         while i < n:
             b = self._bufs.get(subject)
             if b is None:
                 b = self._bufs[subject] = _Batch(subject)
-            chunk = messages[i : i + bsize - len(b.messages)]
-            total = sum(map(len, map(_get_text, chunk))) + _OVERHEAD * len(chunk)
+            j = min(n, i + bsize - len(b.messages))
+            total = acc[j] - acc[i] + _OVERHEAD * (j - i)
             if b.size + total <= limit:  # the usual case: no need to find the cut
-                b.extend(messages, i, i + len(chunk), ends)
+                b.extend(messages, i, j, ends)
                 b.size += total
-                i += len(chunk)
+                i = j
                 if len(b.messages) >= bsize:
                     self._dispatch(subject)
                 continue
-            lens = list(accumulate(map(len, map(_get_text, chunk))))  # C loops
-            k = _fit(lens, limit - b.size)
+            k = _fit(acc, i, j, limit - b.size)
             if k == 0:
                 if b.messages:
                     self._dispatch(subject)
                     continue
                 k = 1  # alone over the estimate: the seal says whether it fits
             b.extend(messages, i, i + k, ends)
-            b.size += lens[k - 1] + _OVERHEAD * k
+            b.size += acc[i + k] - acc[i] + _OVERHEAD * k
             i += k
-            if len(b.messages) >= bsize or k < len(chunk):
+            if len(b.messages) >= bsize or i < j:
                 self._dispatch(subject)
 
     async def on_tick(self) -> None:
@@ -404,14 +411,13 @@ class NatsHandler(InFlightView, Handler):
         the server takes; a message alone over that is dead-lettered."""
         ms = b.messages
         try:
-            body = wire.encode_messages(ms, self._ids, b.ends)
+            payload = wire.encode_payload(ms, self._ids, b.ends, self.options.compression)
         except Exception as exc:  # a bug: find the messages it is about, never a crash
             if len(ms) == 1:
                 ms[0].add_tag(ENCODE_FAILURE_TAG)
                 self._dead([(ms[0], f"encode: {exc!r}")], pending=True)
                 return []
             return self._halves(b)
-        payload = wire.payload(body, self.options.compression)
         if len(payload) > self._max_payload:
             if len(ms) == 1:
                 reason = f"{len(payload)} bytes: over the {self._max_payload}-byte limit of one NATS message"
