@@ -274,6 +274,31 @@ def test_runs_of_a_read_round_trip(batch: list[Message], codec: str, give_ids: b
     assert len({id(m.source_path) for m in got}) == len(got)
 
 
+@settings(max_examples=100, deadline=None)
+@given(reads(), st.lists(messages(), max_size=3), st.sampled_from(sorted(wire.CODECS)))
+def test_a_payload_made_in_one_go_is_the_payload_of_the_body(
+    read: list[Message], others: list[Message], codec: str
+) -> None:
+    """encode_payload: the bytes of payload(encode_messages(…)) without compression, and
+    the same messages with it."""
+    batch = read + others
+    one_go = wire.encode_payload(batch, None, None, codec)
+    if codec == "none":
+        assert one_go == wire.payload(wire.encode_messages(batch))
+    assert_equal(batch, wire.decode(one_go))
+
+
+def test_a_payload_made_in_one_go_gives_the_same_ids() -> None:
+    from qframe.broker.ids import IdSource
+
+    def batch() -> list[Message]:
+        return [*new_logs(["a", "b"], 1.0, "h", "s"), Message("c", 2.0, tags=["t"])]
+
+    ids, again = IdSource(), IdSource()
+    again.prefix = ids.prefix
+    assert wire.encode_payload(batch(), ids) == wire.payload(wire.encode_messages(batch(), again))
+
+
 def test_a_read_is_one_record() -> None:
     batch = new_logs([f"line {i}" for i in range(100)], 1.5, "h", "stdin")
     for i, m in enumerate(batch):
