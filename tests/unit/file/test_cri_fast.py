@@ -153,7 +153,7 @@ def check(lines: list[str], limit: int, cut_at: int) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(cri_lines(), st.sampled_from([8, 16, 1 << 20]), st.integers(0, 40))
+@given(cri_lines(), st.sampled_from([8, 16, 64, 1 << 20]), st.integers(0, 40))
 @example(
     [
         "2026-12-05T20:23:49.435527013+00:00 stdout F a",
@@ -184,6 +184,32 @@ def test_a_uniform_read_with_pieces_is_the_general_parse() -> None:
             lines.append(f"{ts} {'stderr' if i % 5 == 0 else 'stdout'} F line {i}")
     for cut_at in (0, 1, 1500):
         check(lines, 1 << 20, cut_at)
+
+
+def test_a_piece_and_its_end_each_within_the_limit_but_longer_joined() -> None:
+    """No line of the read is longer than the limit, the read is: the piece held and its
+    end are joined, cut and tagged as the general parse does."""
+    ts = "2026-12-05T20:23:49.435527013+00:00"
+    lines = [
+        f"{ts} stdout F {'a' * 20}",
+        f"{ts} stdout P {'b' * 54}",
+        f"{ts} stderr F {'c' * 54}",
+        f"{ts} stdout F {'d' * 54}",
+        f"{ts} stdout P {'e' * 10}",
+        f"{ts} stdout F {'f' * 10}",
+    ]
+    limit = max(map(len, lines))
+    assert limit == 99
+    for cut_at in (0, 2, 4):
+        check(lines, limit, cut_at)
+    msgs, _ = fast(lines, limit, 0)
+    assert [m.message for m in msgs] == [
+        "a" * 20,
+        "c" * 54,
+        ("b" * 54 + "d" * 54)[:limit],
+        "e" * 10 + "f" * 10,
+    ]
+    assert [m.tags for m in msgs] == [[], [], ["_truncated"], []]
 
 
 @settings(max_examples=300, deadline=None)

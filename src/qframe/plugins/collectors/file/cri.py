@@ -240,12 +240,20 @@ def ascii_cri(
     length and zone, so the same width) is taken by slicing at fixed places: its time is
     that second's (cached) + ``fraction / 10**length``, which is :func:`ns_time` of the
     line's ns (:meth:`ContainerLines.base`); the message is built inline
-    (:func:`~qframe.message.new_log`'s body)."""
+    (:func:`~qframe.message.new_log`'s body).  Its second is checked without a slice: a
+    line starts with ``YYYY-MM-DDTHH:MM:SS.`` exactly when it sorts between that and
+    ``YYYY-MM-DDTHH:MM:SS/`` (the next string of that length).  A piece of that shape is
+    held here (not in :attr:`ContainerLines.pieces`) while the lines after it are whole
+    lines of the other stream, and joined with the line that ends it; anything else
+    first puts it where :meth:`ContainerLines.piece` would have."""
     cri = self.cri
     assert cri is not None
     pieces = cri.pieces
     limit = self.limit
-    big = len(complete) > limit  # only then can a line be longer than the limit
+    lines = complete.decode("ascii").split("\n")
+    # only then can a line joined be longer than the limit; and a line, when ``big``
+    long = len(complete) > limit
+    big = long and max(map(len, lines)) > limit
     prefix = self._id_prefix
     path = self.path
     host = self.coll.host
@@ -254,50 +262,103 @@ def ascii_cri(
     append = out.append
     new = Message.__new__
     pos = off
-    # the shape of the last timestamp: its second ("YYYY-MM-DDTHH:MM:SS."), where its
-    # fraction ends, where the header (zone, stream, flag) ends, the stream of each header
-    # of whole and of partial lines, that second (+ the zone's offset), 10.0 ** fraction
-    # length
-    key, f_end, t_end, base, scale = "-", 0, 0, 0.0, 1.0
-    out_head = err_head = "-"
-    part_heads: dict[str, str] = {}
-    for ln in complete.decode("ascii").split("\n"):
+    # the shape of the last timestamp: its second ("YYYY-MM-DDTHH:MM:SS.") and the next
+    # string of its length, where its fraction ends, where the header (zone, stream,
+    # flag) ends, the header of whole and of partial lines of each stream, that second
+    # (+ the zone's offset), 10.0 ** fraction length
+    key = nxt = "-"
+    f_end, t_end, base, scale = 0, 0, 0.0, 1.0
+    out_head = err_head = out_part = err_part = "-"
+    # a piece of the last shape, held: (text, offset, time, stream); while one is, or
+    # ``pieces`` holds one, or a line may be too long, a line is not ``quiet``
+    held: tuple[str, int, float, str] | None = None
+    quiet = not pieces and not big
+    for ln in lines:
         head = ln[f_end:t_end]
-        stream = "stdout" if head == out_head else "stderr" if head == err_head else None
-        if stream is not None and ln[:20] == key:
+        if head == out_head:
+            stream = "stdout"
+        elif head == err_head:
+            stream = "stderr"
+        else:
+            stream = None
+            if (head == out_part or head == err_part) and key <= ln < nxt:
+                frac = ln[20:f_end]
+                if frac.isdigit():  # a piece, of the last shape
+                    stream = "stdout" if head == out_part else "stderr"
+                    t = base + float(frac) / scale
+                    if quiet:
+                        held = (ln[t_end:], pos, t, stream)
+                        quiet = False
+                    else:
+                        if held is not None:
+                            cri.piece(*held)
+                            held = None
+                        cri.piece(ln[t_end:], pos, t, stream)
+                    pos += len(ln) + 1
+                    continue
+        if stream is not None and key <= ln < nxt:
             frac = ln[20:f_end]
             if frac.isdigit():
                 text = ln[t_end:]
-                if pieces or (big and len(text) > limit):
+                if quiet:
+                    m = new(Message)
+                    m.message = text
+                    m.time = base + float(frac) / scale
+                    m.kind = KIND_LOG
+                    m.level = 6
+                    m.host = host
+                    m.id = f"{prefix}{pos}"
+                    m.source_path = [name]
+                    m.source_success = True
+                    m._labels = None
+                    m._tags = None
+                    m._fields = {"path": path, "offset": pos, "stream": stream}
+                    m.container = container
+                    m.metric = None
+                    m.ack = d
+                    append(m)
+                elif held is not None and held[3] != stream:  # no piece of its stream
+                    at = pos
+                    append(
+                        new_log(
+                            text,
+                            base + float(frac) / scale,
+                            host,
+                            [name],
+                            f"{prefix}{at}",
+                            {"path": path, "offset": at, "stream": stream},
+                            d,
+                            container,
+                        )
+                    )
+                elif held is not None and (not long or len(held[0]) + len(text) <= limit):
+                    at = held[1]  # the end of the piece held: the line joined
+                    append(
+                        new_log(
+                            held[0] + text,
+                            held[2],
+                            host,
+                            [name],
+                            f"{prefix}{at}",
+                            {"path": path, "offset": at, "stream": stream},
+                            d,
+                            container,
+                        )
+                    )
+                    held = None
+                    quiet = True  # ``held`` was only while ``pieces`` was empty, and not big
+                else:
+                    if held is not None:
+                        cri.piece(*held)
+                        held = None
                     _whole(self, text, pos, base + float(frac) / scale, stream, d, out)
-                    pos += len(ln) + 1
-                    continue
-                m = new(Message)
-                m.message = text
-                m.time = base + float(frac) / scale
-                m.kind = KIND_LOG
-                m.level = 6
-                m.host = host
-                m.id = f"{prefix}{pos}"
-                m.source_path = [name]
-                m.source_success = True
-                m._labels = None
-                m._tags = None
-                m._fields = {"path": path, "offset": pos, "stream": stream}
-                m.container = container
-                m.metric = None
-                m.ack = d
-                append(m)
+                    quiet = not pieces and not big
                 pos += len(ln) + 1
                 continue
+        if held is not None:  # held no longer: where the general parse keeps pieces
+            cri.piece(*held)
+            held = None
         n = len(ln)
-        stream = part_heads.get(head)
-        if stream is not None and ln[:20] == key:
-            frac = ln[20:f_end]
-            if frac.isdigit():  # a piece, of the last shape
-                cri.piece(ln[t_end:], pos, base + float(frac) / scale, stream)
-                pos += n + 1
-                continue
         sp = ln.find(" ")
         kind = ln[sp + 1 : sp + 10]
         if kind in _HEADS:
@@ -313,23 +374,28 @@ def ascii_cri(
                         b = cri.base(cache, shape[1], zone)
                     if b is not None:
                         key, base = shape[1], b
+                        nxt = key[:-1] + "/"
                         f_end = sp - len(zone)
                         scale = float(_SCALES[f_end - 20])
                         t_end = sp + 10
                         out_head, err_head = zone + " stdout F ", zone + " stderr F "
-                        part_heads = {zone + " stdout P ": "stdout", zone + " stderr P ": "stderr"}
+                        out_part, err_part = zone + " stdout P ", zone + " stderr P "
                 t = ns_time(ns)
                 if kind[7] == "P":
                     cri.piece(ln[sp + 10 :], pos, t, kind[:6])
                 else:
                     _whole(self, ln[sp + 10 :], pos, t, kind[:6], d, out)
+                quiet = not pieces and not big
                 pos += n + 1
                 continue
         if n:
             whole: list[Line] = []
             cri.take(ln, pos, whole)
             self._container_lines(whole, pos + n + 1, now, d, out, [])
+            quiet = not pieces and not big
         pos += n + 1
+    if held is not None:
+        cri.piece(*held)
 
 
 _HEADS = frozenset(("stdout F ", "stderr F ", "stdout P ", "stderr P "))
