@@ -263,18 +263,20 @@ def ascii_cri(
     new = Message.__new__
     pos = off
     # the shape of the last timestamp: its second ("YYYY-MM-DDTHH:MM:SS.") and the next
-    # string of its length, where its fraction ends, where the header (zone, stream,
-    # flag) ends, the header of whole and of partial lines of each stream, that second
-    # (+ the zone's offset), 10.0 ** fraction length
+    # string of its length, where its fraction is, where the rest of the header (zone,
+    # stream, flag) is, where the text is (slices made once: not per line), the header of
+    # whole and of partial lines of each stream, that second (+ the zone's offset),
+    # 10.0 ** fraction length
     key = nxt = "-"
-    f_end, t_end, base, scale = 0, 0, 0.0, 1.0
+    frac_at = head_at = text_at = slice(0, 0)
+    base, scale = 0.0, 1.0
     out_head = err_head = out_part = err_part = "-"
     # a piece of the last shape, held: (text, offset, time, stream); while one is, or
     # ``pieces`` holds one, or a line may be too long, a line is not ``quiet``
     held: tuple[str, int, float, str] | None = None
     quiet = not pieces and not big
     for ln in lines:
-        head = ln[f_end:t_end]
+        head = ln[head_at]
         if head == out_head:
             stream = "stdout"
         elif head == err_head:
@@ -282,24 +284,24 @@ def ascii_cri(
         else:
             stream = None
             if (head == out_part or head == err_part) and key <= ln < nxt:
-                frac = ln[20:f_end]
+                frac = ln[frac_at]
                 if frac.isdigit():  # a piece, of the last shape
                     stream = "stdout" if head == out_part else "stderr"
                     t = base + float(frac) / scale
                     if quiet:
-                        held = (ln[t_end:], pos, t, stream)
+                        held = (ln[text_at], pos, t, stream)
                         quiet = False
                     else:
                         if held is not None:
                             cri.piece(*held)
                             held = None
-                        cri.piece(ln[t_end:], pos, t, stream)
+                        cri.piece(ln[text_at], pos, t, stream)
                     pos += len(ln) + 1
                     continue
         if stream is not None and key <= ln < nxt:
-            frac = ln[20:f_end]
+            frac = ln[frac_at]
             if frac.isdigit():
-                text = ln[t_end:]
+                text = ln[text_at]
                 if quiet:
                     m = new(Message)
                     m.message = text
@@ -377,7 +379,9 @@ def ascii_cri(
                         nxt = key[:-1] + "/"
                         f_end = sp - len(zone)
                         scale = float(_SCALES[f_end - 20])
-                        t_end = sp + 10
+                        frac_at = slice(20, f_end)
+                        head_at = slice(f_end, sp + 10)
+                        text_at = slice(sp + 10, None)
                         out_head, err_head = zone + " stdout F ", zone + " stderr F "
                         out_part, err_part = zone + " stdout P ", zone + " stderr P "
                 t = ns_time(ns)
