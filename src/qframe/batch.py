@@ -276,7 +276,7 @@ def _fields_run(first: bytes, run: list[Message], m: Message) -> bytes | None:
     cols: list[Any] = []  # the values that differ, in the order of the line
     spans: list[tuple[int, int]] = []  # where the first message's are in ``first``
     times = [x.time for x in run]
-    if times.count(m.time) != len(times):
+    if times[-1] != m.time or times.count(m.time) != len(times):
         start = len(_TIME_KEY)
         spans.append((start, start + len(dumps(format_time(m.time)))))
         cols.append(format_times(times))

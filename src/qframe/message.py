@@ -465,12 +465,15 @@ _DIGITS3 = [f"{i:03d}" for i in range(1000)]
 def format_times(times: list[float]) -> list[str]:
     """:func:`format_time` of each time (the same strings), for a batch whose messages have
     their own times (a container log file's lines): the second's prefix made once per run
-    of one second, a time equal to the one before reused, the microseconds put together
-    from two 3-digit strings (a zero-padded format per message costs more than the rest)."""
+    of one second (a time is in it when it lies in ``[second, second + 1)``: two float
+    comparisons, no ``int``), a time equal to the one before reused, the microseconds put
+    together from two 3-digit strings (a zero-padded format per message costs more than
+    the rest); a time before 1970, or whose microseconds round up to the next second, is
+    :func:`format_time`'s."""
     out: list[str] = []
     put = out.append
     digits = _DIGITS3
-    last = None
+    lo = hi = 0.0  # the second of ``prefix``, and the next: none yet
     prefix = ""
     last_t = None
     s = ""
@@ -478,14 +481,20 @@ def format_times(times: list[float]) -> list[str]:
         if t == last_t:
             put(s)
             continue
-        sec = int(t)
-        if sec != last:
+        if not lo <= t < hi:
+            if not t >= 0.0:  # (int truncates: floor only from 0 up)
+                s = format_time(t)
+                last_t = t
+                put(s)
+                continue
+            sec = int(t)
             prefix = _time.strftime("%Y-%m-%dT%H:%M:%S.", _time.gmtime(sec))
-            last = sec
-        us = round((t - sec) * 1_000_000)
-        if 0 <= us < 1_000_000:
-            ms, rest = divmod(us, 1000)
-            s = f"{prefix}{digits[ms]}{digits[rest]}Z"
+            lo = float(sec)
+            hi = lo + 1.0
+        us = (t - lo) * 1_000_000
+        if us < 999_999.5:  # round() below 1_000_000
+            us = round(us)
+            s = f"{prefix}{digits[us // 1000]}{digits[us % 1000]}Z"
         else:
             s = format_time(t)
         last_t = t

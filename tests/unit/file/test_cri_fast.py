@@ -218,3 +218,20 @@ def test_format_times_is_format_time_of_each(times: list[float]) -> None:
     ts = [float(t) for t in times]
     ts += [t + 1e-7 for t in ts[:3]] + ts[:2]  # repeats and near neighbours
     assert format_times(ts) == [format_time(t) for t in ts]
+
+
+def test_format_times_at_the_edges_of_a_second() -> None:
+    """Microseconds that round up to the next second, ties of half a microsecond, the
+    first and last float of a second, times in order and out of it."""
+    ts = []
+    for sec in (0, 1, 1_796_500_800, 4_000_000_000):
+        ts += [sec + f for f in (0.0, 0.9999994, 0.9999995, 0.9999996, 5e-7, 1.5e-6, 2.5e-6)]
+        ts += [math.nextafter(float(sec + 1), 0.0), float(sec + 1), float(sec)]
+    ts += [1_796_500_800 + k * 2.0**-21 for k in range(2000)]
+    got = format_times(ts)
+    assert got == [format_time(t) for t in ts]
+    assert got[:3] == [
+        "1970-01-01T00:00:00.000000Z",
+        "1970-01-01T00:00:00.999999Z",
+        "1970-01-01T00:00:01.000000Z",
+    ]
