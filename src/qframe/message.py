@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time as _time
 from datetime import UTC, datetime
+from math import floor as _floor
 from typing import Any
 
 import orjson
@@ -436,9 +437,9 @@ def json_default(obj: Any) -> Any:
 
 # format_time is called for every message written: cache the last second's prefix and
 # the last value (a batch of lines read together shares one timestamp).
-_last_sec: int = -1
+_last_sec: int | None = None
 _last_prefix: str = ""
-_last_t: float = -1.0
+_last_t: float = float("nan")  # equal to no time: the first call formats
 _last_s: str = ""
 
 
@@ -447,7 +448,7 @@ def format_time(t: float) -> str:
     global _last_sec, _last_prefix, _last_t, _last_s  # a pure cache, not state
     if t == _last_t:
         return _last_s
-    sec = int(t)
+    sec = _floor(t)  # (int() truncates toward 0: before 1970 the second is the one below)
     if sec != _last_sec:
         _last_prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(sec))
         _last_sec = sec

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -235,3 +237,13 @@ def test_format_times_at_the_edges_of_a_second() -> None:
         "1970-01-01T00:00:00.999999Z",
         "1970-01-01T00:00:01.000000Z",
     ]
+
+
+@pytest.mark.parametrize("t", [-1.0, -0.5, -1.25, -86_400.000001, -1e-7, -0.9999996, 0.0])
+def test_a_time_before_1970_is_formatted_from_the_second_below_it(t: float) -> None:
+    """int() truncates toward zero: -0.5 once came out as "…T00:00:00.-500000Z", and -1.0
+    as "" (the cache's initial time); the reference is datetime's own arithmetic."""
+    ref = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=round(t * 1_000_000))
+    want = ref.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert format_time(t) == want
+    assert format_times([t, t]) == [want, want]
