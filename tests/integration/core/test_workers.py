@@ -118,6 +118,22 @@ def held_pid(tmp: Path) -> int:
     return int(f.name.split("-")[1])
 
 
+async def kill_held_worker_and_release(h: Harness, tmp: Path) -> tuple[int, Any]:
+    """SIGKILL the worker holding a batch (gate_config's "hold" text), wait for its
+    restart, release the gate and wait until all 1,000 messages are acknowledged: (the
+    killed pid, the filter's node)."""
+    await h.wait_for(lambda: any(tmp.glob("held-*")), 60, "a worker holding a batch")
+    victim = held_pid(tmp)
+    os.kill(victim, signal.SIGKILL)
+    node = h.pipeline.find("g")
+    assert node is not None
+    await h.wait_for(lambda: node.metrics.restarts == 1, 60, "the worker's restart")
+    (tmp / "go").touch()
+    src = h.plugin("src")
+    await h.wait_for(lambda: src.acked == 1000, 60, "every message acknowledged")
+    return victim, node
+
+
 def test_order_and_exactly_once_with_4_workers_over_200000_lines_and_an_else_branch(
     tmp_path: Path,
 ) -> None:
@@ -188,15 +204,7 @@ async def test_a_worker_killed_mid_batch_is_restarted_and_its_batch_runs_again(
     texts = [f"m{i}" for i in range(1000)]
     texts[500] = "hold 500"
     async with Harness(gate_config(tmp_path, texts), extra=EXTRA) as h:
-        await h.wait_for(lambda: any(tmp_path.glob("held-*")), 60, "a worker holding a batch")
-        victim = held_pid(tmp_path)
-        os.kill(victim, signal.SIGKILL)
-        node = h.pipeline.find("g")
-        assert node is not None
-        await h.wait_for(lambda: node.metrics.restarts == 1, 60, "the worker's restart")
-        (tmp_path / "go").touch()
-        src = h.plugin("src")
-        await h.wait_for(lambda: src.acked == 1000, 60, "every message acknowledged")
+        victim, node = await kill_held_worker_and_release(h, tmp_path)
         assert h.texts() == texts  # in order, once each
         assert all(m.tags == ["seen"] for m in h.captured("out"))
         # the batch ran again in the new process
@@ -218,15 +226,7 @@ async def test_a_worker_killed_holding_a_batch_of_texts_is_restarted_and_it_runs
     cfg = gate_config(tmp_path, texts)
     cfg["filter"]["g"]["kind"] = "textgate"
     async with Harness(cfg, extra=EXTRA) as h:
-        await h.wait_for(lambda: any(tmp_path.glob("held-*")), 60, "a worker holding a batch")
-        victim = held_pid(tmp_path)
-        os.kill(victim, signal.SIGKILL)
-        node = h.pipeline.find("g")
-        assert node is not None
-        await h.wait_for(lambda: node.metrics.restarts == 1, 60, "the worker's restart")
-        (tmp_path / "go").touch()
-        src = h.plugin("src")
-        await h.wait_for(lambda: src.acked == 1000, 60, "every message acknowledged")
+        victim, _ = await kill_held_worker_and_release(h, tmp_path)
         out = h.captured("out")
         assert h.texts() == texts  # in order, once each
         assert all(m.tags == ["seen"] and type(m._fields) is bytes for m in out)
