@@ -224,17 +224,23 @@ def test_a_reload_changes_the_number_of_workers_on_the_same_port(tmp_path: Path)
     assert code == 0, d.stderr
 
 
-def test_gelf_udp_chunks_of_a_sender_meet_in_one_worker(tmp_path: Path) -> None:
-    udp, http = free_port(socket.SOCK_DGRAM), free_port()
-    out = tmp_path / "out.json"
-    text = f"""log: {{level: info}}
+def gelf_config(tmp_path: Path, port: int, http: int, protocol: str, more: str = "") -> str:
+    """A daemon's config: a gelf collector with 2 workers (``more``: its further options,
+    each after ", ") → log json ``tmp_path/out.json``, metrics on ``http``."""
+    return f"""log: {{level: info}}
 http: 127.0.0.1:{http}
 data-dir: {tmp_path / "data"}
 collector:
-  gelf: {{bind-host: 127.0.0.1, port: {udp}, protocol: udp, workers: 2}}
+  gelf: {{bind-host: 127.0.0.1, port: {port}, protocol: {protocol}, workers: 2{more}}}
 handler:
-  out: {{kind: log, inputs: [gelf], format: json, path: "{out}"}}
+  out: {{kind: log, inputs: [gelf], format: json, path: "{tmp_path / "out.json"}"}}
 """
+
+
+def test_gelf_udp_chunks_of_a_sender_meet_in_one_worker(tmp_path: Path) -> None:
+    udp, http = free_port(socket.SOCK_DGRAM), free_port()
+    out = tmp_path / "out.json"
+    text = gelf_config(tmp_path, udp, http, "udp")
     d = Daemon(tmp_path, text)
     try:
         poll_until(lambda: all_alive(http, "gelf", 2), WAIT, "2 workers")

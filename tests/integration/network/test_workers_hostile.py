@@ -27,7 +27,7 @@ import pytest
 
 from qframe.testing import metric_value, read_metrics
 from tests.integration.network.test_reload import Daemon, poll_until
-from tests.integration.network.test_workers import WAIT, all_alive, workers_of
+from tests.integration.network.test_workers import WAIT, all_alive, gelf_config, workers_of
 from tests.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -121,15 +121,7 @@ def hostile_udp() -> list[tuple[list[bytes], str]]:
 def test_gelf_udp_hostile_datagrams_are_counted_by_the_workers(tmp_path: Path) -> None:
     udp, http = free_port(socket.SOCK_DGRAM), free_port()
     out = tmp_path / "out.json"
-    text = f"""log: {{level: info}}
-http: 127.0.0.1:{http}
-data-dir: {tmp_path / "data"}
-collector:
-  gelf: {{bind-host: 127.0.0.1, port: {udp}, protocol: udp, workers: 2,
-          max-message-bytes: {LIMIT}}}
-handler:
-  out: {{kind: log, inputs: [gelf], format: json, path: "{out}"}}
-"""
+    text = gelf_config(tmp_path, udp, http, "udp", f", max-message-bytes: {LIMIT}")
     d, pids = start(tmp_path, text, http, ["gelf"])
     senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(SENDERS)]
     rounds = 4
@@ -183,15 +175,7 @@ def in_parallel(port: int, payloads: list[bytes]) -> None:
 def test_gelf_tcp_hostile_frames_are_counted_by_the_workers(tmp_path: Path) -> None:
     tcp, http = free_port(), free_port()
     out = tmp_path / "out.json"
-    text = f"""log: {{level: info}}
-http: 127.0.0.1:{http}
-data-dir: {tmp_path / "data"}
-collector:
-  gelf: {{bind-host: 127.0.0.1, port: {tcp}, protocol: tcp, workers: 2,
-          max-message-bytes: {LIMIT}}}
-handler:
-  out: {{kind: log, inputs: [gelf], format: json, path: "{out}"}}
-"""
+    text = gelf_config(tmp_path, tcp, http, "tcp", f", max-message-bytes: {LIMIT}")
     d, pids = start(tmp_path, text, http, ["gelf"])
     hostile = [
         (b"\x1f\x8b" + os.urandom(100).replace(b"\0", b"\1"), "bad_compression"),
