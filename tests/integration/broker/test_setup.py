@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,19 @@ def _aggregator(tmp_path: Path, **collector: object) -> dict:
     }
 
 
+def agent_of(tmp_path: Path, url: str, stream: str) -> dict[str, Any]:
+    """An agent (:func:`sender`) onto ``stream``, which it creates over the subjects
+    ``<stream in lower case>.>``, publishing on ``<stream in lower case>.logs``."""
+    sub = stream.lower()
+    return sender(
+        url,
+        tmp_path / "agent",
+        stream=stream,
+        subject=f"{sub}.logs",
+        **{"stream-subjects": [f"{sub}.>"]},
+    )
+
+
 async def _degraded_with(h: Harness, text: str) -> str:
     """Await the collector's reason in /health containing *text*; it is ``degraded``."""
     p = h.plugin("in")
@@ -44,13 +58,7 @@ async def test_an_aggregator_started_before_its_stream_says_why_and_reads_it_onc
     async with Harness(config) as h:
         p = h.plugin("in")
         assert (await _degraded_with(h, "stream not found")).startswith("set-up: ")
-        agent = sender(
-            nats_url,
-            tmp_path / "agent",
-            stream="LATE",
-            subject="late.logs",
-            **{"stream-subjects": ["late.>"]},
-        )
+        agent = agent_of(tmp_path, nats_url, "LATE")
         async with Harness(agent) as a:
             await a.plugin("src").send([Message(f"late {i}") for i in range(10)])
             await h.wait_for(lambda: len(h.captured("cap")) == 10, timeout=120, what="carried")
@@ -130,13 +138,7 @@ async def test_a_consumer_jetstream_cannot_serve_is_a_reason_not_a_silent_ok(
             assert h.captured("cap") == []
             await js.purge_stream("STUCK")
             await h.wait_for(lambda: p.metrics.state == "ok", timeout=120, what="ok again")
-            agent = sender(
-                url,
-                tmp_path / "agent",
-                stream="STUCK",
-                subject="stuck.logs",
-                **{"stream-subjects": ["stuck.>"]},
-            )
+            agent = agent_of(tmp_path, url, "STUCK")
             async with Harness(agent) as a:
                 await a.plugin("src").send([Message(f"after {i}") for i in range(5)])
                 await h.wait_for(lambda: len(h.captured("cap")) == 5, timeout=120, what="read")
