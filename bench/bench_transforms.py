@@ -138,8 +138,9 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def pipeline_rate(name: str, data: Path, n: int, runs: int) -> tuple[float, float]:
-    """(lines/s, lines per CPU-second) of the best run."""
+def pipeline_command(name: str, data: Path) -> tuple[str, str, list[str]]:
+    """Pipeline ``name``'s filters (its config text, ``data`` put in), the name its
+    handler reads, and the command that runs it (qframe, or the preset runner)."""
     _, filters, last = PIPELINES[name]
     filters = filters.replace("@DATA@", str(data))
     cmd = (
@@ -147,6 +148,12 @@ def pipeline_rate(name: str, data: Path, n: int, runs: int) -> tuple[float, floa
         if "preset" in filters
         else [QFRAME]
     )
+    return filters, last, cmd
+
+
+def pipeline_rate(name: str, data: Path, n: int, runs: int) -> tuple[float, float]:
+    """(lines/s, lines per CPU-second) of the best run."""
+    filters, last, cmd = pipeline_command(name, data)
     pin = ["taskset", "-c", "0"] if os.path.exists("/usr/bin/taskset") else []
     best = best_cpu = float("inf")
     with tempfile.TemporaryDirectory() as d:

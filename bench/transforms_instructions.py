@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_transforms import PIPELINES, PRESET, data_file
-from common import QFRAME, apache_lines, report
+from bench_transforms import PIPELINES, PRESET, data_file, pipeline_command
+from common import apache_lines, report
 
 DEFAULT = ["(no filter)", "floor (fields preset)", "dissect (the floor's lines)", "grok"]
 _COLLECTED = re.compile(rb"Collected : (\d+)")
@@ -30,13 +30,7 @@ _COLLECTED = re.compile(rb"Collected : (\d+)")
 def instructions(name: str, data: Path) -> int:
     """Instructions of one ``qframe run`` of pipeline ``name`` over ``data`` (its start
     included)."""
-    _, filters, last = PIPELINES[name]
-    filters = filters.replace("@DATA@", str(data))
-    cmd = (
-        [sys.executable, str(Path(__file__).with_name("preset_run.py"))]
-        if "preset" in filters
-        else [QFRAME]
-    )
+    filters, last, cmd = pipeline_command(name, data)
     grind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     with tempfile.TemporaryDirectory() as d:
         cfg = Path(d) / "p.yml"
